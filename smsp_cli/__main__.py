@@ -1,0 +1,5 @@
+"""Allow ``python -m smsp_cli``."""
+
+from smsp_cli.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""Typed results of an SMSP call: frozen dataclasses that renderers work from generically.
+
+Blank and absent are kept apart throughout: ``""`` means the provider sent the element empty
+(PDS holds a blank), ``None`` means the element was not there (spec §3.7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ADDRESS_USES = {"H": "home", "TMP": "temporary", "PST": "correspondence"}
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal address: use (home, temporary, correspondence, or the raw code), lines, postcode."""
+
+    use: str | None
+    lines: tuple[str, ...]
+    postcode: str | None
+
+
+@dataclass(frozen=True)
+class Telecom:
+    """A telephone number or email address exactly as PDS holds it (e.g. ``tel:...``)."""
+
+    use: str | None
+    value: str
+
+
+@dataclass(frozen=True)
+class GpPractice:
+    """The patient's registered GP practice."""
+
+    code: str | None
+    name: str | None
+    address: Address | None
+    telephone: str | None
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A patient as getPatientDetailsResponse carries one (spec §3.7)."""
+
+    nhs_number: str | None
+    local_identifier: str | None = None
+    title: str | None = None
+    given_names: tuple[str, ...] = ()
+    family_name: str | None = None
+    gender: str | None = None  # male | female | not-known | not-specified, or the raw code
+    birth_date: str | None = None  # YYYY-MM-DD, YYYY-MM or YYYY
+    death_date: str | None = None
+    addresses: tuple[Address, ...] = ()
+    telecoms: tuple[Telecom, ...] = ()
+    gp_practice: GpPractice | None = None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A SOAP 1.1 fault with its ITK ToolkitErrorInfo detail (spec §5.7)."""
+
+    faultcode: str
+    faultstring: str
+    error_code: str | None = None
+    error_text: str | None = None
+    error_id: str | None = None
+    diagnostic: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a provider answered to one request, before any judgement of the outcome.
+
+    ``kind`` is the reply payload root (verifyNHSNumberResponse-v1-0, getNHSNumberResponse-v1-0
+    or getPatientDetailsResponse-v1-0). ``payload`` is the reply payload serialised, for
+    ``--output xml``.
+    """
+
+    kind: str
+    response_code: str
+    message_id: str | None = None  # the reply's own wsa:MessageID
+    verified: bool | None = None  # verify only: validIdentifier/value
+    nhs_number: str | None = None  # verify and trace
+    local_identifier: str | None = None  # trace
+    patient: Patient | None = None  # get, search, details
+    payload: bytes = b""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A reply judged for the user: its code's text, warnings and exit code."""
+
+    operation: str  # WSDL operation name, e.g. getPatientDetailsByNHSNumber
+    reply: Reply
+    response_text: str
+    exit_code: int
+    message_id: str  # the MessageID we sent
+    warnings: tuple[str, ...] = field(default=())
+    synthetic: bool = False  # answered by the embedded sandbox
