@@ -1,6 +1,21 @@
 """Namespaces and the one hardened XML parser every module uses (spec §5.1).
 
 lxml is imported lazily by callers through :func:`parse`, so importing this module is cheap.
+
+What :func:`parse` refuses, and why each defence is there:
+
+* anything over ``max_bytes``: a reply is one patient, never megabytes;
+* any DOCTYPE or entity declaration, found first by a cheap byte scan (in UTF-8/ASCII,
+  UTF-16 and UTF-32) so that a hostile DTD never reaches libxml2 at all, and again after
+  parsing in case an exotic encoding slipped past the scan: this is what stops billion laughs,
+  XXE (``SYSTEM "file:///..."``) and external DTD fetches (``SYSTEM "http://..."``);
+* any entity reference left in the tree (with ``resolve_entities=False`` libxml2 keeps them as
+  nodes instead of expanding them);
+* documents nested deeper than libxml2's own limit (256 levels while ``huge_tree`` is off).
+
+XInclude is never processed: nothing here calls ``xinclude()``, so an ``xi:include`` element
+stays an inert element. The parser has no network access and is never given a file name or
+base URL, so it cannot read files either.
 """
 
 from __future__ import annotations
@@ -29,34 +44,88 @@ NS: dict[str, str] = {
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
+# Markup that only a DTD uses. XML keywords are case-sensitive, so exact bytes suffice. Each is
+# looked for in every encoding libxml2 autodetects from the first bytes without a declaration.
+_DTD_MARKERS = ("<!DOCTYPE", "<!ENTITY")
+_SCANNED_ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_DTD_MARKER_BYTES = tuple(
+    marker.encode(encoding) for marker in _DTD_MARKERS for encoding in _SCANNED_ENCODINGS
+)
+
+# libxml2 error types that mean "a limit protecting us was hit", not "this is not XML".
+_RESOURCE_LIMIT_ERRORS = frozenset({"ERR_RESOURCE_LIMIT", "ERR_ENTITY_LOOP"})
+
 
 class UnsafeXml(ValueError):
     """The document was refused: DOCTYPE, entity, too large or not well-formed XML."""
 
 
-def parse(data: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> etree._Element:
-    """Parse bytes with DTDs, entities and network access refused; return the root element."""
-    from lxml import etree
+class MalformedXml(UnsafeXml):
+    """The document is empty or not well-formed XML: unusable, but nothing hostile was seen.
 
+    Callers that care (an HTTP error page is usually HTML, not an attack) can tell this apart
+    from the hostile cases, which raise plain :class:`UnsafeXml`.
+    """
+
+
+def parse(data: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> etree._Element:
+    """Parse bytes with DTDs, entities and network access refused; return the root element.
+
+    Raises :class:`MalformedXml` for empty or not well-formed input and :class:`UnsafeXml` for
+    everything refused as hostile (oversized, DOCTYPE, entities, excessive nesting).
+    """
     if len(data) > max_bytes:
         raise UnsafeXml(f"document is {len(data)} bytes, over the {max_bytes}-byte limit")
     if not data.strip():
-        raise UnsafeXml("document is empty")
+        raise MalformedXml("document is empty")
+    refuse_dtd_markup(data)
+    return _parse_refusing_dtd(data)
+
+
+def refuse_dtd_markup(data: bytes) -> None:
+    """Raise :class:`UnsafeXml` if the raw bytes contain a DOCTYPE or an entity declaration.
+
+    A conservative scan: the marker is refused even inside a comment or CDATA section, which no
+    SMSP reply has any reason to contain.
+    """
+    for marker in _DTD_MARKER_BYTES:
+        if marker in data:
+            raise UnsafeXml("document has a DOCTYPE or entity declaration, which smsp refuses")
+
+
+def _parse_refusing_dtd(data: bytes) -> etree._Element:
+    """The libxml2 layer of the defence; it must hold even if the byte scan were bypassed."""
+    from lxml import etree
+
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
+        attribute_defaults=False,
         huge_tree=False,
         remove_comments=False,
     )
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise UnsafeXml(f"not well-formed XML: {exc.msg}") from None
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise _syntax_error(exc) from None
+    _refuse_dtd_nodes(root)
+    return root
+
+
+def _syntax_error(exc: etree.XMLSyntaxError) -> UnsafeXml:
+    last = exc.error_log.last_error
+    if last is not None and last.type_name in _RESOURCE_LIMIT_ERRORS:
+        return UnsafeXml(f"document exceeds a parser safety limit: {exc.msg}")
+    return MalformedXml(f"not well-formed XML: {exc.msg}")
+
+
+def _refuse_dtd_nodes(root: etree._Element) -> None:
+    from lxml import etree
+
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise UnsafeXml("document has a DOCTYPE, which smsp refuses")
     for _ in root.iter(etree.Entity):
         raise UnsafeXml("document uses an entity reference, which smsp refuses")
-    return root

@@ -1,0 +1,43 @@
+"""The smsp command line: one Typer app, command groups joined here."""
+
+from __future__ import annotations
+
+import typer
+
+from smsp_cli import __version__
+from smsp_cli.commands import lookups, sandbox
+
+app = typer.Typer(
+    name="smsp",
+    help="Look up patients on the NHS Spine Mini Services Provider (SMSP) PDS interface.",
+    no_args_is_help=True,
+    add_completion=True,
+    # Locals would print patient data and passphrases in a traceback.
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"smsp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Look up patients on the NHS Spine Mini Services Provider (SMSP) PDS interface."""
+
+
+lookups.register(app)
+app.add_typer(sandbox.app, name="sandbox")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

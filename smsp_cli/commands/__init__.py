@@ -1,0 +1,1 @@
+"""Command groups of the smsp CLI; each module is thin: parse, call, render."""

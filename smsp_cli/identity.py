@@ -1,0 +1,85 @@
+"""Audit identities for the Distribution Envelope's itk:auditIdentity (spec §7.1).
+
+SMSP rejects a message whose DE carries no audit identity (SMSP-AUDIT-005), so one is always
+configured. Two forms are accepted from the user today: an ASID (all digits; mandatory for the
+NHS Digital SMSP) and an ITK identity URN (``urn:nhs-uk:identity:...``; third-party providers).
+The other type OIDs of the AUDIT-GUIDE access methods are defined here so that a later smartcard
+form can build :class:`AuditId` values without repeating them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from smsp_cli.errors import ValidationError
+
+# itk:id/@type OIDs (spec §4 and §7.1, AUDIT-GUIDE).
+ASID_TYPE = "1.2.826.0.1285.0.2.0.107"  # Accredited System ID (access method 5)
+SDS_USER_ROLE_PROFILE_TYPE = "1.2.826.0.1285.0.2.0.67"  # URP id (access method 3)
+SDS_USER_ID_TYPE = "1.2.826.0.1285.0.2.0.65"  # SDS user id (access method 3)
+SDS_ROLE_ID_TYPE = "1.2.826.0.1285.0.2.1.104"  # job role code, optional (access method 3)
+SSO_TOKEN_TYPE = "2.16.840.1.113883.2.1.3.2.4.18.47"  # SMSC SSO token (access method 4)
+ITK_IDENTITY_TYPE = "2.16.840.1.113883.2.1.3.2.4.18.27"  # ITK identity; the XSD default type
+
+ITK_IDENTITY_PREFIX = "urn:nhs-uk:identity:"
+
+# distributionEnvelope-v2-0.xsd: auditIdentityType holds 1 to 4 itk:id elements.
+MAX_AUDIT_IDS = 4
+
+_FIELD = "audit id"
+_SEPARATORS = re.compile(r"[,\s]+")
+# COR-DEH-04 and §9: ids are anyURIs of printable ASCII; space is excluded because no URI has one
+# and the separators above have already split on it.
+_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
+
+
+@dataclass(frozen=True)
+class AuditId:
+    """One itk:auditIdentity/itk:id: its uri and its type OID (None: the XSD default type)."""
+
+    uri: str
+    type: str | None
+
+
+def parse_audit_identity(text: str) -> tuple[AuditId, ...]:
+    """Read one or more audit ids separated by commas or spaces: ASIDs or ITK identity URNs."""
+    tokens = [token for token in _SEPARATORS.split(text.strip()) if token]
+    if not tokens:
+        raise ValidationError(
+            _FIELD, f"is required: an ASID (digits) or an ITK identity ({ITK_IDENTITY_PREFIX}...)"
+        )
+    if len(tokens) > MAX_AUDIT_IDS:
+        raise ValidationError(
+            _FIELD, f"{len(tokens)} ids given; the Distribution Envelope holds at most {MAX_AUDIT_IDS}"
+        )
+    return tuple(_parse_one(token) for token in tokens)
+
+
+def _parse_one(token: str) -> AuditId:
+    if not _PRINTABLE_ASCII.match(token):
+        raise ValidationError(_FIELD, f"{token!r} must be printable ASCII (COR-DEH-04)")
+    if token.isdigit():
+        return AuditId(uri=token, type=ASID_TYPE)
+    if token.lower().startswith(ITK_IDENTITY_PREFIX):
+        _check_itk_identity(token)
+        # The type is sent explicitly although it is the XSD default (spec §7.1 allows omitting
+        # it): a receiver that parses without the schema never sees a default, and an explicit
+        # type makes the audit record self-describing.
+        return AuditId(uri=token, type=ITK_IDENTITY_TYPE)
+    raise ValidationError(
+        _FIELD,
+        f"{token!r} is neither an ASID (all digits) nor an ITK identity ({ITK_IDENTITY_PREFIX}...)",
+    )
+
+
+def _check_itk_identity(token: str) -> None:
+    # COR-DEH-04: a naming authority, then an organisation code, then optional local tokens,
+    # all colon-separated; an empty token would make the identity ambiguous.
+    tokens = token[len(ITK_IDENTITY_PREFIX) :].split(":")
+    if len(tokens) < 2 or not all(tokens):
+        raise ValidationError(
+            _FIELD,
+            f"{token!r} must be {ITK_IDENTITY_PREFIX}<authority>:<organisation>[:<local>...] "
+            "with no empty parts (e.g. urn:nhs-uk:identity:ods:R59)",
+        )

@@ -1,0 +1,70 @@
+"""The stable JSON shape of results: a public contract that scripts depend on.
+
+Change it only on purpose, with a test that pins it (tests/test_json_shape.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsp_cli.operations import BY_NAME, Reply
+from smsp_cli.results import Address, GpPractice, Outcome, Patient
+
+
+def address_json(address: Address) -> dict[str, Any]:
+    """An address as {use, lines, postcode}."""
+    return {"use": address.use, "lines": list(address.lines), "postcode": address.postcode}
+
+
+def gp_practice_json(practice: GpPractice | None) -> dict[str, Any] | None:
+    """A GP practice as {code, name, address, telephone}, or None."""
+    if practice is None:
+        return None
+    return {
+        "code": practice.code,
+        "name": practice.name,
+        "address": address_json(practice.address) if practice.address else None,
+        "telephone": practice.telephone,
+    }
+
+
+def patient_json(patient: Patient | None) -> dict[str, Any] | None:
+    """A patient with the documented keys, or None."""
+    if patient is None:
+        return None
+    return {
+        "nhs_number": patient.nhs_number,
+        "local_identifier": patient.local_identifier,
+        "title": patient.title,
+        "given_names": list(patient.given_names),
+        "family_name": patient.family_name,
+        "gender": patient.gender,
+        "birth_date": patient.birth_date,
+        "death_date": patient.death_date,
+        "addresses": [address_json(address) for address in patient.addresses],
+        "telecoms": [{"use": t.use, "value": t.value} for t in patient.telecoms],
+        "gp_practice": gp_practice_json(patient.gp_practice),
+    }
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """The whole result of one lookup."""
+    reply = outcome.reply
+    shape: dict[str, Any] = {
+        "operation": outcome.operation,
+        "response_code": reply.response_code,
+        "response_text": outcome.response_text,
+        "message_id": outcome.message_id,
+        "warnings": list(outcome.warnings),
+    }
+    kind = BY_NAME[outcome.operation].reply
+    if kind is Reply.VERIFY:
+        shape["verified"] = bool(reply.verified)
+        shape["nhs_number"] = reply.nhs_number
+    elif kind is Reply.NHS_NUMBER:
+        shape["nhs_number"] = reply.nhs_number
+        shape["local_identifier"] = reply.local_identifier
+    else:
+        shape["patient"] = patient_json(reply.patient)
+    shape["synthetic"] = outcome.synthetic
+    return shape

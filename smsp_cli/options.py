@@ -1,0 +1,120 @@
+"""Options shared by every lookup command, declared once.
+
+``lookup_options`` appends the connection and output options to a command's signature and
+hands the command two small bundles instead of a dozen parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from smsp_cli.render import OutputFormat
+
+CONNECTION_PANEL = "Connection"
+OUTPUT_PANEL = "Output"
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """The connection flags as given (None when not given); settings.py layers the rest."""
+
+    profile: str | None = None
+    endpoint: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    ca_bundle: str | None = None
+    audit_id: str | None = None
+    username: str | None = None
+    timeout: str | None = None
+
+    def flags(self) -> dict[str, str | None]:
+        """The flags by setting name."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How to show the result."""
+
+    output: OutputFormat = OutputFormat.table
+    dry_run: bool = False
+
+
+def _option(flag: str, variable: str, text: str, metavar: str) -> Any:
+    return typer.Option(
+        flag, help=f"{text} (env {variable})", metavar=metavar, rich_help_panel=CONNECTION_PANEL
+    )
+
+
+_CONNECTION_PARAMETERS: dict[str, Any] = {
+    "profile": Annotated[str | None, _option(
+        "--profile", "SMSP_PROFILE", "Connection profile ('sandbox' = embedded provider).", "NAME")],
+    "endpoint": Annotated[str | None, _option(
+        "--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")],
+    "cert": Annotated[str | None, _option(
+        "--cert", "SMSP_CERT", "Client certificate (PEM).", "FILE")],
+    "key": Annotated[str | None, _option(
+        "--key", "SMSP_KEY", "Client private key (PEM).", "FILE")],
+    "ca_bundle": Annotated[str | None, _option(
+        "--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates that sign the provider (PEM).", "FILE")],
+    "audit_id": Annotated[str | None, _option(
+        "--audit-id", "SMSP_AUDIT_ID",
+        "Audit identity: an ASID (digits) or urn:nhs-uk:identity:...", "ID")],
+    "username": Annotated[str | None, _option(
+        "--username", "SMSP_USERNAME",
+        "wsse:Username (default: the client certificate's CN).", "NAME")],
+    "timeout": Annotated[str | None, _option(
+        "--timeout", "SMSP_TIMEOUT", "Connect and read timeout in seconds.", "SECONDS")],
+}
+
+_OUTPUT_PARAMETERS: dict[str, Any] = {
+    "output": Annotated[OutputFormat, typer.Option(
+        "--output", "-o", help="table for people, json or xml for scripts.",
+        rich_help_panel=OUTPUT_PANEL, case_sensitive=False)],
+    "as_json": Annotated[bool, typer.Option(
+        "--json", help="Same as --output json.", rich_help_panel=OUTPUT_PANEL)],
+    "dry_run": Annotated[bool, typer.Option(
+        "--dry-run", help="Print the envelope that would be sent; send nothing.",
+        rich_help_panel=OUTPUT_PANEL)],
+}
+_OUTPUT_DEFAULTS: dict[str, Any] = {
+    "output": OutputFormat.table, "as_json": False, "dry_run": False,
+}
+
+
+def lookup_options(
+    command: Callable[..., None],
+) -> Callable[..., None]:
+    """Give a command ``conn: ConnectionOptions`` and ``out: OutputOptions`` from shared flags."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for name, p in signature.parameters.items() if name not in ("conn", "out")]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=None)
+        for name, hint in _CONNECTION_PARAMETERS.items()
+    ] + [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
+                          default=_OUTPUT_DEFAULTS[name])
+        for name, hint in _OUTPUT_PARAMETERS.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        conn = ConnectionOptions(**{name: kwargs.pop(name) for name in _CONNECTION_PARAMETERS})
+        as_json = kwargs.pop("as_json")
+        output = kwargs.pop("output")
+        out = OutputOptions(
+            output=OutputFormat.json if as_json else output, dry_run=kwargs.pop("dry_run")
+        )
+        command(*args, conn=conn, out=out, **kwargs)
+
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else p for p in own]
+    wrapper.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*params, *extra)}
+    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    return wrapper

@@ -1,0 +1,143 @@
+"""Show results: a rich table for people, stable JSON or the reply XML for scripts.
+
+Data goes to stdout; warnings and notes to stderr. JSON never passes through rich, which
+would wrap lines and interpret markup.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from smsp_cli.jsonshape import outcome_json
+from smsp_cli.models import format_nhs_number
+from smsp_cli.operations import BY_NAME, Reply
+from smsp_cli.results import Address, Outcome, Patient
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+CONFIDENTIAL = "NHS Confidential: personal data about a patient"
+SYNTHETIC_NOTE = "sandbox: synthetic data from the embedded provider, not from PDS"
+ABSENT = "—"
+
+
+class OutputFormat(str, Enum):
+    """--output choices."""
+
+    table = "table"
+    json = "json"
+    xml = "xml"
+
+
+def stderr_console() -> Console:
+    """The console for everything that is not data."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def emit(outcome: Outcome, output: OutputFormat) -> None:
+    """Write the outcome to stdout in the chosen format, and its warnings to stderr."""
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(outcome_json(outcome), indent=2, ensure_ascii=False) + "\n")
+    elif output is OutputFormat.xml:
+        sys.stdout.write(outcome.reply.payload.decode("utf-8").rstrip("\n") + "\n")
+    else:
+        _print_table(outcome)
+    sys.stdout.flush()
+    _print_notes(outcome)
+
+
+def _print_notes(outcome: Outcome) -> None:
+    console = stderr_console()
+    for warning in outcome.warnings:
+        console.print(f"[bold yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+    if outcome.synthetic:
+        console.print(f"[dim]{SYNTHETIC_NOTE}[/]", soft_wrap=True)
+
+
+def _print_table(outcome: Outcome) -> None:
+    from rich.console import Console
+
+    # markup=False: a patient's name such as "[bold]" must print as written.
+    console = Console(highlight=False, soft_wrap=False, markup=False, emoji=False)
+    table = _result_table(outcome)
+    console.print(table)
+
+
+def _result_table(outcome: Outcome) -> Table:
+    from rich.table import Table
+
+    reply = outcome.reply
+    title = f"{outcome.operation}: {reply.response_code} {outcome.response_text}"
+    table = Table(title=title, caption=CONFIDENTIAL, show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    kind = BY_NAME[outcome.operation].reply
+    if kind is Reply.VERIFY:
+        verified = {True: "yes", False: "NO"}
+        table.add_row("Verified", ABSENT if reply.verified is None else verified[reply.verified])
+        table.add_row("NHS number", _nhs(reply.nhs_number))
+    elif kind is Reply.NHS_NUMBER:
+        table.add_row("NHS number", _nhs(reply.nhs_number))
+        table.add_row("Local id", _text(reply.local_identifier))
+    elif reply.patient is None:
+        table.add_row("Patient", "no patient returned")
+    else:
+        _patient_rows(table, reply.patient)
+    if outcome.synthetic:
+        table.add_row("Source", "SANDBOX (synthetic data)")
+    table.add_row("Message ID", outcome.message_id)
+    return table
+
+
+def _patient_rows(table: Table, patient: Patient) -> None:
+    table.add_row("NHS number", _nhs(patient.nhs_number))
+    if patient.local_identifier is not None:
+        table.add_row("Local id", _text(patient.local_identifier))
+    table.add_row("Name", _name(patient))
+    table.add_row("Gender", _text(patient.gender))
+    table.add_row("Date of birth", _text(patient.birth_date))
+    if patient.death_date is not None:
+        table.add_row("Date of death", _text(patient.death_date))
+    for address in patient.addresses:
+        table.add_row(f"Address ({address.use or 'unknown use'})", _address(address))
+    if not patient.addresses:
+        table.add_row("Address", ABSENT)
+    for telecom in patient.telecoms:
+        table.add_row(f"Contact ({telecom.use or 'unknown use'})", _text(telecom.value))
+    practice = patient.gp_practice
+    if practice is None:
+        table.add_row("GP practice", ABSENT)
+    else:
+        table.add_row("GP practice", " ".join(p for p in (practice.code, practice.name) if p) or ABSENT)
+        if practice.address is not None:
+            table.add_row("GP address", _address(practice.address))
+        if practice.telephone is not None:
+            table.add_row("GP telephone", _text(practice.telephone))
+
+
+def _nhs(number: str | None) -> str:
+    return format_nhs_number(number) if number else ABSENT
+
+
+def _text(value: str | None) -> str:
+    # Keep blank (PDS holds an empty value) distinct from absent (nothing returned).
+    if value is None:
+        return ABSENT
+    return value if value.strip() else "(blank)"
+
+
+def _name(patient: Patient) -> str:
+    parts = [patient.title or "", *patient.given_names, patient.family_name or ""]
+    text = " ".join(part for part in parts if part)
+    return text or ABSENT
+
+
+def _address(address: Address) -> str:
+    parts = [*address.lines, address.postcode or ""]
+    return ", ".join(part for part in parts if part) or "(blank)"

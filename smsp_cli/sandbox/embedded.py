@@ -1,0 +1,34 @@
+"""The built-in ``sandbox`` profile: an in-process provider on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# An ASID-shaped audit identity (all digits) for the sandbox; real ASIDs come from NHS
+# endpoint registration (spec §7.1).
+SANDBOX_AUDIT_ID = "999000000001"
+
+
+@contextmanager
+def running_sandbox() -> Iterator[dict[str, str]]:
+    """Start the embedded provider and yield the profile values that point smsp at it."""
+    from smsp_cli.sandbox.certs import ensure_credentials
+    from smsp_cli.sandbox.paths import sandbox_dir
+    from smsp_cli.sandbox.server import SandboxServer
+
+    credentials = ensure_credentials(sandbox_dir())
+    with SandboxServer(credentials) as server:
+        server.start()
+        yield settings_for(server.url, credentials)
+
+
+def settings_for(url: str, credentials: object) -> dict[str, str]:
+    """The connection settings, by setting name, that reach a sandbox at ``url``."""
+    return {
+        "endpoint": url,
+        "cert": str(getattr(credentials, "client_cert")),
+        "key": str(getattr(credentials, "client_key")),
+        "ca_bundle": str(getattr(credentials, "ca_cert")),
+        "audit_id": SANDBOX_AUDIT_ID,
+    }
