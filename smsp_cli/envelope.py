@@ -220,9 +220,16 @@ def _payload_values(query: Query, request_id: str) -> dict[str, str]:
 def _xml_safe(values: Mapping[str, str]) -> Mapping[str, str]:
     for name, value in values.items():
         if _NOT_XML_CHAR.search(value):
-            field = name.replace("_", " ")
-            raise ValidationError(field, "contains a character XML cannot carry")
+            raise ValidationError(_field_label(name), "contains a character XML cannot carry")
     return values
+
+
+def _field_label(placeholder: str) -> str:
+    # The names models.py and identity.py use for the same fields, so errors read alike.
+    if placeholder.startswith("audit_"):
+        return "audit id"
+    labels = {"given": "given name", "family": "family name", "local_id": "local id"}
+    return labels.get(placeholder, placeholder.replace("_", " "))
 
 
 def _find(root: etree._Element, path: str) -> etree._Element:

@@ -28,7 +28,8 @@ ITK_IDENTITY_PREFIX = "urn:nhs-uk:identity:"
 MAX_AUDIT_IDS = 4
 
 _FIELD = "audit id"
-_SEPARATORS = re.compile(r"[,\s]+")
+# ASCII whitespace only: a non-ASCII space inside an id must be refused, not split on.
+_SEPARATORS = re.compile(r"[,\s]+", re.ASCII)
 # COR-DEH-04 and §9: ids are anyURIs of printable ASCII; space is excluded because no URI has one
 # and the separators above have already split on it.
 _PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
@@ -51,7 +52,8 @@ def parse_audit_identity(text: str) -> tuple[AuditId, ...]:
         )
     if len(tokens) > MAX_AUDIT_IDS:
         raise ValidationError(
-            _FIELD, f"{len(tokens)} ids given; the Distribution Envelope holds at most {MAX_AUDIT_IDS}"
+            _FIELD,
+            f"{len(tokens)} ids given; the Distribution Envelope holds at most {MAX_AUDIT_IDS}",
         )
     return tuple(_parse_one(token) for token in tokens)
 

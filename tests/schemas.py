@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from lxml import etree
@@ -92,7 +94,9 @@ def schema_errors(element: etree._Element, schema_name: str) -> list[str]:
     schema = load_schema(schema_name)
     if schema.validate(_standalone(element)):
         return []
-    return [f"line {error.line}: {error.message}" for error in schema.error_log]
+    # lxml-stubs declares the error log without its (long-standing) iteration.
+    entries = cast("Iterable[Any]", schema.error_log)
+    return [f"line {entry.line}: {entry.message}" for entry in entries]
 
 
 def assert_valid(element: etree._Element, schema_name: str) -> None:
@@ -100,8 +104,9 @@ def assert_valid(element: etree._Element, schema_name: str) -> None:
     errors = schema_errors(element, schema_name)
     if errors:
         listed = "\n  ".join(errors)
-        raise AssertionError(f"{etree.QName(element).localname} is not valid against "
-                             f"{schema_name}:\n  {listed}")
+        raise AssertionError(
+            f"{etree.QName(element).localname} is not valid against {schema_name}:\n  {listed}"
+        )
 
 
 def split_envelope(body: bytes) -> tuple[etree._Element, etree._Element]:
@@ -111,7 +116,8 @@ def split_envelope(body: bytes) -> tuple[etree._Element, etree._Element]:
     templates). It is read with the project's hardened parser, so a DOCTYPE fails here too.
     """
     root = xmlsafe.parse(body)
-    de = root if root.tag == _ITK_DE else root.find("soap:Body/itk:DistributionEnvelope", xmlsafe.NS)
+    is_bare_de = root.tag == f"{{{xmlsafe.ITK}}}DistributionEnvelope"
+    de = root if is_bare_de else root.find("soap:Body/itk:DistributionEnvelope", xmlsafe.NS)
     if de is None:
         raise AssertionError("no itk:DistributionEnvelope under soap:Body")
     slots = de.findall("itk:payloads/itk:payload", xmlsafe.NS)
@@ -129,9 +135,6 @@ def assert_valid_envelope(body: bytes) -> tuple[etree._Element, etree._Element]:
     assert_valid(de, DISTRIBUTION_ENVELOPE)
     assert_valid(payload, payload_schema(payload))
     return de, payload
-
-
-_ITK_DE = f"{{{xmlsafe.ITK}}}DistributionEnvelope"
 
 
 def _standalone(element: etree._Element) -> etree._Element:
