@@ -1,0 +1,68 @@
+"""Shared fixtures: an isolated environment, and one real sandbox provider per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from smsp_cli.sandbox.certs import SandboxCredentials
+    from smsp_cli.sandbox.server import SandboxServer
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the sandbox keeps its certificates for this test session (never the user's)."""
+    return tmp_path_factory.mktemp("smsp-data")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path
+) -> None:
+    """No SMSP_* setting leaks in from the machine; data and config live in temp folders."""
+    for name in list(os.environ):
+        if name.startswith("SMSP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SMSP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SMSP_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture(scope="session")
+def credentials(data_dir: Path) -> SandboxCredentials:
+    """The sandbox CA, server and client certificates for this session."""
+    from smsp_cli.sandbox.certs import ensure_credentials
+
+    return ensure_credentials(data_dir / "sandbox")
+
+
+@pytest.fixture(scope="session")
+def sandbox(credentials: SandboxCredentials) -> Iterator[SandboxServer]:
+    """One real mutual-TLS sandbox provider on 127.0.0.1 with the built-in patients."""
+    from smsp_cli.sandbox.server import SandboxServer
+
+    with SandboxServer(credentials) as server:
+        server.start()
+        yield server
+
+
+@pytest.fixture
+def sandbox_env(
+    sandbox: SandboxServer, credentials: SandboxCredentials, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """SMSP_* variables pointing smsp at the session sandbox, set for this test."""
+    from smsp_cli.sandbox.embedded import settings_for
+    from smsp_cli.settings import KEYS
+
+    env = {KEYS[key][1]: value for key, value in settings_for(sandbox.url, credentials).items()}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
