@@ -53,7 +53,7 @@ _DTD_MARKER_BYTES = tuple(
 )
 
 # libxml2 error types that mean "a limit protecting us was hit", not "this is not XML".
-_RESOURCE_LIMIT_ERRORS = frozenset({"ERR_RESOURCE_LIMIT", "ERR_ENTITY_LOOP"})
+_RESOURCE_LIMIT_ERRORS = frozenset({"ERR_RESOURCE_LIMIT"})
 
 
 class UnsafeXml(ValueError):
@@ -115,8 +115,9 @@ def _parse_refusing_dtd(data: bytes) -> etree._Element:
 
 
 def _syntax_error(exc: etree.XMLSyntaxError) -> UnsafeXml:
-    last = exc.error_log.last_error
-    if last is not None and last.type_name in _RESOURCE_LIMIT_ERRORS:
+    # lxml-stubs lacks these attributes; lxml has had them for years.
+    last = getattr(exc.error_log, "last_error", None)
+    if getattr(last, "type_name", None) in _RESOURCE_LIMIT_ERRORS:
         return UnsafeXml(f"document exceeds a parser safety limit: {exc.msg}")
     return MalformedXml(f"not well-formed XML: {exc.msg}")
 
@@ -125,7 +126,9 @@ def _refuse_dtd_nodes(root: etree._Element) -> None:
     from lxml import etree
 
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+    # lxml-stubs lacks DocInfo.doctype (the whole <!DOCTYPE ...> text, "" when there is none).
+    has_doctype = bool(getattr(docinfo, "doctype", ""))
+    if has_doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise UnsafeXml("document has a DOCTYPE, which smsp refuses")
     for _ in root.iter(etree.Entity):
         raise UnsafeXml("document uses an entity reference, which smsp refuses")
