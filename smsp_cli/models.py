@@ -20,7 +20,8 @@ SEX_CODE_SYSTEM = "2.16.840.1.113883.2.1.3.2.4.16.25"
 
 _NHS_NUMBER_FORMS = re.compile(r"^(\d{10}|\d{3} \d{3} \d{4}|\d{3}-\d{3}-\d{4})$")
 _OID = re.compile(r"^[0-2](\.(0|[1-9]\d*))+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, line/paragraph separators, and code points XML 1.0 cannot carry.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 
 
 def nhs_number_check_digit(first_nine: str) -> int | None:
