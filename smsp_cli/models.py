@@ -94,7 +94,8 @@ class PartialDate:
     @classmethod
     def from_hl7(cls, text: str) -> PartialDate | None:
         """Read YYYY, YYYYMM or YYYYMMDD (ignoring any time part); None if it is no date."""
-        match = re.match(r"^(\d{4})(\d{2})?(\d{2})?", text.strip())
+        # HL7 TS: digits only; anything after the day (hours, minutes...) is ignored.
+        match = re.fullmatch(r"(\d{4})(?:(\d{2})(?:(\d{2})\d*)?)?", text.strip())
         if not match:
             return None
         year, month, day = match.groups()

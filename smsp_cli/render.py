@@ -7,6 +7,7 @@ would wrap lines and interpret markup.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -114,7 +115,8 @@ def _patient_rows(table: Table, patient: Patient) -> None:
     if practice is None:
         table.add_row("GP practice", ABSENT)
     else:
-        table.add_row("GP practice", " ".join(p for p in (practice.code, practice.name) if p) or ABSENT)
+        code_and_name = " ".join(p for p in (practice.code, practice.name) if p)
+        table.add_row("GP practice", _text(code_and_name) if code_and_name else ABSENT)
         if practice.address is not None:
             table.add_row("GP address", _address(practice.address))
         if practice.telephone is not None:
@@ -125,19 +127,23 @@ def _nhs(number: str | None) -> str:
     return format_nhs_number(number) if number else ABSENT
 
 
+# Terminal control characters and bidi overrides in provider data must not reach the screen.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _text(value: str | None) -> str:
     # Keep blank (PDS holds an empty value) distinct from absent (nothing returned).
     if value is None:
         return ABSENT
-    return value if value.strip() else "(blank)"
+    return _UNPRINTABLE.sub("\ufffd", value) if value.strip() else "(blank)"
 
 
 def _name(patient: Patient) -> str:
     parts = [patient.title or "", *patient.given_names, patient.family_name or ""]
     text = " ".join(part for part in parts if part)
-    return text or ABSENT
+    return _text(text) if text else ABSENT
 
 
 def _address(address: Address) -> str:
     parts = [*address.lines, address.postcode or ""]
-    return ", ".join(part for part in parts if part) or "(blank)"
+    return _text(", ".join(part for part in parts if part))

@@ -166,6 +166,7 @@ def _read_fault(fault: etree._Element) -> results.Fault:
         error_code=_toolkit_field(info, "ErrorCode"),
         error_text=_toolkit_field(info, "ErrorText"),
         diagnostic=_toolkit_field(info, "ErrorDiagnosticText"),
+        actor=_text(_soap_fault_part(fault, "faultactor")),
     )
 
 

@@ -65,6 +65,7 @@ class Fault:
     error_text: str | None = None
     error_id: str | None = None
     diagnostic: str | None = None
+    actor: str | None = None  # faultactor: the URL of the faulting node, when given
 
 
 @dataclass(frozen=True)

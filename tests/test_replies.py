@@ -790,7 +790,9 @@ def test_fault_without_detail() -> None:
     error = raised(500, soap_envelope(fault_body(None, faultcode="soap:Server")).encode())
     assert type(error) is errors.ProviderFailed
     assert error.fault == results.Fault(
-        faultcode="Server", faultstring="A client related error has occurred"
+        faultcode="Server",
+        faultstring="A client related error has occurred",
+        actor="https://provider.example/smsp/pds",
     )
     assert "Server" in error.message
     assert "A client related error has occurred" in error.message
