@@ -20,29 +20,67 @@ class CodeInfo:
 _CODES = (
     CodeInfo("SMSP-0000", "Success", ExitCode.OK),
     CodeInfo("SMSP-0001", "Input message validation error", ExitCode.REJECTED),
-    CodeInfo("SMSP-0002", "Response message validation error", ExitCode.REJECTED,
-             "PDS returned data SMSP could not turn into a valid response; the record cannot be "
-             "retrieved through SMSP"),
-    CodeInfo("SMSP-0003", "Data returned from local store, Spine unavailable", ExitCode.OK,
-             "Spine was unavailable: this data came from the provider's cache and may be stale"),
-    CodeInfo("SMSP-0004", "Could not connect to Spine", ExitCode.PROVIDER_FAILED,
-             "the provider could not reach Spine; try again later"),
-    CodeInfo("SMSP-0005", "Author Credentials Error", ExitCode.REJECTED,
-             "the provider rejected the audit identity or credentials; check the audit id"),
-    CodeInfo("SMSP-9999", "Generic Spine Mini Service Provider software failure",
-             ExitCode.PROVIDER_FAILED),
-    CodeInfo("DEMOG-0001", "No Match", ExitCode.NEGATIVE,
-             "no patient matched; refine the search (check spelling, add postcode or given name)"),
-    CodeInfo("DEMOG-0007", "Multiple matches found", ExitCode.NEGATIVE,
-             "more than one patient matched; refine the search (add postcode or given name)"),
-    CodeInfo("DEMOG-0017", "Superceding NHS number returned", ExitCode.OK,
-             "the NHS number you supplied has been superseded: use the new NHS number {nhs}"),
-    CodeInfo("DEMOG-0022", "NHS Number of response record has been invalidated",
-             ExitCode.NEGATIVE,
-             "this NHS number has been invalidated: it is no longer in use, the record is "
-             "referred to the back office, and all its data must be treated with caution"),
-    CodeInfo("DEMOG-0040", "NHS number not verified", ExitCode.NEGATIVE,
-             "the NHS number was not verified against these details; do not use it"),
+    CodeInfo(
+        "SMSP-0002",
+        "Response message validation error",
+        ExitCode.REJECTED,
+        "PDS returned data SMSP could not turn into a valid response; the record cannot be "
+        "retrieved through SMSP",
+    ),
+    CodeInfo(
+        "SMSP-0003",
+        "Data returned from local store, Spine unavailable",
+        ExitCode.OK,
+        "Spine was unavailable: this data came from the provider's cache and may be stale",
+    ),
+    CodeInfo(
+        "SMSP-0004",
+        "Could not connect to Spine",
+        ExitCode.PROVIDER_FAILED,
+        "the provider could not reach Spine; try again later",
+    ),
+    CodeInfo(
+        "SMSP-0005",
+        "Author Credentials Error",
+        ExitCode.REJECTED,
+        "the provider rejected the audit identity or credentials; check the audit id",
+    ),
+    CodeInfo(
+        "SMSP-9999",
+        "Generic Spine Mini Service Provider software failure",
+        ExitCode.PROVIDER_FAILED,
+    ),
+    CodeInfo(
+        "DEMOG-0001",
+        "No Match",
+        ExitCode.NEGATIVE,
+        "no patient matched; refine the search (check spelling, add postcode or given name)",
+    ),
+    CodeInfo(
+        "DEMOG-0007",
+        "Multiple matches found",
+        ExitCode.NEGATIVE,
+        "more than one patient matched; refine the search (add postcode or given name)",
+    ),
+    CodeInfo(
+        "DEMOG-0017",
+        "Superceding NHS number returned",
+        ExitCode.OK,
+        "the NHS number you supplied has been superseded: use the new NHS number {nhs}",
+    ),
+    CodeInfo(
+        "DEMOG-0022",
+        "NHS Number of response record has been invalidated",
+        ExitCode.NEGATIVE,
+        "this NHS number has been invalidated: it is no longer in use, the record is "
+        "referred to the back office, and all its data must be treated with caution",
+    ),
+    CodeInfo(
+        "DEMOG-0040",
+        "NHS number not verified",
+        ExitCode.NEGATIVE,
+        "the NHS number was not verified against these details; do not use it",
+    ),
     CodeInfo("DEMOG-0042", "NHS Number is not a new style number", ExitCode.NEGATIVE),
     CodeInfo("DEMOG-9999", "Generic Spine Service Error", ExitCode.PROVIDER_FAILED),
 )
@@ -62,5 +100,9 @@ def lookup(code: str) -> CodeInfo:
     known = RESPONSE_CODES.get(code)
     if known is not None:
         return known
-    return CodeInfo(code, f"Unknown response code {code}", ExitCode.PROVIDER_FAILED,
-                    f"the provider answered with a response code smsp does not know: {code}")
+    return CodeInfo(
+        code,
+        f"Unknown response code {code}",
+        ExitCode.PROVIDER_FAILED,
+        f"the provider answered with a response code smsp does not know: {code}",
+    )

@@ -26,7 +26,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]
 
 def nhs_number_check_digit(first_nine: str) -> int | None:
     """The modulus 11 check digit for nine digits, or None when no valid number can end them."""
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1)))
+    weights = range(10, 1, -1)
+    total = sum(int(digit) * weight for digit, weight in zip(first_nine, weights, strict=True))
     check = 11 - total % 11
     if check == 11:
         return 0
@@ -119,9 +120,7 @@ def _checked_date(year: int, month: int | None, day: int | None) -> PartialDate:
     return PartialDate(year, month, day)
 
 
-_DATE_FORMS = re.compile(
-    r"^(?P<y>\d{4})(?:(?P<sep>-?)(?P<m>\d{2})(?:(?P=sep)(?P<d>\d{2}))?)?$"
-)
+_DATE_FORMS = re.compile(r"^(?P<y>\d{4})(?:(?P<sep>-?)(?P<m>\d{2})(?:(?P=sep)(?P<d>\d{2}))?)?$")
 
 
 def parse_date(
@@ -190,7 +189,8 @@ def parse_gender(text: str) -> Gender:
     gender = _GENDER_WORDS.get(word) or Gender.from_code(word)
     if gender is None:
         raise ValidationError(
-            "gender", f"{text!r} is not one of male, female, not-known, not-specified, m, f, 0, 1, 2, 9"
+            "gender",
+            f"{text!r} is not one of male, female, not-known, not-specified, m, f, 0, 1, 2, 9",
         )
     return gender
 
@@ -248,7 +248,7 @@ class LocalIdentifier:
 
 
 def parse_local_id(text: str) -> LocalIdentifier:
-    """Accept ``VALUE`` or ``OID:VALUE``; without an OID the Local Person Identifier root is used."""
+    """Accept ``VALUE`` or ``OID:VALUE``; without an OID, the Local Person Identifier root."""
     value = text.strip()
     root, sep, extension = value.partition(":")
     if sep and _OID.match(root):
@@ -309,7 +309,9 @@ def build_query(
         operation=operation,
         dob=parse_date(dob, resolution=operation.dob_resolution, today=today),
         nhs_number=number,
-        family=check_name("family name", family, wildcards=wildcards) if family is not None else None,
+        family=check_name("family name", family, wildcards=wildcards)
+        if family is not None
+        else None,
         given=check_name("given name", given, wildcards=wildcards) if given is not None else None,
         gender=parse_gender(gender) if gender is not None else None,
         postcode=parse_postcode(postcode, wildcards=wildcards) if postcode is not None else None,
@@ -324,8 +326,11 @@ def build_query(
         if item not in query.items():
             raise ValidationError(_FIELD_NAMES[item], f"is required for {operation.command}")
     if operation is DETAILS and number is None:
-        for name, value in (("family name", query.family), ("given name", query.given),
-                            ("gender", query.gender)):
+        for name, value in (
+            ("family name", query.family),
+            ("given name", query.given),
+            ("gender", query.gender),
+        ):
             if value is None:
                 raise ValidationError(name, "is required for details without an NHS number")
     return query

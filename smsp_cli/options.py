@@ -32,10 +32,16 @@ class ConnectionOptions:
     audit_id: str | None = None
     username: str | None = None
     timeout: str | None = None
+    passphrase_file: str | None = None  # where an encrypted key's passphrase is read from
+    no_input: bool = False  # never prompt; fail with the command that fixes it
 
     def flags(self) -> dict[str, str | None]:
-        """The flags by setting name."""
-        return dict(self.__dict__)
+        """The setting flags by setting name (not the credential-handling switches)."""
+        return {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("passphrase_file", "no_input")
+        }
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,9 @@ class OutputOptions:
 
     output: OutputFormat = OutputFormat.table
     dry_run: bool = False
+    verbose: int = 0  # -v: phase timings, headers and redacted envelopes on stderr
+    trace_file: str | None = None  # the full exchange, written with mode 0600
+    reveal: bool = False  # show patient data in -v output and traces unredacted
 
 
 def _option(flag: str, variable: str, text: str, metavar: str) -> Any:
@@ -53,38 +62,126 @@ def _option(flag: str, variable: str, text: str, metavar: str) -> Any:
 
 
 _CONNECTION_PARAMETERS: dict[str, Any] = {
-    "profile": Annotated[str | None, _option(
-        "--profile", "SMSP_PROFILE", "Connection profile ('sandbox' = embedded provider).", "NAME")],
-    "endpoint": Annotated[str | None, _option(
-        "--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")],
-    "cert": Annotated[str | None, _option(
-        "--cert", "SMSP_CERT", "Client certificate (PEM).", "FILE")],
-    "key": Annotated[str | None, _option(
-        "--key", "SMSP_KEY", "Client private key (PEM).", "FILE")],
-    "ca_bundle": Annotated[str | None, _option(
-        "--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates that sign the provider (PEM).", "FILE")],
-    "audit_id": Annotated[str | None, _option(
-        "--audit-id", "SMSP_AUDIT_ID",
-        "Audit identity: an ASID (digits) or urn:nhs-uk:identity:...", "ID")],
-    "username": Annotated[str | None, _option(
-        "--username", "SMSP_USERNAME",
-        "wsse:Username (default: the client certificate's CN).", "NAME")],
-    "timeout": Annotated[str | None, _option(
-        "--timeout", "SMSP_TIMEOUT", "Connect and read timeout in seconds.", "SECONDS")],
+    "profile": Annotated[
+        str | None,
+        _option(
+            "--profile",
+            "SMSP_PROFILE",
+            "Connection profile ('sandbox' = embedded provider).",
+            "NAME",
+        ),
+    ],
+    "endpoint": Annotated[
+        str | None, _option("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
+    ],
+    "cert": Annotated[
+        str | None, _option("--cert", "SMSP_CERT", "Client certificate (PEM).", "FILE")
+    ],
+    "key": Annotated[str | None, _option("--key", "SMSP_KEY", "Client private key (PEM).", "FILE")],
+    "ca_bundle": Annotated[
+        str | None,
+        _option(
+            "--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates that sign the provider (PEM).", "FILE"
+        ),
+    ],
+    "audit_id": Annotated[
+        str | None,
+        _option(
+            "--audit-id",
+            "SMSP_AUDIT_ID",
+            "Audit identity: an ASID (digits) or urn:nhs-uk:identity:...",
+            "ID",
+        ),
+    ],
+    "username": Annotated[
+        str | None,
+        _option(
+            "--username",
+            "SMSP_USERNAME",
+            "wsse:Username (default: the client certificate's CN).",
+            "NAME",
+        ),
+    ],
+    "timeout": Annotated[
+        str | None,
+        _option("--timeout", "SMSP_TIMEOUT", "Connect and read timeout in seconds.", "SECONDS"),
+    ],
+    "passphrase_file": Annotated[
+        str | None,
+        typer.Option(
+            "--passphrase-file",
+            metavar="FILE",
+            help="Read the key or PKCS#12 passphrase from this file (never from argv).",
+            rich_help_panel=CONNECTION_PANEL,
+        ),
+    ],
+    "no_input": Annotated[
+        bool,
+        typer.Option(
+            "--no-input", help="Never prompt; fail instead.", rich_help_panel=CONNECTION_PANEL
+        ),
+    ],
 }
+_CONNECTION_DEFAULTS: dict[str, Any] = dict.fromkeys(_CONNECTION_PARAMETERS)
+_CONNECTION_DEFAULTS["no_input"] = False
 
 _OUTPUT_PARAMETERS: dict[str, Any] = {
-    "output": Annotated[OutputFormat, typer.Option(
-        "--output", "-o", help="table for people, json or xml for scripts.",
-        rich_help_panel=OUTPUT_PANEL, case_sensitive=False)],
-    "as_json": Annotated[bool, typer.Option(
-        "--json", help="Same as --output json.", rich_help_panel=OUTPUT_PANEL)],
-    "dry_run": Annotated[bool, typer.Option(
-        "--dry-run", help="Print the envelope that would be sent; send nothing.",
-        rich_help_panel=OUTPUT_PANEL)],
+    "output": Annotated[
+        OutputFormat,
+        typer.Option(
+            "--output",
+            "-o",
+            help="table for people, json or xml for scripts.",
+            rich_help_panel=OUTPUT_PANEL,
+            case_sensitive=False,
+        ),
+    ],
+    "as_json": Annotated[
+        bool, typer.Option("--json", help="Same as --output json.", rich_help_panel=OUTPUT_PANEL)
+    ],
+    "dry_run": Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the envelope that would be sent; send nothing.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ],
+    "verbose": Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Show phase timings, headers and redacted envelopes on stderr.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ],
+    "trace_file": Annotated[
+        str | None,
+        typer.Option(
+            "--trace-file",
+            metavar="FILE",
+            help="Write the full exchange to FILE (mode 0600).",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ],
+    "reveal": Annotated[
+        bool,
+        typer.Option(
+            "--reveal",
+            help="Do not redact patient data in -v output and traces.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ],
 }
 _OUTPUT_DEFAULTS: dict[str, Any] = {
-    "output": OutputFormat.table, "as_json": False, "dry_run": False,
+    "output": OutputFormat.table,
+    "as_json": False,
+    "dry_run": False,
+    "verbose": 0,
+    "trace_file": None,
+    "reveal": False,
 }
 
 
@@ -95,11 +192,17 @@ def lookup_options(
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name not in ("conn", "out")]
     extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=None)
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=hint,
+            default=_CONNECTION_DEFAULTS[name],
+        )
         for name, hint in _CONNECTION_PARAMETERS.items()
     ] + [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
-                          default=_OUTPUT_DEFAULTS[name])
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=_OUTPUT_DEFAULTS[name]
+        )
         for name, hint in _OUTPUT_PARAMETERS.items()
     ]
 
@@ -109,12 +212,21 @@ def lookup_options(
         as_json = kwargs.pop("as_json")
         output = kwargs.pop("output")
         out = OutputOptions(
-            output=OutputFormat.json if as_json else output, dry_run=kwargs.pop("dry_run")
+            output=OutputFormat.json if as_json else output,
+            dry_run=kwargs.pop("dry_run"),
+            verbose=kwargs.pop("verbose"),
+            trace_file=kwargs.pop("trace_file"),
+            reveal=kwargs.pop("reveal"),
         )
         command(*args, conn=conn, out=out, **kwargs)
 
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else p for p in own]
+    params = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        else p
+        for p in own
+    ]
     wrapper.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in (*params, *extra)}
-    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    del wrapper.__wrapped__
     return wrapper

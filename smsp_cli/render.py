@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from smsp_cli.jsonshape import outcome_json
@@ -26,7 +26,7 @@ SYNTHETIC_NOTE = "sandbox: synthetic data from the embedded provider, not from P
 ABSENT = "—"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """--output choices."""
 
     table = "table"
@@ -75,7 +75,12 @@ def _result_table(outcome: Outcome) -> Table:
 
     reply = outcome.reply
     title = f"{outcome.operation}: {reply.response_code} {outcome.response_text}"
-    table = Table(title=title, caption=CONFIDENTIAL, show_header=False, title_justify="left")
+    table = Table(
+        title=f"{CONFIDENTIAL}\n{title}",
+        caption=CONFIDENTIAL,
+        show_header=False,
+        title_justify="left",
+    )
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     kind = BY_NAME[outcome.operation].reply
@@ -89,15 +94,22 @@ def _result_table(outcome: Outcome) -> Table:
     elif reply.patient is None:
         table.add_row("Patient", "no patient returned")
     else:
-        _patient_rows(table, reply.patient)
+        _patient_rows(table, reply.patient, superseded=reply.response_code == "DEMOG-0017")
+    for warning in outcome.warnings:
+        table.add_row("WARNING", warning)
     if outcome.synthetic:
         table.add_row("Source", "SANDBOX (synthetic data)")
     table.add_row("Message ID", outcome.message_id)
     return table
 
 
-def _patient_rows(table: Table, patient: Patient) -> None:
-    table.add_row("NHS number", _nhs(patient.nhs_number))
+def _patient_rows(table: Table, patient: Patient, *, superseded: bool = False) -> None:
+    number = _nhs(patient.nhs_number)
+    # DEMOG-0017: the number shown replaces the one the user typed (MSCA-DQ-03).
+    table.add_row(
+        "NHS number",
+        f"{number}  << NEW NUMBER: replaces the one you gave" if superseded else number,
+    )
     if patient.local_identifier is not None:
         table.add_row("Local id", _text(patient.local_identifier))
     table.add_row("Name", _name(patient))
@@ -110,7 +122,7 @@ def _patient_rows(table: Table, patient: Patient) -> None:
     if not patient.addresses:
         table.add_row("Address", ABSENT)
     for telecom in patient.telecoms:
-        table.add_row(f"Contact ({telecom.use or 'unknown use'})", _text(telecom.value))
+        table.add_row(_telecom_label(telecom.use, telecom.value), _text(telecom.value))
     practice = patient.gp_practice
     if practice is None:
         table.add_row("GP practice", ABSENT)
@@ -121,6 +133,23 @@ def _patient_rows(table: Table, patient: Patient) -> None:
             table.add_row("GP address", _address(practice.address))
         if practice.telephone is not None:
             table.add_row("GP telephone", _text(practice.telephone))
+
+
+_TELECOM_USES = {
+    "H": "home",
+    "HP": "home",
+    "HV": "holiday",
+    "WP": "work",
+    "MC": "mobile",
+    "PG": "pager",
+    "AS": "answering service",
+    "EC": "emergency",
+}
+
+
+def _telecom_label(use: str | None, value: str) -> str:
+    kind = "Email" if value.lower().startswith("mailto:") else "Phone"
+    return f"{kind} ({_TELECOM_USES.get(use or '', use or 'unknown use')})"
 
 
 def _nhs(number: str | None) -> str:

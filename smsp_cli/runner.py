@@ -35,8 +35,9 @@ def connection(conn: ConnectionOptions) -> Iterator[ConnectionSettings]:
     from smsp_cli.sandbox.embedded import running_sandbox
 
     with running_sandbox() as profile_values:
-        merged = settings_module.gather(flags, profile_values=profile_values,
-                                        profile_source="profile sandbox (built in)")
+        merged = settings_module.gather(
+            flags, profile_values=profile_values, profile_source="profile sandbox (built in)"
+        )
         yield settings_module.resolve(merged)
 
 
@@ -50,7 +51,8 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
             sys.stdout.write(_pretty(request.body))
             render.stderr_console().print(
                 f"dry run: nothing sent to {settings.endpoint} (SOAPAction {request.soap_action})",
-                markup=False, soft_wrap=True,
+                markup=False,
+                soft_wrap=True,
             )
             return
         outcome = service.call(query, settings)

@@ -79,7 +79,9 @@ def gather(
     return merged
 
 
-def selected_profile(flags: Mapping[str, str | None], env: Mapping[str, str] | None = None) -> str | None:
+def selected_profile(
+    flags: Mapping[str, str | None], env: Mapping[str, str] | None = None
+) -> str | None:
     """The profile named by --profile or SMSP_PROFILE, if any."""
     found = gather({"profile": flags.get("profile")}, env).get("profile")
     return found.value if found else None
@@ -87,6 +89,7 @@ def selected_profile(flags: Mapping[str, str | None], env: Mapping[str, str] | N
 
 def resolve(values: Mapping[str, Sourced]) -> ConnectionSettings:
     """Turn merged values into settings, or raise ConfigError naming what is missing."""
+
     def required(key: str, what: str) -> Sourced:
         found = values.get(key)
         if found is None:
@@ -133,7 +136,9 @@ def _seconds(found: Sourced) -> float:
     except ValueError:
         seconds = -1.0
     if not 0 < seconds <= 600:
-        message = f"timeout {found.value!r} from {found.source} is not a number of seconds in (0, 600]"
+        message = (
+            f"timeout {found.value!r} from {found.source} is not a number of seconds in (0, 600]"
+        )
         # A bad flag is a usage error; a bad variable or profile value is configuration.
         raise UsageError(message) if found.source.startswith("--") else ConfigError(message)
     return seconds

@@ -72,7 +72,7 @@ def fill(root: etree._Element, values: Mapping[str, str]) -> None:
         if match:
             element.text = _value(values, match.group(1))
         for key, text in element.attrib.items():
-            match = _PLACEHOLDER.match(text.strip())
+            match = _PLACEHOLDER.match(str(text).strip())
             if match:
                 element.set(key, _value(values, match.group(1)))
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smsp_cli.errors import ConfigError, ProviderFailed, UnsafeReply, Unreachable
+from smsp_cli.errors import ConfigError, ProviderFailed, Unreachable, UnsafeReply
 from smsp_cli.xmlsafe import MAX_BODY_BYTES
 
 if TYPE_CHECKING:

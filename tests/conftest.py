@@ -23,9 +23,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(
-    monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path
-) -> None:
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path) -> None:
     """No SMSP_* setting leaks in from the machine; data and config live in temp folders."""
     for name in list(os.environ):
         if name.startswith("SMSP_"):

@@ -120,10 +120,16 @@ def test_partial_dates_read_from_the_wire() -> None:
 @pytest.mark.parametrize(
     ("text", "gender"),
     [
-        ("male", Gender.MALE), ("M", Gender.MALE), ("1", Gender.MALE),
-        ("Female", Gender.FEMALE), ("f", Gender.FEMALE), ("2", Gender.FEMALE),
-        ("not-known", Gender.NOT_KNOWN), ("0", Gender.NOT_KNOWN),
-        ("not-specified", Gender.NOT_SPECIFIED), ("9", Gender.NOT_SPECIFIED),
+        ("male", Gender.MALE),
+        ("M", Gender.MALE),
+        ("1", Gender.MALE),
+        ("Female", Gender.FEMALE),
+        ("f", Gender.FEMALE),
+        ("2", Gender.FEMALE),
+        ("not-known", Gender.NOT_KNOWN),
+        ("0", Gender.NOT_KNOWN),
+        ("not-specified", Gender.NOT_SPECIFIED),
+        ("9", Gender.NOT_SPECIFIED),
     ],
 )
 def test_gender_forms(text: str, gender: Gender) -> None:
@@ -140,8 +146,10 @@ def test_gender_labels_are_the_json_contract() -> None:
     assert [g.label for g in Gender] == ["not-known", "male", "female", "not-specified"]
 
 
-@pytest.mark.parametrize(("text", "expected"), [("ls17 7tr", "LS17 7TR"), ("SK8 5HS", "SK8 5HS"),
-                                                  ("  EC1A 1BB ", "EC1A 1BB")])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("ls17 7tr", "LS17 7TR"), ("SK8 5HS", "SK8 5HS"), ("  EC1A 1BB ", "EC1A 1BB")],
+)
 def test_postcode_accepted_and_normalised(text: str, expected: str) -> None:
     assert parse_postcode(text, wildcards=False) == expected
 
@@ -236,21 +244,40 @@ def test_blank_and_control_character_names_refused() -> None:
 
 
 def test_local_id_with_and_without_oid() -> None:
-    plain = build_query(operations.GET, nhs_number="9434765919", dob="1980-01-01",
-                        local_id="MRN-42", today=TODAY)
+    plain = build_query(
+        operations.GET, nhs_number="9434765919", dob="1980-01-01", local_id="MRN-42", today=TODAY
+    )
     assert plain.local_id is not None
     assert (plain.local_id.root, plain.local_id.extension) == (
-        "2.16.840.1.113883.2.1.3.2.4.18.24", "MRN-42")
-    rooted = build_query(operations.GET, nhs_number="9434765919", dob="1980-01-01",
-                         local_id="1.3.5.7.9:ABC:1", today=TODAY)
+        "2.16.840.1.113883.2.1.3.2.4.18.24",
+        "MRN-42",
+    )
+    rooted = build_query(
+        operations.GET,
+        nhs_number="9434765919",
+        dob="1980-01-01",
+        local_id="1.3.5.7.9:ABC:1",
+        today=TODAY,
+    )
     assert rooted.local_id is not None
     assert (rooted.local_id.root, rooted.local_id.extension) == ("1.3.5.7.9", "ABC:1")
 
 
 def test_items_follow_the_xsd_order() -> None:
-    query = build_query(operations.DETAILS, dob="1980-01-01", family="SMITH", given="JO",
-                        gender="f", postcode="LS17 7TR", local_id="X1", today=TODAY)
+    query = build_query(
+        operations.DETAILS,
+        dob="1980-01-01",
+        family="SMITH",
+        given="JO",
+        gender="f",
+        postcode="LS17 7TR",
+        local_id="X1",
+        today=TODAY,
+    )
     assert query.items() == (
-        "Person.DateOfBirth", "Person.Gender", "Person.LocalIdentifier", "Person.Name",
+        "Person.DateOfBirth",
+        "Person.Gender",
+        "Person.LocalIdentifier",
+        "Person.Name",
         "Person.Postcode",
     )

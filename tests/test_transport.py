@@ -6,15 +6,20 @@ import httpx
 import pytest
 
 from smsp_cli import transport
-from smsp_cli.errors import ConfigError, ExitCode, UnsafeReply, Unreachable
+from smsp_cli.errors import ConfigError, ExitCode, Unreachable, UnsafeReply
 
 URL = "https://provider.test/smsp/pds"
 
 
 def _post(handler: object, *, max_bytes: int = 1024) -> transport.HttpReply:
     return transport.post(
-        URL, b"<x/>", soap_action="urn:nhs-itk:services:201005:getNHSNumber-v1-0",
-        context=None, connect_timeout=1, read_timeout=1, max_bytes=max_bytes,
+        URL,
+        b"<x/>",
+        soap_action="urn:nhs-itk:services:201005:getNHSNumber-v1-0",
+        context=None,
+        connect_timeout=1,
+        read_timeout=1,
+        max_bytes=max_bytes,
         transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
     )
 
@@ -63,10 +68,16 @@ def test_streamed_oversized_reply_refused() -> None:
         (httpx.ReadTimeout("slow"), "timed out"),
         (httpx.ConnectError("[Errno 111] Connection refused"), "refused"),
         (httpx.ConnectError("[Errno -2] Name or service not known"), "cannot resolve"),
-        (httpx.ConnectError("[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate "
-                            "required"), "requires a client certificate"),
-        (httpx.ConnectError("[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate"),
-         "rejected our client certificate"),
+        (
+            httpx.ConnectError(
+                "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required"
+            ),
+            "requires a client certificate",
+        ),
+        (
+            httpx.ConnectError("[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate"),
+            "rejected our client certificate",
+        ),
         (httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number"), "plain HTTP"),
         (httpx.RemoteProtocolError("Server disconnected"), "failed"),
     ],
@@ -110,7 +121,12 @@ def test_reply_dripped_slower_than_the_deadline_is_abandoned() -> None:
     started = time.monotonic()
     with pytest.raises(Unreachable, match="too slowly"):
         transport.post(
-            URL, b"<x/>", soap_action="a", context=None, connect_timeout=0.1,
-            read_timeout=0.2, transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+            URL,
+            b"<x/>",
+            soap_action="a",
+            context=None,
+            connect_timeout=0.1,
+            read_timeout=0.2,
+            transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
         )
     assert time.monotonic() - started < 0.9

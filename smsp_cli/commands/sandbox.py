@@ -11,8 +11,9 @@ import typer
 
 from smsp_cli.reporting import reported_errors
 
-app = typer.Typer(help="The embedded sandbox provider: real mutual TLS, synthetic patients.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The embedded sandbox provider: real mutual TLS, synthetic patients.", no_args_is_help=True
+)
 
 
 def _patients(csv_path: Path | None) -> tuple[object, ...]:
@@ -31,11 +32,18 @@ def _patients(csv_path: Path | None) -> tuple[object, ...]:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 0,
-    patients_csv: Annotated[Path | None, typer.Option(
-        "--patients", metavar="FILE.csv",
-        help="Patients in the Opentest CSV format instead of the built-in ones.")] = None,
+    patients_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--patients",
+            metavar="FILE.csv",
+            help="Patients in the Opentest CSV format instead of the built-in ones.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the sandbox provider over HTTPS with mutual TLS until interrupted."""
     with reported_errors():
@@ -56,15 +64,22 @@ def serve(
             sys.stdout.flush()
             stderr_console().print(
                 f"sandbox provider listening on {server.url} with {len(records)} synthetic "
-                "patients; Ctrl-C stops it", markup=False, soft_wrap=True)
+                "patients; Ctrl-C stops it",
+                markup=False,
+                soft_wrap=True,
+            )
             server.serve_forever()
 
 
 @app.command("patients")
 def list_patients(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
-    patients_csv: Annotated[Path | None, typer.Option(
-        "--patients", metavar="FILE.csv", help="List the patients of this CSV instead.")] = None,
+    patients_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--patients", metavar="FILE.csv", help="List the patients of this CSV instead."
+        ),
+    ] = None,
 ) -> None:
     """List the sandbox's synthetic patients and the outcome each one produces."""
     with reported_errors():
@@ -82,15 +97,21 @@ def _print_patients(rows: list[dict[str, object]]) -> None:
 
     from smsp_cli.models import format_nhs_number
 
-    table = Table(title="Sandbox patients (synthetic)", caption="NHS Confidential: personal data about a patient")
+    table = Table(
+        title="Sandbox patients (synthetic)",
+        caption="NHS Confidential: personal data about a patient",
+    )
     for column in ("NHS number", "Family", "Given", "Gender", "Born", "Postcode", "Scenario"):
         table.add_column(column)
     for row in rows:
         given = row.get("given_names") or []
         table.add_row(
-            format_nhs_number(str(row["nhs_number"])), str(row.get("family_name") or ""),
+            format_nhs_number(str(row["nhs_number"])),
+            str(row.get("family_name") or ""),
             " ".join(str(g) for g in given) if isinstance(given, list) else "",
-            str(row.get("gender") or ""), str(row.get("birth_date") or ""),
-            str(row.get("postcode") or ""), str(row.get("scenario") or ""),
+            str(row.get("gender") or ""),
+            str(row.get("birth_date") or ""),
+            str(row.get("postcode") or ""),
+            str(row.get("scenario") or ""),
         )
     Console(markup=False, highlight=False).print(table)

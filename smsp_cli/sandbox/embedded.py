@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smsp_cli.sandbox.certs import SandboxCredentials
 
 # An ASID-shaped audit identity (all digits) for the sandbox; real ASIDs come from NHS
 # endpoint registration (spec §7.1).
@@ -23,12 +27,12 @@ def running_sandbox() -> Iterator[dict[str, str]]:
         yield settings_for(server.url, credentials)
 
 
-def settings_for(url: str, credentials: object) -> dict[str, str]:
+def settings_for(url: str, credentials: SandboxCredentials) -> dict[str, str]:
     """The connection settings, by setting name, that reach a sandbox at ``url``."""
     return {
         "endpoint": url,
-        "cert": str(getattr(credentials, "client_cert")),
-        "key": str(getattr(credentials, "client_key")),
-        "ca_bundle": str(getattr(credentials, "ca_cert")),
+        "cert": str(credentials.client_cert),
+        "key": str(credentials.client_key),
+        "ca_bundle": str(credentials.ca_cert),
         "audit_id": SANDBOX_AUDIT_ID,
     }
