@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from smsp_cli import codes
@@ -60,7 +61,17 @@ def call(
         expected=query.operation.reply,
         content_type=answer.headers.get("content-type"),
     )
-    return judge(query.operation, reply, request.message_id, synthetic=settings.is_sandbox)
+    synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
+    return judge(query.operation, reply, request.message_id, synthetic=synthetic)
+
+
+# The embedded provider names itself in the Server header, so its answers are labelled
+# synthetic even when reached through `smsp sandbox serve` and plain settings.
+SANDBOX_SERVER_HEADER = "smsp-sandbox"
+
+
+def _from_sandbox(headers: Mapping[str, str]) -> bool:
+    return headers.get("server", "").split("/")[0].strip() == SANDBOX_SERVER_HEADER
 
 
 def judge(operation: Operation, reply: Reply, message_id: str, *, synthetic: bool) -> Outcome:

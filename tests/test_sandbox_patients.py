@@ -23,6 +23,7 @@ SCENARIO_LABELS = {
     "found", "sensitive", "minimal", "deceased", "superseded", "invalidated", "multiple-match",
     "not-verified", "cached", "spine-down", "provider-error", "spine-error", "retryable-fault",
     "fatal-fault", "access-denied", "response-invalid", "credentials-rejected", "old-style-number",
+    "input-rejected", "invalid-message",
 }
 JSON_KEYS = [
     "nhs_number", "local_identifier", "title", "given_names", "family_name", "gender",
@@ -38,9 +39,12 @@ GET_CODES = {
     "multiple-match": "SMSP-0000", "not-verified": "DEMOG-0040", "cached": "SMSP-0003",
     "spine-down": "SMSP-0004", "provider-error": "SMSP-9999", "spine-error": "DEMOG-9999",
     "response-invalid": "SMSP-0002", "credentials-rejected": "SMSP-0005",
-    "old-style-number": "DEMOG-0042",
+    "old-style-number": "DEMOG-0042", "input-rejected": "SMSP-0001",
 }
-FAULTS = {"retryable-fault": "2100", "fatal-fault": "2200", "access-denied": "3000"}
+FAULTS = {
+    "retryable-fault": "2100", "fatal-fault": "2200", "access-denied": "3000",
+    "invalid-message": "1000",
+}
 # Trace and search differ from get only here.
 SEARCH_CODES = {**GET_CODES, "superseded": "SMSP-0000", "multiple-match": "DEMOG-0007"}
 WITH_PATIENT = {"SMSP-0000", "SMSP-0003", "DEMOG-0017", "DEMOG-0022"}

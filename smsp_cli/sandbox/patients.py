@@ -51,6 +51,10 @@ SCENARIOS: Mapping[str, Forced] = {
     "response-invalid": Forced("SMSP-0002"),
     "credentials-rejected": Forced("SMSP-0005"),
     "old-style-number": Forced("DEMOG-0042"),
+    # The CLI never sends an invalid request, so these records stand in for one, letting a
+    # client see how a provider's rejection looks end to end.
+    "input-rejected": Forced("SMSP-0001"),
+    "invalid-message": Forced("SMSP-9999", fault="1000"),
 }
 
 
@@ -299,6 +303,10 @@ BUILT_IN: tuple[SandboxPatient, ...] = (
            "1992-06-15", _home("BO7 7XY", "6 Key Street", "Loxley Barrett", "Borsetshire")),
     _plain("old-style-number", "9991000216", "Mr", "Horace", "Oldcastle", "male", "1928-02-14",
            _home("BO8 1DS", "Castle Lodge", "Borchester", "Borsetshire")),
+    _plain("input-rejected", "9991000224", "Mrs", "Winifred", "Refusal", "female", "1950-05-05",
+           _home("BO9 2AB", "2 Mill Lane", "Penny Hassett", "Borsetshire")),
+    _plain("invalid-message", "9991000232", "Mr", "Malcolm", "Formby", "male", "1977-07-07",
+           _home("BO4 4NF", "11 Station Road", "Edgeley", "Borsetshire")),
 )
 
 
