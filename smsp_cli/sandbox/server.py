@@ -1,0 +1,377 @@
+"""The embedded SMSP provider: HTTPS with mutual TLS, answering from synthetic patients.
+
+Each request goes checks → patient index → responses. The server is built on the standard
+library (``ssl`` + ``http.server``) so it runs wherever smsp runs:
+
+* TLS 1.2 or later, and a client certificate is required and must chain to the sandbox CA,
+  the only trust anchor (spec §5.8): a client without one, or with one from another CA, fails
+  the handshake and never reaches HTTP.
+* The handshake happens in the connection's own thread, not in the accept loop, and every
+  socket has a timeout, so a slow or silent client cannot hold up anyone else.
+* Bodies are bounded before they are read (:data:`checks.MAX_BODY_BYTES`); keep-alive works.
+* Nothing is logged: request bodies carry patient data, so http.server's stderr log is off.
+* Any unexpected error inside a request answers fault 2200 and never stops the server.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from smsp_cli.codes import FAULT_CODES
+from smsp_cli.sandbox import checks, responses
+from smsp_cli.sandbox.matching import Answer, PatientIndex
+
+if TYPE_CHECKING:
+    from smsp_cli.sandbox.certs import SandboxCredentials
+    from smsp_cli.sandbox.patients import SandboxPatient
+
+DEFAULT_PATH = "/smsp/pds"  # the NHS Digital context path (spec §5.5)
+DEFAULT_TIMEOUT = 15.0  # seconds a connection may sit idle, in the handshake or between requests
+PROCESSING_FAILED = "2200"
+# A body refused unread is still read and dropped, up to this much, so that the client, still
+# sending, gets the reply rather than a connection reset; anything larger closes the connection.
+_DISCARD_LIMIT = 8 * 1024 * 1024
+_SMSP_0001 = "SMSP-0001"
+# A long `smsp sandbox serve` keeps only the most recent records, so memory stays bounded.
+MAX_RECORDS = 10_000
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the sandbox answered: who asked, what, and the outcome. No patient data."""
+
+    method: str
+    path: str
+    http_status: int
+    outcome: str  # the response code (SMSP-0000...), the fault ErrorCode (1000...) or "HTTP 404"
+    operation: str | None = None  # WSDL operation name, when the SOAPAction named one
+    message_id: str | None = None
+    tracking_id: str | None = None
+    audit_ids: tuple[str, ...] = ()
+    username: str | None = None  # wsse:Username
+    client_cn: str | None = None  # Subject CN of the client's TLS certificate
+    detail: str | None = None  # why a request was refused (never quotes patient values)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    body: bytes
+    content_type: str
+    record: RecordedRequest
+    allow: str | None = None
+
+
+class SandboxServer:
+    """An SMSP PDS provider on loopback, for new users and for every end-to-end test."""
+
+    def __init__(
+        self,
+        credentials: SandboxCredentials,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        patients: Iterable[SandboxPatient] | None = None,
+        path: str = DEFAULT_PATH,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_request: Callable[[RecordedRequest], None] | None = None,
+    ) -> None:
+        if patients is None:
+            from smsp_cli.sandbox.patients import BUILT_IN
+
+            patients = BUILT_IN
+        self.credentials = credentials
+        self.host = host
+        self.port = port
+        self.path = path
+        self.timeout = timeout
+        self.on_request = on_request
+        self.index = PatientIndex(patients)
+        # Built now, so bad credentials fail here rather than on the first connection.
+        self.ssl_context = server_context(credentials)
+        self._records: collections.deque[RecordedRequest] = collections.deque(maxlen=MAX_RECORDS)
+        self._records_lock = threading.Lock()
+        self._httpd: _TlsHttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The endpoint, e.g. ``https://127.0.0.1:50123/smsp/pds`` (once started)."""
+        if self._httpd is None:
+            raise RuntimeError("the sandbox server has not been started")
+        host, port = self._httpd.server_name, self._httpd.server_port
+        shown = f"[{host}]" if ":" in host else host
+        return f"https://{shown}:{port}{self.path}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of the requests answered so far (the latest MAX_RECORDS), oldest first."""
+        with self._records_lock:
+            return list(self._records)
+
+    def start(self) -> SandboxServer:
+        """Listen, and serve in a daemon thread; calling it again does nothing."""
+        if self._httpd is None:
+            self._httpd = _TlsHttpServer((self.host, self.port), self)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                name="smsp-sandbox", daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`stop` is called or Ctrl-C is pressed (for ``smsp sandbox serve``)."""
+        self.start()
+        thread = self._thread
+        try:
+            while thread is not None and thread.is_alive():
+                thread.join(timeout=0.5)  # short waits keep Ctrl-C responsive
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop accepting and close the listening socket; open connections time out."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self._thread = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def record(self, entry: RecordedRequest) -> None:
+        """Keep a request's record and tell ``on_request``, whose errors are ignored."""
+        with self._records_lock:
+            self._records.append(entry)
+        if self.on_request is not None:
+            with contextlib.suppress(Exception):
+                self.on_request(entry)
+
+
+def server_context(credentials: SandboxCredentials) -> ssl.SSLContext:
+    """TLS 1.2+, the sandbox server certificate, and client certificates required from its CA."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(credentials.server_cert, credentials.server_key)
+    # The sandbox CA is the only trust anchor: no system store, so only its clients get in.
+    context.load_verify_locations(cafile=credentials.ca_cert)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+_XML = "text/xml; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
+
+
+class _TlsHttpServer(ThreadingHTTPServer):
+    """A threading HTTP server whose connections do their TLS handshake in their own thread."""
+
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for idle keep-alive connections
+
+    def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.sandbox = sandbox
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN, which can stall on DNS; not needed.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        sock: socket.socket = request
+        # Here, in the connection's own thread, a silent client only ever blocks itself.
+        sock.settimeout(self.sandbox.timeout)
+        try:
+            tls = self.sandbox.ssl_context.wrap_socket(sock, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # no or untrusted client certificate, not TLS, or silence until the timeout
+        try:
+            _Handler(tls, client_address, self)
+        finally:
+            with contextlib.suppress(OSError):
+                tls.shutdown(socket.SHUT_RDWR)
+            tls.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback to stderr by default; stay silent (no patient data).
+        return
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "smsp-sandbox"
+    server: _TlsHttpServer
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # never log: requests carry patient data
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    do_GET = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        base = RecordedRequest(method=self.command, path=self.path, http_status=0, outcome="",
+                               client_cn=self._client_cn())
+        try:
+            reply = self._reply(sandbox, base)
+        except Exception as exc:  # any bug must become fault 2200, not a dead thread
+            self.close_connection = True  # the body may be half read
+            reply = _fault_reply(base, PROCESSING_FAILED,
+                                 "The sandbox failed to process the request",
+                                 diagnostic=f"internal error: {type(exc).__name__}")
+        if reply is None:
+            self.close_connection = True  # the client stopped sending: nobody to answer
+            return
+        self._send(reply)
+        sandbox.record(reply.record)
+
+    def _reply(self, sandbox: SandboxServer, base: RecordedRequest) -> _Reply | None:
+        problem = checks.check_transport(
+            self.command, self.path, path=sandbox.path,
+            content_type=self.headers.get("Content-Type"),
+            content_length=self.headers.get("Content-Length"),
+            transfer_encoding=self.headers.get("Transfer-Encoding"),
+        )
+        if problem is None:
+            body = self._read(int(self.headers["Content-Length"]))
+            if body is None:
+                return None
+            return _soap_reply(sandbox.index, body, soap_action=self.headers.get("SOAPAction"),
+                               client_cn=base.client_cn, base=base)
+        if not self._discard_body():
+            self.close_connection = True
+        if isinstance(problem, checks.HttpProblem):
+            return _http_reply(base, problem)
+        return _problem_reply(base, problem)
+
+    def _read(self, length: int) -> bytes | None:
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # includes the socket timeout
+            return None
+        return body if len(body) == length else None
+
+    def _discard_body(self) -> bool:
+        """Read and drop a refused body; False when it cannot be, and the connection must close."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            return False
+        length = self.headers.get("Content-Length", "0").strip()
+        if not length.isdigit() or int(length) > _DISCARD_LIMIT:
+            return False
+        remaining = int(length)
+        while remaining:
+            chunk = self._read(min(remaining, 64 * 1024))
+            if not chunk:
+                return False
+            remaining -= len(chunk)
+        return True
+
+    def _send(self, reply: _Reply) -> None:
+        self.send_response(reply.status)  # also sends Server and Date
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.allow is not None:
+            self.send_header("Allow", reply.allow)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    def _client_cn(self) -> str | None:
+        connection = self.connection
+        if not isinstance(connection, ssl.SSLSocket):
+            return None
+        subject = (connection.getpeercert() or {}).get("subject", ())
+        for entry in subject if isinstance(subject, tuple) else ():
+            for pair in entry:
+                if isinstance(pair, tuple) and pair[0] == "commonName":
+                    return str(pair[1])
+        return None
+
+
+def _soap_reply(index: PatientIndex, body: bytes, *, soap_action: str | None,
+                client_cn: str | None, base: RecordedRequest) -> _Reply:
+    """The reply to one POSTed SOAP message: checks, then the patient index, then responses."""
+    result = checks.check_request(body, soap_action=soap_action, client_cn=client_cn)
+    if isinstance(result, checks.EnvelopeProblem):
+        return _problem_reply(base, result)
+    envelope = result.envelope
+    base = _with(base, operation=envelope.operation.name, message_id=envelope.message_id,
+                 tracking_id=envelope.tracking_id, username=envelope.username,
+                 audit_ids=tuple(audit.uri for audit in envelope.audit_ids))
+    local_id: tuple[str, str] | None = None
+    if isinstance(result, checks.PayloadProblem):
+        # PROV-COMMON SMSP-VAL-001: payload validation failures are a response code.
+        answer = Answer(_SMSP_0001, None)
+        detail: str | None = result.reason
+    else:
+        criteria = result.criteria
+        answer = index.answer(envelope.operation, criteria)
+        if criteria.local_id_root is not None and criteria.local_id is not None:
+            local_id = (criteria.local_id_root, criteria.local_id)  # echoed (spec §3.2)
+        detail = None
+    if answer.fault is not None:
+        text = FAULT_CODES.get(answer.fault, ("Processing Error",))[0]
+        return _fault_reply(base, answer.fault, text, diagnostic="sandbox scenario",
+                            relates_to=envelope.message_id)
+    payload = responses.business_reply(envelope.operation, answer,
+                                       relates_to=envelope.message_id, local_id=local_id)
+    record = _with(base, http_status=200, outcome=answer.response_code, detail=detail)
+    return _Reply(200, payload, _XML, record)
+
+
+def _http_reply(base: RecordedRequest, problem: checks.HttpProblem) -> _Reply:
+    record = _with(base, http_status=problem.status, outcome=f"HTTP {problem.status}",
+                   detail=problem.reason)
+    return _Reply(problem.status, (problem.reason + "\n").encode(), _TEXT, record,
+                  allow="POST" if problem.status == 405 else None)
+
+
+def _problem_reply(base: RecordedRequest, problem: checks.EnvelopeProblem) -> _Reply:
+    base = _with(base, operation=problem.operation.name if problem.operation else None,
+                 message_id=problem.message_id, username=problem.username)
+    return _fault_reply(base, problem.error_code, problem.reason, diagnostic=problem.rule,
+                        faultcode=problem.faultcode, relates_to=problem.message_id)
+
+
+def _fault_reply(
+    base: RecordedRequest, error_code: str, text: str, *, diagnostic: str | None = None,
+    faultcode: str | None = None, relates_to: str | None = None,
+) -> _Reply:
+    body = responses.fault_reply(error_code, text, diagnostic=diagnostic, faultcode=faultcode,
+                                 relates_to=relates_to)
+    record = _with(base, http_status=500, outcome=error_code, detail=text)
+    # Spec §5.7 (WS-ADR-04 (5)): a SOAP fault travels on HTTP 500.
+    return _Reply(500, body, _XML, record)
+
+
+def _with(record: RecordedRequest, **changes: Any) -> RecordedRequest:
+    return replace(record, **changes)
