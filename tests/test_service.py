@@ -1,0 +1,97 @@
+"""One call through service.call with httpx.MockTransport standing in for the provider."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from conftest import REFERENCE
+
+from smsp_cli import operations, service
+from smsp_cli.errors import ExitCode, ProviderFailed, ProviderRejected, UnsafeReply
+from smsp_cli.models import build_query
+from smsp_cli.sandbox.certs import SandboxCredentials
+from smsp_cli.settings import gather, resolve
+
+OPENTEST_REPLY = REFERENCE / "examples" / "soap-envelopes" / "opentest_getNHSNumber_response.xml"
+
+
+@pytest.fixture
+def settings(credentials: SandboxCredentials) -> object:
+    return resolve(gather({}, {}, {
+        "endpoint": "https://provider.test/smsp/pds",
+        "cert": str(credentials.client_cert),
+        "key": str(credentials.client_key),
+        "ca_bundle": str(credentials.ca_cert),
+        "audit_id": "868000003114",
+    }))
+
+
+QUERY = build_query(operations.TRACE, family="LAWALI", dob="1977-07-05", gender="f")
+
+
+def _answer(status: int, body: bytes, headers: dict[str, str] | None = None) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=body, headers=headers or {})
+
+    return httpx.MockTransport(handler)
+
+
+def _opentest_reply() -> bytes:
+    if not OPENTEST_REPLY.is_file():
+        pytest.skip(f"reference reply not found at {OPENTEST_REPLY}")
+    return OPENTEST_REPLY.read_bytes()
+
+
+def test_official_opentest_reply_is_judged_a_success(settings: object) -> None:
+    outcome = service.call(QUERY, settings, transport=_answer(200, _opentest_reply()))  # type: ignore[arg-type]
+    assert outcome.exit_code == 0
+    assert outcome.reply.nhs_number == "9473480032"
+    assert outcome.synthetic is False
+
+
+def test_unknown_response_code_is_shown_raw_and_exits_4(settings: object) -> None:
+    body = _opentest_reply().replace(b'code="SMSP-0000"', b'code="XYZ-1234"')
+    outcome = service.call(QUERY, settings, transport=_answer(200, body))  # type: ignore[arg-type]
+    assert outcome.exit_code == ExitCode.PROVIDER_FAILED
+    assert outcome.reply.response_code == "XYZ-1234"
+    assert "XYZ-1234" in outcome.response_text
+    assert any("XYZ-1234" in w for w in outcome.warnings)
+
+
+def test_http_503_without_a_fault_exits_4(settings: object) -> None:
+    with pytest.raises(ProviderFailed, match="503") as caught:
+        service.call(QUERY, settings, transport=_answer(503, b"busy"))  # type: ignore[arg-type]
+    assert caught.value.exit_code == ExitCode.PROVIDER_FAILED
+
+
+def test_http_403_without_a_fault_exits_3(settings: object) -> None:
+    with pytest.raises(ProviderRejected, match="403") as caught:
+        service.call(QUERY, settings, transport=_answer(403, b""))  # type: ignore[arg-type]
+    assert caught.value.exit_code == ExitCode.REJECTED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"<soap:Envelope",
+        b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
+        b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "file:///etc/passwd"><x/>',
+    ],
+)
+def test_malformed_or_hostile_replies_exit_4_without_parsing(settings: object, body: bytes) -> None:
+    with pytest.raises(UnsafeReply) as caught:
+        service.call(QUERY, settings, transport=_answer(200, body))  # type: ignore[arg-type]
+    assert caught.value.exit_code == ExitCode.PROVIDER_FAILED
+
+
+def test_reply_of_the_wrong_type_exits_4(settings: object) -> None:
+    query = build_query(operations.VERIFY, nhs_number="9434765919", dob="1977-07-05")
+    with pytest.raises(ProviderFailed):
+        service.call(query, settings, transport=_answer(200, _opentest_reply()))  # type: ignore[arg-type]
+
+
+def test_reply_from_the_sandbox_server_is_labelled_synthetic(settings: object) -> None:
+    transport = _answer(200, _opentest_reply(), {"Server": "smsp-sandbox"})
+    outcome = service.call(QUERY, settings, transport=transport)  # type: ignore[arg-type]
+    assert outcome.synthetic is True
