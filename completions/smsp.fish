@@ -1,0 +1,1 @@
+complete --command smsp --no-files --arguments "(env _SMSP_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) smsp)" --condition "env _SMSP_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) smsp"
