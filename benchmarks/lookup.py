@@ -53,22 +53,47 @@ def main() -> None:
         settings = resolve(gather({}, {}, values))
         query = build_query(operations.GET, nhs_number=NHS_NUMBER, dob=DOB)
         smsp = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
-        env = os.environ | {KEYS[k][1]: v for k, v in values.items()} | {
-            "SMSP_DATA_DIR": str(data), "NO_COLOR": "1"}
+        env = (
+            os.environ
+            | {KEYS[k][1]: v for k, v in values.items()}
+            | {"SMSP_DATA_DIR": str(data), "NO_COLOR": "1"}
+        )
 
         def curl() -> None:
             body = service.prepare(query, settings).body  # fresh ids and timestamp each time
             subprocess.run(
-                ["curl", "-s", "-o", "/dev/null", "--fail", "--cert", values["cert"], "--key",
-                 values["key"], "--cacert", values["ca_bundle"], "-H",
-                 "Content-Type: text/xml; charset=utf-8", "-H",
-                 f"SOAPAction: {operations.GET.service}", "--data-binary", "@-", values["endpoint"]],
-                input=body, check=True,
+                [
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "--fail",
+                    "--cert",
+                    values["cert"],
+                    "--key",
+                    values["key"],
+                    "--cacert",
+                    values["ca_bundle"],
+                    "-H",
+                    "Content-Type: text/xml; charset=utf-8",
+                    "-H",
+                    f"SOAPAction: {operations.GET.service}",
+                    "--data-binary",
+                    "@-",
+                    values["endpoint"],
+                ],
+                input=body,
+                check=True,
             )
 
         def cli() -> None:
-            subprocess.run([smsp, "get", NHS_NUMBER, "--dob", DOB, "--json"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                [smsp, "get", NHS_NUMBER, "--dob", DOB, "--json"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
 
         def in_process() -> None:
             service.call(query, settings)
@@ -82,8 +107,9 @@ def main() -> None:
     print(f"{'lookup':36} {'median ms':>10} {'best ms':>9} {'x baseline':>11}  ({runs} runs)")
     for name, timings in rows.items():
         median = statistics.median(timings)
-        print(f"{name:36} {median * 1000:10.1f} {min(timings) * 1000:9.1f} "
-              f"{median / baseline:11.1f}")
+        print(
+            f"{name:36} {median * 1000:10.1f} {min(timings) * 1000:9.1f} {median / baseline:11.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ def _time(command: list[str], runs: int, env: dict[str, str]) -> list[float]:
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                       check=False)
+        subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
+        )
         timings.append(time.perf_counter() - started)
     return timings
 
@@ -47,8 +48,9 @@ def main() -> None:
     print(f"{'command':45} {'median ms':>10} {'best ms':>9} {'x baseline':>11}  ({runs} runs)")
     for name, timings in results.items():
         median = statistics.median(timings)
-        print(f"{name:45} {median * 1000:10.1f} {min(timings) * 1000:9.1f} "
-              f"{median / baseline:11.1f}")
+        print(
+            f"{name:45} {median * 1000:10.1f} {min(timings) * 1000:9.1f} {median / baseline:11.1f}"
+        )
 
 
 if __name__ == "__main__":

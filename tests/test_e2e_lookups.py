@@ -48,26 +48,47 @@ def test_get_returns_the_full_record_as_json() -> None:
 
 
 def test_json_key_set_is_stable_for_each_command() -> None:
-    common = {"operation", "response_code", "response_text", "message_id", "warnings",
-              "synthetic"}
+    common = {"operation", "response_code", "response_text", "message_id", "warnings", "synthetic"}
     verify = smsp("verify", *FOUND[:1], "--dob", FOUND[1], "--json").json()
     assert set(verify) == common | {"verified", "nhs_number"}
-    trace = smsp("trace", "--family", "FAIRWEATHER", "--dob", "1984", "--gender", "f",
-                 "--json").json()
+    trace = smsp(
+        "trace", "--family", "FAIRWEATHER", "--dob", "1984", "--gender", "f", "--json"
+    ).json()
     assert set(trace) == common | {"nhs_number", "local_identifier"}
-    for args in (("get", FOUND[0], "--dob", FOUND[1]),
-                 ("search", "--family", "Fairweather", "--dob", "1984-03-14", "--gender", "2"),
-                 ("details", "--dob", FOUND[1], "--nhs-number", FOUND[0])):
+    for args in (
+        ("get", FOUND[0], "--dob", FOUND[1]),
+        ("search", "--family", "Fairweather", "--dob", "1984-03-14", "--gender", "2"),
+        ("details", "--dob", FOUND[1], "--nhs-number", FOUND[0]),
+    ):
         result = smsp(*args, "--json").json()
         assert set(result) == common | {"patient"}
         assert set(result["patient"]) == {
-            "nhs_number", "local_identifier", "title", "given_names", "family_name", "gender",
-            "birth_date", "death_date", "addresses", "telecoms", "gp_practice"}
+            "nhs_number",
+            "local_identifier",
+            "title",
+            "given_names",
+            "family_name",
+            "gender",
+            "birth_date",
+            "death_date",
+            "addresses",
+            "telecoms",
+            "gp_practice",
+        }
 
 
 def test_verify_true_for_matching_details() -> None:
-    run = smsp("verify", "943-476-5919".replace("943-476-5919", "999-100-0003"), "--dob",
-               "19840314", "--family", "Fairweather", "--given", "E", "--json")
+    run = smsp(
+        "verify",
+        "943-476-5919".replace("943-476-5919", "999-100-0003"),
+        "--dob",
+        "19840314",
+        "--family",
+        "Fairweather",
+        "--given",
+        "E",
+        "--json",
+    )
     assert run.exit_code == 0, run.stderr
     assert run.json()["verified"] is True
     assert run.json()["nhs_number"] == "9991000003"
@@ -82,23 +103,55 @@ def test_verify_false_for_a_wrong_date_of_birth_exits_1() -> None:
 
 
 def test_trace_finds_the_number_with_a_partial_date_and_echoes_the_local_id() -> None:
-    run = smsp("trace", "--family", "fairweather", "--dob", "1984-03", "--gender", "female",
-               "--postcode", "bo1 4qx", "--local-id", "MRN-77", "--json")
+    run = smsp(
+        "trace",
+        "--family",
+        "fairweather",
+        "--dob",
+        "1984-03",
+        "--gender",
+        "female",
+        "--postcode",
+        "bo1 4qx",
+        "--local-id",
+        "MRN-77",
+        "--json",
+    )
     assert run.exit_code == 0, run.stderr
     assert run.json()["nhs_number"] == "9991000003"
     assert run.json()["local_identifier"] == "MRN-77"
 
 
 def test_search_with_wildcards() -> None:
-    run = smsp("search", "--family", "FAIR*", "--given", "EL*", "--dob", "1984-03-14",
-               "--gender", "f", "--json")
+    run = smsp(
+        "search",
+        "--family",
+        "FAIR*",
+        "--given",
+        "EL*",
+        "--dob",
+        "1984-03-14",
+        "--gender",
+        "f",
+        "--json",
+    )
     assert run.exit_code == 0, run.stderr
     assert run.json()["patient"]["nhs_number"] == "9991000003"
 
 
 def test_details_by_demographics_and_by_number() -> None:
-    by_search = smsp("details", "--dob", "1984-03-14", "--family", "Fairweather", "--given",
-                     "Eleanor", "--gender", "f", "--json")
+    by_search = smsp(
+        "details",
+        "--dob",
+        "1984-03-14",
+        "--family",
+        "Fairweather",
+        "--given",
+        "Eleanor",
+        "--gender",
+        "f",
+        "--json",
+    )
     assert by_search.exit_code == 0, by_search.stderr
     by_number = smsp("details", "--dob", "1984-03-14", "--nhs-number", "9991000003", "--json")
     assert by_number.exit_code == 0, by_number.stderr
@@ -193,8 +246,14 @@ def test_username_other_than_the_certificate_cn_is_access_denied(sandbox: Sandbo
 
 
 def test_http_404_from_a_wrong_path_exits_3(sandbox: SandboxServer) -> None:
-    run = smsp("get", *FOUND[:1], "--dob", FOUND[1],
-               "--endpoint", sandbox.url.replace("/smsp/pds", "/wrong"))
+    run = smsp(
+        "get",
+        *FOUND[:1],
+        "--dob",
+        FOUND[1],
+        "--endpoint",
+        sandbox.url.replace("/smsp/pds", "/wrong"),
+    )
     assert run.exit_code == 3
     assert "404" in run.stderr
 
@@ -213,15 +272,43 @@ def test_http_404_from_a_wrong_path_exits_3(sandbox: SandboxServer) -> None:
         (("verify", "9991000003", "--dob", "14/03/1984"), "date of birth"),
         (("search", "--family", "F*", "--dob", "1984-03-14", "--gender", "f"), "family name"),
         (("search", "--family", "Fair", "--dob", "1984-03-14", "--gender", "x"), "gender"),
-        (("search", "--family", "Fair", "--dob", "1984-03-14", "--gender", "f",
-          "--postcode", "BO14QX"), "postcode"),
-        (("search", "--family", "Fair", "--dob", "1984-03-14", "--gender", "f",
-          "--postcode", "BO1 4QXXX"), "postcode"),
+        (
+            (
+                "search",
+                "--family",
+                "Fair",
+                "--dob",
+                "1984-03-14",
+                "--gender",
+                "f",
+                "--postcode",
+                "BO14QX",
+            ),
+            "postcode",
+        ),
+        (
+            (
+                "search",
+                "--family",
+                "Fair",
+                "--dob",
+                "1984-03-14",
+                "--gender",
+                "f",
+                "--postcode",
+                "BO1 4QXXX",
+            ),
+            "postcode",
+        ),
         (("get", "9991000003", "--dob", "1984-03-14", "--family", "FAIR*"), "family name"),
-        (("details", "--dob", "1984-03-14", "--family", "Fairweather", "--gender", "f"),
-         "given name"),
-        (("trace", "--dob", "1984", "--family", "Fairweather", "--gender", "9", "--given", "*"),
-         "given name"),
+        (
+            ("details", "--dob", "1984-03-14", "--family", "Fairweather", "--gender", "f"),
+            "given name",
+        ),
+        (
+            ("trace", "--dob", "1984", "--family", "Fairweather", "--gender", "9", "--given", "*"),
+            "given name",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_field_and_sends_nothing(
@@ -265,8 +352,14 @@ def _closed_port() -> int:
 
 
 def test_connection_refused_exits_5() -> None:
-    run = smsp("get", *FOUND[:1], "--dob", FOUND[1],
-               "--endpoint", f"https://127.0.0.1:{_closed_port()}/smsp/pds")
+    run = smsp(
+        "get",
+        *FOUND[:1],
+        "--dob",
+        FOUND[1],
+        "--endpoint",
+        f"https://127.0.0.1:{_closed_port()}/smsp/pds",
+    )
     assert run.exit_code == 5
     assert "refused" in run.stderr
 

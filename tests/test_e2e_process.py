@@ -38,7 +38,11 @@ def test_sandbox_profile_from_the_environment_variable() -> None:
     env = _env() | {"SMSP_PROFILE": "sandbox"}
     done = subprocess.run(
         [SMSP, "verify", "9991000003", "--dob", "1984-03-14"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "999 100 0003" in done.stdout
@@ -47,7 +51,11 @@ def test_sandbox_profile_from_the_environment_variable() -> None:
 def test_python_dash_m_runs_the_same_cli() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "smsp_cli", "--version"],
-        capture_output=True, text=True, env=_env(), timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0
     assert done.stdout.startswith("smsp ")
@@ -55,7 +63,10 @@ def test_python_dash_m_runs_the_same_cli() -> None:
 
 def test_sandbox_serve_prints_settings_a_script_can_use() -> None:
     server = subprocess.Popen(
-        [SMSP, "sandbox", "serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [SMSP, "sandbox", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env=_env(),
     )
     try:
@@ -67,12 +78,20 @@ def test_sandbox_serve_prints_settings_a_script_can_use() -> None:
             name, _, value = line.rstrip("\n").partition("=")
             settings[name] = value
         assert set(settings) == {
-            "SMSP_ENDPOINT", "SMSP_CERT", "SMSP_KEY", "SMSP_CA_BUNDLE", "SMSP_AUDIT_ID"}
+            "SMSP_ENDPOINT",
+            "SMSP_CERT",
+            "SMSP_KEY",
+            "SMSP_CA_BUNDLE",
+            "SMSP_AUDIT_ID",
+        }
         assert settings["SMSP_ENDPOINT"].startswith("https://127.0.0.1:")
         done = subprocess.run(
-            [SMSP, "trace", "--family", "Fairweather", "--dob", "1984", "--gender", "f",
-             "--json"],
-            capture_output=True, text=True, env=_env() | settings, timeout=60, check=False,
+            [SMSP, "trace", "--family", "Fairweather", "--dob", "1984", "--gender", "f", "--json"],
+            capture_output=True,
+            text=True,
+            env=_env() | settings,
+            timeout=60,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["nhs_number"] == "9991000003"
@@ -87,12 +106,31 @@ def test_sandbox_patients_json_lists_every_scenario() -> None:
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     scenarios = {row["scenario"] for row in rows}
-    assert {"found", "sensitive", "minimal", "deceased", "superseded", "invalidated",
-            "multiple-match", "not-verified", "cached", "spine-down", "provider-error",
-            "spine-error", "retryable-fault"} <= scenarios
+    assert {
+        "found",
+        "sensitive",
+        "minimal",
+        "deceased",
+        "superseded",
+        "invalidated",
+        "multiple-match",
+        "not-verified",
+        "cached",
+        "spine-down",
+        "provider-error",
+        "spine-error",
+        "retryable-fault",
+    } <= scenarios
     for row in rows:
-        assert {"nhs_number", "birth_date", "family_name", "given_names", "gender",
-                "postcode", "scenario"} <= set(row)
+        assert {
+            "nhs_number",
+            "birth_date",
+            "family_name",
+            "given_names",
+            "gender",
+            "postcode",
+            "scenario",
+        } <= set(row)
 
 
 @pytest.mark.parametrize("args", [("--help",), ("get", "--help"), ("sandbox", "--help")])

@@ -17,13 +17,19 @@ OPENTEST_REPLY = REFERENCE / "examples" / "soap-envelopes" / "opentest_getNHSNum
 
 @pytest.fixture
 def settings(credentials: SandboxCredentials) -> object:
-    return resolve(gather({}, {}, {
-        "endpoint": "https://provider.test/smsp/pds",
-        "cert": str(credentials.client_cert),
-        "key": str(credentials.client_key),
-        "ca_bundle": str(credentials.ca_cert),
-        "audit_id": "868000003114",
-    }))
+    return resolve(
+        gather(
+            {},
+            {},
+            {
+                "endpoint": "https://provider.test/smsp/pds",
+                "cert": str(credentials.client_cert),
+                "key": str(credentials.client_key),
+                "ca_bundle": str(credentials.ca_cert),
+                "audit_id": "868000003114",
+            },
+        )
+    )
 
 
 QUERY = build_query(operations.TRACE, family="LAWALI", dob="1977-07-05", gender="f")
