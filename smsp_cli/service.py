@@ -81,10 +81,12 @@ def judge(operation: Operation, reply: Reply, message_id: str, *, synthetic: boo
     warnings: list[str] = []
     if info.warning:
         new_number = reply.patient.nhs_number if reply.patient else reply.nhs_number
-        if new_number:
+        if "{nhs}" not in info.warning:
+            warnings.append(info.warning)
+        elif new_number:
             warnings.append(info.warning.format(nhs=format_nhs_number(new_number)))
         else:
-            # e.g. getPatientDetails given a superseded number answers without a record.
+            # getPatientDetails given a superseded number answers without a record.
             warnings.append(info.warning.split(":")[0] + ": use verify to find the new number")
     if operation is VERIFY and reply.verified is False and exit_code == ExitCode.OK:
         # A provider may say "not verified" in validIdentifier alone, with a success code.

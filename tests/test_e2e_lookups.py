@@ -426,3 +426,9 @@ def test_errors_in_json_mode_keep_stdout_clean() -> None:
     run: Run = smsp("get", "9991000151", "--dob", "1963-03-03", "--json")
     assert run.stdout == ""
     assert run.stderr.startswith("smsp: error:")
+
+
+def test_warnings_without_a_new_number_are_not_about_supersession() -> None:
+    run = smsp("search", "--family", "Twyford", "--dob", "1990-01-01", "--gender", "m", "--json")
+    assert run.json()["warnings"] == [
+        "more than one patient matched; refine the search (add postcode or given name)"]

@@ -102,7 +102,9 @@ def _print_patients(rows: list[dict[str, object]]) -> None:
         caption="NHS Confidential: personal data about a patient",
     )
     for column in ("NHS number", "Family", "Given", "Gender", "Born", "Postcode", "Scenario"):
-        table.add_column(column)
+        # Numbers, dates and postcodes stay whole; names fold onto a second line instead.
+        whole = column in ("NHS number", "Born", "Postcode", "Scenario", "Gender")
+        table.add_column(column, no_wrap=whole, overflow="fold")
     for row in rows:
         given = row.get("given_names") or []
         table.add_row(
