@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
+from smsp_cli import jsonshape
 from smsp_cli.models import Gender, PartialDate, is_valid_nhs_number
 from smsp_cli.results import Address, GpPractice, Patient, Telecom
 
@@ -75,21 +76,8 @@ class SandboxPatient:
 
 
 def patient_to_json(patient: Patient) -> dict[str, object]:
-    """A patient in smsp's public JSON shape (the same keys for replies and sandbox listings)."""
-    return {
-        "nhs_number": patient.nhs_number,
-        "local_identifier": patient.local_identifier,
-        "title": patient.title,
-        "given_names": list(patient.given_names),
-        "family_name": patient.family_name,
-        "gender": patient.gender,
-        "birth_date": patient.birth_date,
-        "death_date": patient.death_date,
-        "addresses": [_address_to_json(address) for address in patient.addresses],
-        "telecoms": [{"use": telecom.use, "value": telecom.value} for telecom in patient.telecoms],
-        "gp_practice": _gp_practice_to_json(patient.gp_practice),
-        "postcode": home_postcode(patient),
-    }
+    """A patient in smsp's public JSON shape, plus the home postcode for quick reading."""
+    return {**(jsonshape.patient_json(patient) or {}), "postcode": home_postcode(patient)}
 
 
 def home_postcode(patient: Patient) -> str | None:
@@ -98,21 +86,6 @@ def home_postcode(patient: Patient) -> str | None:
         if address.use in ("home", "H"):
             return address.postcode
     return None
-
-
-def _address_to_json(address: Address) -> dict[str, object]:
-    return {"use": address.use, "lines": list(address.lines), "postcode": address.postcode}
-
-
-def _gp_practice_to_json(practice: GpPractice | None) -> dict[str, object] | None:
-    if practice is None:
-        return None
-    return {
-        "code": practice.code,
-        "name": practice.name,
-        "address": None if practice.address is None else _address_to_json(practice.address),
-        "telephone": practice.telephone,
-    }
 
 
 # --- Built-in patients -----------------------------------------------------------------------
