@@ -554,6 +554,9 @@ def test_serve_forever_blocks_until_stop_and_reports_each_request(
         server.stop()
         runner.join(timeout=5)
     assert not runner.is_alive()
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:  # told just after the reply went out
+        time.sleep(0.01)
     assert [record.outcome for record in seen] == ["HTTP 405"]
 
 

@@ -159,9 +159,13 @@ class SandboxServer:
         self.stop()
 
     def record(self, entry: RecordedRequest) -> None:
-        """Keep a request's record and tell ``on_request``, whose errors are ignored."""
+        """Keep a request's record (before its reply is sent, so a client that has the reply
+        always finds the record)."""
         with self._records_lock:
             self._records.append(entry)
+
+    def notify(self, entry: RecordedRequest) -> None:
+        """Tell ``on_request`` about an answered request; its errors are ignored."""
         if self.on_request is not None:
             with contextlib.suppress(Exception):
                 self.on_request(entry)
@@ -249,8 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is None:
             self.close_connection = True  # the client stopped sending: nobody to answer
             return
-        self._send(reply)
         sandbox.record(reply.record)
+        self._send(reply)
+        sandbox.notify(reply.record)
 
     def _reply(self, sandbox: SandboxServer, base: RecordedRequest) -> _Reply | None:
         problem = checks.check_transport(
@@ -339,9 +344,11 @@ def _soap_reply(index: PatientIndex, body: bytes, *, soap_action: str | None,
             local_id = (criteria.local_id_root, criteria.local_id)  # echoed (spec §3.2)
         detail = None
     if answer.fault is not None:
-        text = FAULT_CODES.get(answer.fault, ("Processing Error",))[0]
-        return _fault_reply(base, answer.fault, text, diagnostic="sandbox scenario",
-                            relates_to=envelope.message_id)
+        meaning = FAULT_CODES.get(answer.fault, ("Processing Error",))[0]
+        return _fault_reply(
+            base, answer.fault,
+            f"sandbox scenario: this synthetic patient always answers fault {answer.fault}",
+            diagnostic=meaning, relates_to=envelope.message_id)
     payload = responses.business_reply(envelope.operation, answer,
                                        relates_to=envelope.message_id, local_id=local_id)
     record = _with(base, http_status=200, outcome=answer.response_code, detail=detail)
