@@ -48,7 +48,6 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="smsp-bench-"))
     credentials = ensure_credentials(data / "sandbox")
     with SandboxServer(credentials) as server:
-        server.start()
         values = settings_for(server.url, credentials)
         settings = resolve(gather({}, {}, values))
         query = build_query(operations.GET, nhs_number=NHS_NUMBER, dob=DOB)

@@ -48,7 +48,6 @@ def sandbox(credentials: SandboxCredentials) -> Iterator[SandboxServer]:
     from smsp_cli.sandbox.server import SandboxServer
 
     with SandboxServer(credentials) as server:
-        server.start()
         yield server
 
 

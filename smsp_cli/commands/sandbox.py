@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from smsp_cli.reporting import reported_errors
+
+if TYPE_CHECKING:
+    from smsp_cli.sandbox.patients import SandboxPatient
+    from smsp_cli.sandbox.server import RecordedRequest
 
 app = typer.Typer(
     help="The embedded sandbox provider: real mutual TLS, synthetic patients.", no_args_is_help=True
 )
 
 
-def _patients(csv_path: Path | None) -> tuple[object, ...]:
+def _patients(csv_path: Path | None) -> tuple[SandboxPatient, ...]:
     from smsp_cli.errors import ConfigError
     from smsp_cli.sandbox import patients
 
@@ -56,13 +60,24 @@ def serve(
 
         records = _patients(patients_csv)
         credentials = ensure_credentials(sandbox_dir())
-        server = SandboxServer(credentials, host=host, port=port, patients=records)  # type: ignore[arg-type]
+        console = stderr_console()
+
+        def log(request: RecordedRequest) -> None:
+            # Records carry no patient values: operation, outcome and ids only.
+            console.print(
+                f"{request.method} {request.path} {request.http_status} "
+                f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        server = SandboxServer(credentials, host=host, port=port, patients=records, on_request=log)
         with server:
-            server.start()
             for key, value in settings_for(server.url, credentials).items():
                 sys.stdout.write(f"{KEYS[key][1]}={value}\n")
             sys.stdout.flush()
-            stderr_console().print(
+            console.print(
                 f"sandbox provider listening on {server.url} with {len(records)} synthetic "
                 "patients; Ctrl-C stops it",
                 markup=False,
@@ -84,7 +99,7 @@ def list_patients(
     """List the sandbox's synthetic patients and the outcome each one produces."""
     with reported_errors():
         records = _patients(patients_csv)
-        rows = [record.to_json() for record in records]  # type: ignore[attr-defined]
+        rows = [record.to_json() for record in records]
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
             return

@@ -23,7 +23,6 @@ def running_sandbox() -> Iterator[dict[str, str]]:
 
     credentials = ensure_credentials(sandbox_dir())
     with SandboxServer(credentials) as server:
-        server.start()
         yield settings_for(server.url, credentials)
 
 
