@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from smsp_cli import __version__
-from smsp_cli.commands import lookups, sandbox
+from smsp_cli.commands import auth, doctor, lookups, sandbox
+from smsp_cli.commands import config as config_commands
 
 app = typer.Typer(
     name="smsp",
@@ -35,7 +36,10 @@ def root(
 
 
 lookups.register(app)
+app.command()(doctor.doctor)
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(config_commands.app, name="config")
+app.add_typer(auth.app, name="auth")
 
 
 def main() -> None:

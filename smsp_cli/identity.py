@@ -1,10 +1,16 @@
 """Audit identities for the Distribution Envelope's itk:auditIdentity (spec §7.1).
 
 SMSP rejects a message whose DE carries no audit identity (SMSP-AUDIT-005), so one is always
-configured. Two forms are accepted from the user today: an ASID (all digits; mandatory for the
-NHS Digital SMSP) and an ITK identity URN (``urn:nhs-uk:identity:...``; third-party providers).
-The other type OIDs of the AUDIT-GUIDE access methods are defined here so that a later smartcard
-form can build :class:`AuditId` values without repeating them.
+configured. It is written in one of two ways:
+
+* bare ids separated by commas or spaces: an ASID (all digits; mandatory for the NHS Digital
+  SMSP) or an ITK identity URN (``urn:nhs-uk:identity:...``; third-party providers), e.g.
+  ``868000003114`` or ``urn:nhs-uk:identity:ods:R59:oncology:ooh:DrJNS``;
+* ``key=value`` pairs, for the smartcard access methods, e.g.
+  ``urp=555021935107,user=555021936108,role=R8000,org=urn:nhs-uk:identity:ods:RHM``.
+  Keys: ``urp`` (SDS user role profile id), ``user`` (SDS user id), ``role`` (job role code,
+  optional), ``sso`` (SSO token, access method 4), ``org`` (the organisation's ITK identity)
+  and ``asid``. A smartcard set needs urp, user and org; an SSO token needs org.
 """
 
 from __future__ import annotations
@@ -44,8 +50,11 @@ class AuditId:
 
 
 def parse_audit_identity(text: str) -> tuple[AuditId, ...]:
-    """Read one or more audit ids separated by commas or spaces: ASIDs or ITK identity URNs."""
+    """Read one or more audit ids separated by commas or spaces: ASIDs or ITK identity URNs,
+    or the ``key=value`` form of a smartcard access method."""
     tokens = [token for token in _SEPARATORS.split(text.strip()) if token]
+    if any("=" in token for token in tokens):
+        return _parse_pairs(tokens)
     if not tokens:
         raise ValidationError(
             _FIELD, f"is required: an ASID (digits) or an ITK identity ({ITK_IDENTITY_PREFIX}...)"
@@ -85,3 +94,68 @@ def _check_itk_identity(token: str) -> None:
             f"{token!r} must be {ITK_IDENTITY_PREFIX}<authority>:<organisation>[:<local>...] "
             "with no empty parts (e.g. urn:nhs-uk:identity:ods:R59)",
         )
+
+
+# key=value form: the key, its itk:id type OID, in the order the ids are sent (spec §7.1
+# lists URP, user id, role id, then the organisation; the ASID is sent in addition).
+_PAIR_TYPES: dict[str, str] = {
+    "urp": SDS_USER_ROLE_PROFILE_TYPE,
+    "user": SDS_USER_ID_TYPE,
+    "role": SDS_ROLE_ID_TYPE,
+    "sso": SSO_TOKEN_TYPE,
+    "org": ITK_IDENTITY_TYPE,
+    "asid": ASID_TYPE,
+}
+_SMARTCARD_KEYS = frozenset({"urp", "user", "role"})
+
+
+def _parse_pairs(tokens: list[str]) -> tuple[AuditId, ...]:
+    pairs: dict[str, str] = {}
+    for token in tokens:
+        key, equals, value = token.partition("=")
+        key = key.strip().lower()
+        if not equals or key not in _PAIR_TYPES:
+            raise ValidationError(
+                _FIELD,
+                f"{token!r}: use key=value pairs with keys " + ", ".join(_PAIR_TYPES)
+                + " (bare ids and key=value pairs cannot be mixed)",
+            )
+        if key in pairs:
+            raise ValidationError(_FIELD, f"{key}= is given twice")
+        if not value or not _PRINTABLE_ASCII.match(value):
+            raise ValidationError(_FIELD, f"{key}= needs a printable ASCII value (COR-DEH-04)")
+        pairs[key] = value
+    _check_access_method(pairs)
+    ids = tuple(AuditId(pairs[key], type_) for key, type_ in _PAIR_TYPES.items() if key in pairs)
+    if len(ids) > MAX_AUDIT_IDS:
+        raise ValidationError(
+            _FIELD, f"{len(ids)} ids given; the Distribution Envelope holds at most {MAX_AUDIT_IDS}"
+        )
+    return ids
+
+
+def _check_access_method(pairs: dict[str, str]) -> None:
+    if "asid" in pairs and not pairs["asid"].isdigit():
+        raise ValidationError(_FIELD, "asid= must be all digits")
+    if "org" in pairs:
+        if not pairs["org"].lower().startswith(ITK_IDENTITY_PREFIX):
+            raise ValidationError(
+                _FIELD, f"org= must be the organisation's ITK identity ({ITK_IDENTITY_PREFIX}...)"
+            )
+        _check_itk_identity(pairs["org"])
+    smartcard = _SMARTCARD_KEYS & pairs.keys()
+    if smartcard and "sso" in pairs:
+        raise ValidationError(_FIELD, "sso= is its own access method: do not mix it with urp=, "
+                              "user= or role=")
+    if smartcard:
+        # AUDIT-GUIDE access method 3: URP, user id and the org's ITK id; the role is optional.
+        missing = [key for key in ("urp", "user", "org") if key not in pairs]
+        if missing:
+            raise ValidationError(
+                _FIELD,
+                "a smartcard identity needs urp=, user= and org= (role= is optional); missing "
+                + ", ".join(f"{key}=" for key in missing),
+            )
+    if "sso" in pairs and "org" not in pairs:
+        # Access method 4: the SSO token plus the org's ITK id.
+        raise ValidationError(_FIELD, "an sso= token needs org= too")

@@ -1,51 +1,62 @@
-"""Run one lookup: resolve settings (starting the embedded sandbox if asked), send, render."""
+"""Run one lookup: resolve settings (starting the embedded sandbox if asked), send, render.
+
+The profile is --profile, else SMSP_PROFILE, else the config file's default_profile; the
+built-in ``sandbox`` profile starts the embedded provider, any other comes from the config file.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import typer
 
 from smsp_cli import settings as settings_module
-from smsp_cli.errors import ConfigError
 from smsp_cli.render import OutputFormat
 
 if TYPE_CHECKING:
+    from smsp_cli.banner import CallRecord
     from smsp_cli.models import Query
     from smsp_cli.options import ConnectionOptions, OutputOptions
+    from smsp_cli.retry import AttemptEvent
     from smsp_cli.settings import ConnectionSettings
 
 
 @contextlib.contextmanager
 def connection(conn: ConnectionOptions) -> Iterator[ConnectionSettings]:
     """Settings for this run; with the sandbox profile, a live embedded provider behind them."""
-    flags = conn.flags()
-    profile = settings_module.selected_profile(flags)
-    if profile is None:
-        yield settings_module.resolve(settings_module.gather(flags))
+    from smsp_cli import config
+
+    flags = setting_flags(conn)
+    loaded = config.load()
+    profile = config.choose_profile(loaded, flags)
+    if profile is None or profile.value != settings_module.SANDBOX_PROFILE:
+        merged = config.layered(loaded, flags)
+        yield settings_module.resolve(merged, profile_file=str(loaded.path) if profile else None)
         return
-    if profile != settings_module.SANDBOX_PROFILE:
-        raise ConfigError(
-            f"unknown profile {profile!r}",
-            hint=f"the built-in profile is '{settings_module.SANDBOX_PROFILE}'",
-        )
     from smsp_cli.sandbox.embedded import running_sandbox
 
     with running_sandbox() as profile_values:
-        merged = settings_module.gather(
-            flags, profile_values=profile_values, profile_source="profile sandbox (built in)"
-        )
-        yield settings_module.resolve(merged)
+        yield settings_module.resolve(config.layered(loaded, flags, sandbox_values=profile_values))
+
+
+def setting_flags(conn: ConnectionOptions) -> dict[str, str | None]:
+    """Every setting given as a flag, by setting name."""
+    flags = conn.flags()
+    # --passphrase-file and --no-input are settings too (SMSP_PASSPHRASE_FILE, SMSP_NO_INPUT).
+    flags["passphrase_file"] = conn.passphrase_file
+    flags["no_input"] = "true" if conn.no_input else None
+    return flags
 
 
 def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     """Send one validated query and show the result; exit with the outcome's code."""
-    from smsp_cli import render, service
+    from smsp_cli import banner, render, service, tracing
 
     with connection(conn) as settings:
+        banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
         if out.dry_run:
             request = service.prepare(query, settings)
             sys.stdout.write(_pretty(request.body))
@@ -55,10 +66,30 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
                 soft_wrap=True,
             )
             return
-        outcome = service.call(query, settings)
+        # -v / --trace-file: the report goes to stderr and the file also when the call fails.
+        with (
+            banner.recorded(settings, query.operation.name) as record,
+            tracing.session(out) as trace,
+        ):
+            outcome = service.call(
+                query, settings, trace=trace, on_attempt=_attempts(record, out.verbose)
+            )
+            record.outcome = outcome.reply.response_code
     render.emit(outcome, out.output)
+    banner.show_label(settings)  # test and sandbox output never passes for live data
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _attempts(record: CallRecord, verbose: int) -> Callable[[AttemptEvent], None]:
+    def observe(event: AttemptEvent) -> None:
+        record.attempt(event)
+        if verbose:
+            # Spec §5.9: log every attempt (ids only, no patient data).
+            sys.stderr.write(f"smsp: {event.describe()}\n")
+            sys.stderr.flush()
+
+    return observe
 
 
 def _pretty(body: bytes) -> str:

@@ -1,8 +1,8 @@
-"""One SMSP call end to end: envelope, mutual TLS POST, reply, judgement."""
+"""One SMSP call end to end: envelope, mutual TLS POST, reply, judgement, bounded retries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from smsp_cli import codes
@@ -12,26 +12,48 @@ from smsp_cli.operations import VERIFY, Operation
 from smsp_cli.results import Outcome, Reply
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import httpx
 
     from smsp_cli.envelope import BuiltRequest
     from smsp_cli.models import Query
+    from smsp_cli.retry import AttemptEvent, RetryPolicy
     from smsp_cli.settings import ConnectionSettings
+    from smsp_cli.tracing import Trace
 
 
-def prepare(query: Query, settings: ConnectionSettings) -> BuiltRequest:
-    """Build the envelope this query would send with these settings."""
-    from smsp_cli.certinfo import common_name
+def prepare(
+    query: Query,
+    settings: ConnectionSettings,
+    *,
+    now: dt.datetime | None = None,
+    username: str | None = None,
+) -> BuiltRequest:
+    """Build the envelope this query would send with these settings (stamped ``now``).
+
+    ``username`` is the client certificate's CN when the caller has already loaded it.
+    """
     from smsp_cli.envelope import EnvelopeSettings, build_request
     from smsp_cli.identity import parse_audit_identity
 
     envelope_settings = EnvelopeSettings(
         endpoint=settings.endpoint,
         # ITK-WS WS-SEC-02: Username carries the client certificate's Subject CN.
-        username=settings.username or common_name(settings.cert),
+        username=username or settings.username or _certificate_cn(settings),
         audit_identity=parse_audit_identity(settings.audit_id),
+        sender_address=settings.sender_address,  # optional wsa:From (WS-ADR-05)
     )
-    return build_request(query, envelope_settings)
+    return build_request(query, envelope_settings, now=now)
+
+
+def _certificate_cn(settings: ConnectionSettings) -> str:
+    from smsp_cli import clientcert
+    from smsp_cli.credentials import PassphraseSource
+
+    # A PEM certificate is read without its key; a PKCS#12 file may need its passphrase.
+    source = PassphraseSource.for_settings(settings)
+    return clientcert.common_name(settings.cert, settings.key, source)
 
 
 def call(
@@ -39,30 +61,86 @@ def call(
     settings: ConnectionSettings,
     *,
     transport: httpx.BaseTransport | None = None,
+    trace: Trace | None = None,
+    policy: RetryPolicy | None = None,
+    on_attempt: Callable[[AttemptEvent], None] | None = None,
 ) -> Outcome:
-    """Send the query to the provider and judge its reply."""
+    """Send the query to the provider and judge its reply (recording it in ``trace``).
+
+    Transient failures are retried within ``policy`` (default: the settings' max_attempts and
+    retry_backoff); ``on_attempt`` hears of every attempt, for -v and the local record.
+    """
+    from smsp_cli import clientcert, retry
     from smsp_cli import transport as http
+    from smsp_cli.credentials import PassphraseSource
+    from smsp_cli.errors import SmspError
     from smsp_cli.replies import parse_reply
 
-    context = http.ssl_context(settings.ca_bundle, settings.cert, settings.key)
-    request = prepare(query, settings)
-    answer = http.post(
-        settings.endpoint,
-        request.body,
-        soap_action=request.soap_action,
-        context=context,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        transport=transport,
+    # Loaded once, so a passphrase is asked for (or read) at most once per run.
+    client = clientcert.load(settings.cert, settings.key, PassphraseSource.for_settings(settings))
+    context = http.ssl_context(
+        settings.ca_bundle,
+        settings.cert,
+        settings.key,
+        client=client,
+        min_tls_version=settings.min_tls_version,
     )
-    reply = parse_reply(
-        answer.status_code,
-        answer.body,
-        expected=query.operation.reply,
-        content_type=answer.headers.get("content-type"),
+    username = settings.username or client.common_name
+    policy = policy or retry.RetryPolicy(
+        attempts=settings.max_attempts, backoff=settings.retry_backoff
     )
-    synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
-    return judge(query.operation, reply, request.message_id, synthetic=synthetic)
+    attempt = 0
+    while True:
+        attempt += 1
+        # Spec §5.9: each attempt is a new message, with a fresh MessageID, trackingid and
+        # timestamp; nothing of a failed attempt is reused.
+        request = prepare(query, settings, username=username)
+        status: int | None = None
+        try:
+            answer = http.post(
+                settings.endpoint,
+                request.body,
+                soap_action=request.soap_action,
+                quote_soap_action=settings.soap_action_quoted,
+                context=context,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+                transport=transport,
+                trace=trace,
+            )
+            status = answer.status_code
+            reply = parse_reply(
+                answer.status_code,
+                answer.body,
+                expected=query.operation.reply,
+                content_type=answer.headers.get("content-type"),
+            )
+        except SmspError as error:
+            wait = policy.delay(attempt) if policy.should_retry(error, attempt, status) else None
+            if on_attempt is not None:
+                on_attempt(_event(attempt, policy, request, error.one_line(), wait))
+            if wait is None:
+                if attempt > 1:
+                    error.message = f"{error.message} (after {attempt} attempts)"
+                    error.args = (error.message,)
+                raise
+            policy.sleep(wait)
+            continue
+        if on_attempt is not None:
+            on_attempt(_event(attempt, policy, request, None, None))
+        synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
+        return judge(query.operation, reply, request.message_id, synthetic=synthetic)
+
+
+def _event(
+    attempt: int, policy: RetryPolicy, request: BuiltRequest, failure: str | None,
+    wait: float | None,
+) -> AttemptEvent:
+    from smsp_cli.retry import AttemptEvent
+
+    return AttemptEvent(
+        attempt, policy.attempts, request.message_id, request.tracking_id, failure, wait
+    )
 
 
 # The embedded provider names itself in the Server header, so its answers are labelled

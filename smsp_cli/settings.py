@@ -1,19 +1,24 @@
 """Connection settings: flag > environment variable > profile > built-in default.
 
 Every value remembers where it came from, so errors can name the flag or variable to fix.
-The only profile built in is ``sandbox``, which points smsp at the embedded provider.
+The only profile built in is ``sandbox``, which points smsp at the embedded provider; the
+others come from the config file (:mod:`smsp_cli.config`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 from smsp_cli.errors import ConfigError, UsageError
 
+_T = TypeVar("_T")
+
 SANDBOX_PROFILE = "sandbox"
+DEFAULT_SOURCE = "default"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
 
@@ -27,6 +32,39 @@ KEYS: dict[str, tuple[str, str]] = {
     "audit_id": ("--audit-id", "SMSP_AUDIT_ID"),
     "username": ("--username", "SMSP_USERNAME"),
     "timeout": ("--timeout", "SMSP_TIMEOUT"),
+    # The keys below are set in a profile or the environment; the lookup commands do not (yet)
+    # have flags for all of them, but `smsp config show` takes every flag named here.
+    "kind": ("--kind", "SMSP_KIND"),
+    "sender_address": ("--from", "SMSP_FROM"),
+    "soap_action_quoted": ("--soap-action-quoted", "SMSP_SOAP_ACTION_QUOTED"),
+    "connect_timeout": ("--connect-timeout", "SMSP_CONNECT_TIMEOUT"),
+    "read_timeout": ("--read-timeout", "SMSP_READ_TIMEOUT"),
+    "min_tls_version": ("--min-tls-version", "SMSP_MIN_TLS_VERSION"),
+    "max_attempts": ("--max-attempts", "SMSP_MAX_ATTEMPTS"),
+    "retry_backoff": ("--retry-backoff", "SMSP_RETRY_BACKOFF"),
+    # Where a passphrase comes from; the passphrase itself is never a setting (credentials.py).
+    "passphrase_file": ("--passphrase-file", "SMSP_PASSPHRASE_FILE"),
+    "no_input": ("--no-input", "SMSP_NO_INPUT"),
+}
+
+KINDS = ("live", "test", "sandbox")
+TLS_VERSIONS = ("1.2", "1.3")
+PKCS12_SUFFIXES = (".p12", ".pfx")
+
+# The built-in default layer, below the profile. Anything unknown is treated as live: the
+# guard rails (spec §7.3) are on unless a profile says otherwise.
+DEFAULTS: dict[str, str] = {
+    "kind": "live",
+    # Spec §5.5: the NHS examples send SOAPAction unquoted; quoting is configurable.
+    "soap_action_quoted": "false",
+    # Spec §5.9 recommends configurable timeouts, e.g. 10 s connect and 30 s read.
+    "connect_timeout": f"{DEFAULT_CONNECT_TIMEOUT:g}",
+    "read_timeout": f"{DEFAULT_READ_TIMEOUT:g}",
+    # Spec §5.8 recommends TLS 1.2 or later.
+    "min_tls_version": "1.2",
+    "max_attempts": "3",
+    "retry_backoff": "0.5",
+    "no_input": "false",
 }
 
 
@@ -45,18 +83,31 @@ class ConnectionSettings:
     profile: str | None
     endpoint: str
     cert: Path
-    key: Path
+    key: Path | None  # None: the key is inside the PKCS#12 certificate file
     ca_bundle: Path
     audit_id: str
     username: str | None  # None: use the client certificate's CN (ITK-WS WS-SEC-02)
     connect_timeout: float
     read_timeout: float
     sources: Mapping[str, str]
+    kind: str = "live"  # live | test | sandbox: decides the banner and labels (spec §7.3)
+    sender_address: str | None = None  # optional wsa:From/wsa:Address (WS-ADR-05)
+    soap_action_quoted: bool = False  # spec §5.5: unquoted, as the NHS examples send it
+    min_tls_version: str = "1.2"
+    passphrase_file: Path | None = None  # where a key or PKCS#12 passphrase is read from
+    no_input: bool = False  # never prompt for anything
+    max_attempts: int = 3  # spec §5.9: bounded retries of transient failures
+    retry_backoff: float = 0.5  # seconds before the first retry; doubles, with jitter
 
     @property
     def is_sandbox(self) -> bool:
         """True when talking to the embedded sandbox provider."""
         return self.profile == SANDBOX_PROFILE
+
+    @property
+    def environment(self) -> str:
+        """live, test or sandbox: the built-in sandbox profile is always sandbox."""
+        return SANDBOX_PROFILE if self.is_sandbox else self.kind
 
 
 def gather(
@@ -65,7 +116,7 @@ def gather(
     profile_values: Mapping[str, str] | None = None,
     profile_source: str = "profile",
 ) -> dict[str, Sourced]:
-    """Merge the layers for every known key: flag > environment variable > profile."""
+    """Merge the layers for every known key: flag > environment variable > profile > default."""
     env = os.environ if env is None else env
     merged: dict[str, Sourced] = {}
     for key, (flag, variable) in KEYS.items():
@@ -76,6 +127,8 @@ def gather(
             merged[key] = Sourced(env[variable], variable)
         elif profile_values and profile_values.get(key):
             merged[key] = Sourced(profile_values[key], profile_source)
+        elif key in DEFAULTS:
+            merged[key] = Sourced(DEFAULTS[key], DEFAULT_SOURCE)
     return merged
 
 
@@ -87,13 +140,27 @@ def selected_profile(
     return found.value if found else None
 
 
-def resolve(values: Mapping[str, Sourced]) -> ConnectionSettings:
-    """Turn merged values into settings, or raise ConfigError naming what is missing."""
+def resolve(
+    values: Mapping[str, Sourced], *, profile_file: str | None = None
+) -> ConnectionSettings:
+    """Turn merged values into settings, or raise ConfigError naming what is missing.
+
+    ``profile_file`` is the config file the selected profile came from, so that a missing
+    value's error can name the file and the command that adds it.
+    """
+    profile = values.get("profile")
 
     def required(key: str, what: str) -> Sourced:
         found = values.get(key)
         if found is None:
             flag, variable = KEYS[key]
+            if profile is not None and profile_file is not None:
+                raise ConfigError(
+                    f"no {what} configured: profile {profile.value!r} in {profile_file} "
+                    f"has no {key!r}",
+                    hint=f"pass {flag}, set {variable}, or run "
+                    f"`smsp config set {key} VALUE --profile {profile.value}`",
+                )
             raise ConfigError(
                 f"no {what} configured",
                 hint=f"pass {flag}, set {variable}, or try --profile sandbox",
@@ -106,28 +173,90 @@ def resolve(values: Mapping[str, Sourced]) -> ConnectionSettings:
             f"endpoint {endpoint.value!r} from {endpoint.source} is not an https:// URL",
             hint="SMSP requires mutual TLS",
         )
-    connect_timeout, read_timeout = DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
-    timeout = values.get("timeout")
-    if timeout is not None:
-        connect_timeout = read_timeout = _seconds(timeout)
-    profile = values.get("profile")
+    cert = _path(required("cert", "client certificate"))
+    # A PKCS#12 file, as NHS issues them (spec §5.8), carries its own key.
+    key = values.get("key")
+    if key is None and cert.suffix.lower() not in PKCS12_SUFFIXES:
+        key = required("key", "client private key")
+    connect_timeout, read_timeout = _timeouts(values)
     username = values.get("username")
+    sender = values.get("sender_address")
+    passphrase_file = values.get("passphrase_file")
     return ConnectionSettings(
         profile=profile.value if profile else None,
         endpoint=endpoint.value,
-        cert=_path(required("cert", "client certificate")),
-        key=_path(required("key", "client private key")),
+        cert=cert,
+        key=_path(key) if key is not None else None,
         ca_bundle=_path(required("ca_bundle", "CA bundle")),
         audit_id=required("audit_id", "audit identity").value,
         username=username.value if username else None,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         sources={key: found.source for key, found in values.items()},
+        kind=_parsed(values, "kind", _kind),
+        sender_address=sender.value if sender else None,
+        soap_action_quoted=_parsed(values, "soap_action_quoted", _boolean),
+        min_tls_version=_parsed(values, "min_tls_version", _tls_version),
+        passphrase_file=_path(passphrase_file) if passphrase_file else None,
+        no_input=_parsed(values, "no_input", _boolean),
+        max_attempts=_parsed(values, "max_attempts", _attempts),
+        retry_backoff=_parsed(values, "retry_backoff", _backoff),
     )
+
+
+def check_value(key: str, found: Sourced) -> None:
+    """Raise UsageError or ConfigError if ``found`` is not a valid value for ``key``."""
+    if key not in KEYS or key == "profile":
+        raise ConfigError(f"unknown setting {key!r}", hint="known: " + ", ".join(PROFILE_KEYS))
+    parser = _PARSERS.get(key)
+    if parser is not None:
+        parser(found)
+    elif key == "endpoint" and not found.value.lower().startswith("https://"):
+        _invalid(found, f"endpoint {found.value!r} from {found.source} is not an https:// URL")
+    elif not found.value.strip():
+        _invalid(found, f"{key} from {found.source} is blank")
+
+
+def layer_rank(source: str) -> int:
+    """0 for a flag, 1 for an environment variable, 2 for a profile, 3 for the default."""
+    if source.startswith("--"):
+        return 0
+    if source.startswith("SMSP_"):
+        return 1
+    return 3 if source == DEFAULT_SOURCE else 2
+
+
+def _timeouts(values: Mapping[str, Sourced]) -> tuple[float, float]:
+    # --timeout sets both; a specific timeout wins only from the same or a higher layer, so
+    # SMSP_TIMEOUT still beats a profile's connect_timeout.
+    both = values.get("timeout")
+    chosen: list[float] = []
+    for key, default in (("connect_timeout", DEFAULT_CONNECT_TIMEOUT), ("read_timeout",
+                                                                         DEFAULT_READ_TIMEOUT)):
+        specific = values.get(key)
+        if both is not None and (
+            specific is None or layer_rank(both.source) < layer_rank(specific.source)
+        ):
+            chosen.append(_seconds(both))
+        elif specific is not None:
+            chosen.append(_seconds(specific))
+        else:
+            chosen.append(default)
+    return chosen[0], chosen[1]
+
+
+def _parsed(values: Mapping[str, Sourced], key: str, parser: Callable[[Sourced], _T]) -> _T:
+    found = values.get(key) or Sourced(DEFAULTS[key], DEFAULT_SOURCE)
+    return parser(found)
 
 
 def _path(found: Sourced) -> Path:
     return Path(found.value).expanduser()
+
+
+def _invalid(found: Sourced, message: str) -> NoReturn:
+    # A bad flag is a usage error; a bad variable or profile value is configuration.
+    raise UsageError(message) if found.source.startswith("--") else ConfigError(message)
 
 
 def _seconds(found: Sourced) -> float:
@@ -142,3 +271,65 @@ def _seconds(found: Sourced) -> float:
         # A bad flag is a usage error; a bad variable or profile value is configuration.
         raise UsageError(message) if found.source.startswith("--") else ConfigError(message)
     return seconds
+
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def _boolean(found: Sourced) -> bool:
+    text = found.value.strip().lower()
+    if text not in _TRUE | _FALSE:
+        _invalid(found, f"{found.value!r} from {found.source} is not true or false")
+    return text in _TRUE
+
+
+def _kind(found: Sourced) -> str:
+    text = found.value.strip().lower()
+    if text not in KINDS:
+        _invalid(found, f"kind {found.value!r} from {found.source} is not one of "
+                 + ", ".join(KINDS))
+    return text
+
+
+def _tls_version(found: Sourced) -> str:
+    text = found.value.strip().lower().removeprefix("tlsv").removeprefix("tls")
+    if text not in TLS_VERSIONS:
+        _invalid(found, f"minimum TLS version {found.value!r} from {found.source} is not one of "
+                 + ", ".join(TLS_VERSIONS))
+    return text
+
+
+def _attempts(found: Sourced) -> int:
+    text = found.value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= 10:
+        _invalid(found, f"max_attempts {found.value!r} from {found.source} is not a whole "
+                 "number from 1 to 10")
+    return int(text)
+
+
+def _backoff(found: Sourced) -> float:
+    try:
+        seconds = float(found.value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        _invalid(found, f"retry_backoff {found.value!r} from {found.source} is not a number of "
+                 "seconds in [0, 60]")
+    return seconds
+
+
+_PARSERS: dict[str, Callable[[Sourced], object]] = {
+    "timeout": _seconds,
+    "connect_timeout": _seconds,
+    "read_timeout": _seconds,
+    "kind": _kind,
+    "soap_action_quoted": _boolean,
+    "min_tls_version": _tls_version,
+    "no_input": _boolean,
+    "max_attempts": _attempts,
+    "retry_backoff": _backoff,
+}
+
+# Every setting a config-file profile may hold (the profile itself is chosen, not held).
+PROFILE_KEYS: tuple[str, ...] = tuple(key for key in KEYS if key != "profile")

@@ -7,6 +7,10 @@ httpx errors are translated here, so nothing above this module sees them::
     ├── httpx.ConnectError      DNS, refused, TLS handshake -> Unreachable, cause named
     ├── httpx.ReadError / WriteError / RemoteProtocolError  -> Unreachable / ProviderFailed
     └── ...
+
+Timeouts, refused or reset connections and connections dropped mid-exchange are raised as
+:class:`TransientNetworkError`, the failures :mod:`smsp_cli.retry` may try again (spec §5.9);
+DNS, TLS and certificate failures are not, because sending again cannot fix them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from smsp_cli.xmlsafe import MAX_BODY_BYTES
 if TYPE_CHECKING:
     import httpx
 
+    from smsp_cli.clientcert import ClientCredentials
+    from smsp_cli.tracing import Trace
+
 
 @dataclass(frozen=True)
 class HttpReply:
@@ -36,29 +43,43 @@ class HttpReply:
     elapsed: float  # seconds from sending to the last byte
 
 
-def ssl_context(ca_bundle: Path, cert: Path, key: Path) -> ssl.SSLContext:
-    """A client context: TLS 1.2+, our CA bundle, our certificate; server always verified."""
-    for path, what in ((ca_bundle, "CA bundle"), (cert, "client certificate"), (key, "client key")):
-        if not path.is_file():
+class TransientNetworkError(Unreachable):
+    """A timeout or a refused, reset or dropped connection: it may pass (spec §5.9)."""
+
+
+_TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def ssl_context(
+    ca_bundle: Path,
+    cert: Path,
+    key: Path | None = None,
+    *,
+    client: ClientCredentials | None = None,
+    min_tls_version: str = "1.2",
+) -> ssl.SSLContext:
+    """A client context: TLS 1.2+, our CA bundle, our certificate; server always verified.
+
+    ``client`` is the already loaded certificate and key (see :mod:`smsp_cli.clientcert`);
+    without it, ``cert`` and ``key`` are read here and must not be encrypted.
+    """
+    files = ((ca_bundle, "CA bundle"), (cert, "client certificate"), (key, "client key"))
+    for path, what in files if client is None else files[:1]:
+        if path is not None and not path.is_file():
             raise ConfigError(f"{what} {path} does not exist or is not a file")
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # Spec §5.8: TLS 1.2 or later; a profile may insist on 1.3.
+    context.minimum_version = _TLS_VERSIONS.get(min_tls_version, ssl.TLSVersion.TLSv1_2)
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     try:
         context.load_verify_locations(cafile=str(ca_bundle))
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(f"CA bundle {ca_bundle} is not readable PEM: {_reason(exc)}") from None
-    try:
-        context.load_cert_chain(certfile=str(cert), keyfile=str(key))
-    except ssl.SSLError as exc:
-        if "KEY_VALUES_MISMATCH" in str(exc):
-            raise ConfigError(f"client key {key} does not match certificate {cert}") from None
-        raise ConfigError(
-            f"client certificate {cert} or key {key} is not readable PEM: {_reason(exc)}"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read client certificate {cert} or key {key}: {exc}") from None
+    from smsp_cli import clientcert
+
+    # The key goes through clientcert, which never writes it to disk in the clear.
+    (client or clientcert.load(cert, key)).load_into(context)
     return context
 
 
@@ -67,20 +88,25 @@ def post(
     body: bytes,
     *,
     soap_action: str,
+    quote_soap_action: bool = False,
     context: ssl.SSLContext | None,
     connect_timeout: float,
     read_timeout: float,
     max_bytes: int = MAX_BODY_BYTES,
     transport: httpx.BaseTransport | None = None,
+    trace: Trace | None = None,
 ) -> HttpReply:
-    """POST a SOAP envelope and read the reply, refusing bodies over ``max_bytes``."""
+    """POST a SOAP envelope and read the reply, refusing bodies over ``max_bytes``.
+
+    ``trace`` (for -v, --trace-file and doctor) records phase timings, headers and bodies.
+    """
     import httpx
 
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     headers = {
         "Content-Type": "text/xml; charset=utf-8",
-        # The NHS examples send SOAPAction unquoted (spec §5.5).
-        "SOAPAction": soap_action,
+        # The NHS examples send SOAPAction unquoted; WS-I BP quotes it: configurable (spec §5.5).
+        "SOAPAction": f'"{soap_action}"' if quote_soap_action else soap_action,
     }
     # A server that drips one byte at a time never trips the per-read timeout, so the whole
     # exchange also has a deadline.
@@ -94,10 +120,19 @@ def post(
                 transport=transport,
                 trust_env=False,
                 follow_redirects=False,
+                event_hooks=trace.hooks() if trace is not None else None,
             ) as client,
-            client.stream("POST", url, content=body, headers=headers) as response,
+            client.stream(
+                "POST",
+                url,
+                content=body,
+                headers=headers,
+                extensions=trace.extensions() if trace is not None else None,
+            ) as response,
         ):
             data = _read_bounded(response, max_bytes, deadline)
+            if trace is not None:
+                trace.on_body(data)
             return HttpReply(
                 status_code=response.status_code,
                 headers=dict(response.headers),
@@ -105,15 +140,18 @@ def post(
                 elapsed=time.monotonic() - started,
             )
     except httpx.TimeoutException:
-        raise Unreachable(
+        raise TransientNetworkError(
             f"timed out talking to {_host(url)} "
             f"(connect {connect_timeout:g}s, read {read_timeout:g}s)",
             hint="check the endpoint, or raise --timeout",
         ) from None
     except httpx.ConnectError as exc:
-        raise Unreachable(_connect_failure(url, exc)) from None
+        failure = TransientNetworkError if _transient(exc) else Unreachable
+        raise failure(_connect_failure(url, exc)) from None
     except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-        raise Unreachable(f"connection to {_host(url)} failed: {_reason(exc)}") from None
+        raise TransientNetworkError(
+            f"connection to {_host(url)} failed: {_reason(exc)}"
+        ) from None
     except httpx.InvalidURL as exc:
         raise ConfigError(f"endpoint {url!r} is not a valid URL: {exc}") from None
     except httpx.HTTPError as exc:
@@ -131,7 +169,7 @@ def _read_bounded(response: httpx.Response, max_bytes: int, deadline: float) -> 
         if size > max_bytes:
             raise UnsafeReply(f"reply is over the {max_bytes}-byte limit; stopped reading")
         if time.monotonic() > deadline:
-            raise Unreachable("the provider is sending its reply too slowly; gave up")
+            raise TransientNetworkError("the provider is sending its reply too slowly; gave up")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -175,6 +213,17 @@ def _connect_failure(url: str, exc: Exception) -> str:
     if "connection refused" in text:
         return f"connection to {host} refused (is the provider running?)"
     return f"cannot connect to {host}: {_reason(exc)}"
+
+
+def _transient(exc: Exception) -> bool:
+    """A refused, reset or timed-out connection may succeed later; DNS and TLS failures won't."""
+    cause = _root_cause(exc)
+    if isinstance(cause, ssl.SSLError | socket.gaierror):
+        return False
+    if isinstance(cause, ConnectionError | TimeoutError):
+        return True
+    text = _reason(exc).lower()
+    return "connection refused" in text or "connection reset" in text
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -1,0 +1,291 @@
+"""The client certificate and key for mutual TLS (spec §5.8): PEM, encrypted PEM or PKCS#12.
+
+NHS Digital issues endpoint credentials as a PKCS#12 file holding the endpoint certificate, the
+sub-CA and the root CA; smsp reads it directly with ``cryptography`` instead of asking people to
+convert it with ``openssl pkcs12 -nodes``, which leaves the key in the clear on disk. PEM works
+too: a certificate file (with any chain after it) and a key file, plain or encrypted, or one
+file holding both.
+
+``ssl.SSLContext.load_cert_chain`` only reads files, so the key is handed to it re-encrypted
+with a random one-time password, through an anonymous memory file (Linux ``memfd``) or, where
+there is none, a 0600 file in a 0700 directory deleted straight after loading. The private key
+is never written to disk unencrypted, and its one-time password never leaves this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from smsp_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+    from smsp_cli.credentials import Secret
+
+# Asked for a passphrase only when a file turns out to be encrypted; the argument says what
+# needs unlocking (e.g. "client key /x/key.pem"), for the prompt and for errors.
+PassphraseGetter = Callable[[str], "Secret"]
+
+_PEM_MARKER = b"-----BEGIN"
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """A loaded client certificate, the chain sent after it, and its private key."""
+
+    cert_path: Path
+    key_path: Path | None  # None: the key came from the certificate file itself
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    private_key: PrivateKeyTypes
+
+    def __repr__(self) -> str:
+        # Never let a debugger or a log line print the key object's contents.
+        return f"ClientCredentials(cert={self.cert_path}, key={self.key_path})"
+
+    @property
+    def common_name(self) -> str:
+        """The Subject CN: the default wsse:Username (ITK-WS WS-SEC-02, spec §5.3)."""
+        return subject_common_name(self.certificate, self.cert_path)
+
+    def load_into(self, context: ssl.SSLContext) -> None:
+        """Give ``context`` this certificate, chain and key, never writing the key in clear."""
+        import ssl
+
+        from cryptography.hazmat.primitives import serialization
+
+        password = secrets.token_urlsafe(32).encode("ascii")
+        key_pem = self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password),
+        )
+        chain_pem = b"".join(
+            certificate.public_bytes(serialization.Encoding.PEM)
+            for certificate in (self.certificate, *self.chain)
+        )
+        try:
+            with _private_files(chain_pem, key_pem) as (cert_file, key_file):
+                context.load_cert_chain(cert_file, key_file, password=password)
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"client certificate {self.cert_path} could not be used for TLS: "
+                f"{exc.reason or type(exc).__name__}"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot hand the client key to TLS: {exc.strerror}") from None
+
+
+def is_pkcs12(path: Path) -> bool:
+    """True for a .p12 or .pfx file name (the content decides when reading)."""
+    return path.suffix.lower() in (".p12", ".pfx")
+
+
+def load(
+    cert: Path, key: Path | None = None, passphrase: PassphraseGetter | None = None
+) -> ClientCredentials:
+    """Read the client certificate and key; ask ``passphrase`` only if something is encrypted.
+
+    Raises ConfigError (exit 6) naming the file for anything missing, unreadable, locked or
+    mismatched, and never with the passphrase in its text.
+    """
+    data = _read(cert, "client certificate")
+    if _PEM_MARKER in data:
+        certificates = _pem_certificates(cert, data)
+        leaf, chain = certificates[0], tuple(certificates[1:])
+        if key is not None:
+            private_key = _pem_key(key, _read(key, "client key"), passphrase)
+        elif b"PRIVATE KEY-----" in data:
+            private_key = _pem_key(cert, data, passphrase)  # one file holding both
+        else:
+            raise ConfigError(
+                f"no client private key configured: client certificate {cert} holds no key",
+                hint="pass --key, set SMSP_KEY, or use a PKCS#12 file",
+            )
+    else:
+        bundled_key, leaf, chain = _pkcs12(cert, data, passphrase)
+        if bundled_key is not None:
+            private_key = bundled_key
+        elif key is not None:
+            private_key = _pem_key(key, _read(key, "client key"), passphrase)
+        else:
+            raise ConfigError(f"PKCS#12 file {cert} holds no private key", hint="pass --key")
+    _check_pair(leaf, private_key, cert, key)
+    return ClientCredentials(cert, key, leaf, chain, private_key)
+
+
+def common_name(
+    cert: Path, key: Path | None = None, passphrase: PassphraseGetter | None = None
+) -> str:
+    """The client certificate's Subject CN; a PEM certificate is read without its key."""
+    data = _read(cert, "client certificate")
+    if _PEM_MARKER in data:
+        return subject_common_name(_pem_certificates(cert, data)[0], cert)
+    return load(cert, key, passphrase).common_name
+
+
+def needs_passphrase(cert: Path, key: Path | None = None) -> bool:
+    """True when loading these files will ask for a passphrase (nothing is asked here)."""
+
+    def refuse(what: str) -> Secret:
+        raise _Locked
+
+    try:
+        load(cert, key, refuse)
+    except _Locked:
+        return True
+    except ConfigError:
+        return False
+    return False
+
+
+def subject_common_name(certificate: x509.Certificate, path: Path) -> str:
+    """The first Subject CN of ``certificate`` (read from ``path``)."""
+    from cryptography.x509.oid import NameOID
+
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not names:
+        raise ConfigError(f"client certificate {path} has no Subject CN", hint="pass --username")
+    value = names[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+class _Locked(Exception):
+    """A passphrase was asked for (needs_passphrase only)."""
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist or is not a file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} does not exist or is not a file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def _pem_certificates(path: Path, data: bytes) -> list[x509.Certificate]:
+    from cryptography import x509
+
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        certificates = []
+    if not certificates:
+        raise ConfigError(f"client certificate {path} is not readable PEM or PKCS#12")
+    return certificates
+
+
+def _pem_key(path: Path, data: bytes, passphrase: PassphraseGetter | None) -> PrivateKeyTypes:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        return serialization.load_pem_private_key(data, None)
+    except TypeError:
+        pass  # encrypted: needs the passphrase
+    except (ValueError, UnsupportedAlgorithm):
+        raise ConfigError(f"client key {path} is not readable PEM") from None
+    what = f"client key {path}"
+    secret = _passphrase(passphrase, what)
+    try:
+        return serialization.load_pem_private_key(data, secret.reveal().encode("utf-8"))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ConfigError(
+            f"the passphrase from {secret.source} does not unlock {what}", hint=secret.hint
+        ) from None
+
+
+def _pkcs12(
+    path: Path, data: bytes, passphrase: PassphraseGetter | None
+) -> tuple[PrivateKeyTypes | None, x509.Certificate, tuple[x509.Certificate, ...]]:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    what = f"PKCS#12 file {path}"
+    loaded = None
+    # Some issuers protect a PKCS#12 with an empty password rather than none.
+    for empty in (None, b""):
+        try:
+            loaded = pkcs12.load_key_and_certificates(data, empty)
+            break
+        except ValueError as exc:
+            if "deserialize" in str(exc).lower():
+                raise ConfigError(
+                    f"client certificate {path} is not readable PEM or PKCS#12"
+                ) from None
+    if loaded is None:
+        secret = _passphrase(passphrase, what)
+        try:
+            loaded = pkcs12.load_key_and_certificates(data, secret.reveal().encode("utf-8"))
+        except ValueError:
+            raise ConfigError(
+                f"the passphrase from {secret.source} does not open {what}", hint=secret.hint
+            ) from None
+    key, certificate, extra = loaded
+    if certificate is None:
+        raise ConfigError(f"{what} holds no certificate")
+    # Spec §5.8: the NHS PKCS#12 carries the sub-CA and root CA too; they are sent as the chain.
+    return key, certificate, tuple(extra)
+
+
+def _passphrase(passphrase: PassphraseGetter | None, what: str) -> Secret:
+    if passphrase is None:
+        raise ConfigError(
+            f"{what} is encrypted and no passphrase source was given",
+            hint="pass --passphrase-file FILE",
+        )
+    return passphrase(what)
+
+
+def _check_pair(
+    certificate: x509.Certificate, key: PrivateKeyTypes, cert_path: Path, key_path: Path | None
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    def spki(public: object) -> bytes:
+        return public.public_bytes(  # type: ignore[attr-defined, no-any-return]
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    if spki(certificate.public_key()) != spki(key.public_key()):
+        raise ConfigError(
+            f"client key {key_path or cert_path} does not match certificate {cert_path}"
+        )
+
+
+@contextlib.contextmanager
+def _private_files(cert_pem: bytes, key_pem: bytes) -> Iterator[tuple[str, str]]:
+    """Two paths OpenSSL can open, holding ``cert_pem`` and the (encrypted) ``key_pem``."""
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+        descriptors: list[int] = []
+        try:
+            for name, content in (("smsp-client-cert", cert_pem), ("smsp-client-key", key_pem)):
+                descriptor = os.memfd_create(name, os.MFD_CLOEXEC)
+                descriptors.append(descriptor)
+                os.write(descriptor, content)
+            yield f"/proc/self/fd/{descriptors[0]}", f"/proc/self/fd/{descriptors[1]}"
+        finally:
+            for descriptor in descriptors:
+                os.close(descriptor)
+        return
+    with tempfile.TemporaryDirectory(prefix="smsp-tls-") as directory:  # created 0700
+        paths = []
+        for name, content in (("cert.pem", cert_pem), ("key.pem", key_pem)):
+            path = os.path.join(directory, name)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(content)
+            paths.append(path)
+        yield paths[0], paths[1]

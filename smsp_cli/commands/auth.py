@@ -1,0 +1,172 @@
+"""``smsp auth``: the passphrase of a profile's encrypted key or PKCS#12 file, in the keyring.
+
+The passphrase is read from a hidden prompt or ``--passphrase-file``, never from argv, and is
+never printed. Without a usable keyring, nothing is stored: smsp says so and points to
+``--passphrase-file`` instead (no plain-text fallback).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from smsp_cli.reporting import reported_errors
+
+if TYPE_CHECKING:
+    from smsp_cli.clientcert import PassphraseGetter
+    from smsp_cli.credentials import Secret
+
+app = typer.Typer(
+    help="Keep a profile's key or PKCS#12 passphrase in the system keyring.",
+    no_args_is_help=True,
+)
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option("--profile", metavar="NAME", help="The profile (default: the default profile)."),
+]
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"smsp: {text}\n")
+
+
+def _credential_files(name: str) -> tuple[Path, Path | None] | None:
+    """The profile's certificate and key as flags, environment and file give them, if set."""
+    from smsp_cli import config
+
+    merged = config.layered(config.load(), {"profile": name})
+    cert, key = merged.get("cert"), merged.get("key")
+    if cert is None:
+        return None
+    return Path(cert.value).expanduser(), Path(key.value).expanduser() if key else None
+
+
+@app.command("set")
+def set_passphrase(
+    profile: ProfileOpt = None,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option("--passphrase-file", metavar="FILE", help="Read it from FILE (mode 0600)."),
+    ] = None,
+    no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; fail.")] = False,
+) -> None:
+    """Store the profile's passphrase in the keyring, after checking it unlocks the key."""
+    with reported_errors():
+        from smsp_cli import clientcert, config, credentials
+        from smsp_cli.errors import ConfigError
+        from smsp_cli.settings import SANDBOX_PROFILE
+
+        name = config.profile_to_edit(config.load(), profile)
+        if name == SANDBOX_PROFILE:
+            raise ConfigError("the built-in sandbox profile needs no passphrase")
+        files = _credential_files(name)
+        locked = files is not None and clientcert.needs_passphrase(*files)
+        if passphrase_file is not None:
+            secret = credentials.read_passphrase_file(passphrase_file, source="--passphrase-file")
+        elif credentials.can_prompt(no_input):
+            secret = _ask(name, confirm=not locked)
+        else:
+            raise ConfigError(
+                f"no passphrase to store for profile {name}: "
+                + ("--no-input forbids asking"
+                   if no_input or credentials.no_input_from_environment()
+                   else "there is no terminal to ask on"),
+                hint=f"pass --passphrase-file FILE: `smsp auth set --profile {name} "
+                "--passphrase-file FILE`",
+            )
+        if files is not None and locked:
+            # A wrong passphrase is refused here, not on the next lookup.
+            clientcert.load(*files, _given(secret))
+        elif files is not None:
+            _note(f"the key of profile {name} is not encrypted; storing the passphrase anyway")
+        try:
+            backend = credentials.keyring_set(name, secret.reveal())
+        except credentials.KeyringUnavailable as unavailable:
+            raise ConfigError(
+                f"cannot store the passphrase for profile {name}: {unavailable}",
+                hint="nothing was stored; pass --passphrase-file FILE (mode 0600) instead, or "
+                f"`smsp config set passphrase_file FILE --profile {name}`",
+            ) from None
+        _note(f"stored the passphrase for profile {name} in the keyring ({backend})")
+
+
+def _ask(name: str, *, confirm: bool) -> Secret:
+    from smsp_cli import credentials
+    from smsp_cli.errors import ConfigError
+
+    value = credentials.prompt_hidden(f"Passphrase for profile {name}: ")
+    if not value:
+        raise ConfigError("no passphrase given; nothing stored")
+    # Nothing to check it against: ask twice so a typo is not stored.
+    if confirm and credentials.prompt_hidden("Again: ") != value:
+        raise ConfigError("the two passphrases differ; nothing stored")
+    return credentials.Secret(value, "the prompt", "run `smsp auth set` again")
+
+
+def _given(secret: Secret) -> PassphraseGetter:
+    def passphrase(what: str) -> Secret:
+        return secret
+
+    return passphrase
+
+
+@app.command()
+def status(profile: ProfileOpt = None) -> None:
+    """Say whether a passphrase is stored and whether it unlocks the key (never show it)."""
+    with reported_errors():
+        from smsp_cli import clientcert, config, credentials
+        from smsp_cli.errors import ConfigError, SmspError
+
+        name = config.profile_to_edit(config.load(), profile)
+        lines = [f"profile     {name}"]
+        stored: str | None = None
+        try:
+            backend = credentials.keyring_backend()
+            stored = credentials.keyring_get(name)
+            lines.append(f"keyring     {backend}")
+            lines.append(f"entry       {'stored' if stored is not None else 'none'}")
+        except credentials.KeyringUnavailable as unavailable:
+            lines.append(f"keyring     unavailable: {unavailable}")
+        files = _credential_files(name)
+        problem = None
+        if files is None:
+            lines.append("key         (no certificate configured)")
+        elif not clientcert.needs_passphrase(*files):
+            lines.append("key         not encrypted: no passphrase needed")
+        elif stored is None:
+            lines.append("key         encrypted")
+            problem = "no passphrase stored"
+        else:
+            secret = credentials.Secret(stored, f"the keyring entry for profile {name}", "")
+            try:
+                clientcert.load(*files, _given(secret))
+                lines.append("key         encrypted; the stored passphrase unlocks it")
+            except SmspError:
+                lines.append("key         encrypted; the stored passphrase does NOT unlock it")
+                problem = "the stored passphrase is wrong"
+        sys.stdout.write("\n".join(lines) + "\n")
+        if problem is not None:
+            raise ConfigError(
+                f"profile {name}: {problem}",
+                hint=f"run `smsp auth set --profile {name}`, or pass --passphrase-file FILE",
+            )
+
+
+@app.command()
+def delete(profile: ProfileOpt = None) -> None:
+    """Remove the profile's passphrase from the keyring."""
+    with reported_errors():
+        from smsp_cli import config, credentials
+        from smsp_cli.errors import ConfigError
+
+        name = config.profile_to_edit(config.load(), profile)
+        try:
+            removed = credentials.keyring_delete(name)
+        except credentials.KeyringUnavailable as unavailable:
+            raise ConfigError(f"cannot reach the keyring: {unavailable}") from None
+        _note(f"deleted the passphrase for profile {name}" if removed
+              else f"no passphrase stored for profile {name}")

@@ -1,0 +1,404 @@
+"""``smsp config``: create, inspect and change the provider profiles in the config file."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from smsp_cli.reporting import reported_errors
+
+app = typer.Typer(
+    help="Provider profiles: endpoint, certificates, audit identity and more, set once.",
+    no_args_is_help=True,
+)
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option("--profile", metavar="NAME", help="The profile (default: the default profile)."),
+]
+NoInputOpt = Annotated[bool, typer.Option("--no-input", help="Never prompt; fail instead.")]
+
+# `config init` asks for these on a terminal (and needs them as flags without one).
+_REQUIRED = ("kind", "endpoint", "cert", "key", "ca_bundle", "audit_id")
+_QUESTIONS = {
+    "kind": "Kind of provider (live, test or sandbox)",
+    "endpoint": "Endpoint URL (https://...)",
+    "cert": "Client certificate (PEM, or PKCS#12 .p12/.pfx)",
+    "key": "Client private key (PEM)",
+    "ca_bundle": "CA bundle that signs the provider's certificate (PEM)",
+    "audit_id": "Audit identity (an ASID, urn:nhs-uk:identity:..., or urp=...,user=...,org=...)",
+    "username": "wsse:Username (blank: the certificate's CN)",
+}
+_BOOLEAN_SETTINGS = ("soap_action_quoted", "no_input")
+_HELP = {
+    "endpoint": "Provider URL (https://...).",
+    "cert": "Client certificate: PEM, or PKCS#12 (.p12/.pfx) as NHS issues it.",
+    "key": "Client private key (PEM, plain or encrypted); not needed with PKCS#12.",
+    "ca_bundle": "CA certificates that sign the provider (PEM).",
+    "audit_id": "ASID, urn:nhs-uk:identity:..., or urp=..,user=..,role=..,org=.. (smartcard).",
+    "username": "wsse:Username (default: the client certificate's CN).",
+    "timeout": "Connect and read timeout in seconds.",
+    "kind": "live, test or sandbox: banner and labels follow it.",
+    "sender_address": "wsa:From address (optional).",
+    "soap_action_quoted": "Send SOAPAction in quotes (default: unquoted).",
+    "connect_timeout": "Connect timeout in seconds (default 10).",
+    "read_timeout": "Read timeout in seconds (default 30).",
+    "min_tls_version": "Minimum TLS version: 1.2 (default) or 1.3.",
+    "max_attempts": "Attempts for a transient failure, 1-10 (default 3).",
+    "retry_backoff": "Seconds before the first retry; doubles, with jitter (default 0.5).",
+    "passphrase_file": "File holding the key or PKCS#12 passphrase (mode 0600).",
+}
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"smsp: {text}\n")
+
+
+def _with_setting_flags(
+    *, layered: bool
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command one option per setting (settings.KEYS) and a ``flags`` dict of them.
+
+    ``layered``: the command also reads the environment, so each option names its variable.
+    """
+    return functools.partial(_add_setting_flags, layered=layered)
+
+
+def _add_setting_flags(command: Callable[..., None], *, layered: bool) -> Callable[..., None]:
+    from smsp_cli.settings import KEYS
+
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for name, p in signature.parameters.items() if name != "flags"]
+    extra = []
+    for key, (flag, variable) in KEYS.items():
+        if key in ("profile", "no_input"):
+            continue  # declared by the command itself
+        text = f"{_HELP.get(key, '')} (env {variable})" if layered else _HELP.get(key, "")
+        if key in _BOOLEAN_SETTINGS:
+            hint: Any = Annotated[
+                bool | None,
+                typer.Option(f"{flag}/{flag.replace('--', '--no-', 1)}",
+                             help=text, show_default=False),
+            ]
+        else:
+            hint = Annotated[
+                str | None, typer.Option(flag, help=text)
+            ]
+        extra.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
+                                       default=None))
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        flags: dict[str, str | None] = {}
+        for parameter in extra:
+            value = kwargs.pop(parameter.name)
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            flags[parameter.name] = value
+        command(*args, flags=flags, **kwargs)
+
+    parameters = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else p
+        for p in own
+    ]
+    wrapper.__signature__ = signature.replace(parameters=[*parameters, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*parameters, *extra)}
+    del wrapper.__wrapped__
+    return wrapper
+
+
+@app.command()
+@_with_setting_flags(layered=False)
+def init(
+    profile: ProfileOpt = None,
+    make_default: Annotated[
+        bool | None,
+        typer.Option("--default/--not-default",
+                     help="Make it the default profile (default: if there is none yet).",
+                     show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a profile of that name.")] = False,
+    no_input: NoInputOpt = False,
+    *,
+    flags: dict[str, str | None],
+) -> None:
+    """Create a profile: asks on a terminal; every answer can also be given as a flag."""
+    with reported_errors():
+        from smsp_cli import config
+        from smsp_cli.credentials import can_prompt
+
+        interactive = can_prompt(no_input)
+        loaded = config.load()
+        name = profile or _ask_name(interactive)
+        config.check_profile_name(name)
+        if name in loaded.profiles and not force:
+            from smsp_cli.errors import ConfigError
+
+            raise ConfigError(
+                f"profile {name!r} already exists in {loaded.path}",
+                hint="change it with `smsp config set`, or pass --force to replace it",
+            )
+        values = _answers(flags, interactive)
+        _check_credentials(values)
+        updated = config.Config(
+            loaded.path,
+            loaded.default_profile,
+            {**loaded.profiles, name: values},
+        )
+        if make_default or (make_default is None and not loaded.default_profile):
+            updated = updated.with_default(name)
+        config.save(updated)
+        default = " (the default profile)" if updated.default_profile == name else ""
+        _note(f"wrote profile {name}{default} to {loaded.path}")
+        _suggest_passphrase(name, values)
+
+
+def _ask_name(interactive: bool) -> str:
+    from smsp_cli.errors import ConfigError
+
+    if not interactive:
+        raise ConfigError("no profile name given", hint="pass --profile NAME")
+    return str(typer.prompt("Profile name", default="live", err=True))
+
+
+def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
+    """Every given value, typed and checked; the required ones asked for when missing."""
+    from smsp_cli import config
+    from smsp_cli.errors import ConfigError, SmspError
+    from smsp_cli.settings import KEYS
+
+    values: dict[str, Any] = {}
+    for key, text in flags.items():
+        if text is not None and text != "":
+            values[key] = config.typed(key, text, source=KEYS[key][0])
+    for key in (*_REQUIRED, "username"):
+        if key in values or (key == "key" and _is_pkcs12(values.get("cert"))):
+            continue
+        if not interactive:
+            if key == "username":
+                continue
+            if key == "kind":
+                values[key] = "live"  # written out, so the file says what the guard rails assume
+                continue
+            raise ConfigError(
+                f"no {key} given for the new profile",
+                hint=f"pass {KEYS[key][0]} (or run on a terminal to be asked)",
+            )
+        while True:
+            suggested = "live" if key == "kind" else ""
+            answer = str(typer.prompt(_QUESTIONS[key], default=suggested,
+                                      show_default=bool(suggested), err=True))
+            if not answer.strip() and key == "username":
+                break
+            try:
+                values[key] = config.typed(key, answer, source="your answer")
+                break
+            except SmspError as error:
+                _note(error.one_line())
+    return values
+
+
+def _is_pkcs12(cert: object) -> bool:
+    from pathlib import Path
+
+    from smsp_cli.clientcert import is_pkcs12
+
+    return isinstance(cert, str) and is_pkcs12(Path(cert))
+
+
+def _check_credentials(values: dict[str, Any]) -> None:
+    """Refuse files that are missing, or a key that does not match its certificate."""
+    from pathlib import Path
+
+    from smsp_cli import clientcert
+    from smsp_cli.errors import ConfigError
+
+    ca_bundle = Path(values["ca_bundle"])
+    if not ca_bundle.is_file():
+        raise ConfigError(f"CA bundle {ca_bundle} does not exist or is not a file")
+    key = Path(values["key"]) if values.get("key") else None
+    if clientcert.needs_passphrase(Path(values["cert"]), key):
+        return  # checked when the passphrase is set (`smsp auth set`) or first used
+    clientcert.load(Path(values["cert"]), key)
+
+
+def _suggest_passphrase(name: str, values: dict[str, Any]) -> None:
+    from pathlib import Path
+
+    from smsp_cli.clientcert import needs_passphrase
+
+    key = Path(values["key"]) if values.get("key") else None
+    if not values.get("passphrase_file") and needs_passphrase(Path(values["cert"]), key):
+        _note(
+            f"the client key is encrypted: store its passphrase with "
+            f"`smsp auth set --profile {name}`, or pass --passphrase-file FILE"
+        )
+
+
+@app.command()
+@_with_setting_flags(layered=True)
+def show(
+    profile: ProfileOpt = None,
+    sources: Annotated[
+        bool, typer.Option("--sources", help="Also say where each value came from.")
+    ] = False,
+    no_input: NoInputOpt = False,
+    *,
+    flags: dict[str, str | None],
+) -> None:
+    """Show the effective settings (flags and environment applied); secrets never shown."""
+    with reported_errors():
+        from smsp_cli import config
+        from smsp_cli.credentials import PassphraseSource
+        from smsp_cli.settings import DEFAULT_SOURCE, KEYS, SANDBOX_PROFILE
+
+        flags = {**flags, "profile": profile, "no_input": "true" if no_input else None}
+        loaded = config.load()
+        chosen = config.choose_profile(loaded, flags)
+        sandbox_values = None
+        if chosen is not None and chosen.value == SANDBOX_PROFILE:
+            sandbox_values = _sandbox_preview()
+        merged = config.layered(loaded, flags, sandbox_values=sandbox_values)
+        rows: list[tuple[str, str, str]] = [("config file", str(loaded.path), "")]
+        for key in KEYS:
+            found = merged.get(key)
+            if found is not None:
+                rows.append((key, found.value, found.source))
+            elif key == "username":
+                rows.append((key, "(the client certificate's CN)", DEFAULT_SOURCE))
+            else:
+                rows.append((key, "(not set)", ""))
+        passphrase_file = merged.get("passphrase_file")
+        no_input_value = merged.get("no_input")
+        source = PassphraseSource(
+            profile=chosen.value if chosen else None,
+            passphrase_file=_path(passphrase_file.value) if passphrase_file else None,
+            file_source=passphrase_file.source if passphrase_file else "",
+            no_input=bool(no_input_value and no_input_value.value.lower() in ("true", "1",
+                                                                               "yes", "on")),
+        )
+        # The passphrase itself is never shown: only where it would come from.
+        rows.append(("passphrase", *_passphrase_row(merged, source)))
+        width = max(len(row[0]) for row in rows)
+        for key, value, where in rows:
+            line = f"{key.ljust(width)}  {value}"
+            if sources and where:
+                line += f"  [{where}]"
+            sys.stdout.write(line + "\n")
+
+
+def _passphrase_row(merged: dict[str, Any], source: Any) -> tuple[str, str]:
+    from smsp_cli import clientcert
+    from smsp_cli.errors import SmspError
+
+    cert, key = merged.get("cert"), merged.get("key")
+    if cert is not None:
+        with contextlib.suppress(SmspError):
+            # Without a passphrase source, loading fails if anything is encrypted.
+            clientcert.load(_path(cert.value), _path(key.value) if key is not None else None)
+            return "not needed", "the client key is not encrypted"
+    return source.describe()  # type: ignore[no-any-return]
+
+
+def _path(text: str) -> Any:
+    from pathlib import Path
+
+    return Path(text).expanduser()
+
+
+def _sandbox_preview() -> dict[str, str]:
+    """The built-in sandbox profile's values, without starting it (its port is picked later)."""
+    from smsp_cli.sandbox.certs import credential_paths
+    from smsp_cli.sandbox.embedded import settings_for
+    from smsp_cli.sandbox.paths import sandbox_dir
+
+    return settings_for("https://127.0.0.1:<free port>/smsp/pds", credential_paths(sandbox_dir()))
+
+
+@app.command("set")
+def set_value(
+    key: Annotated[str, typer.Argument(metavar="KEY", help="A setting name, e.g. endpoint.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="Its value.")],
+    profile: ProfileOpt = None,
+) -> None:
+    """Set one value in a profile (created if it does not exist yet)."""
+    with reported_errors():
+        from smsp_cli import config
+
+        loaded = config.load()
+        name = config.profile_to_edit(loaded, profile)
+        config.check_profile_name(name)
+        typed = config.typed(key, value, source=f"`smsp config set {key}`")
+        if name not in loaded.profiles:
+            _note(f"created profile {name}")
+        config.save(loaded.with_value(name, key, typed))
+        _note(f"set {key} in profile {name} ({loaded.path})")
+
+
+@app.command()
+def unset(
+    key: Annotated[str, typer.Argument(metavar="KEY", help="A setting name, e.g. username.")],
+    profile: ProfileOpt = None,
+) -> None:
+    """Remove one value from a profile, so the environment or the default applies."""
+    with reported_errors():
+        from smsp_cli import config
+        from smsp_cli.errors import ConfigError
+
+        loaded = config.load()
+        name = config.profile_to_edit(loaded, profile)
+        if name not in loaded.profiles:
+            raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
+        if key not in loaded.profiles[name]:
+            raise ConfigError(f"profile {name} in {loaded.path} has no {key!r}")
+        config.save(loaded.without_value(name, key))
+        _note(f"removed {key} from profile {name} ({loaded.path})")
+
+
+@app.command()
+def profiles() -> None:
+    """List the profiles; the default one is marked with *."""
+    with reported_errors():
+        from smsp_cli import config
+        from smsp_cli.settings import SANDBOX_PROFILE
+
+        loaded = config.load()
+        rows = [
+            (name, str(values.get("kind", "live")), str(values.get("endpoint", "(no endpoint)")))
+            for name, values in sorted(loaded.profiles.items())
+        ]
+        rows.append((SANDBOX_PROFILE, "sandbox", "(built in: the embedded provider)"))
+        width = max(len(row[0]) for row in rows)
+        for name, kind, endpoint in rows:
+            mark = "*" if name == loaded.default_profile else " "
+            sys.stdout.write(f"{mark} {name.ljust(width)}  {kind.ljust(7)}  {endpoint}\n")
+
+
+@app.command()
+def use(name: Annotated[str, typer.Argument(metavar="NAME", help="The profile.")]) -> None:
+    """Make NAME the default profile."""
+    with reported_errors():
+        from smsp_cli import config
+        from smsp_cli.errors import ConfigError
+        from smsp_cli.settings import SANDBOX_PROFILE
+
+        loaded = config.load()
+        if name != SANDBOX_PROFILE and name not in loaded.profiles:
+            raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
+        config.save(loaded.with_default(name))
+        _note(f"the default profile is now {name} ({loaded.path})")
+
+
+@app.command()
+def path() -> None:
+    """Print the config file's path (SMSP_CONFIG_DIR moves it)."""
+    from smsp_cli import config
+
+    sys.stdout.write(f"{config.config_path()}\n")

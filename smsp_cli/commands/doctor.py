@@ -1,0 +1,239 @@
+"""``smsp doctor``: which layer of the connection to the provider fails, why, and what next.
+
+The checks live in :mod:`smsp_cli.diagnose`; this module turns options into a report and the
+report into a checklist with a timing waterfall (people) or stable JSON (``--json``), and
+exits with the failing layer's code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from smsp_cli.options import CONNECTION_PANEL, ConnectionOptions
+from smsp_cli.reporting import reported_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from smsp_cli.diagnose import Check, Report
+
+JSON_SCHEMA_VERSION = 1
+_PROBE_PANEL = "Test patient"
+_ICONS = {"pass": "✔", "warn": "!", "fail": "✘", "skipped": "·"}
+_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skipped": "dim"}
+_BAR_WIDTH = 32
+
+
+def _connection(flag: str, variable: str, text: str, metavar: str) -> Any:
+    return typer.Option(
+        flag, help=f"{text} (env {variable})", metavar=metavar, rich_help_panel=CONNECTION_PANEL
+    )
+
+
+def doctor(
+    profile: Annotated[
+        str | None,
+        _connection(
+            "--profile", "SMSP_PROFILE", "Connection profile ('sandbox' = embedded).", "NAME"
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None, _connection("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
+    ] = None,
+    cert: Annotated[
+        str | None, _connection("--cert", "SMSP_CERT", "Client certificate (PEM or .p12).", "FILE")
+    ] = None,
+    key: Annotated[
+        str | None, _connection("--key", "SMSP_KEY", "Client private key (PEM).", "FILE")
+    ] = None,
+    ca_bundle: Annotated[
+        str | None,
+        _connection("--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates of the provider.", "FILE"),
+    ] = None,
+    audit_id: Annotated[
+        str | None, _connection("--audit-id", "SMSP_AUDIT_ID", "Audit identity (ASID).", "ID")
+    ] = None,
+    username: Annotated[
+        str | None,
+        _connection("--username", "SMSP_USERNAME", "wsse:Username (default: the CN).", "NAME"),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        _connection("--timeout", "SMSP_TIMEOUT", "Connect and read timeout, seconds.", "SECONDS"),
+    ] = None,
+    passphrase_file: Annotated[
+        str | None,
+        typer.Option(
+            "--passphrase-file",
+            metavar="FILE",
+            help="Read the key or PKCS#12 passphrase from this file.",
+            rich_help_panel=CONNECTION_PANEL,
+        ),
+    ] = None,
+    nhs_number: Annotated[
+        str | None,
+        typer.Option(
+            "--nhs-number",
+            metavar="NHS_NUMBER",
+            help="Test patient for the SMSP check (default: 9991000003, a test-range number).",
+            rich_help_panel=_PROBE_PANEL,
+        ),
+    ] = None,
+    dob: Annotated[
+        str | None,
+        typer.Option(
+            "--dob",
+            metavar="DATE",
+            help="The test patient's date of birth (with --nhs-number).",
+            rich_help_panel=_PROBE_PANEL,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A stable JSON report.")] = False,
+) -> None:
+    """Check the connection layer by layer; explain the first failure and what to do next."""
+    with reported_errors():
+        from smsp_cli import diagnose
+
+        conn = ConnectionOptions(
+            profile=profile,
+            endpoint=endpoint,
+            cert=cert,
+            key=key,
+            ca_bundle=ca_bundle,
+            audit_id=audit_id,
+            username=username,
+            timeout=timeout,
+            passphrase_file=passphrase_file,
+        )
+        query = diagnose.probe_query(nhs_number, dob)
+        report = diagnose.diagnose(conn, query=query)
+        if as_json:
+            sys.stdout.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
+        else:
+            print_report(report)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def report_json(report: Report) -> dict[str, object]:
+    """The report as stable JSON: every layer, always in order, with the same keys."""
+    failed = report.failed
+    return {
+        "schema": JSON_SCHEMA_VERSION,
+        "endpoint": report.endpoint,
+        "ok": failed is None,
+        "exit_code": report.exit_code,
+        "failed_layer": failed.layer.key if failed else None,
+        "layers": [_check_json(check) for check in report.checks],
+        "timings": [
+            {
+                "phase": phase.name,
+                "start_ms": _ms(phase.start),
+                "duration_ms": _ms(phase.duration),
+                "completed": phase.completed,
+            }
+            for phase in report.phases
+        ],
+        "total_ms": _ms(report.total),
+    }
+
+
+def _check_json(check: Check) -> dict[str, object]:
+    return {
+        "layer": int(check.layer),
+        "name": check.layer.key,
+        "title": check.layer.title,
+        "status": check.status.value,
+        "summary": check.summary,
+        "cause": check.cause,
+        "next_step": check.next_step,
+        "facts": dict(check.facts),
+        "start_ms": _ms(check.started),
+        "elapsed_ms": _ms(check.elapsed),
+    }
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def print_report(report: Report) -> None:
+    """The checklist, the timing waterfall and a one-line verdict, on stdout."""
+    from rich.console import Console
+
+    # markup off: certificate names and server answers are printed as they are.
+    console = Console(highlight=False, markup=False, emoji=False)
+    console.print(f"smsp doctor: {report.endpoint or '(no endpoint configured)'}", style="bold")
+    console.print()
+    for check in report.checks:
+        _print_check(console, check)
+    console.print()
+    _print_waterfall(console, report)
+    console.print()
+    _print_verdict(console, report)
+
+
+def _print_check(console: Console, check: Check) -> None:
+    from rich.text import Text
+
+    status = check.status.value
+    line = Text()
+    line.append(f" {_ICONS[status]} ", style=_STYLES[status])
+    line.append(f"{int(check.layer)} {check.layer.title:<20}", style="bold")
+    line.append(check.summary, style="dim" if status == "skipped" else "")
+    console.print(line)
+    if status == "skipped":
+        return
+    for name, value in check.facts:
+        console.print(Text(f"      {name}: {value}", style="dim"))
+    if check.cause:
+        console.print(Text(f"      cause: {check.cause}", style=_STYLES[status]))
+    if check.next_step:
+        console.print(Text(f"      next:  {check.next_step}", style=_STYLES[status]))
+
+
+def _print_waterfall(console: Console, report: Report) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from smsp_cli.tracing import bar, format_seconds
+
+    table = Table(title="Timings", title_justify="left", box=None, show_header=True)
+    for column, justify in (("step", "left"), ("start", "right"), ("took", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("", no_wrap=True)
+    total = report.total or 1e-9
+    rows = [
+        (f"{int(c.layer)} {c.layer.title}", c.started, c.elapsed, _STYLES[c.status.value])
+        for c in report.checks
+        if c.status.value != "skipped"
+    ]
+    rows += [(f"  POST {p.name}", p.start, p.duration, "cyan") for p in report.phases]
+    rows.sort(key=lambda row: row[1])
+    for name, start, took, style in rows:
+        table.add_row(
+            name,
+            format_seconds(start),
+            format_seconds(took),
+            Text(bar(start, took, total, _BAR_WIDTH, "█"), style=style),
+        )
+    table.add_row("total", "", format_seconds(report.total), "")
+    console.print(table)
+
+
+def _print_verdict(console: Console, report: Report) -> None:
+    failed = report.failed
+    warnings = len(report.warnings)
+    if failed is None:
+        note = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+        console.print(f"All layers passed{note}.", style="bold green")
+        return
+    console.print(
+        f"Failed at layer {int(failed.layer)}, {failed.layer.title}: {failed.summary} "
+        f"(exit {report.exit_code})",
+        style="bold red",
+    )
