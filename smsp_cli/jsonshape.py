@@ -67,4 +67,5 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     else:
         shape["patient"] = patient_json(reply.patient)
     shape["synthetic"] = outcome.synthetic
+    shape["environment"] = outcome.environment
     return shape

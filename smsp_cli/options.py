@@ -17,6 +17,7 @@ import typer
 from smsp_cli.render import OutputFormat
 
 CONNECTION_PANEL = "Connection"
+TUNING_PANEL = "Provider tuning"
 OUTPUT_PANEL = "Output"
 
 
@@ -34,14 +35,23 @@ class ConnectionOptions:
     timeout: str | None = None
     passphrase_file: str | None = None  # where an encrypted key's passphrase is read from
     no_input: bool = False  # never prompt; fail with the command that fixes it
+    kind: str | None = None
+    sender_address: str | None = None
+    soap_action_quoted: bool | None = None
+    connect_timeout: str | None = None
+    read_timeout: str | None = None
+    min_tls_version: str | None = None
+    max_attempts: str | None = None
+    retry_backoff: str | None = None
 
     def flags(self) -> dict[str, str | None]:
         """The setting flags by setting name (not the credential-handling switches)."""
-        return {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in ("passphrase_file", "no_input")
-        }
+        flags: dict[str, str | None] = {}
+        for key, value in self.__dict__.items():
+            if key in ("passphrase_file", "no_input"):
+                continue
+            flags[key] = ("true" if value else "false") if isinstance(value, bool) else value
+        return flags
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,69 @@ _CONNECTION_PARAMETERS: dict[str, Any] = {
         ),
     ],
 }
+
+
+def _tuning(flag: str, variable: str, text: str, metavar: str) -> Any:
+    return typer.Option(
+        flag, help=f"{text} (env {variable})", metavar=metavar, rich_help_panel=TUNING_PANEL
+    )
+
+
+_CONNECTION_PARAMETERS.update(
+    {
+        "kind": Annotated[
+            str | None,
+            _tuning(
+                "--kind", "SMSP_KIND", "live, test or sandbox: how results are labelled.", "KIND"
+            ),
+        ],
+        "sender_address": Annotated[
+            str | None,
+            _tuning("--from", "SMSP_FROM", "wsa:From address to send (optional).", "ADDRESS"),
+        ],
+        "soap_action_quoted": Annotated[
+            bool | None,
+            typer.Option(
+                "--soap-action-quoted/--soap-action-unquoted",
+                help="Quote SOAPAction (default unquoted). (env SMSP_SOAP_ACTION_QUOTED)",
+                rich_help_panel=TUNING_PANEL,
+                show_default=False,
+            ),
+        ],
+        "connect_timeout": Annotated[
+            str | None,
+            _tuning(
+                "--connect-timeout",
+                "SMSP_CONNECT_TIMEOUT",
+                "Connect timeout in seconds.",
+                "SECONDS",
+            ),
+        ],
+        "read_timeout": Annotated[
+            str | None,
+            _tuning("--read-timeout", "SMSP_READ_TIMEOUT", "Read timeout in seconds.", "SECONDS"),
+        ],
+        "min_tls_version": Annotated[
+            str | None,
+            _tuning(
+                "--min-tls-version",
+                "SMSP_MIN_TLS_VERSION",
+                "Lowest TLS version: 1.2 or 1.3.",
+                "VER",
+            ),
+        ],
+        "max_attempts": Annotated[
+            str | None,
+            _tuning("--max-attempts", "SMSP_MAX_ATTEMPTS", "Attempts for retryable failures.", "N"),
+        ],
+        "retry_backoff": Annotated[
+            str | None,
+            _tuning(
+                "--retry-backoff", "SMSP_RETRY_BACKOFF", "First retry delay in seconds.", "SECONDS"
+            ),
+        ],
+    }
+)
 _CONNECTION_DEFAULTS: dict[str, Any] = dict.fromkeys(_CONNECTION_PARAMETERS)
 _CONNECTION_DEFAULTS["no_input"] = False
 

@@ -98,3 +98,4 @@ class Outcome:
     message_id: str  # the MessageID we sent
     warnings: tuple[str, ...] = field(default=())
     synthetic: bool = False  # answered by the embedded sandbox
+    environment: str = "live"  # live, test or sandbox: so test data never passes for live

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -129,7 +130,8 @@ def call(
         if on_attempt is not None:
             on_attempt(_event(attempt, policy, request, None, None))
         synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
-        return judge(query.operation, reply, request.message_id, synthetic=synthetic)
+        outcome = judge(query.operation, reply, request.message_id, synthetic=synthetic)
+        return replace(outcome, environment="sandbox" if synthetic else settings.environment)
 
 
 def _event(

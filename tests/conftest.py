@@ -32,6 +32,8 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_pa
     monkeypatch.setenv("SMSP_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
+    # Retries keep their count but not their waiting; tests of the backoff inject their own.
+    monkeypatch.setenv("SMSP_RETRY_BACKOFF", "0")
 
 
 @pytest.fixture(scope="session")

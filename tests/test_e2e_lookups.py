@@ -33,6 +33,7 @@ def test_get_returns_the_full_record_as_json() -> None:
     assert (result["response_code"], result["response_text"]) == ("SMSP-0000", "Success")
     assert result["warnings"] == []
     assert result["synthetic"] is True
+    assert result["environment"] == "sandbox"
     patient = result["patient"]
     assert patient["nhs_number"] == "9991000003"
     assert patient["given_names"] == ["Eleanor", "Mary"]
@@ -48,7 +49,15 @@ def test_get_returns_the_full_record_as_json() -> None:
 
 
 def test_json_key_set_is_stable_for_each_command() -> None:
-    common = {"operation", "response_code", "response_text", "message_id", "warnings", "synthetic"}
+    common = {
+        "operation",
+        "response_code",
+        "response_text",
+        "message_id",
+        "warnings",
+        "synthetic",
+        "environment",
+    }
     verify = smsp("verify", *FOUND[:1], "--dob", FOUND[1], "--json").json()
     assert set(verify) == common | {"verified", "nhs_number"}
     trace = smsp(
@@ -431,4 +440,5 @@ def test_errors_in_json_mode_keep_stdout_clean() -> None:
 def test_warnings_without_a_new_number_are_not_about_supersession() -> None:
     run = smsp("search", "--family", "Twyford", "--dob", "1990-01-01", "--gender", "m", "--json")
     assert run.json()["warnings"] == [
-        "more than one patient matched; refine the search (add postcode or given name)"]
+        "more than one patient matched; refine the search (add postcode or given name)"
+    ]

@@ -72,7 +72,7 @@ def test_sandbox_serve_prints_settings_a_script_can_use() -> None:
     try:
         assert server.stdout is not None
         settings: dict[str, str] = {}
-        while len(settings) < 5:
+        while len(settings) < 6:
             line = server.stdout.readline()
             assert line, "sandbox serve ended before printing its settings"
             name, _, value = line.rstrip("\n").partition("=")
@@ -83,6 +83,7 @@ def test_sandbox_serve_prints_settings_a_script_can_use() -> None:
             "SMSP_KEY",
             "SMSP_CA_BUNDLE",
             "SMSP_AUDIT_ID",
+            "SMSP_KIND",
         }
         assert settings["SMSP_ENDPOINT"].startswith("https://127.0.0.1:")
         done = subprocess.run(

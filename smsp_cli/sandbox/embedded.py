@@ -34,4 +34,5 @@ def settings_for(url: str, credentials: SandboxCredentials) -> dict[str, str]:
         "key": str(credentials.client_key),
         "ca_bundle": str(credentials.ca_cert),
         "audit_id": SANDBOX_AUDIT_ID,
+        "kind": "sandbox",
     }
