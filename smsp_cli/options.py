@@ -155,7 +155,7 @@ _CONNECTION_PARAMETERS.update(
         "soap_action_quoted": Annotated[
             bool | None,
             typer.Option(
-                "--soap-action-quoted/--soap-action-unquoted",
+                "--soap-action-quoted/--no-soap-action-quoted",
                 help="Quote SOAPAction (default unquoted). (env SMSP_SOAP_ACTION_QUOTED)",
                 rich_help_panel=TUNING_PANEL,
                 show_default=False,
