@@ -13,10 +13,8 @@ An HTTP error whose body is empty, not XML, or declared/sniffed as an HTML page 
 SOAP body, so steps 1 and 2 report it by its status rather than by its body. Hostile XML that
 claims to be XML is refused as unsafe whatever the status.
 
-Blank and absent stay distinct in everything read from the payload (spec §3.7): an element that
-is present but empty gives ``""``, an element (or attribute) that is absent gives ``None``. So
-``<family/>`` gives ``family_name=""`` and a name without ``family`` gives ``None``. Text is
-stripped of surrounding whitespace; telecom values are kept exactly as sent.
+The payload's contents are read by :mod:`smsp_cli.reply_payloads`, which keeps blank and absent
+distinct (spec §3.7).
 
 Unknown response codes are returned raw: judging them is ``codes.lookup``'s job (spec §6.1).
 """
@@ -24,15 +22,11 @@ Unknown response codes are returned raw: judging them is ``codes.lookup``'s job 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import http
-import re
 import unicodedata
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from smsp_cli import codes, errors, operations, results, xmlsafe
-from smsp_cli.models import NHS_NUMBER_OID, Gender, PartialDate
+from smsp_cli import codes, errors, operations, reply_payloads, results, xmlsafe
 from smsp_cli.xmlsafe import NS
 
 if TYPE_CHECKING:
@@ -44,13 +38,6 @@ _QUOTE_LIMIT = 300
 # An HTML error page shows itself early: look for these in the first bytes only.
 _HTML_MARKERS = (b"<!doctype html", b"<html")
 _HTML_SNIFF_BYTES = 512
-
-# HL7 TS: a date of 4, 6 or 8 digits; only a full date may carry a time, and any precision an
-# optional UTC offset. The time and offset are ignored: SMSP dates are dates (spec §3.7).
-_HL7_TIMESTAMP = re.compile(
-    r"^(?:(?P<day>\d{8})(?:\d{2,}(?:\.\d+)?)?|(?P<month>\d{6})|(?P<year>\d{4}))"
-    r"(?:[+-]\d{4})?$"
-)
 
 
 def parse_reply(
@@ -160,13 +147,13 @@ def _read_fault(fault: etree._Element) -> results.Fault:
     detail = _soap_fault_part(fault, "detail")
     info = None if detail is None else detail.find(".//itk:ToolkitErrorInfo", NS)
     return results.Fault(
-        faultcode=_local_part(_text(_soap_fault_part(fault, "faultcode")) or ""),
-        faultstring=_text(_soap_fault_part(fault, "faultstring")) or "",
+        faultcode=_local_part(reply_payloads.text(_soap_fault_part(fault, "faultcode")) or ""),
+        faultstring=reply_payloads.text(_soap_fault_part(fault, "faultstring")) or "",
         error_id=_toolkit_field(info, "ErrorID"),
         error_code=_toolkit_field(info, "ErrorCode"),
         error_text=_toolkit_field(info, "ErrorText"),
         diagnostic=_toolkit_field(info, "ErrorDiagnosticText"),
-        actor=_text(_soap_fault_part(fault, "faultactor")),
+        actor=reply_payloads.text(_soap_fault_part(fault, "faultactor")),
     )
 
 
@@ -178,7 +165,7 @@ def _soap_fault_part(fault: etree._Element, name: str) -> etree._Element | None:
 def _toolkit_field(info: etree._Element | None, name: str) -> str | None:
     if info is None:
         return None
-    return _text(_child_qualified_or_not(info, "itk", name))
+    return reply_payloads.text(_child_qualified_or_not(info, "itk", name))
 
 
 def _child_qualified_or_not(
@@ -223,11 +210,9 @@ _FAULT_HINTS = {
 # --- Step 5: the business payload ---------------------------------------------------------------
 
 
-def _read_business_reply(
-    root: etree._Element, expected: operations.Reply | None
-) -> results.Reply:
+def _read_business_reply(root: etree._Element, expected: operations.Reply | None) -> results.Reply:
     payload = _locate_payload(root)
-    kind = _local_name(payload)
+    kind = xmlsafe.local_name(payload)
     if expected is not None and kind != expected.value:
         raise errors.ProviderFailed(
             f"expected a {expected.value} reply but the provider sent {_quote(kind)}"
@@ -238,8 +223,7 @@ def _read_business_reply(
         message_id=_message_id(root),
         payload=_serialise(payload),
     )
-    reader = _PAYLOAD_READERS.get(kind)
-    return reply if reader is None else reader(payload, reply)
+    return reply_payloads.read_payload(payload, reply)
 
 
 def _locate_payload(root: etree._Element) -> etree._Element:
@@ -258,25 +242,25 @@ def _locate_payload(root: etree._Element) -> etree._Element:
         if slot is None:
             raise errors.ProviderFailed("the Distribution Envelope carries no itk:payload")
         container = _first_element(slot, "the Distribution Envelope payload is empty")
-    if _namespace(container) != xmlsafe.HL7:
+    if xmlsafe.namespace(container) != xmlsafe.HL7:
         raise errors.ProviderFailed(
-            f"provider reply has no HL7 payload: found {_quote(_local_name(container))} "
-            f"in namespace {_quote(_namespace(container) or 'none')}"
+            f"provider reply has no HL7 payload: found {_quote(xmlsafe.local_name(container))} "
+            f"in namespace {_quote(xmlsafe.namespace(container) or 'none')}"
         )
     return container
 
 
 def _first_element(parent: etree._Element, when_missing: str) -> etree._Element:
-    for child in parent:
-        if isinstance(child.tag, str):  # skips comments and processing instructions
-            return child
-    raise errors.ProviderFailed(f"provider reply unusable: {when_missing}")
+    children = xmlsafe.elements(parent)
+    if not children:
+        raise errors.ProviderFailed(f"provider reply unusable: {when_missing}")
+    return children[0]
 
 
 def _response_code(payload: etree._Element, kind: str) -> str:
     """The business outcome is ``value/@code`` (spec §3.4); a blank code is no code."""
     value = payload.find("hl7:value", NS)
-    code = None if value is None else _attribute(value, "code")
+    code = None if value is None else reply_payloads.attribute(value, "code")
     if not code:
         raise errors.ProviderFailed(f"provider reply {_quote(kind)} has no response code")
     return code
@@ -285,7 +269,7 @@ def _response_code(payload: etree._Element, kind: str) -> str:
 def _message_id(root: etree._Element) -> str | None:
     if root.tag != _tag("soap", "Envelope"):
         return None
-    return _text(root.find("soap:Header/wsa:MessageID", NS))
+    return reply_payloads.text(root.find("soap:Header/wsa:MessageID", NS))
 
 
 def _serialise(payload: etree._Element) -> bytes:
@@ -301,135 +285,7 @@ def _serialise(payload: etree._Element) -> bytes:
     return etree.tostring(alone, encoding="utf-8", pretty_print=True)
 
 
-def _read_verify(payload: etree._Element, reply: results.Reply) -> results.Reply:
-    """verifyNHSNumberResponse (spec §3.5): the VI flag and the (possibly new) NHS number."""
-    observation = payload.find("hl7:component/hl7:validIdentifier", NS)
-    if observation is None:
-        return reply
-    flag = observation.find("hl7:value", NS)
-    patient = observation.find("hl7:subject/hl7:patient", NS)
-    return dataclasses.replace(
-        reply,
-        verified=None if flag is None else _boolean(flag.get("value")),
-        nhs_number=None if patient is None else _identifiers(patient)[0],
-    )
-
-
-def _read_nhs_number(payload: etree._Element, reply: results.Reply) -> results.Reply:
-    """getNHSNumberResponse (spec §3.6): the NHS number and the echoed local identifier."""
-    patient = payload.find("hl7:subject/hl7:patient", NS)
-    if patient is None:
-        return reply
-    nhs_number, local_identifier = _identifiers(patient)
-    return dataclasses.replace(reply, nhs_number=nhs_number, local_identifier=local_identifier)
-
-
-def _read_patient_details(payload: etree._Element, reply: results.Reply) -> results.Reply:
-    """getPatientDetailsResponse (spec §3.7)."""
-    patient = payload.find("hl7:subject/hl7:patient", NS)
-    if patient is None:
-        return reply
-    return dataclasses.replace(reply, patient=_patient(patient))
-
-
-_PAYLOAD_READERS: dict[str, Callable[[etree._Element, results.Reply], results.Reply]] = {
-    operations.Reply.VERIFY.value: _read_verify,
-    operations.Reply.NHS_NUMBER.value: _read_nhs_number,
-    operations.Reply.PATIENT_DETAILS.value: _read_patient_details,
-}
-
-
-# --- The patient (spec §3.7) --------------------------------------------------------------------
-
-
-def _patient(patient: etree._Element) -> results.Patient:
-    nhs_number, local_identifier = _identifiers(patient)
-    name = patient.find("hl7:name", NS)
-    person = patient.find("hl7:patientPerson", NS)
-    return results.Patient(
-        nhs_number=nhs_number,
-        local_identifier=local_identifier,
-        title=_child_text(name, "prefix"),
-        given_names=() if name is None else _texts(name, "given"),
-        family_name=_child_text(name, "family"),
-        gender=_gender(_child_attribute(person, "administrativeGenderCode", "code")),
-        birth_date=_iso_date(_child_attribute(person, "birthTime", "value")),
-        death_date=_iso_date(_child_attribute(person, "deceasedTime", "value")),
-        addresses=tuple(_address(addr) for addr in patient.findall("hl7:addr", NS)),
-        telecoms=_telecoms(patient),
-        gp_practice=_gp_practice(person),
-    )
-
-
-def _identifiers(patient: etree._Element) -> tuple[str | None, str | None]:
-    """(NHS number, local identifier): the id with the NHS root, and the first other id."""
-    nhs_number: str | None = None
-    local_identifier: str | None = None
-    for identifier in patient.findall("hl7:id", NS):
-        extension = _attribute(identifier, "extension")
-        if _attribute(identifier, "root") == NHS_NUMBER_OID:
-            nhs_number = extension if nhs_number is None else nhs_number
-        elif local_identifier is None:
-            local_identifier = extension
-    return nhs_number, local_identifier
-
-
-def _gender(code: str | None) -> str | None:
-    if code is None:
-        return None
-    gender = Gender.from_code(code)
-    return code if gender is None else gender.label
-
-
-def _iso_date(value: str | None) -> str | None:
-    """HL7 YYYY, YYYYMM or YYYYMMDD[time] as ISO YYYY, YYYY-MM or YYYY-MM-DD; else the raw value.
-
-    All three lengths are accepted for both dates (spec §3.7 [CONFLICT] recommendation).
-    """
-    if value is None:
-        return None
-    match = _HL7_TIMESTAMP.match(value.strip())
-    date_text = None if match is None else match["day"] or match["month"] or match["year"]
-    date = None if date_text is None else PartialDate.from_hl7(date_text)
-    return value if date is None else date.iso()
-
-
-def _address(addr: etree._Element) -> results.Address:
-    """AD.NHS.AddressType2: postalCode plus five streetAddressLine, blanks dropped from lines."""
-    use = _attribute(addr, "use")
-    return results.Address(
-        use=None if use is None else results.ADDRESS_USES.get(use, use),
-        lines=tuple(line for line in _texts(addr, "streetAddressLine") if line),
-        postcode=_child_text(addr, "postalCode"),
-    )
-
-
-def _telecoms(patient: etree._Element) -> tuple[results.Telecom, ...]:
-    """Telecoms exactly as PDS holds them; one without @value has nothing to show: skipped."""
-    found = []
-    for telecom in patient.findall("hl7:telecom", NS):
-        value = telecom.get("value")
-        if value is not None:
-            found.append(results.Telecom(use=telecom.get("use"), value=value))
-    return tuple(found)
-
-
-def _gp_practice(person: etree._Element | None) -> results.GpPractice | None:
-    practice = None if person is None else person.find("hl7:gPPractice", NS)
-    if practice is None:
-        return None
-    organisation = practice.find("hl7:locationOrganization", NS)
-    addr = practice.find("hl7:addr", NS)
-    # The practice code is read whatever the id root: the OID is [UNCONFIRMED] (spec §3.7).
-    return results.GpPractice(
-        code=_child_attribute(organisation, "id", "extension"),
-        name=_child_text(organisation, "name"),
-        address=None if addr is None else _address(addr),
-        telephone=_child_attribute(practice, "telecom", "value"),
-    )
-
-
-# --- Small XML helpers --------------------------------------------------------------------------
+# --- Small helpers ------------------------------------------------------------------------------
 
 
 def _tag(prefix: str, local: str) -> str:
@@ -437,51 +293,9 @@ def _tag(prefix: str, local: str) -> str:
     return f"{{{NS[prefix]}}}{local}"
 
 
-def _namespace(element: etree._Element) -> str | None:
-    tag = element.tag
-    return tag[1:].split("}", 1)[0] if tag.startswith("{") else None
-
-
-def _local_name(element: etree._Element) -> str:
-    return element.tag.rsplit("}", 1)[-1]
-
-
-def _text(element: etree._Element | None) -> str | None:
-    """Stripped text content (comments excluded); ``""`` when empty, ``None`` when absent."""
-    if element is None:
-        return None
-    # itertext() is typed str | bytes; a parsed document only ever yields str.
-    return "".join(part for part in element.itertext() if isinstance(part, str)).strip()
-
-
-def _child_text(parent: etree._Element | None, name: str) -> str | None:
-    return None if parent is None else _text(parent.find(f"hl7:{name}", NS))
-
-
-def _texts(parent: etree._Element, name: str) -> tuple[str, ...]:
-    return tuple(_text(child) or "" for child in parent.findall(f"hl7:{name}", NS))
-
-
-def _attribute(element: etree._Element, name: str) -> str | None:
-    value = element.get(name)
-    return None if value is None else value.strip()
-
-
-def _child_attribute(parent: etree._Element | None, child: str, name: str) -> str | None:
-    found = None if parent is None else parent.find(f"hl7:{child}", NS)
-    return None if found is None else _attribute(found, name)
-
-
-def _boolean(value: str | None) -> bool | None:
-    """HL7 BL: exactly "true" or "false"; anything else is no answer."""
-    return {"true": True, "false": False}.get((value or "").strip())
-
-
 def _quote(text: str) -> str:
     """Provider text made safe for one terminal line: no control characters, bounded length."""
-    visible = "".join(
-        " " if unicodedata.category(char).startswith("C") else char for char in text
-    )
+    visible = "".join(" " if unicodedata.category(char).startswith("C") else char for char in text)
     visible = " ".join(visible.split())
     if len(visible) > _QUOTE_LIMIT:
         visible = visible[: _QUOTE_LIMIT - 1] + "…"

@@ -1,4 +1,4 @@
-"""Namespaces and the one hardened XML parser every module uses (spec §5.1).
+"""Namespaces, the one hardened XML parser every module uses (spec §5.1), and element names.
 
 lxml is imported lazily by callers through :func:`parse`, so importing this module is cheap.
 
@@ -132,3 +132,24 @@ def _refuse_dtd_nodes(root: etree._Element) -> None:
         raise UnsafeXml("document has a DOCTYPE, which smsp refuses")
     for _ in root.iter(etree.Entity):
         raise UnsafeXml("document uses an entity reference, which smsp refuses")
+
+
+def elements(parent: etree._Element) -> list[etree._Element]:
+    """The child elements of ``parent``, without its comments and processing instructions."""
+    return [child for child in parent if isinstance(child.tag, str)]
+
+
+def namespace(element: etree._Element) -> str:
+    """The namespace URI of an element's tag; ``""`` when it has none."""
+    tag = element.tag
+    if not isinstance(tag, str) or not tag.startswith("{"):
+        return ""
+    return tag[1:].split("}", 1)[0]
+
+
+def local_name(element: etree._Element) -> str:
+    """An element's tag without its namespace; ``""`` for a comment or processing instruction."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]

@@ -16,7 +16,7 @@ from smsp_cli import models, xmlsafe
 from smsp_cli.envelope import EnvelopeSettings, build_request
 from smsp_cli.identity import ASID_TYPE, AuditId
 from smsp_cli.operations import DETAILS, GET, SEARCH, TRACE, VERIFY, Operation
-from smsp_cli.sandbox import checks
+from smsp_cli.sandbox import checks, envelope_checks
 from smsp_cli.sandbox.matching import Criteria
 from smsp_cli.xmlsafe import NS
 
@@ -257,11 +257,11 @@ def test_a_message_just_before_expiry_is_accepted() -> None:
 
 
 def test_created_up_to_a_minute_ahead_of_the_sandbox_clock_is_tolerated() -> None:
-    expect_valid(check(build(), now=NOW - checks.ALLOWED_CLOCK_SKEW))
+    expect_valid(check(build(), now=NOW - envelope_checks.ALLOWED_CLOCK_SKEW))
 
 
 def test_created_more_than_a_minute_ahead_is_refused() -> None:
-    problem = expect_fault(check(build(), now=NOW - checks.ALLOWED_CLOCK_SKEW -
+    problem = expect_fault(check(build(), now=NOW - envelope_checks.ALLOWED_CLOCK_SKEW -
                                  dt.timedelta(seconds=1)))
     assert "future" in problem.reason
 
@@ -273,7 +273,7 @@ def test_fractions_of_a_second_are_accepted_in_timestamps() -> None:
 
 
 def test_soap_1_2_is_a_version_mismatch() -> None:
-    body = build().replace(xmlsafe.SOAP.encode(), checks.SOAP12.encode())
+    body = build().replace(xmlsafe.SOAP.encode(), envelope_checks.SOAP12.encode())
     assert expect_fault(check(body)).faultcode == "VersionMismatch"
 
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from smsp_cli.models import nhs_number_check_digit
 from smsp_cli.operations import DETAILS, GET, SEARCH, TRACE, VERIFY, Operation
 from smsp_cli.results import Address, Patient, Telecom
+from smsp_cli.sandbox.builtin import BUILT_IN
 from smsp_cli.sandbox.matching import Answer, Criteria, PatientIndex
-from smsp_cli.sandbox.patients import BUILT_IN, SCENARIOS, SandboxPatient
+from smsp_cli.sandbox.patients import SCENARIOS, SandboxPatient
 
 ELEANOR = Patient(
     nhs_number="9991000003",

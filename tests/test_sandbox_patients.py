@@ -12,8 +12,10 @@ import pytest
 from smsp_cli.models import is_valid_nhs_number
 from smsp_cli.operations import GET, SEARCH, TRACE, VERIFY, Operation
 from smsp_cli.results import Address, GpPractice, Patient
+from smsp_cli.sandbox.builtin import BUILT_IN
 from smsp_cli.sandbox.matching import Answer, Criteria, PatientIndex
-from smsp_cli.sandbox.patients import BUILT_IN, SandboxPatient, load_csv, patient_to_json
+from smsp_cli.sandbox.opentest import load_csv
+from smsp_cli.sandbox.patients import SandboxPatient, patient_to_json
 
 OPENTEST_CSV = (
     Path(__file__).resolve().parents[1].parent

@@ -33,10 +33,11 @@ from smsp_cli.envelope import EnvelopeSettings, build_request
 from smsp_cli.identity import ASID_TYPE, AuditId
 from smsp_cli.operations import DETAILS, GET, SEARCH, TRACE, VERIFY, Operation
 from smsp_cli.results import Address, GpPractice, Patient, Telecom
-from smsp_cli.sandbox import certs, checks, responses
+from smsp_cli.sandbox import certs, checks, envelope_checks, responses
+from smsp_cli.sandbox.builtin import BUILT_IN
 from smsp_cli.sandbox.certs import SandboxCredentials
 from smsp_cli.sandbox.matching import Answer, Criteria, PatientIndex
-from smsp_cli.sandbox.patients import BUILT_IN, SandboxPatient
+from smsp_cli.sandbox.patients import SandboxPatient
 from smsp_cli.sandbox.server import RecordedRequest, SandboxServer
 from smsp_cli.xmlsafe import NS
 
@@ -324,7 +325,7 @@ def test_a_missing_profile_id_says_so(requests: Requests) -> None:
 
 
 def test_soap_1_2_is_a_version_mismatch_fault(requests: Requests) -> None:
-    body = requests.build(GET)[0].replace(xmlsafe.SOAP.encode(), checks.SOAP12.encode())
+    body = requests.build(GET)[0].replace(xmlsafe.SOAP.encode(), envelope_checks.SOAP12.encode())
     sent = requests.send(GET, body=body)
     assert fault(sent) == ("soap:VersionMismatch", "1000")
 

@@ -22,12 +22,13 @@ app = typer.Typer(
 
 def _patients(csv_path: Path | None) -> tuple[SandboxPatient, ...]:
     from smsp_cli.errors import ConfigError
-    from smsp_cli.sandbox import patients
+    from smsp_cli.sandbox.builtin import BUILT_IN
+    from smsp_cli.sandbox.opentest import load_csv
 
     if csv_path is None:
-        return patients.BUILT_IN
+        return BUILT_IN
     try:
-        return patients.load_csv(csv_path)
+        return load_csv(csv_path)
     except OSError as exc:
         raise ConfigError(f"cannot read patients file {csv_path}: {exc.strerror}") from None
     except ValueError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from smsp_cli import templating
+from smsp_cli import templating, xmlsafe
 from smsp_cli.models import Gender
 from smsp_cli.operations import Reply
 from smsp_cli.results import ADDRESS_USES
@@ -123,7 +123,7 @@ def reply_payload(
     patient = answer.patient
     carries_patient = answer.response_code in CODES_WITH_PATIENT
     if not carries_patient or patient is None or patient.nhs_number is None:
-        for part in _elements(root)[3:]:
+        for part in xmlsafe.elements(root)[3:]:
             templating.remove(part)
         templating.fill(root, values)
         return root
@@ -152,7 +152,7 @@ def _patient_details(
     practice = _find(person, "hl7:gPPractice")
     gp = patient.gp_practice
     _gp_practice(practice, values, gp)
-    if not _elements(person):
+    if not xmlsafe.elements(person):
         templating.remove(person)
     templating.fill(root, values)
     # Filled on their own, then inserted in XSD order: addr*, telecom* before patientPerson.
@@ -180,7 +180,7 @@ def _name(name: etree._Element, values: dict[str, str], patient: Patient) -> Non
             templating.remove(elements[key])
         else:
             values[key] = value
-    if not _elements(name):
+    if not xmlsafe.elements(name):
         templating.remove(name)
 
 
@@ -194,9 +194,9 @@ def _gp_practice(
     _optional(practice, "hl7:telecom", values, "gp_telephone", gp.telephone)
     _optional(organisation, "hl7:id", values, "gp_code", gp.code)
     _optional(organisation, "hl7:name", values, "gp_name", gp.name)
-    if not _elements(organisation):
+    if not xmlsafe.elements(organisation):
         templating.remove(organisation)
-    if not _elements(practice) and gp.address is None:
+    if not xmlsafe.elements(practice) and gp.address is None:
         templating.remove(practice)
 
 
@@ -267,10 +267,6 @@ def _insert_before(parent: etree._Element, path: str, element: etree._Element) -
         parent.append(element)
     else:
         anchor.addprevious(element)
-
-
-def _elements(parent: etree._Element) -> list[etree._Element]:
-    return [child for child in parent if isinstance(child.tag, str)]
 
 
 def _find(root: etree._Element, path: str) -> etree._Element:

@@ -86,7 +86,7 @@ class SandboxServer:
         on_request: Callable[[RecordedRequest], None] | None = None,
     ) -> None:
         if patients is None:
-            from smsp_cli.sandbox.patients import BUILT_IN
+            from smsp_cli.sandbox.builtin import BUILT_IN
 
             patients = BUILT_IN
         self.credentials = credentials

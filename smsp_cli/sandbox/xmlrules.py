@@ -1,0 +1,35 @@
+"""Rules both the envelope and the payload checks apply: upper-case UUIDs and XSD order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from smsp_cli import xmlsafe
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+UUID = "[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}"
+UPPER_UUID = re.compile(f"^{UUID}$")
+
+
+def in_order(
+    parent: etree._Element,
+    order: Sequence[str],
+    namespace: str,
+    problem: Callable[[str], Exception],
+) -> list[str]:
+    """Local names of ``parent``'s children, checked to follow ``order``, each at most once."""
+    names: list[str] = []
+    for child in xmlsafe.elements(parent):
+        name = xmlsafe.local_name(child)
+        if xmlsafe.namespace(child) != namespace or name not in order:
+            raise problem(f"{name} is not allowed here")
+        if name in names:
+            raise problem(f"{name} appears more than once")
+        if names and order.index(name) < order.index(names[-1]):
+            raise problem(f"{name} must come before {names[-1]}")
+        names.append(name)
+    return names
