@@ -152,11 +152,19 @@ def needs_passphrase(cert: Path, key: Path | None = None) -> bool:
 
 def subject_common_name(certificate: x509.Certificate, path: Path) -> str:
     """The first Subject CN of ``certificate`` (read from ``path``)."""
+    name = first_common_name(certificate)
+    if name is None:
+        raise ConfigError(f"client certificate {path} has no Subject CN", hint="pass --username")
+    return name
+
+
+def first_common_name(certificate: x509.Certificate) -> str | None:
+    """The first Subject CN of ``certificate``, or None when its subject has none."""
     from cryptography.x509.oid import NameOID
 
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not names:
-        raise ConfigError(f"client certificate {path} has no Subject CN", hint="pass --username")
+        return None
     value = names[0].value
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 

@@ -26,6 +26,8 @@ import ssl
 import time
 from dataclasses import dataclass, replace
 
+from smsp_cli.netaddr import is_ip
+
 _HANDSHAKE_RECORD = 22
 _ALERT_RECORD = 21
 _CERTIFICATE = 11
@@ -116,9 +118,7 @@ def server_flight(
     address: tuple[str, int], server_hostname: str, *, timeout: float
 ) -> ServerFlight | None:
     """The server's clear-text TLS 1.2 flight, or None when it does not speak TLS 1.2."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # we only look; this connection is never used
+    context = unverified_context()  # we only look; this connection is never used
     context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     sni = None if is_ip(server_hostname) else server_hostname
@@ -132,6 +132,14 @@ def server_flight(
     except OSError:
         return None
     return _flight(messages)
+
+
+def unverified_context() -> ssl.SSLContext:
+    """A client context that checks nothing: only for looking at what a server does."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def plain_http_status(address: tuple[str, int], *, timeout: float) -> str | None:
@@ -353,14 +361,3 @@ def _oid(data: bytes) -> str:
             arcs.append(value)
             value = 0
     return ".".join(str(arc) for arc in arcs)
-
-
-def is_ip(host: str) -> bool:
-    """True for an IPv4 or IPv6 address literal (brackets allowed)."""
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True

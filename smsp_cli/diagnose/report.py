@@ -1,0 +1,139 @@
+"""What a diagnosis returns: the layers, their exit codes, and each layer's verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smsp_cli.tracing import Phase
+
+
+class Layer(IntEnum):
+    """The layers, in the order they are checked."""
+
+    CONFIG = 1
+    CERTIFICATE = 2
+    DNS = 3
+    TCP = 4
+    TLS = 5
+    HTTP = 6
+    SMSP = 7
+    CLOCK = 8
+
+    @property
+    def title(self) -> str:
+        """How the checklist names the layer."""
+        return _TITLES[self]
+
+    @property
+    def key(self) -> str:
+        """The layer's name in the JSON report."""
+        return self.name.lower()
+
+    @property
+    def exit_code(self) -> int:
+        """The process exit code when this layer fails: 10 to 17."""
+        return 9 + int(self)
+
+
+_TITLES = {
+    Layer.CONFIG: "configuration",
+    Layer.CERTIFICATE: "certificate and key",
+    Layer.DNS: "DNS",
+    Layer.TCP: "TCP connect",
+    Layer.TLS: "TLS handshake",
+    Layer.HTTP: "HTTP",
+    Layer.SMSP: "SMSP",
+    Layer.CLOCK: "clock",
+}
+
+EXIT_CODE_MEANINGS: dict[int, str] = {
+    0: "every layer passed (warnings allowed)",
+    Layer.CONFIG.exit_code: "configuration: a setting is missing or invalid",
+    Layer.CERTIFICATE.exit_code: (
+        "certificate and key: unreadable, key does not match, expired or not yet valid, no CN"
+    ),
+    Layer.DNS.exit_code: "DNS: the endpoint's host name does not resolve",
+    Layer.TCP.exit_code: "TCP connect: refused, timed out or no route",
+    Layer.TLS.exit_code: (
+        "TLS handshake: server certificate untrusted, expired or for another host name, client "
+        "certificate refused, no common protocol, no answer, or not TLS at all"
+    ),
+    Layer.HTTP.exit_code: (
+        "HTTP: no HTTP answer, or a status SOAP does not use (wrong path, redirect, access "
+        "refused, gateway error)"
+    ),
+    Layer.SMSP.exit_code: "SMSP: the reply is not a well-formed SMSP reply or SOAP fault",
+    Layer.CLOCK.exit_code: "clock: more than 60 s away from the server's clock",
+}
+
+
+class Status(StrEnum):
+    """A check's verdict."""
+
+    PASS = "pass"
+    WARN = "warn"  # works, but needs attention
+    FAIL = "fail"
+    SKIP = "skipped"  # not checked: a layer below failed
+
+
+@dataclass(frozen=True)
+class Check:
+    """One layer's verdict, the facts behind it and, when not a pass, the cause and next step."""
+
+    layer: Layer
+    status: Status
+    summary: str
+    facts: tuple[tuple[str, str], ...] = ()
+    cause: str | None = None
+    next_step: str | None = None
+    started: float = 0.0  # seconds from the start of the diagnosis
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every layer's check, in order, and the timings of the SMSP call's phases."""
+
+    endpoint: str | None
+    checks: tuple[Check, ...]
+    phases: tuple[Phase, ...] = ()  # the POST's own phases, in seconds from the diagnosis start
+    total: float = 0.0
+
+    @property
+    def failed(self) -> Check | None:
+        """The failing check, if any (there is at most one: the climb stops there)."""
+        return next((check for check in self.checks if check.status is Status.FAIL), None)
+
+    @property
+    def warnings(self) -> tuple[Check, ...]:
+        """Checks that passed with a warning."""
+        return tuple(check for check in self.checks if check.status is Status.WARN)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every layer passed, else the failing layer's code."""
+        failed = self.failed
+        return failed.layer.exit_code if failed else 0
+
+
+def fail(
+    layer: Layer,
+    summary: str,
+    cause: str | None,
+    next_step: str | None,
+    facts: tuple[tuple[str, str], ...] = (),
+) -> Check:
+    """A failing check."""
+    return Check(layer, Status.FAIL, summary, facts, cause=cause, next_step=next_step)
+
+
+def skipped(failed: Layer) -> list[Check]:
+    """The layers above a failed one, each marked as not checked."""
+    return [
+        Check(layer, Status.SKIP, f"not checked: {failed.title} failed")
+        for layer in Layer
+        if layer > failed
+    ]

@@ -1,0 +1,135 @@
+"""Layers 6 and 7, judged from one real call: an HTTP answer, then an SMSP reply or fault."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from smsp_cli.diagnose.report import Check, Layer, Status, fail
+from smsp_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from smsp_cli.errors import SmspError
+    from smsp_cli.models import Query
+    from smsp_cli.results import Outcome
+    from smsp_cli.tracing import Trace
+
+# The probe for layer 7: a built-in sandbox patient, and for other providers a syntactically
+# valid number from the 999 test range that belongs to no real patient. Any well-formed answer,
+# "no match" included, proves the SOAP layer works.
+PROBE_NHS_NUMBER = "9991000003"
+PROBE_DOB = "1984-03-14"
+
+
+def probe_query(nhs_number: str | None = None, dob: str | None = None) -> Query:
+    """The verifyNHSNumber request layer 7 sends: the given patient, or the built-in probe."""
+    from smsp_cli import operations
+    from smsp_cli.models import build_query
+
+    if (nhs_number is None) != (dob is None):
+        raise UsageError(
+            "--nhs-number and --dob go together", hint="give both, or neither for the default"
+        )
+    return build_query(
+        operations.VERIFY, nhs_number=nhs_number or PROBE_NHS_NUMBER, dob=dob or PROBE_DOB
+    )
+
+
+# --- 6. HTTP -----------------------------------------------------------------------------
+
+
+_HTTP_ADVICE: dict[int, tuple[str, str]] = {
+    401: ("the server wants credentials SMSP does not use", "check the endpoint URL"),
+    403: (
+        "the server refused access: this client or address is not allowed",
+        "ask the provider to register your certificate, ASID and source address",
+    ),
+    404: ("there is no SMSP service at this path", "check the path in --endpoint (e.g. /smsp/pds)"),
+    405: (
+        "this path does not take POST: it is not the SMSP service",
+        "check the path in --endpoint (e.g. /smsp/pds)",
+    ),
+    502: ("a gateway in front of the provider got no good answer", "try later; tell the provider"),
+    503: ("the provider is unavailable or busy", "try later; tell the provider if it persists"),
+    504: ("a gateway in front of the provider timed out", "try later; tell the provider"),
+}
+
+
+def check_http(trace: Trace, error: SmspError | None) -> Check:
+    """Did the POST get an HTTP answer, on a status the SOAP binding uses?"""
+    if trace.status is None:
+        message = error.message if error is not None else "no HTTP answer"
+        return fail(
+            Layer.HTTP,
+            message,
+            "the connection worked, but the HTTP exchange did not",
+            (error.hint if error is not None else None)
+            or "run a lookup with -v and send it to the provider",
+        )
+    headers = {name.lower(): value for name, value in trace.response_headers}
+    facts = (
+        ("status", f"{trace.status} {trace.reason}".strip()),
+        ("server", headers.get("server", "(not named)")),
+        ("content type", headers.get("content-type", "(none)")),
+    )
+    summary = f"HTTP {trace.status} {trace.reason}".strip()
+    if trace.status in (200, 500):  # 200 for replies, 500 for SOAP faults (spec §5.6, §5.7)
+        return Check(Layer.HTTP, Status.PASS, f"{summary} from {facts[1][1]}", facts)
+    status = trace.status
+    if 300 <= status < 400:
+        cause = f"the server redirects to {headers.get('location', '(no location)')}"
+        step = "SMSP does not follow redirects: put the right URL in --endpoint"
+    else:
+        cause, step = _HTTP_ADVICE.get(
+            status,
+            (
+                f"the server answered HTTP {status}, a status SOAP replies do not use",
+                "check the endpoint URL; send smsp -v output to the provider",
+            ),
+        )
+    return fail(Layer.HTTP, summary, cause, step, facts)
+
+
+# --- 7. SMSP -----------------------------------------------------------------------------
+
+
+_FAULT_ADVICE = {
+    "1000": "the envelope was refused: check the clock (layer 8), the username (layer 2) and "
+    "the audit identity",
+    "2100": "the provider had a temporary problem: try again later",
+    "2200": "the provider failed: tell the provider",
+    "3000": "access denied: check that your ASID and certificate are registered for this service",
+}
+
+
+def check_smsp(trace: Trace, outcome: Outcome | None, error: SmspError | None) -> Check:
+    """A business reply or a SOAP fault proves the SOAP layer works; anything else does not."""
+    if outcome is not None:
+        reply = outcome.reply
+        return Check(
+            Layer.SMSP,
+            Status.PASS,
+            f"{outcome.operation} answered {reply.response_code} ({outcome.response_text})",
+            (("reply", f"{reply.response_code} {outcome.response_text}"),),
+        )
+    if error is not None and error.fault is not None:
+        fault = error.fault
+        code = fault.error_code or fault.faultcode
+        return Check(
+            Layer.SMSP,
+            Status.WARN,
+            f"SOAP fault {code}: {fault.error_text or fault.faultstring}",
+            (("fault", f"{fault.faultcode} {code}"),)
+            + ((("diagnostic", fault.diagnostic),) if fault.diagnostic else ()),
+            cause="the SOAP layer works, but the provider refused this request",
+            next_step=_FAULT_ADVICE.get(
+                fault.error_code or "", "send smsp -v output (redacted) to the provider"
+            ),
+        )
+    text = error.message if error is not None else "no reply"
+    return fail(
+        Layer.SMSP,
+        f"not a usable SMSP reply: {text}",
+        "the server answered HTTP, but not with an SMSP SOAP reply: it may not be an SMSP "
+        "PDS service",
+        "check the endpoint URL; run a lookup with -v to see the reply",
+    )
