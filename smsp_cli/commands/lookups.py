@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from smsp_cli import operations
 from smsp_cli.models import build_query
+from smsp_cli.operations import Operation
 from smsp_cli.options import ConnectionOptions, OutputOptions, lookup_options
 from smsp_cli.reporting import reported_errors
 from smsp_cli.runner import run
@@ -112,53 +115,47 @@ LocalIdOpt = Annotated[
 ]
 
 
+def lookup(operation: Operation) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Make a command of a declaration whose parameters are the patient fields it takes.
+
+    The declaration's parameter names are build_query's, so a command is its signature and its
+    help text; validation, sending and rendering are the same for all five.
+    """
+
+    def decorate(declaration: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(declaration)
+        def command(*, conn: ConnectionOptions, out: OutputOptions, **fields: Any) -> None:
+            with reported_errors():
+                run(build_query(operation, **fields), conn, out)
+
+        return lookup_options(command)
+
+    return decorate
+
+
 def register(app: typer.Typer) -> None:
     """Add the five lookup commands to ``app``."""
 
     @app.command()
-    @lookup_options
+    @lookup(operations.VERIFY)
     def verify(
-        nhs_number: NhsNumberArg,
-        dob: FullDobOpt,
-        family: FamilyOpt = None,
-        given: GivenOpt = None,
-        *,
-        conn: ConnectionOptions,
-        out: OutputOptions,
+        nhs_number: NhsNumberArg, dob: FullDobOpt, family: FamilyOpt = None, given: GivenOpt = None
     ) -> None:
         """Verify an NHS number against a date of birth (verifyNHSNumber)."""
-        with reported_errors():
-            query = build_query(
-                operations.VERIFY, nhs_number=nhs_number, dob=dob, family=family, given=given
-            )
-            run(query, conn, out)
 
     @app.command()
-    @lookup_options
+    @lookup(operations.GET)
     def get(
         nhs_number: NhsNumberArg,
         dob: FullDobOpt,
         family: FamilyOpt = None,
         given: GivenOpt = None,
         local_id: LocalIdOpt = None,
-        *,
-        conn: ConnectionOptions,
-        out: OutputOptions,
     ) -> None:
         """Get details by NHS number and date of birth (getPatientDetailsByNHSNumber)."""
-        with reported_errors():
-            query = build_query(
-                operations.GET,
-                nhs_number=nhs_number,
-                dob=dob,
-                family=family,
-                given=given,
-                local_id=local_id,
-            )
-            run(query, conn, out)
 
     @app.command()
-    @lookup_options
+    @lookup(operations.SEARCH)
     def search(
         family: RequiredFamilyOpt,
         dob: FullDobOpt,
@@ -166,25 +163,11 @@ def register(app: typer.Typer) -> None:
         given: GivenOpt = None,
         postcode: PostcodeOpt = None,
         local_id: LocalIdOpt = None,
-        *,
-        conn: ConnectionOptions,
-        out: OutputOptions,
     ) -> None:
         """Find a patient's details by demographics (getPatientDetailsBySearch)."""
-        with reported_errors():
-            query = build_query(
-                operations.SEARCH,
-                family=family,
-                dob=dob,
-                gender=gender,
-                given=given,
-                postcode=postcode,
-                local_id=local_id,
-            )
-            run(query, conn, out)
 
     @app.command()
-    @lookup_options
+    @lookup(operations.TRACE)
     def trace(
         family: RequiredFamilyOpt,
         dob: AnyDobOpt,
@@ -192,25 +175,11 @@ def register(app: typer.Typer) -> None:
         given: GivenOpt = None,
         postcode: PostcodeOpt = None,
         local_id: LocalIdOpt = None,
-        *,
-        conn: ConnectionOptions,
-        out: OutputOptions,
     ) -> None:
         """Trace a patient's NHS number from demographics (getNHSNumber)."""
-        with reported_errors():
-            query = build_query(
-                operations.TRACE,
-                family=family,
-                dob=dob,
-                gender=gender,
-                given=given,
-                postcode=postcode,
-                local_id=local_id,
-            )
-            run(query, conn, out)
 
     @app.command()
-    @lookup_options
+    @lookup(operations.DETAILS)
     def details(
         dob: FullDobOpt,
         nhs_number: NhsNumberOpt = None,
@@ -219,20 +188,5 @@ def register(app: typer.Typer) -> None:
         gender: GenderOpt = None,
         postcode: PostcodeOpt = None,
         local_id: LocalIdOpt = None,
-        *,
-        conn: ConnectionOptions,
-        out: OutputOptions,
     ) -> None:
         """Get details by NHS number, or by family, given and gender (getPatientDetails)."""
-        with reported_errors():
-            query = build_query(
-                operations.DETAILS,
-                dob=dob,
-                nhs_number=nhs_number,
-                family=family,
-                given=given,
-                gender=gender,
-                postcode=postcode,
-                local_id=local_id,
-            )
-            run(query, conn, out)
