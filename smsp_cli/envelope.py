@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING
 from smsp_cli import templating
 from smsp_cli.errors import ValidationError
 from smsp_cli.identity import ITK_IDENTITY_TYPE, MAX_AUDIT_IDS, AuditId
+from smsp_cli.ids import UPPER_UUID
+from smsp_cli.ids import new_uuid as random_uuid
 from smsp_cli.xmlsafe import NS
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ TIMESTAMP_LIFETIME = dt.timedelta(minutes=10)
 # Spec §5.3: UTC to the second with a Z, as in 2016-07-27T11:10:23Z.
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # Spec §3.1 and §5.4: payload id/@root and DE trackingid must be upper-case hex, no prefix.
-_UPPER_UUID = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$")
 # xs:ID values cannot start with a digit, hence the prefix on payload ids (spec §5.4).
 _PAYLOAD_ID_PREFIX = "uuid_"
 # Anything outside the XML 1.0 Char production cannot be carried at all (lxml refuses it).
@@ -96,7 +96,7 @@ def build_request(
 ) -> BuiltRequest:
     """Build the SOAP request for a validated query; ``now`` and ``new_uuid`` are for tests."""
     created = _created_at(now)
-    ids = _fresh_ids(new_uuid or _random_uuid)
+    ids = _fresh_ids(new_uuid or random_uuid)
     envelope = _envelope(query.operation, settings, ids, created)
     _find(envelope, _PAYLOAD_SLOT).append(_payload(query, ids.request_id))
     return BuiltRequest(
@@ -108,10 +108,6 @@ def build_request(
         payload_id=ids.payload_id,
         created=created,
     )
-
-
-def _random_uuid() -> str:
-    return str(uuid.uuid4())
 
 
 def _fresh_ids(new_uuid: Callable[[], str]) -> _Ids:
@@ -127,7 +123,7 @@ def _fresh_ids(new_uuid: Callable[[], str]) -> _Ids:
 
 def _upper_uuid(new_uuid: Callable[[], str]) -> str:
     value = new_uuid().strip().upper()
-    if not _UPPER_UUID.match(value):
+    if not UPPER_UUID.match(value):
         raise ValueError(f"new_uuid returned {value!r}, which is not a UUID")
     return value
 

@@ -31,6 +31,7 @@ from schemas import (
 from smsp_cli import models, xmlsafe
 from smsp_cli.envelope import EnvelopeSettings, build_request
 from smsp_cli.identity import ASID_TYPE, AuditId
+from smsp_cli.ids import new_uuid
 from smsp_cli.operations import DETAILS, GET, SEARCH, TRACE, VERIFY, Operation
 from smsp_cli.results import Address, GpPractice, Patient, Telecom
 from smsp_cli.sandbox import certs, checks, envelope_checks, responses
@@ -594,7 +595,7 @@ def test_every_built_in_patient_gets_a_schema_valid_reply_from_every_operation()
             answer = index.answer(operation, criteria)
             if answer.fault is not None:
                 continue
-            body = responses.business_reply(operation, answer, relates_to=responses.new_uuid(),
+            body = responses.business_reply(operation, answer, relates_to=new_uuid(),
                                             local_id=("1.2.3.4", "L1"))
             de, payload = assert_valid_envelope(body)
             assert de.find("itk:header", NS) is not None

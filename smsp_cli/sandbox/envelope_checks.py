@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 
 from smsp_cli import xmlsafe
 from smsp_cli.identity import AuditId
+from smsp_cli.ids import UPPER_UUID, UUID
 from smsp_cli.operations import BY_SERVICE, Operation
-from smsp_cli.sandbox.xmlrules import UPPER_UUID, UUID, in_order
+from smsp_cli.sandbox.xmlrules import in_order
 from smsp_cli.xmlsafe import NS
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from smsp_cli import xmlsafe
 from smsp_cli.errors import ValidationError
+from smsp_cli.ids import UPPER_UUID
 from smsp_cli.models import (
     NHS_NUMBER_OID,
     SEX_CODE_SYSTEM,
@@ -27,7 +28,7 @@ from smsp_cli.models import (
 )
 from smsp_cli.operations import DETAILS, ITEM_ORDER, DobResolution, Operation
 from smsp_cli.sandbox.matching import Criteria
-from smsp_cli.sandbox.xmlrules import UPPER_UUID, in_order
+from smsp_cli.sandbox.xmlrules import in_order
 from smsp_cli.xmlsafe import NS
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ a placeholder.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 from smsp_cli import templating, xmlsafe
+from smsp_cli.ids import new_uuid
 from smsp_cli.models import Gender
 from smsp_cli.operations import Reply
 from smsp_cli.results import ADDRESS_USES
@@ -42,11 +42,6 @@ _ADDRESS_LINES = 5  # AD.NHS.AddressType2: always exactly five streetAddressLine
 _MAX_ADDRESSES = 3  # COMT_MT000016GB01: home, temporary and correspondence at most
 _GENDER_CODES = {gender.label: gender.value for gender in Gender}
 _ADDRESS_USE_CODES = {label: code for code, label in ADDRESS_USES.items()}
-
-
-def new_uuid() -> str:
-    """A fresh upper-case UUID, as every ITK id must be (spec §3.1, §5.3, §5.4)."""
-    return str(uuid.uuid4()).upper()
 
 
 def business_reply(

@@ -1,8 +1,7 @@
-"""Rules both the envelope and the payload checks apply: upper-case UUIDs and XSD order."""
+"""A rule both the envelope and the payload checks apply: children in XSD sequence order."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -11,8 +10,6 @@ from smsp_cli import xmlsafe
 if TYPE_CHECKING:
     from lxml import etree
 
-UUID = "[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}"
-UPPER_UUID = re.compile(f"^{UUID}$")
 
 
 def in_order(
