@@ -7,10 +7,10 @@ so each test shows that exactly that rule is enforced.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import pytest
 from lxml import etree
+from xmledit import DE, DE_HEADER, ITEM, Edit, drop, find, set_attribute, set_text
 
 from smsp_cli import models, xmlsafe
 from smsp_cli.envelope import EnvelopeSettings, build_request
@@ -18,7 +18,6 @@ from smsp_cli.identity import ASID_TYPE, AuditId
 from smsp_cli.operations import DETAILS, GET, SEARCH, TRACE, VERIFY, Operation
 from smsp_cli.sandbox import checks, envelope_checks
 from smsp_cli.sandbox.matching import Criteria
-from smsp_cli.xmlsafe import NS
 
 NOW = dt.datetime(2024, 3, 1, 9, 30, 15, tzinfo=dt.UTC)
 CN = "smsp sandbox client"
@@ -37,9 +36,6 @@ FIELDS: dict[Operation, dict[str, str]] = {
     DETAILS: {"dob": "1984-03-14", "gender": "female", "family": "Fairweather",
               "given": "Eleanor"},
 }
-
-Edit = Callable[[etree._Element], object]
-
 
 def build(operation: Operation = GET, **fields: str) -> bytes:
     query = models.build_query(operation, today=NOW.date(), **(fields or FIELDS[operation]))
@@ -60,41 +56,7 @@ def check(
     return checks.check_request(body, soap_action=action, client_cn=client_cn, now=now)
 
 
-def find(root: etree._Element, path: str) -> etree._Element:
-    element = root.find(path, NS)
-    assert element is not None, path
-    return element
-
-
-def drop(path: str) -> Edit:
-    def change(root: etree._Element) -> None:
-        element = find(root, path)
-        parent = element.getparent()
-        assert parent is not None
-        parent.remove(element)
-    return change
-
-
-def set_text(path: str, text: str) -> Edit:
-    def change(root: etree._Element) -> None:
-        find(root, path).text = text
-    return change
-
-
-def set_attribute(path: str, name: str, value: str | None) -> Edit:
-    def change(root: etree._Element) -> None:
-        element = find(root, path)
-        if value is None:
-            del element.attrib[name]
-        else:
-            element.set(name, value)
-    return change
-
-
 HEADER = "soap:Header"
-DE = "soap:Body/itk:DistributionEnvelope"
-DE_HEADER = f"{DE}/itk:header"
-ITEM = f"{DE_HEADER}/itk:manifest/itk:manifestitem"
 PAYLOAD = f"{DE}/itk:payloads/itk:payload/*"
 QUERY = f"{PAYLOAD}/hl7:queryEvent"
 

@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from schemas import (
     assert_valid,
     assert_valid_envelope,
 )
+from xmledit import DE, DE_HEADER, ITEM, Edit, drop, find, set_attribute
 
 from smsp_cli import models, xmlsafe
 from smsp_cli.envelope import EnvelopeSettings, build_request
@@ -54,9 +55,6 @@ FOUND: dict[Operation, dict[str, str]] = {
     DETAILS: {"dob": "1984-03-14", "gender": "female", "family": "Fairweather",
               "given": "Eleanor"},
 }
-
-Edit = Callable[[etree._Element], object]
-
 
 @dataclass(frozen=True)
 class Sent:
@@ -153,38 +151,6 @@ def fault(sent: Sent) -> tuple[str, str]:
     return soap_fault.findtext("faultcode", ""), code.text or ""
 
 
-def find(root: etree._Element, path: str) -> etree._Element:
-    element = root.find(path, NS)
-    assert element is not None, path
-    return element
-
-
-def drop(path: str) -> Edit:
-    def change(root: etree._Element) -> None:
-        element = find(root, path)
-        parent = element.getparent()
-        assert parent is not None
-        parent.remove(element)
-    return change
-
-
-def set_text(path: str, text: str) -> Edit:
-    return lambda root: setattr(find(root, path), "text", text)
-
-
-def set_attribute(path: str, name: str, value: str | None) -> Edit:
-    def change(root: etree._Element) -> None:
-        element = find(root, path)
-        if value is None:
-            del element.attrib[name]
-        else:
-            element.set(name, value)
-    return change
-
-
-DE = "soap:Body/itk:DistributionEnvelope"
-DE_HEADER = f"{DE}/itk:header"
-ITEM = f"{DE_HEADER}/itk:manifest/itk:manifestitem"
 QUERY = f"{DE}/itk:payloads/itk:payload/*/hl7:queryEvent"
 
 
