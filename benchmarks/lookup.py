@@ -13,24 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from report import print_table, timed
+
 NHS_NUMBER, DOB = "9991000003", "1984-03-14"
-
-
-def _timed(action: Callable[[], object], runs: int) -> list[float]:
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return timings
 
 
 def main() -> None:
@@ -99,16 +89,10 @@ def main() -> None:
 
         rows = {}
         if shutil.which("curl"):
-            rows["curl, same envelope (baseline)"] = _timed(curl, runs)
-        rows["smsp get (console script)"] = _timed(cli, runs)
-        rows["service.call (in-process)"] = _timed(in_process, runs)
-    baseline = statistics.median(next(iter(rows.values())))
-    print(f"{'lookup':36} {'median ms':>10} {'best ms':>9} {'x baseline':>11}  ({runs} runs)")
-    for name, timings in rows.items():
-        median = statistics.median(timings)
-        print(
-            f"{name:36} {median * 1000:10.1f} {min(timings) * 1000:9.1f} {median / baseline:11.1f}"
-        )
+            rows["curl, same envelope (baseline)"] = timed(curl, runs)
+        rows["smsp get (console script)"] = timed(cli, runs)
+        rows["service.call (in-process)"] = timed(in_process, runs)
+    print_table("lookup", rows, runs)
 
 
 if __name__ == "__main__":

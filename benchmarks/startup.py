@@ -11,22 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from report import print_table, timed
 
-def _time(command: list[str], runs: int, env: dict[str, str]) -> list[float]:
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
-        )
-        timings.append(time.perf_counter() - started)
-    return timings
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    subprocess.run(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
+    )
 
 
 def main() -> None:
@@ -43,14 +38,10 @@ def main() -> None:
         "smsp get --help": [smsp, "get", "--help"],
         "smsp get <bad number> (validation error)": [smsp, "get", "123", "--dob", "1980-01-01"],
     }
-    results = {name: _time(command, runs, env) for name, command in commands.items()}
-    baseline = statistics.median(results["python -c pass (baseline)"])
-    print(f"{'command':45} {'median ms':>10} {'best ms':>9} {'x baseline':>11}  ({runs} runs)")
-    for name, timings in results.items():
-        median = statistics.median(timings)
-        print(
-            f"{name:45} {median * 1000:10.1f} {min(timings) * 1000:9.1f} {median / baseline:11.1f}"
-        )
+    results = {
+        name: timed(lambda c=command: _run(c, env), runs) for name, command in commands.items()
+    }
+    print_table("command", results, runs)
 
 
 if __name__ == "__main__":
