@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from smsp_cli import codes
@@ -130,8 +129,8 @@ def call(
         if on_attempt is not None:
             on_attempt(_event(attempt, policy, request, None, None))
         synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
-        outcome = judge(query.operation, reply, request.message_id, synthetic=synthetic)
-        return replace(outcome, environment="sandbox" if synthetic else settings.environment)
+        environment = "sandbox" if synthetic else settings.environment
+        return judge(query.operation, reply, request.message_id, environment=environment)
 
 
 def _event(
@@ -154,7 +153,7 @@ def _from_sandbox(headers: Mapping[str, str]) -> bool:
     return headers.get("server", "").split("/")[0].strip() == SANDBOX_SERVER_HEADER
 
 
-def judge(operation: Operation, reply: Reply, message_id: str, *, synthetic: bool) -> Outcome:
+def judge(operation: Operation, reply: Reply, message_id: str, *, environment: str) -> Outcome:
     """Map the reply's response code to its text, warnings and exit code (spec §6)."""
     info = codes.lookup(reply.response_code)
     exit_code = info.exit_code
@@ -179,5 +178,6 @@ def judge(operation: Operation, reply: Reply, message_id: str, *, synthetic: boo
         exit_code=int(exit_code),
         message_id=message_id,
         warnings=tuple(warnings),
-        synthetic=synthetic,
+        synthetic=environment == "sandbox",
+        environment=environment,
     )
