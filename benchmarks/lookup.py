@@ -5,7 +5,7 @@
 Starts the embedded sandbox provider once on 127.0.0.1, then times N sequential lookups as
 (a) `curl` POSTing a prebuilt envelope with the same client certificate (the baseline: one
 process, one TLS handshake, no XML work), (b) the `smsp get` console script, and (c) the same
-lookup in-process through `smsp_cli.service.call` (no interpreter start-up).
+lookup in-process through `smsp_cli.wire.service.call` (no interpreter start-up).
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     runs = parser.parse_args().runs
 
-    from smsp_cli import operations, service
+    from smsp_cli import operations
     from smsp_cli.models import build_query
     from smsp_cli.sandbox.certs import ensure_credentials
     from smsp_cli.sandbox.embedded import settings_for
     from smsp_cli.sandbox.server import SandboxServer
-    from smsp_cli.settings import KEYS, gather, resolve
+    from smsp_cli.settings.connection import KEYS, gather, resolve
+    from smsp_cli.wire import service
 
     data = Path(tempfile.mkdtemp(prefix="smsp-bench-"))
     credentials = ensure_credentials(data / "sandbox")

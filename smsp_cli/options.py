@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smsp_cli.render import OutputFormat
+from smsp_cli.output.render import OutputFormat
 
 CONNECTION_PANEL = "Connection"
 TUNING_PANEL = "Provider tuning"

@@ -14,7 +14,7 @@ from smsp_cli.errors import ExitCode, SmspError
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn SmspError into ``smsp: error: <one line>`` and its exit code; never a traceback."""
-    from smsp_cli.render import stderr_console
+    from smsp_cli.output.render import stderr_console
 
     try:
         yield

@@ -13,21 +13,21 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from smsp_cli import settings as settings_module
-from smsp_cli.render import OutputFormat
+from smsp_cli.output.render import OutputFormat
+from smsp_cli.settings import connection as settings_module
 
 if TYPE_CHECKING:
-    from smsp_cli.banner import CallRecord
     from smsp_cli.models import Query
     from smsp_cli.options import ConnectionOptions, OutputOptions
-    from smsp_cli.retry import AttemptEvent
-    from smsp_cli.settings import ConnectionSettings
+    from smsp_cli.output.banner import CallRecord
+    from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.wire.retry import AttemptEvent
 
 
 @contextlib.contextmanager
 def connection(conn: ConnectionOptions) -> Iterator[ConnectionSettings]:
     """Settings for this run; with the sandbox profile, a live embedded provider behind them."""
-    from smsp_cli import config
+    from smsp_cli.settings import config
 
     flags = setting_flags(conn)
     loaded = config.load()
@@ -53,7 +53,9 @@ def setting_flags(conn: ConnectionOptions) -> dict[str, str | None]:
 
 def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     """Send one validated query and show the result; exit with the outcome's code."""
-    from smsp_cli import banner, render, service, tracing
+    from smsp_cli import tracing
+    from smsp_cli.output import banner, render
+    from smsp_cli.wire import service
 
     with connection(conn) as settings:
         banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
@@ -95,7 +97,7 @@ def _attempts(record: CallRecord, verbose: int) -> Callable[[AttemptEvent], None
 def _pretty(body: bytes) -> str:
     from lxml import etree
 
-    from smsp_cli import xmlsafe
+    from smsp_cli.wire import xmlsafe
 
     root = xmlsafe.parse(body)
     etree.indent(root)

@@ -59,7 +59,7 @@ def sandbox_env(
 ) -> dict[str, str]:
     """SMSP_* variables pointing smsp at the session sandbox, set for this test."""
     from smsp_cli.sandbox.embedded import settings_for
-    from smsp_cli.settings import KEYS
+    from smsp_cli.settings.connection import KEYS
 
     env = {KEYS[key][1]: value for key, value in settings_for(sandbox.url, credentials).items()}
     for name, value in env.items():

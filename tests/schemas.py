@@ -24,7 +24,8 @@ from typing import Any, cast
 import pytest
 from lxml import etree
 
-from smsp_cli import operations, xmlsafe
+from smsp_cli import operations
+from smsp_cli.wire import xmlsafe
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
 SCHEMAS_DIR = REFERENCE_DIR / "requirements-pack" / "PDSMiniServices" / "Schemas"

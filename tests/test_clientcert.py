@@ -12,9 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from smsp_cli import clientcert, transport
-from smsp_cli.credentials import Secret
 from smsp_cli.errors import ConfigError, ExitCode
+from smsp_cli.settings import clientcert
+from smsp_cli.settings.credentials import Secret
+from smsp_cli.wire import transport
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials

@@ -13,9 +13,9 @@ from cli import smsp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smsp_cli import config
 from smsp_cli.errors import ConfigError, ExitCode
-from smsp_cli.settings import DEFAULT_SOURCE, KEYS, resolve
+from smsp_cli.settings import config
+from smsp_cli.settings.connection import DEFAULT_SOURCE, KEYS, resolve
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
@@ -265,7 +265,7 @@ def test_timeout_and_connect_timeout_follow_the_layers(
     timeout: tuple[str, str], connect: tuple[str, str], expected: float,
     profile_values: dict[str, config.Value],
 ) -> None:
-    from smsp_cli.settings import Sourced
+    from smsp_cli.settings.connection import Sourced
 
     merged = config.layered(config.Config(Path("/c"), "p", {"p": profile_values}), {}, {})
     merged["timeout"] = Sourced(timeout[1], timeout[0])
@@ -320,8 +320,8 @@ def test_config_init_asks_on_a_terminal(
 ) -> None:
     from typer.testing import CliRunner
 
-    from smsp_cli import credentials
     from smsp_cli.cli import app
+    from smsp_cli.settings import credentials
 
     monkeypatch.setattr(credentials, "stdin_is_terminal", lambda: True)
     answers = [str(profile_values[key]) for key in

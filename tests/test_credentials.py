@@ -15,9 +15,9 @@ from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from keyring.errors import KeyringLocked, PasswordDeleteError
 
-from smsp_cli import credentials
-from smsp_cli.credentials import KeyringUnavailable, PassphraseSource, Secret
 from smsp_cli.errors import ConfigError, ExitCode
+from smsp_cli.settings import credentials
+from smsp_cli.settings.credentials import KeyringUnavailable, PassphraseSource, Secret
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
@@ -278,7 +278,7 @@ def encrypted_profile(credentials: SandboxCredentials, tmp_path: Path) -> Path:
     """Profile 'live' whose key is the sandbox client key encrypted with PASSPHRASE."""
     from cryptography.hazmat.primitives import serialization
 
-    from smsp_cli import config
+    from smsp_cli.settings import config
 
     key = serialization.load_pem_private_key(credentials.client_key.read_bytes(), None)
     encrypted = tmp_path / "client-key.enc.pem"
@@ -346,7 +346,7 @@ def test_auth_set_without_terminal_or_file_says_how(
 def test_auth_set_without_a_keyring_stores_nothing_anywhere(
     no_keyring: fail.Keyring, encrypted_profile: Path, tmp_path: Path
 ) -> None:
-    from smsp_cli import config
+    from smsp_cli.settings import config
 
     before = config.config_path().read_bytes()
     run = smsp("auth", "set", "--passphrase-file", str(passphrase_file(tmp_path)))

@@ -27,7 +27,6 @@ import pytest
 from cli import Run, smsp
 
 from smsp_cli import diagnose
-from smsp_cli import settings as settings_module
 from smsp_cli.diagnose import Layer, Status
 from smsp_cli.sandbox.certs import (
     IssuedCert,
@@ -38,6 +37,7 @@ from smsp_cli.sandbox.certs import (
 )
 from smsp_cli.sandbox.embedded import SANDBOX_AUDIT_ID, settings_for
 from smsp_cli.sandbox.server import SandboxServer
+from smsp_cli.settings import connection as settings_module
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TIMEOUT = "1"
@@ -434,8 +434,8 @@ def _sandbox_settings(
 @pytest.fixture(scope="module")
 def real_reply(sandbox: SandboxServer, credentials: SandboxCredentials) -> bytes:
     """A genuine verifyNHSNumber reply from the sandbox, for the canned provider to replay."""
-    from smsp_cli import service
     from smsp_cli.tracing import Trace
+    from smsp_cli.wire import service
 
     trace = Trace()
     service.call(diagnose.probe_query(), _sandbox_settings(sandbox, credentials), trace=trace)
@@ -559,7 +559,7 @@ def test_ca_names_are_read_from_a_certificate_request() -> None:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    from smsp_cli import tlsprobe
+    from smsp_cli.diagnose import tlsprobe
 
     names = [
         x509.Name(

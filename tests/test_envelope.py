@@ -24,12 +24,14 @@ from schemas import (
     split_envelope,
 )
 
-from smsp_cli import identity, models, operations, templating, xmlsafe
-from smsp_cli.envelope import BuiltRequest, EnvelopeSettings, build_request
+from smsp_cli import models, operations
 from smsp_cli.errors import ValidationError
-from smsp_cli.identity import AuditId
 from smsp_cli.operations import DETAILS, GET, SEARCH, TRACE, VERIFY, Operation
-from smsp_cli.xmlsafe import NS
+from smsp_cli.settings import identity
+from smsp_cli.settings.identity import AuditId
+from smsp_cli.wire import templating, xmlsafe
+from smsp_cli.wire.envelope import BuiltRequest, EnvelopeSettings, build_request
+from smsp_cli.wire.xmlsafe import NS
 
 ENDPOINT = "https://192.168.54.6/smsp/pds"
 USERNAME = "TKS Server test"
@@ -799,9 +801,9 @@ def test_templates_carry_no_schema_location_or_comments() -> None:
 
 
 def test_importing_envelope_does_not_import_lxml() -> None:
-    code = "import sys, smsp_cli.envelope; sys.exit('lxml' in sys.modules)"
+    code = "import sys, smsp_cli.wire.envelope; sys.exit('lxml' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT)
-    assert result.returncode == 0, "importing smsp_cli.envelope pulled in lxml"
+    assert result.returncode == 0, "importing smsp_cli.wire.envelope pulled in lxml"
 
 
 # --- the schema helpers themselves ------------------------------------------------------------

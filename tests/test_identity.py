@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from smsp_cli import identity
 from smsp_cli.errors import ExitCode, ValidationError
-from smsp_cli.identity import AuditId, parse_audit_identity
+from smsp_cli.settings import identity
+from smsp_cli.settings.identity import AuditId, parse_audit_identity
 
 
 def test_all_digits_is_an_asid_sent_with_the_asid_type() -> None:

@@ -21,8 +21,9 @@ from schemas import DISTRIBUTION_ENVELOPE, assert_valid, split_envelope
 from test_clientcert import encrypted_pem, pkcs12_file
 from test_credentials import MemoryKeyring, passphrase_file, use_keyring
 
-from smsp_cli import banner, config, credentials, identity
-from smsp_cli.xmlsafe import NS
+from smsp_cli.output import banner
+from smsp_cli.settings import config, credentials, identity
+from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
@@ -256,9 +257,10 @@ def test_quoted_soap_action_and_tls_1_3_work_against_the_sandbox(
 
 
 def test_soap_action_is_quoted_only_when_asked(credentials: SandboxCredentials) -> None:
-    from smsp_cli import operations, service
+    from smsp_cli import operations
     from smsp_cli.models import build_query
-    from smsp_cli.settings import gather, resolve
+    from smsp_cli.settings.connection import gather, resolve
+    from smsp_cli.wire import service
 
     seen: list[str] = []
 

@@ -7,13 +7,15 @@ import re
 import pytest
 from cli import smsp
 
-from smsp_cli import operations, redact, service
-from smsp_cli import settings as settings_module
+from smsp_cli import operations
 from smsp_cli.models import build_query
+from smsp_cli.output import redact
 from smsp_cli.sandbox.certs import SandboxCredentials
 from smsp_cli.sandbox.embedded import settings_for
 from smsp_cli.sandbox.server import SandboxServer
+from smsp_cli.settings import connection as settings_module
 from smsp_cli.tracing import Trace
+from smsp_cli.wire import service
 
 NHS = "9991000003"
 REQUESTS = {

@@ -12,10 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from smsp_cli import errors, results, xmlsafe
+from smsp_cli import errors, results
 from smsp_cli.errors import ExitCode
 from smsp_cli.operations import Reply as Kind
-from smsp_cli.replies import parse_reply
+from smsp_cli.wire import xmlsafe
+from smsp_cli.wire.replies import parse_reply
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
 EXAMPLES = "requirements-pack/PDSMiniServices/Examples/PDSMiniServices"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cli import smsp
 
-from smsp_cli import operations, service
+from smsp_cli import operations
 from smsp_cli.errors import (
     ConfigError,
     ProviderFailed,
@@ -24,9 +24,10 @@ from smsp_cli.errors import (
 )
 from smsp_cli.models import build_query
 from smsp_cli.results import Fault
-from smsp_cli.retry import AttemptEvent, RetryPolicy, is_retryable
-from smsp_cli.settings import ConnectionSettings, gather, resolve
-from smsp_cli.transport import TransientNetworkError
+from smsp_cli.settings.connection import ConnectionSettings, gather, resolve
+from smsp_cli.wire import service
+from smsp_cli.wire.retry import AttemptEvent, RetryPolicy, is_retryable
+from smsp_cli.wire.transport import TransientNetworkError
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials

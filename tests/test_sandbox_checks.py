@@ -12,12 +12,13 @@ import pytest
 from lxml import etree
 from xmledit import DE, DE_HEADER, ITEM, Edit, drop, find, set_attribute, set_text
 
-from smsp_cli import models, xmlsafe
-from smsp_cli.envelope import EnvelopeSettings, build_request
-from smsp_cli.identity import ASID_TYPE, AuditId
+from smsp_cli import models
 from smsp_cli.operations import DETAILS, GET, SEARCH, TRACE, VERIFY, Operation
 from smsp_cli.sandbox import checks, envelope_checks
 from smsp_cli.sandbox.matching import Criteria
+from smsp_cli.settings.identity import ASID_TYPE, AuditId
+from smsp_cli.wire import xmlsafe
+from smsp_cli.wire.envelope import EnvelopeSettings, build_request
 
 NOW = dt.datetime(2024, 3, 1, 9, 30, 15, tzinfo=dt.UTC)
 CN = "smsp sandbox client"

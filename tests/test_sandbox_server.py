@@ -29,9 +29,7 @@ from schemas import (
 )
 from xmledit import DE, DE_HEADER, ITEM, Edit, drop, find, set_attribute
 
-from smsp_cli import models, xmlsafe
-from smsp_cli.envelope import EnvelopeSettings, build_request
-from smsp_cli.identity import ASID_TYPE, AuditId
+from smsp_cli import models
 from smsp_cli.ids import new_uuid
 from smsp_cli.operations import DETAILS, GET, SEARCH, TRACE, VERIFY, Operation
 from smsp_cli.results import Address, GpPractice, Patient, Telecom
@@ -41,7 +39,10 @@ from smsp_cli.sandbox.certs import SandboxCredentials
 from smsp_cli.sandbox.matching import Answer, Criteria, PatientIndex
 from smsp_cli.sandbox.patients import SandboxPatient
 from smsp_cli.sandbox.server import RecordedRequest, SandboxServer
-from smsp_cli.xmlsafe import NS
+from smsp_cli.settings.identity import ASID_TYPE, AuditId
+from smsp_cli.wire import xmlsafe
+from smsp_cli.wire.envelope import EnvelopeSettings, build_request
+from smsp_cli.wire.xmlsafe import NS
 
 ASID = "999000000001"
 # The one pattern ITK ids follow (spec §3.1, §5.4).

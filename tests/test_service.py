@@ -6,11 +6,12 @@ import httpx
 import pytest
 from conftest import REFERENCE
 
-from smsp_cli import operations, service
+from smsp_cli import operations
 from smsp_cli.errors import ExitCode, ProviderFailed, ProviderRejected, UnsafeReply
 from smsp_cli.models import build_query
 from smsp_cli.sandbox.certs import SandboxCredentials
-from smsp_cli.settings import gather, resolve
+from smsp_cli.settings.connection import gather, resolve
+from smsp_cli.wire import service
 
 OPENTEST_REPLY = REFERENCE / "examples" / "soap-envelopes" / "opentest_getNHSNumber_response.xml"
 

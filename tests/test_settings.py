@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smsp_cli.errors import ConfigError, ExitCode, UsageError
-from smsp_cli.settings import (
+from smsp_cli.settings.connection import (
     DEFAULT_READ_TIMEOUT,
     gather,
     resolve,

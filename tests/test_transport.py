@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from smsp_cli import transport
 from smsp_cli.errors import ConfigError, ExitCode, Unreachable, UnsafeReply
+from smsp_cli.wire import transport
 
 URL = "https://provider.test/smsp/pds"
 

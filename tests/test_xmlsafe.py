@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smsp_cli import xmlsafe
+from smsp_cli.wire import xmlsafe
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -197,7 +197,7 @@ def test_arbitrary_bytes_after_a_doctype_are_always_refused(tail: bytes) -> None
 
 
 def test_importing_the_parsers_does_not_import_lxml() -> None:
-    code = "import sys, smsp_cli.xmlsafe, smsp_cli.replies; print('lxml' in sys.modules)"
+    code = "import sys, smsp_cli.wire.xmlsafe, smsp_cli.wire.replies; print('lxml' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

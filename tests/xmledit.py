@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from smsp_cli.xmlsafe import NS
+from smsp_cli.wire.xmlsafe import NS
 
 Edit = Callable[[etree._Element], object]
 

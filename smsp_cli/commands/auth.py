@@ -16,8 +16,8 @@ import typer
 from smsp_cli.reporting import reported_errors
 
 if TYPE_CHECKING:
-    from smsp_cli.clientcert import PassphraseGetter
-    from smsp_cli.credentials import Secret
+    from smsp_cli.settings.clientcert import PassphraseGetter
+    from smsp_cli.settings.credentials import Secret
 
 app = typer.Typer(
     help="Keep a profile's key or PKCS#12 passphrase in the system keyring.",
@@ -36,7 +36,7 @@ def _note(text: str) -> None:
 
 def _credential_files(name: str) -> tuple[Path, Path | None] | None:
     """The profile's certificate and key as flags, environment and file give them, if set."""
-    from smsp_cli import config
+    from smsp_cli.settings import config
 
     merged = config.layered(config.load(), {"profile": name})
     cert, key = merged.get("cert"), merged.get("key")
@@ -56,9 +56,9 @@ def set_passphrase(
 ) -> None:
     """Store the profile's passphrase in the keyring, after checking it unlocks the key."""
     with reported_errors():
-        from smsp_cli import clientcert, config, credentials
         from smsp_cli.errors import ConfigError
-        from smsp_cli.settings import SANDBOX_PROFILE
+        from smsp_cli.settings import clientcert, config, credentials
+        from smsp_cli.settings.connection import SANDBOX_PROFILE
 
         name = config.profile_to_edit(config.load(), profile)
         if name == SANDBOX_PROFILE:
@@ -95,8 +95,8 @@ def set_passphrase(
 
 
 def _ask(name: str, *, confirm: bool) -> Secret:
-    from smsp_cli import credentials
     from smsp_cli.errors import ConfigError
+    from smsp_cli.settings import credentials
 
     value = credentials.prompt_hidden(f"Passphrase for profile {name}: ")
     if not value:
@@ -118,8 +118,8 @@ def _given(secret: Secret) -> PassphraseGetter:
 def status(profile: ProfileOpt = None) -> None:
     """Say whether a passphrase is stored and whether it unlocks the key (never show it)."""
     with reported_errors():
-        from smsp_cli import clientcert, config, credentials
         from smsp_cli.errors import ConfigError, SmspError
+        from smsp_cli.settings import clientcert, config, credentials
 
         name = config.profile_to_edit(config.load(), profile)
         lines = [f"profile     {name}"]
@@ -160,8 +160,8 @@ def status(profile: ProfileOpt = None) -> None:
 def delete(profile: ProfileOpt = None) -> None:
     """Remove the profile's passphrase from the keyring."""
     with reported_errors():
-        from smsp_cli import config, credentials
         from smsp_cli.errors import ConfigError
+        from smsp_cli.settings import config, credentials
 
         name = config.profile_to_edit(config.load(), profile)
         try:

@@ -71,7 +71,7 @@ def _with_setting_flags(
 
 
 def _add_setting_flags(command: Callable[..., None], *, layered: bool) -> Callable[..., None]:
-    from smsp_cli.settings import KEYS
+    from smsp_cli.settings.connection import KEYS
 
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name != "flags"]
@@ -131,8 +131,8 @@ def init(
 ) -> None:
     """Create a profile: asks on a terminal; every answer can also be given as a flag."""
     with reported_errors():
-        from smsp_cli import config
-        from smsp_cli.credentials import can_prompt
+        from smsp_cli.settings import config
+        from smsp_cli.settings.credentials import can_prompt
 
         interactive = can_prompt(no_input)
         loaded = config.load()
@@ -170,9 +170,9 @@ def _ask_name(interactive: bool) -> str:
 
 def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
     """Every given value, typed and checked; the required ones asked for when missing."""
-    from smsp_cli import config
     from smsp_cli.errors import ConfigError, SmspError
-    from smsp_cli.settings import KEYS
+    from smsp_cli.settings import config
+    from smsp_cli.settings.connection import KEYS
 
     values: dict[str, Any] = {}
     for key, text in flags.items():
@@ -208,7 +208,7 @@ def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
 def _is_pkcs12(cert: object) -> bool:
     from pathlib import Path
 
-    from smsp_cli.clientcert import is_pkcs12
+    from smsp_cli.settings.clientcert import is_pkcs12
 
     return isinstance(cert, str) and is_pkcs12(Path(cert))
 
@@ -217,8 +217,8 @@ def _check_credentials(values: dict[str, Any]) -> None:
     """Refuse files that are missing, or a key that does not match its certificate."""
     from pathlib import Path
 
-    from smsp_cli import clientcert
     from smsp_cli.errors import ConfigError
+    from smsp_cli.settings import clientcert
 
     ca_bundle = Path(values["ca_bundle"])
     if not ca_bundle.is_file():
@@ -232,7 +232,7 @@ def _check_credentials(values: dict[str, Any]) -> None:
 def _suggest_passphrase(name: str, values: dict[str, Any]) -> None:
     from pathlib import Path
 
-    from smsp_cli.clientcert import needs_passphrase
+    from smsp_cli.settings.clientcert import needs_passphrase
 
     key = Path(values["key"]) if values.get("key") else None
     if not values.get("passphrase_file") and needs_passphrase(Path(values["cert"]), key):
@@ -255,9 +255,9 @@ def show(
 ) -> None:
     """Show the effective settings (flags and environment applied); secrets never shown."""
     with reported_errors():
-        from smsp_cli import config
-        from smsp_cli.credentials import PassphraseSource
-        from smsp_cli.settings import DEFAULT_SOURCE, KEYS, SANDBOX_PROFILE
+        from smsp_cli.settings import config
+        from smsp_cli.settings.connection import DEFAULT_SOURCE, KEYS, SANDBOX_PROFILE
+        from smsp_cli.settings.credentials import PassphraseSource
 
         flags = {**flags, "profile": profile, "no_input": "true" if no_input else None}
         loaded = config.load()
@@ -295,8 +295,8 @@ def show(
 
 
 def _passphrase_row(merged: dict[str, Any], source: Any) -> tuple[str, str]:
-    from smsp_cli import clientcert
     from smsp_cli.errors import SmspError
+    from smsp_cli.settings import clientcert
 
     cert, key = merged.get("cert"), merged.get("key")
     if cert is not None:
@@ -330,7 +330,7 @@ def set_value(
 ) -> None:
     """Set one value in a profile (created if it does not exist yet)."""
     with reported_errors():
-        from smsp_cli import config
+        from smsp_cli.settings import config
 
         loaded = config.load()
         name = config.profile_to_edit(loaded, profile)
@@ -349,8 +349,8 @@ def unset(
 ) -> None:
     """Remove one value from a profile, so the environment or the default applies."""
     with reported_errors():
-        from smsp_cli import config
         from smsp_cli.errors import ConfigError
+        from smsp_cli.settings import config
 
         loaded = config.load()
         name = config.profile_to_edit(loaded, profile)
@@ -366,8 +366,8 @@ def unset(
 def profiles() -> None:
     """List the profiles; the default one is marked with *."""
     with reported_errors():
-        from smsp_cli import config
-        from smsp_cli.settings import SANDBOX_PROFILE
+        from smsp_cli.settings import config
+        from smsp_cli.settings.connection import SANDBOX_PROFILE
 
         loaded = config.load()
         rows = [
@@ -385,9 +385,9 @@ def profiles() -> None:
 def use(name: Annotated[str, typer.Argument(metavar="NAME", help="The profile.")]) -> None:
     """Make NAME the default profile."""
     with reported_errors():
-        from smsp_cli import config
         from smsp_cli.errors import ConfigError
-        from smsp_cli.settings import SANDBOX_PROFILE
+        from smsp_cli.settings import config
+        from smsp_cli.settings.connection import SANDBOX_PROFILE
 
         loaded = config.load()
         if name != SANDBOX_PROFILE and name not in loaded.profiles:
@@ -399,6 +399,6 @@ def use(name: Annotated[str, typer.Argument(metavar="NAME", help="The profile.")
 @app.command()
 def path() -> None:
     """Print the config file's path (SMSP_CONFIG_DIR moves it)."""
-    from smsp_cli import config
+    from smsp_cli.settings import config
 
     sys.stdout.write(f"{config.config_path()}\n")

@@ -52,12 +52,12 @@ def serve(
 ) -> None:
     """Serve the sandbox provider over HTTPS with mutual TLS until interrupted."""
     with reported_errors():
-        from smsp_cli.render import stderr_console
+        from smsp_cli.output.render import stderr_console
         from smsp_cli.sandbox.certs import ensure_credentials
         from smsp_cli.sandbox.embedded import settings_for
         from smsp_cli.sandbox.paths import sandbox_dir
         from smsp_cli.sandbox.server import SandboxServer
-        from smsp_cli.settings import KEYS
+        from smsp_cli.settings.connection import KEYS
 
         records = _patients(patients_csv)
         credentials = ensure_credentials(sandbox_dir())

@@ -19,7 +19,7 @@ def dn(name: x509.Name) -> str:
 
 def cn(certificate: x509.Certificate) -> str:
     """The Subject CN, or "" when there is none."""
-    from smsp_cli.clientcert import first_common_name
+    from smsp_cli.settings.clientcert import first_common_name
 
     return first_common_name(certificate) or ""
 

@@ -20,11 +20,11 @@ from smsp_cli.tracing import Trace
 if TYPE_CHECKING:
     import datetime as dt
 
-    from smsp_cli.clientcert import ClientCredentials
     from smsp_cli.models import Query
     from smsp_cli.options import ConnectionOptions
     from smsp_cli.results import Outcome
-    from smsp_cli.settings import ConnectionSettings
+    from smsp_cli.settings.clientcert import ClientCredentials
+    from smsp_cli.settings.connection import ConnectionSettings
     from smsp_cli.tracing import Phase
 
 
@@ -176,7 +176,7 @@ class _Climb:
 
     def _call(self) -> None:
         """The one real SMSP call that layers 6, 7 and 8 judge."""
-        from smsp_cli import retry, service
+        from smsp_cli.wire import retry, service
 
         trace = Trace()
         self.found.trace = trace

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
-    from smsp_cli.clientcert import ClientCredentials
-    from smsp_cli.settings import ConnectionSettings
+    from smsp_cli.settings.clientcert import ClientCredentials
+    from smsp_cli.settings.connection import ConnectionSettings
 
 
 # --- 1. configuration --------------------------------------------------------------------
@@ -54,8 +54,8 @@ def check_certificate(
     settings: ConnectionSettings, now: dt.datetime
 ) -> tuple[Check, ClientCredentials | None]:
     """Our certificate and key: readable, matching, in date; the chain; CN against username."""
-    from smsp_cli import clientcert
-    from smsp_cli.credentials import PassphraseSource
+    from smsp_cli.settings import clientcert
+    from smsp_cli.settings.credentials import PassphraseSource
 
     try:
         client = clientcert.load(

@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from smsp_cli.diagnose.report import Check, Layer, Status, fail
-from smsp_cli.netaddr import hostport, is_ip, resolve
 from smsp_cli.tracing import format_seconds
+from smsp_cli.wire.netaddr import hostport, is_ip, resolve
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Layer 5: the TLS handshake as a lookup makes it, and what the server says about us.
 
-The raw probing is :mod:`smsp_cli.tlsprobe`; a failed handshake is explained by
+The raw probing is :mod:`smsp_cli.diagnose.tlsprobe`; a failed handshake is explained by
 :mod:`smsp_cli.diagnose.tls_failure`.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from smsp_cli import tlsprobe
+from smsp_cli.diagnose import tlsprobe
 from smsp_cli.diagnose.certtext import (
     CERT_WARN_DAYS,
     day,
@@ -29,16 +29,16 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
-    from smsp_cli.clientcert import ClientCredentials
     from smsp_cli.diagnose.network import Target
-    from smsp_cli.settings import ConnectionSettings
+    from smsp_cli.settings.clientcert import ClientCredentials
+    from smsp_cli.settings.connection import ConnectionSettings
 
 
 def client_context(
     settings: ConnectionSettings, client: ClientCredentials | None
 ) -> ssl.SSLContext:
     """The very TLS context a lookup uses: CA bundle, our certificate, minimum version."""
-    from smsp_cli import transport
+    from smsp_cli.wire import transport
 
     return transport.ssl_context(
         settings.ca_bundle,

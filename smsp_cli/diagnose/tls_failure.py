@@ -5,12 +5,12 @@ from __future__ import annotations
 import ssl
 from typing import TYPE_CHECKING
 
-from smsp_cli import tlsprobe
+from smsp_cli.diagnose import tlsprobe
 from smsp_cli.diagnose.certtext import dn, san_names, server_certificate_facts, validity_text
 from smsp_cli.diagnose.local import read_ca_bundle
 from smsp_cli.diagnose.network import os_reason
 from smsp_cli.diagnose.report import Check, Layer, fail
-from smsp_cli.netaddr import hostport
+from smsp_cli.wire.netaddr import hostport
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from smsp_cli import jsonshape
 from smsp_cli.models import PartialDate
+from smsp_cli.output import jsonshape
 from smsp_cli.results import Patient
 
 

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from smsp_cli import xmlsafe
 from smsp_cli.errors import ValidationError
 from smsp_cli.ids import UPPER_UUID
 from smsp_cli.models import (
@@ -29,7 +28,8 @@ from smsp_cli.models import (
 from smsp_cli.operations import DETAILS, ITEM_ORDER, DobResolution, Operation
 from smsp_cli.sandbox.matching import Criteria
 from smsp_cli.sandbox.xmlrules import in_order
-from smsp_cli.xmlsafe import NS
+from smsp_cli.wire import xmlsafe
+from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from lxml import etree

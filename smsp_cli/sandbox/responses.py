@@ -1,6 +1,6 @@
 """The sandbox's replies, built from templates/sandbox/*.xml (spec §3.4-3.7, §5.6, §5.7).
 
-Each template is filled exactly once through :mod:`smsp_cli.templating` (lxml escapes every
+Each template is filled exactly once through :mod:`smsp_cli.wire.templating` (lxml escapes every
 value) and optional parts are removed from the tree. Parts that repeat (addresses, telecoms) are
 separate templates, each filled on its own and then inserted, so no value is ever read again as
 a placeholder.
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smsp_cli import templating, xmlsafe
 from smsp_cli.ids import new_uuid
 from smsp_cli.models import Gender
 from smsp_cli.operations import Reply
 from smsp_cli.results import ADDRESS_USES
 from smsp_cli.sandbox.matching import CODES_WITH_PATIENT
-from smsp_cli.xmlsafe import NS
+from smsp_cli.wire import templating, xmlsafe
+from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from lxml import etree

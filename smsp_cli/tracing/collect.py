@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli.errors import SmspError
-from smsp_cli.netaddr import hostport, is_ip, resolve
+from smsp_cli.wire.netaddr import hostport, is_ip, resolve
 
 if TYPE_CHECKING:
     import httpx
@@ -47,7 +47,7 @@ class TlsSession:
 
 
 class Trace:
-    """Collects one exchange; fed by httpx's hooks (see :mod:`smsp_cli.transport`)."""
+    """Collects one exchange; fed by httpx's hooks (see :mod:`smsp_cli.wire.transport`)."""
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock

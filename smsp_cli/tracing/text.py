@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from smsp_cli import redact
+from smsp_cli.output import redact
 
 if TYPE_CHECKING:
     from smsp_cli.tracing.collect import Phase, Trace

@@ -12,9 +12,9 @@ import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from smsp_cli.jsonshape import outcome_json
 from smsp_cli.models import format_nhs_number
 from smsp_cli.operations import BY_NAME, Reply
+from smsp_cli.output.jsonshape import outcome_json
 from smsp_cli.results import Address, Outcome, Patient
 
 if TYPE_CHECKING:

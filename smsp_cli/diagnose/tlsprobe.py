@@ -26,7 +26,7 @@ import ssl
 import time
 from dataclasses import dataclass, replace
 
-from smsp_cli.netaddr import is_ip
+from smsp_cli.wire.netaddr import is_ip
 
 _HANDSHAKE_RECORD = 22
 _ALERT_RECORD = 21

@@ -2,7 +2,7 @@
 
 Every value remembers where it came from, so errors can name the flag or variable to fix.
 The only profile built in is ``sandbox``, which points smsp at the embedded provider; the
-others come from the config file (:mod:`smsp_cli.config`).
+others come from the config file (:mod:`smsp_cli.settings.config`).
 """
 
 from __future__ import annotations

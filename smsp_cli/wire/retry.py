@@ -62,7 +62,7 @@ class RetryPolicy:
 
 def is_retryable(error: SmspError, http_status: int | None = None) -> bool:
     """Whether this failure may pass if the same request is sent again as a new message."""
-    from smsp_cli.transport import TransientNetworkError
+    from smsp_cli.wire.transport import TransientNetworkError
 
     if error.fault is not None:
         # The fault's code decides, whatever the HTTP status it came on.

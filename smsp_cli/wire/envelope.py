@@ -2,9 +2,9 @@
 
 A request is the SOAP 1.1 envelope of ``envelope.xml`` (WS-Addressing, WS-Security timestamp and
 username, ITK Distribution Envelope) with the operation's HL7 payload template placed in
-``itk:payload``. Values are assigned to nodes through :mod:`smsp_cli.templating`, so lxml escapes
-them; optional parts are removed from the tree. lxml itself is only imported by templating, when
-a request is built, so importing this module stays cheap.
+``itk:payload``. Values are assigned to nodes through :mod:`smsp_cli.wire.templating`, so lxml
+escapes them; optional parts are removed from the tree. lxml itself is only imported by
+templating, when a request is built, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smsp_cli import templating
 from smsp_cli.errors import ValidationError
-from smsp_cli.identity import ITK_IDENTITY_TYPE, MAX_AUDIT_IDS, AuditId
 from smsp_cli.ids import UPPER_UUID
 from smsp_cli.ids import new_uuid as random_uuid
-from smsp_cli.xmlsafe import NS
+from smsp_cli.settings.identity import ITK_IDENTITY_TYPE, MAX_AUDIT_IDS, AuditId
+from smsp_cli.wire import templating
+from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from lxml import etree

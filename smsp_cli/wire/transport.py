@@ -9,7 +9,7 @@ httpx errors are translated here, so nothing above this module sees them::
     └── ...
 
 Timeouts, refused or reset connections and connections dropped mid-exchange are raised as
-:class:`TransientNetworkError`, the failures :mod:`smsp_cli.retry` may try again (spec §5.9);
+:class:`TransientNetworkError`, the failures :mod:`smsp_cli.wire.retry` may try again (spec §5.9);
 DNS, TLS and certificate failures are not, because sending again cannot fix them.
 """
 
@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsp_cli.errors import ConfigError, ProviderFailed, Unreachable, UnsafeReply
-from smsp_cli.xmlsafe import MAX_BODY_BYTES
+from smsp_cli.wire.xmlsafe import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     import httpx
 
-    from smsp_cli.clientcert import ClientCredentials
+    from smsp_cli.settings.clientcert import ClientCredentials
     from smsp_cli.tracing import Trace
 
 
@@ -60,7 +60,7 @@ def ssl_context(
 ) -> ssl.SSLContext:
     """A client context: TLS 1.2+, our CA bundle, our certificate; server always verified.
 
-    ``client`` is the already loaded certificate and key (see :mod:`smsp_cli.clientcert`);
+    ``client`` is the already loaded certificate and key (see :mod:`smsp_cli.settings.clientcert`);
     without it, ``cert`` and ``key`` are read here and must not be encrypted.
     """
     files = ((ca_bundle, "CA bundle"), (cert, "client certificate"), (key, "client key"))
@@ -76,7 +76,7 @@ def ssl_context(
         context.load_verify_locations(cafile=str(ca_bundle))
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(f"CA bundle {ca_bundle} is not readable PEM: {_reason(exc)}") from None
-    from smsp_cli import clientcert
+    from smsp_cli.settings import clientcert
 
     # The key goes through clientcert, which never writes it to disk in the clear.
     (client or clientcert.load(cert, key)).load_into(context)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from smsp_cli import operations, results
 from smsp_cli.models import NHS_NUMBER_OID, Gender, PartialDate
-from smsp_cli.xmlsafe import NS
+from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from lxml import etree

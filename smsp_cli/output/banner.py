@@ -30,8 +30,8 @@ from smsp_cli.errors import ConfigError, SmspError
 from smsp_cli.sandbox.paths import DATA_DIR_VARIABLE
 
 if TYPE_CHECKING:
-    from smsp_cli.retry import AttemptEvent
-    from smsp_cli.settings import ConnectionSettings
+    from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.wire.retry import AttemptEvent
 
 # The wording of CLI-COMMON App. A 3.1.11, with its en dash.
 CMA_BANNER = "Computer Misuse Act 1990 \u2013 Unauthorised access to this system is an offence"

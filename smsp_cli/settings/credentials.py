@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from smsp_cli.errors import ConfigError
 
 if TYPE_CHECKING:
-    from smsp_cli.settings import ConnectionSettings
+    from smsp_cli.settings.connection import ConnectionSettings
 
 SERVICE = "smsp"
 # Long enough for a desktop keyring to answer, short enough that a stuck one is noticed.
@@ -292,7 +292,7 @@ class PassphraseSource:
         )
 
     def _keyring_lookup(self) -> Secret | _Missing:
-        from smsp_cli.settings import SANDBOX_PROFILE
+        from smsp_cli.settings.connection import SANDBOX_PROFILE
 
         if self.profile is None:
             return _Missing(_NO_PROFILE, "no profile is selected, so no keyring entry to read")

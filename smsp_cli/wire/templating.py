@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smsp_cli import xmlsafe
+from smsp_cli.wire import xmlsafe
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -27,7 +27,7 @@ class TemplateError(RuntimeError):
 
 def templates_dir() -> Path:
     """templates/ inside an installed package, else beside the package in a source checkout."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # smsp_cli/
     for candidate in (package / "templates", package.parent / "templates"):
         if candidate.is_dir():
             return candidate

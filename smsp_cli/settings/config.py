@@ -13,8 +13,8 @@ always written whole, atomically, with mode 0600::
     audit_id = "868000003114"
 
 Profile keys are the setting names of :data:`settings.KEYS`. Passphrases are never kept here
-(they live in the keyring, see :mod:`smsp_cli.credentials`). Any key smsp does not know is an
-error naming the file and the key, so a typo never silently falls back to a default.
+(they live in the keyring, see :mod:`smsp_cli.settings.credentials`). Any key smsp does not know
+is an error naming the file and the key, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smsp_cli.errors import ConfigError
-from smsp_cli.settings import (
+from smsp_cli.settings.connection import (
     KEYS,
     PROFILE_KEYS,
     SANDBOX_PROFILE,

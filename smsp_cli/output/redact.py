@@ -10,7 +10,7 @@ the free text of a SOAP fault, whose digit runs are removed (a provider may quot
 A body that does not parse as XML is redacted even harder: markup is kept so the shape of
 the reply still shows, every run of text and every attribute value goes.
 
-lxml is imported lazily, through :mod:`smsp_cli.xmlsafe`.
+lxml is imported lazily, through :mod:`smsp_cli.wire.xmlsafe`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from smsp_cli import xmlsafe
+from smsp_cli.wire import xmlsafe
 
 if TYPE_CHECKING:
     from lxml import etree

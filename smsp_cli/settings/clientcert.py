@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-    from smsp_cli.credentials import Secret
+    from smsp_cli.settings.credentials import Secret
 
 # Asked for a passphrase only when a file turns out to be encrypted; the argument says what
 # needs unlocking (e.g. "client key /x/key.pem"), for the prompt and for errors.

@@ -13,7 +13,7 @@ An HTTP error whose body is empty, not XML, or declared/sniffed as an HTML page 
 SOAP body, so steps 1 and 2 report it by its status rather than by its body. Hostile XML that
 claims to be XML is refused as unsafe whatever the status.
 
-The payload's contents are read by :mod:`smsp_cli.reply_payloads`, which keeps blank and absent
+The payload's contents are read by :mod:`smsp_cli.wire.reply_payloads`, which keeps blank and absent
 distinct (spec §3.7).
 
 Unknown response codes are returned raw: judging them is ``codes.lookup``'s job (spec §6.1).
@@ -26,8 +26,9 @@ import http
 import unicodedata
 from typing import TYPE_CHECKING
 
-from smsp_cli import codes, errors, operations, reply_payloads, results, xmlsafe
-from smsp_cli.xmlsafe import NS
+from smsp_cli import codes, errors, operations, results
+from smsp_cli.wire import reply_payloads, xmlsafe
+from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from lxml import etree

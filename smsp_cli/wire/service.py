@@ -16,11 +16,11 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from smsp_cli.envelope import BuiltRequest
     from smsp_cli.models import Query
-    from smsp_cli.retry import AttemptEvent, RetryPolicy
-    from smsp_cli.settings import ConnectionSettings
+    from smsp_cli.settings.connection import ConnectionSettings
     from smsp_cli.tracing import Trace
+    from smsp_cli.wire.envelope import BuiltRequest
+    from smsp_cli.wire.retry import AttemptEvent, RetryPolicy
 
 
 def prepare(
@@ -34,8 +34,8 @@ def prepare(
 
     ``username`` is the client certificate's CN when the caller has already loaded it.
     """
-    from smsp_cli.envelope import EnvelopeSettings, build_request
-    from smsp_cli.identity import parse_audit_identity
+    from smsp_cli.settings.identity import parse_audit_identity
+    from smsp_cli.wire.envelope import EnvelopeSettings, build_request
 
     envelope_settings = EnvelopeSettings(
         endpoint=settings.endpoint,
@@ -48,8 +48,8 @@ def prepare(
 
 
 def _certificate_cn(settings: ConnectionSettings) -> str:
-    from smsp_cli import clientcert
-    from smsp_cli.credentials import PassphraseSource
+    from smsp_cli.settings import clientcert
+    from smsp_cli.settings.credentials import PassphraseSource
 
     # A PEM certificate is read without its key; a PKCS#12 file may need its passphrase.
     source = PassphraseSource.for_settings(settings)
@@ -70,11 +70,12 @@ def call(
     Transient failures are retried within ``policy`` (default: the settings' max_attempts and
     retry_backoff); ``on_attempt`` hears of every attempt, for -v and the local record.
     """
-    from smsp_cli import clientcert, retry
-    from smsp_cli import transport as http
-    from smsp_cli.credentials import PassphraseSource
     from smsp_cli.errors import SmspError
-    from smsp_cli.replies import parse_reply
+    from smsp_cli.settings import clientcert
+    from smsp_cli.settings.credentials import PassphraseSource
+    from smsp_cli.wire import retry
+    from smsp_cli.wire import transport as http
+    from smsp_cli.wire.replies import parse_reply
 
     # Loaded once, so a passphrase is asked for (or read) at most once per run.
     client = clientcert.load(settings.cert, settings.key, PassphraseSource.for_settings(settings))
@@ -137,7 +138,7 @@ def _event(
     attempt: int, policy: RetryPolicy, request: BuiltRequest, failure: str | None,
     wait: float | None,
 ) -> AttemptEvent:
-    from smsp_cli.retry import AttemptEvent
+    from smsp_cli.wire.retry import AttemptEvent
 
     return AttemptEvent(
         attempt, policy.attempts, request.message_id, request.tracking_id, failure, wait
