@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smsp_cli.errors import ExitCode, SmspError
 from smsp_cli.operations import BY_NAME, Reply
 from smsp_cli.results import Address, GpPractice, Outcome, Patient
 
@@ -69,3 +70,39 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     shape["synthetic"] = outcome.synthetic
     shape["environment"] = outcome.environment
     return shape
+
+
+# The ``type`` of an error object, by exit code: a public contract like the exit codes.
+ERROR_TYPES: dict[int, str] = {
+    ExitCode.USAGE: "usage",
+    ExitCode.REJECTED: "rejected",
+    ExitCode.PROVIDER_FAILED: "provider_failed",
+    ExitCode.UNREACHABLE: "unreachable",
+    ExitCode.CONFIG: "config",
+}
+
+
+def error_object(
+    exit_code: int, message: str, *, response_code: str | None = None,
+    fault_code: str | None = None,
+) -> dict[str, Any]:
+    """``{type, message, response_code, fault_code}``: what went wrong, for scripts."""
+    return {
+        "type": ERROR_TYPES.get(exit_code, "provider_failed"),
+        "message": message,
+        "response_code": response_code,
+        "fault_code": fault_code,
+    }
+
+
+def error_json(error: SmspError) -> dict[str, Any]:
+    """``{exit_code, error}`` for a failure, as ``-o json`` prints it and batch rows carry it.
+
+    ``message`` is the one line stderr shows for the same failure.
+    """
+    code = int(error.exit_code)
+    fault_code = error.fault.error_code if error.fault is not None else None
+    return {
+        "exit_code": code,
+        "error": error_object(code, error.one_line(), fault_code=fault_code),
+    }
