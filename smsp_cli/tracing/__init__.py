@@ -1,11 +1,11 @@
 """What happened on the wire during one lookup: phase timings, headers, both envelopes.
 
-A :class:`Trace` (:mod:`.collect`) is handed to :func:`smsp_cli.wire.transport.post`, which wires it
-into httpx: httpcore reports connect, TLS, send and receive through the ``trace`` request
-extension, and httpx's event hooks show the request as sent (with the headers httpx adds) and
-the response headers. httpcore resolves the host name inside its TCP connect, so the DNS time
-shown is a separate ``getaddrinfo`` made just before the request; the connect time therefore
-includes a second (usually cached) resolution.
+A :class:`Trace` (:mod:`.collect`) is handed to :meth:`smsp_cli.wire.transport.Session.post`,
+which wires it into httpx: httpcore reports connect, TLS, send and receive through the ``trace``
+request extension, and the session shows it the request as built (with the headers httpx adds)
+and the response headers as they arrive. The host name is resolved inside the TCP connect, so
+the DNS time shown is a separate ``getaddrinfo`` made just before the request; the connect time
+therefore includes a second (usually cached) resolution.
 
 ``-v`` prints the report (:mod:`.text`) to stderr with patient data redacted
 (:mod:`smsp_cli.output.redact`); ``--trace-file`` writes it to a new 0600 file (:mod:`.output`);

@@ -1,4 +1,4 @@
-"""Collecting one exchange: httpx's hooks and httpcore's trace events feed a :class:`Trace`.
+"""Collecting one exchange: the transport and httpcore's trace events feed a :class:`Trace`.
 
 Nothing here imports httpx: the hooks only receive its objects.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli.errors import SmspError
-from smsp_cli.wire.netaddr import hostport, is_ip, resolve
+from smsp_cli.wire.netaddr import hostport, is_ip, resolve_within
 
 if TYPE_CHECKING:
     import httpx
@@ -47,7 +47,7 @@ class TlsSession:
 
 
 class Trace:
-    """Collects one exchange; fed by httpx's hooks (see :mod:`smsp_cli.wire.transport`)."""
+    """Collects one exchange; fed by :class:`smsp_cli.wire.transport.Session`."""
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
@@ -71,16 +71,15 @@ class Trace:
 
     # --- hooks given to httpx ------------------------------------------------------------
 
-    def hooks(self) -> dict[str, list[Callable[[Any], None]]]:
-        """httpx ``event_hooks``: the request as sent, the response headers as received."""
-        return {"request": [self.on_request], "response": [self.on_response]}
-
     def extensions(self) -> dict[str, Any]:
         """httpx request ``extensions``: httpcore's per-phase trace callback."""
         return {"trace": self.on_event}
 
-    def on_request(self, request: httpx.Request) -> None:
-        """Record the request httpx is about to send, and time a DNS lookup of its host."""
+    def on_request(self, request: httpx.Request, *, within: float = 10.0) -> None:
+        """Record the request httpx is about to send, and time a DNS lookup of its host.
+
+        The lookup waits at most ``within`` seconds (the time left in the attempt).
+        """
         self.attempts += 1
         if self.attempts > 1:
             # A retry: the report shows the last attempt, timed from the start of the first.
@@ -92,7 +91,7 @@ class Trace:
         self.url = str(request.url)
         self.request_headers = _raw_headers(request.headers.raw)
         self.request_body = request.content
-        self._resolve(request.url.host, request.url.port or 443)
+        self._resolve(request.url.host, request.url.port or 443, within)
 
     def on_event(self, name: str, info: dict[str, Any]) -> None:
         """httpcore's callback: ``connection.connect_tcp.started`` and friends."""
@@ -148,14 +147,14 @@ class Trace:
         """Seconds from the first hook to the end."""
         return self._offset(self.marks.get("end", self._now()))
 
-    def _resolve(self, host: str, port: int) -> None:
+    def _resolve(self, host: str, port: int, within: float) -> None:
         self._mark("dns.started")
         if is_ip(host):
             self.addresses = (host,)
             self.dns_note = "an IP address: no lookup"
         else:
             try:
-                self.addresses = resolve(host, port)
+                self.addresses = resolve_within(host, port, within)
             except OSError as exc:
                 self.dns_note = f"lookup failed: {exc.strerror or exc}"
         self._mark("dns.complete")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from smsp_cli.tracing import Trace
     from smsp_cli.wire.envelope import BuiltRequest
     from smsp_cli.wire.retry import AttemptEvent, RetryPolicy
+    from smsp_cli.wire.transport import Session
 
 
 def prepare(
@@ -56,28 +57,21 @@ def _certificate_cn(settings: ConnectionSettings) -> str:
     return clientcert.common_name(settings.cert, settings.key, source)
 
 
-def call(
-    query: Query,
+def open_session(
     settings: ConnectionSettings,
     *,
     transport: httpx.BaseTransport | None = None,
-    trace: Trace | None = None,
-    policy: RetryPolicy | None = None,
-    on_attempt: Callable[[AttemptEvent], None] | None = None,
-) -> Outcome:
-    """Send the query to the provider and judge its reply (recording it in ``trace``).
+    max_connections: int = 10,
+) -> Session:
+    """One TLS context and connection pool for these settings, for one call or many.
 
-    Transient failures are retried within ``policy`` (default: the settings' max_attempts and
-    retry_backoff); ``on_attempt`` hears of every attempt, for -v and the local record.
+    The client certificate and key are loaded here, once, so a passphrase is asked for (or
+    read) at most once however many requests the session sends.
     """
-    from smsp_cli.errors import SmspError
     from smsp_cli.settings import clientcert
     from smsp_cli.settings.credentials import PassphraseSource
-    from smsp_cli.wire import retry
     from smsp_cli.wire import transport as http
-    from smsp_cli.wire.replies import parse_reply
 
-    # Loaded once, so a passphrase is asked for (or read) at most once per run.
     client = clientcert.load(settings.cert, settings.key, PassphraseSource.for_settings(settings))
     context = http.ssl_context(
         settings.ca_bundle,
@@ -86,7 +80,51 @@ def call(
         client=client,
         min_tls_version=settings.min_tls_version,
     )
-    username = settings.username or client.common_name
+    return http.Session(
+        context, transport=transport, client=client, max_connections=max_connections
+    )
+
+
+def call(
+    query: Query,
+    settings: ConnectionSettings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    trace: Trace | None = None,
+    policy: RetryPolicy | None = None,
+    on_attempt: Callable[[AttemptEvent], None] | None = None,
+    session: Session | None = None,
+) -> Outcome:
+    """Send the query to the provider and judge its reply (recording it in ``trace``).
+
+    Transient failures are retried within ``policy`` (default: the settings' max_attempts and
+    retry_backoff); ``on_attempt`` hears of every attempt, for -v and the local record.
+    ``session`` (see :func:`open_session`) lets many calls share one TLS context and pool;
+    without it the call opens and closes its own, on ``transport`` when one is given.
+    """
+    if session is not None and transport is not None:
+        raise ValueError("give a session or a transport, not both")
+    if session is None:
+        with open_session(settings, transport=transport, max_connections=1) as own:
+            return _call(query, settings, own, trace, policy, on_attempt)
+    return _call(query, settings, session, trace, policy, on_attempt)
+
+
+def _call(
+    query: Query,
+    settings: ConnectionSettings,
+    session: Session,
+    trace: Trace | None,
+    policy: RetryPolicy | None,
+    on_attempt: Callable[[AttemptEvent], None] | None,
+) -> Outcome:
+    from smsp_cli.errors import SmspError
+    from smsp_cli.wire import retry
+    from smsp_cli.wire.replies import parse_reply
+
+    username = settings.username or (
+        session.client.common_name if session.client is not None else _certificate_cn(settings)
+    )
     policy = policy or retry.RetryPolicy(
         attempts=settings.max_attempts, backoff=settings.retry_backoff
     )
@@ -98,15 +136,14 @@ def call(
         request = prepare(query, settings, username=username)
         status: int | None = None
         try:
-            answer = http.post(
+            # Each attempt has its own deadline (issue 9): connect + read timeout.
+            answer = session.post(
                 settings.endpoint,
                 request.body,
                 soap_action=request.soap_action,
                 quote_soap_action=settings.soap_action_quoted,
-                context=context,
                 connect_timeout=settings.connect_timeout,
                 read_timeout=settings.read_timeout,
-                transport=transport,
                 trace=trace,
             )
             status = answer.status_code

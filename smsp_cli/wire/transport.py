@@ -3,7 +3,7 @@
 httpx errors are translated here, so nothing above this module sees them::
 
     httpx.TransportError
-    ├── httpx.TimeoutException (Connect/Read/Write/Pool)  -> Unreachable "timed out"
+    ├── httpx.TimeoutException (Connect/Read/Write/Pool)  -> Unreachable "too slow"
     ├── httpx.ConnectError      DNS, refused, TLS handshake -> Unreachable, cause named
     ├── httpx.ReadError / WriteError / RemoteProtocolError  -> Unreachable / ProviderFailed
     └── ...
@@ -18,12 +18,15 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsp_cli.errors import ConfigError, ProviderFailed, Unreachable, UnsafeReply
+from smsp_cli.wire import deadline
+from smsp_cli.wire.deadline import Deadline
+from smsp_cli.wire.decoding import decoded
 from smsp_cli.wire.xmlsafe import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
@@ -83,6 +86,120 @@ def ssl_context(
     return context
 
 
+class Session:
+    """One TLS context and one keep-alive connection pool for many requests, thread-safe.
+
+    Each :meth:`post` runs under its own deadline (connect + read timeout, from its start), so
+    requests sharing the pool from several threads never lend each other time. ``transport``
+    replaces the network for tests (``httpx.MockTransport``); ``client`` is the loaded client
+    certificate behind ``context``, when the caller has one (its CN is the default username).
+    """
+
+    def __init__(
+        self,
+        context: ssl.SSLContext | None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        client: ClientCredentials | None = None,
+        max_connections: int = 10,
+    ) -> None:
+        import httpx
+
+        if transport is None:
+            from smsp_cli.wire.deadline_net import DeadlineTransport
+
+            tls = context if context is not None else ssl.create_default_context()
+            transport = DeadlineTransport(tls, max_connections=max_connections)
+        self.client = client
+        self._http = httpx.Client(
+            transport=transport,
+            trust_env=False,
+            follow_redirects=False,
+            # Replies are wanted as sent; anything encoded anyway is decoded here, bounded.
+            headers={"Accept-Encoding": "identity"},
+        )
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._http.close()
+
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        soap_action: str,
+        quote_soap_action: bool = False,
+        connect_timeout: float,
+        read_timeout: float,
+        max_bytes: int = MAX_BODY_BYTES,
+        trace: Trace | None = None,
+    ) -> HttpReply:
+        """POST a SOAP envelope and read the reply, within one deadline and ``max_bytes``.
+
+        ``trace`` (for -v, --trace-file and doctor) records phase timings, headers and bodies.
+        """
+        import httpx
+
+        headers = {
+            "Content-Type": "text/xml; charset=utf-8",
+            # The NHS examples send SOAPAction unquoted; WS-I BP quotes it: configurable (§5.5).
+            "SOAPAction": f'"{soap_action}"' if quote_soap_action else soap_action,
+        }
+        # Issue 9: one deadline from connect to last byte bounds every socket operation.
+        limit = Deadline.after(connect_timeout + read_timeout)
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=limit.seconds)
+        started = time.monotonic()
+        try:
+            with deadline.applied(limit):
+                request = self._http.build_request(
+                    "POST",
+                    url,
+                    content=body,
+                    headers=headers,
+                    timeout=timeout,
+                    extensions=trace.extensions() if trace is not None else None,
+                )
+                if trace is not None:
+                    trace.on_request(request, within=limit.remaining())
+                response = self._http.send(request, stream=True)
+                try:
+                    if trace is not None:
+                        trace.on_response(response)
+                    data = _read_bounded(response, max_bytes, limit)
+                finally:
+                    response.close()
+        except httpx.TimeoutException as exc:
+            raise _too_slow(url, exc, limit, connect_timeout, read_timeout) from None
+        except httpx.ConnectError as exc:
+            failure = TransientNetworkError if _transient(exc) else Unreachable
+            raise failure(_connect_failure(url, exc)) from None
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            raise TransientNetworkError(
+                f"connection to {_host(url)} failed: {_reason(exc)}"
+            ) from None
+        except httpx.InvalidURL as exc:
+            raise ConfigError(f"endpoint {url!r} is not a valid URL: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise ProviderFailed(
+                f"HTTP exchange with {_host(url)} failed: {_reason(exc)}"
+            ) from None
+        if trace is not None:
+            trace.on_body(data)
+        return HttpReply(
+            status_code=response.status_code,
+            headers=dict(response.headers),
+            body=data,
+            elapsed=time.monotonic() - started,
+        )
+
+
 def post(
     url: str,
     body: bytes,
@@ -96,82 +213,59 @@ def post(
     transport: httpx.BaseTransport | None = None,
     trace: Trace | None = None,
 ) -> HttpReply:
-    """POST a SOAP envelope and read the reply, refusing bodies over ``max_bytes``.
-
-    ``trace`` (for -v, --trace-file and doctor) records phase timings, headers and bodies.
-    """
-    import httpx
-
-    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-    headers = {
-        "Content-Type": "text/xml; charset=utf-8",
-        # The NHS examples send SOAPAction unquoted; WS-I BP quotes it: configurable (spec §5.5).
-        "SOAPAction": f'"{soap_action}"' if quote_soap_action else soap_action,
-    }
-    # A server that drips one byte at a time never trips the per-read timeout, so the whole
-    # exchange also has a deadline.
-    deadline = time.monotonic() + connect_timeout + read_timeout
-    started = time.monotonic()
-    try:
-        with (
-            httpx.Client(
-                verify=context if context is not None else True,
-                timeout=timeout,
-                transport=transport,
-                trust_env=False,
-                follow_redirects=False,
-                event_hooks=trace.hooks() if trace is not None else None,
-            ) as client,
-            client.stream(
-                "POST",
-                url,
-                content=body,
-                headers=headers,
-                extensions=trace.extensions() if trace is not None else None,
-            ) as response,
-        ):
-            data = _read_bounded(response, max_bytes, deadline)
-            if trace is not None:
-                trace.on_body(data)
-            return HttpReply(
-                status_code=response.status_code,
-                headers=dict(response.headers),
-                body=data,
-                elapsed=time.monotonic() - started,
-            )
-    except httpx.TimeoutException:
-        raise TransientNetworkError(
-            f"timed out talking to {_host(url)} "
-            f"(connect {connect_timeout:g}s, read {read_timeout:g}s)",
-            hint="check the endpoint, or raise --timeout",
-        ) from None
-    except httpx.ConnectError as exc:
-        failure = TransientNetworkError if _transient(exc) else Unreachable
-        raise failure(_connect_failure(url, exc)) from None
-    except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-        raise TransientNetworkError(
-            f"connection to {_host(url)} failed: {_reason(exc)}"
-        ) from None
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"endpoint {url!r} is not a valid URL: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise ProviderFailed(f"HTTP exchange with {_host(url)} failed: {_reason(exc)}") from None
+    """One POST on a connection of its own (a one-shot :class:`Session`)."""
+    with Session(context, transport=transport, max_connections=1) as session:
+        return session.post(
+            url,
+            body,
+            soap_action=soap_action,
+            quote_soap_action=quote_soap_action,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_bytes=max_bytes,
+            trace=trace,
+        )
 
 
-def _read_bounded(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+def _read_bounded(response: httpx.Response, max_bytes: int, limit: Deadline) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise UnsafeReply(f"reply of {declared} bytes is over the {max_bytes}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise UnsafeReply(f"reply is over the {max_bytes}-byte limit; stopped reading")
-        if time.monotonic() > deadline:
-            raise TransientNetworkError("the provider is sending its reply too slowly; gave up")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    pieces: list[bytes] = []
+    chunks: Iterable[bytes]
+    if response.is_stream_consumed:
+        # A reply built in memory (httpx.MockTransport in tests): httpx has already read it.
+        chunks, encoding = [response.content], None
+    else:
+        # Raw bytes, decoded here a piece at a time so the cap holds for what they inflate to.
+        chunks, encoding = response.iter_raw(), response.headers.get("content-encoding")
+    for piece in decoded(chunks, encoding, max_bytes):
+        # Socket reads end by the deadline; this also stops a transport without sockets.
+        if limit.expired:
+            import httpx
+
+            raise httpx.ReadTimeout("the deadline passed while the reply was arriving")
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def _too_slow(
+    url: str, exc: Exception, limit: Deadline, connect_timeout: float, read_timeout: float
+) -> TransientNetworkError:
+    import httpx
+
+    host = _host(url)
+    if isinstance(exc, httpx.ConnectTimeout) and not limit.expired:
+        detail = f"timed out connecting (connect timeout {connect_timeout:g}s)"
+    else:
+        detail = (
+            f"timed out before its reply was complete (deadline {limit.seconds:g}s: "
+            f"connect {connect_timeout:g}s + read {read_timeout:g}s)"
+        )
+    return TransientNetworkError(
+        f"the provider at {host} was too slow: {detail}",
+        hint="check the endpoint, or raise --timeout",
+    )
 
 
 def _host(url: str) -> str:
