@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from hostile import HostileProvider
+
     from smsp_cli.sandbox.certs import SandboxCredentials
     from smsp_cli.sandbox.server import SandboxServer
 
@@ -65,3 +67,24 @@ def sandbox_env(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def hostile_provider(credentials: SandboxCredentials) -> Iterator[HostileProvider]:
+    """One hostile provider (tests/hostile.py) on 127.0.0.1 for the session."""
+    from hostile import HostileProvider
+
+    with HostileProvider(credentials) as provider:
+        yield provider
+
+
+@pytest.fixture
+def hostile(
+    hostile_provider: HostileProvider, monkeypatch: pytest.MonkeyPatch
+) -> HostileProvider:
+    """The hostile provider, serving a good reply until told otherwise; smsp pointed at it."""
+    from hostile import ok_reply
+
+    for name, value in hostile_provider.env().items():
+        monkeypatch.setenv(name, value)
+    return hostile_provider.serve(ok_reply())
