@@ -160,3 +160,39 @@ def test_retries_against_a_drip_end_within_attempts_times_the_deadline(
     assert hostile.connections == 3
     # SMSP_RETRY_BACKOFF is 0 in the tests: no waiting between attempts.
     assert 3 * DEADLINE * 0.9 <= seconds < 3 * DEADLINE + MARGIN
+
+
+# --- doctor: every probe under the same deadline ------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_doctor_against_a_dripping_provider_ends_and_names_http(
+    hostile: HostileProvider, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsp_cli.diagnose import Layer
+
+    hostile.serve(drips()[1])  # the status line, one byte every 0.3 s
+    args: tuple[str, ...] = ("doctor",)
+    if how == "flag":
+        args += ("--timeout", f"{TIMEOUT:g}")
+    else:
+        monkeypatch.setenv("SMSP_TIMEOUT", f"{TIMEOUT:g}")
+    run, seconds = _timed(*args)
+    assert run.exit_code == Layer.HTTP.exit_code, run.stdout
+    assert "✔ 5 TLS handshake" in run.stdout
+    assert "✘ 6 HTTP" in run.stdout
+    assert "was too slow" in run.stdout
+    assert run.stderr == ""
+    # Three TLS probe connections and the POST, each within the deadline.
+    assert seconds < 4 * DEADLINE + MARGIN
+
+
+def test_doctor_against_a_dripping_handshake_fails_tls_in_time(hostile: HostileProvider) -> None:
+    from smsp_cli.diagnose import Layer
+
+    hostile.serve(drips()[0])  # the server's handshake flight, one byte every 0.05 s
+    run, seconds = _timed("doctor", "--timeout", f"{TIMEOUT:g}")
+    assert run.exit_code == Layer.TLS.exit_code, run.stdout
+    assert "✘ 5 TLS handshake" in run.stdout
+    assert run.stderr == ""
+    assert seconds < 4 * DEADLINE + MARGIN

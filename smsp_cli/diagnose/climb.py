@@ -158,6 +158,8 @@ class _Climb:
             ca_bundle=self.settings.ca_bundle,
             client=self.found.client.certificate if self.found.client else None,
             now=self.clock(),
+            # Each probe connection has a lookup attempt's deadline: connect + read timeout.
+            budget=self.settings.connect_timeout + self.settings.read_timeout,
         )
 
     def http(self) -> Check:

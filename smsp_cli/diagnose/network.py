@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from smsp_cli.diagnose.report import Check, Layer, Status, fail
 from smsp_cli.tracing import format_seconds
-from smsp_cli.wire.netaddr import hostport, is_ip, resolve
+from smsp_cli.wire.deadline import Deadline
+from smsp_cli.wire.netaddr import hostport, is_ip, resolve_within
 
 
 @dataclass(frozen=True)
@@ -41,34 +41,23 @@ def check_dns(host: str, port: int, *, timeout: float) -> tuple[Check, tuple[str
         return Check(Layer.DNS, Status.PASS, f"{host} is an IP address: no lookup needed"), (
             host.strip("[]"),
         )
-    answer: list[object] = []
-
-    def lookup() -> None:
-        try:
-            answer.append(resolve(host, port))
-        except OSError as exc:
-            answer.append(exc)
-
-    worker = threading.Thread(target=lookup, name="smsp-doctor-dns", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not answer:
+    try:
+        found = resolve_within(host, port, timeout)
+    except TimeoutError:
         return fail(
             Layer.DNS,
             f"no DNS answer for {host} within {timeout:g} s",
             "the DNS servers configured here do not answer",
             "check the network and DNS settings; NHS endpoints resolve only on the VPN or HSCN",
         ), ()
-    result = answer[0]
-    if isinstance(result, OSError):
-        return _dns_failure(host, result), ()
-    assert isinstance(result, tuple)
+    except OSError as exc:
+        return _dns_failure(host, exc), ()
     return Check(
         Layer.DNS,
         Status.PASS,
-        f"{host} resolves to {', '.join(result)}",
-        (("addresses", ", ".join(result)),),
-    ), result
+        f"{host} resolves to {', '.join(found)}",
+        (("addresses", ", ".join(found)),),
+    ), found
 
 
 def _dns_failure(host: str, error: OSError) -> Check:
@@ -92,12 +81,16 @@ def _dns_failure(host: str, error: OSError) -> Check:
 def check_tcp(
     addresses: tuple[str, ...], port: int, *, timeout: float
 ) -> tuple[Check, tuple[str, int] | None]:
-    """Connect to each address in turn; the first that accepts is used from here on."""
+    """Connect to each address in turn; the first that accepts is used from here on.
+
+    All the addresses together get ``timeout`` seconds, as a lookup's connect does.
+    """
     failures: list[tuple[str, OSError]] = []
+    limit = Deadline.after(timeout)
     for address in addresses:
         started = time.perf_counter()
         try:
-            with socket.create_connection((address, port), timeout=timeout):
+            with socket.create_connection((address, port), timeout=limit.bound(timeout)):
                 took = time.perf_counter() - started
         except OSError as exc:
             failures.append((address, exc))

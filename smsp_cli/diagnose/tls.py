@@ -58,15 +58,21 @@ def check_tls(
     ca_bundle: Path,
     client: x509.Certificate | None,
     now: dt.datetime,
+    budget: float | None = None,
 ) -> Check:
-    """Shake hands as a lookup would, then ask the server a HEAD to hear its verdict on us."""
+    """Shake hands as a lookup would, then ask the server a HEAD to hear its verdict on us.
+
+    Each probe connection ends within ``budget`` seconds (default ``timeout``), like a lookup's
+    attempt, however slowly the server answers.
+    """
     result = tlsprobe.handshake(
-        address, target.host, context, timeout=timeout, probe_request=_head(target)
+        address, target.host, context, timeout=timeout, probe_request=_head(target),
+        budget=budget,
     )
-    flight = tlsprobe.server_flight(address, target.host, timeout=timeout)
+    flight = tlsprobe.server_flight(address, target.host, timeout=timeout, budget=budget)
     if result.error is not None and not _only_silent(result):
         return handshake_failure(result, target, address, timeout, ca_bundle, client, flight)
-    return _tls_success(result, target, address, timeout, flight, now)
+    return _tls_success(result, target, address, timeout, flight, now, budget)
 
 
 def _head(target: Target) -> bytes:
@@ -87,6 +93,7 @@ def _tls_success(
     timeout: float,
     flight: tlsprobe.ServerFlight | None,
     now: dt.datetime,
+    budget: float | None,
 ) -> Check:
     from cryptography import x509
 
@@ -113,7 +120,7 @@ def _tls_success(
                 )
             )
     facts.append(("server chain", _chain_text(result, flight)))
-    asked, required_warning = _client_certificate_facts(target, address, timeout, flight)
+    asked, required_warning = _client_certificate_facts(target, address, timeout, flight, budget)
     facts += asked
     if required_warning is not None:
         warnings.append(required_warning)
@@ -152,6 +159,7 @@ def _client_certificate_facts(
     address: tuple[str, int],
     timeout: float,
     flight: tlsprobe.ServerFlight | None,
+    budget: float | None,
 ) -> tuple[list[tuple[str, str]], Check | None]:
     """Does the server ask for, and insist on, a client certificate; which CAs does it name?"""
     facts: list[tuple[str, str]] = []
@@ -168,7 +176,7 @@ def _client_certificate_facts(
         facts.append(("accepted CA names", names))
     bare = tlsprobe.unverified_context()  # only asking whether a certificate-less client gets in
     anonymous = tlsprobe.handshake(
-        address, target.host, bare, timeout=timeout, probe_request=_head(target)
+        address, target.host, bare, timeout=timeout, probe_request=_head(target), budget=budget
     )
     if anonymous.answer:
         facts.append(("client certificate", "NOT required: the server answered without one"))

@@ -26,6 +26,7 @@ import ssl
 import time
 from dataclasses import dataclass, replace
 
+from smsp_cli.wire.deadline import Deadline
 from smsp_cli.wire.netaddr import is_ip
 
 _HANDSHAKE_RECORD = 22
@@ -87,15 +88,23 @@ def handshake(
     *,
     timeout: float,
     probe_request: bytes | None = None,
+    budget: float | None = None,
 ) -> Handshake:
-    """Connect, shake hands and, with ``probe_request``, send it and read one answer line."""
+    """Connect, shake hands and, with ``probe_request``, send it and read one answer line.
+
+    Every socket operation waits at most ``timeout``, and all of them together at most
+    ``budget`` seconds (default ``timeout``): a server that drips cannot stretch the probe.
+    """
+    limit = Deadline.after(timeout if budget is None else budget)
     try:
-        raw = socket.create_connection(address, timeout=timeout)
-    except OSError as exc:
+        raw = socket.create_connection(address, timeout=limit.bound(timeout))
+    except OSError as exc:  # TimeoutError included
         return Handshake(error=exc, stage="connect")
     with contextlib.closing(raw):
         started = time.perf_counter()
         try:
+            # One do_handshake call: CPython bounds it as a whole by the socket timeout.
+            raw.settimeout(limit.bound(timeout))
             tls = context.wrap_socket(raw, server_hostname=server_hostname)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             return Handshake(error=exc, stage="handshake")
@@ -103,21 +112,26 @@ def handshake(
             session = replace(_session(tls), seconds=time.perf_counter() - started)
             if probe_request is None:
                 return session
-            rejection = _tls13_verdict(tls, min(timeout, VERDICT_WAIT))
+            rejection = _tls13_verdict(tls, max(min(timeout, VERDICT_WAIT, limit.remaining()), 0))
             if rejection is not None:
                 return replace(session, error=rejection, stage="probe")
             try:
+                tls.settimeout(limit.bound(timeout))
                 tls.sendall(probe_request)
-                answer = _first_line(tls)
+                answer = _first_line(tls, limit, timeout)
             except OSError as exc:
                 return replace(session, error=exc, stage="probe")
             return replace(session, answer=answer)
 
 
 def server_flight(
-    address: tuple[str, int], server_hostname: str, *, timeout: float
+    address: tuple[str, int], server_hostname: str, *, timeout: float, budget: float | None = None
 ) -> ServerFlight | None:
-    """The server's clear-text TLS 1.2 flight, or None when it does not speak TLS 1.2."""
+    """The server's clear-text TLS 1.2 flight, or None when it does not speak TLS 1.2.
+
+    Bounded like :func:`handshake`: ``timeout`` an operation, ``budget`` (or ``timeout``) in all.
+    """
+    limit = Deadline.after(timeout if budget is None else budget)
     context = unverified_context()  # we only look; this connection is never used
     context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -126,9 +140,10 @@ def server_flight(
     with contextlib.suppress(ssl.SSLWantReadError):
         tls.do_handshake()  # writes the ClientHello into ``outgoing`` and waits for more
     try:
-        with socket.create_connection(address, timeout=timeout) as raw:
+        with socket.create_connection(address, timeout=limit.bound(timeout)) as raw:
+            raw.settimeout(limit.bound(timeout))
             raw.sendall(outgoing.read())
-            messages = _read_flight(raw)
+            messages = _read_flight(raw, limit, timeout)
     except OSError:
         return None
     return _flight(messages)
@@ -143,11 +158,16 @@ def unverified_context() -> ssl.SSLContext:
 
 
 def plain_http_status(address: tuple[str, int], *, timeout: float) -> str | None:
-    """The status line if the port answers a clear-text HEAD with HTTP, else None."""
+    """The status line if the port answers a clear-text HEAD with HTTP, else None.
+
+    The whole probe takes at most ``timeout`` seconds.
+    """
+    limit = Deadline.after(timeout)
     try:
-        with socket.create_connection(address, timeout=timeout) as raw:
+        with socket.create_connection(address, timeout=limit.bound(timeout)) as raw:
+            raw.settimeout(limit.bound(timeout))
             raw.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
-            line = _first_line(raw)
+            line = _first_line(raw, limit, timeout)
     except OSError:
         return None
     return line if line and line.startswith("HTTP/") else None
@@ -218,9 +238,11 @@ def _tls13_verdict(tls: ssl.SSLSocket, wait: float) -> BaseException | None:
         tls.settimeout(previous)
 
 
-def _first_line(sock: socket.socket) -> str | None:
+def _first_line(sock: socket.socket, limit: Deadline, timeout: float) -> str | None:
+    """The first line of the answer; each read waits only for the time left in ``limit``."""
     data = b""
     while b"\r\n" not in data and len(data) < 512:
+        sock.settimeout(limit.bound(timeout))
         chunk = sock.recv(512)
         if not chunk:
             break
@@ -229,11 +251,12 @@ def _first_line(sock: socket.socket) -> str | None:
     return line or None
 
 
-def _read_flight(raw: socket.socket) -> list[tuple[int, bytes]]:
-    """Read TLS records until ServerHelloDone, an alert, the end, or the size bound."""
+def _read_flight(raw: socket.socket, limit: Deadline, timeout: float) -> list[tuple[int, bytes]]:
+    """Read TLS records until ServerHelloDone, an alert, the end, the deadline or the size bound."""
     data = b""
     while len(data) < _MAX_FLIGHT_BYTES:
         try:
+            raw.settimeout(limit.bound(timeout))
             chunk = raw.recv(16384)
         except TimeoutError:
             break
