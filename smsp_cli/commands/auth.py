@@ -84,7 +84,9 @@ def set_passphrase(
         elif files is not None:
             _note(f"the key of profile {name} is not encrypted; storing the passphrase anyway")
         try:
-            backend = credentials.keyring_set(name, secret.reveal())
+            # Under the config lock, like every other change to a profile's settings.
+            with config.locked():
+                backend = credentials.keyring_set(name, secret.reveal())
         except credentials.KeyringUnavailable as unavailable:
             raise ConfigError(
                 f"cannot store the passphrase for profile {name}: {unavailable}",
@@ -165,7 +167,8 @@ def delete(profile: ProfileOpt = None) -> None:
 
         name = config.profile_to_edit(config.load(), profile)
         try:
-            removed = credentials.keyring_delete(name)
+            with config.locked():
+                removed = credentials.keyring_delete(name)
         except credentials.KeyringUnavailable as unavailable:
             raise ConfigError(f"cannot reach the keyring: {unavailable}") from None
         _note(f"deleted the passphrase for profile {name}" if removed

@@ -139,25 +139,33 @@ def init(
         name = profile or _ask_name(interactive)
         config.check_profile_name(name)
         if name in loaded.profiles and not force:
-            from smsp_cli.errors import ConfigError
-
-            raise ConfigError(
-                f"profile {name!r} already exists in {loaded.path}",
-                hint="change it with `smsp config set`, or pass --force to replace it",
-            )
+            raise _exists(name, loaded.path)
         values = _answers(flags, interactive)
         _check_credentials(values)
-        updated = config.Config(
-            loaded.path,
-            loaded.default_profile,
-            {**loaded.profiles, name: values},
-        )
-        if make_default or (make_default is None and not loaded.default_profile):
-            updated = updated.with_default(name)
-        config.save(updated)
+        # Asked outside the lock; written inside it, on the file as it is now.
+        with config.locked() as current:
+            if name in current.profiles and not force:
+                raise _exists(name, current.path)
+            updated = config.Config(
+                current.path,
+                current.default_profile,
+                {**current.profiles, name: values},
+            )
+            if make_default or (make_default is None and not current.default_profile):
+                updated = updated.with_default(name)
+            config.save(updated)
         default = " (the default profile)" if updated.default_profile == name else ""
         _note(f"wrote profile {name}{default} to {loaded.path}")
         _suggest_passphrase(name, values)
+
+
+def _exists(name: str, path: object) -> Exception:
+    from smsp_cli.errors import ConfigError
+
+    return ConfigError(
+        f"profile {name!r} already exists in {path}",
+        hint="change it with `smsp config set`, or pass --force to replace it",
+    )
 
 
 def _ask_name(interactive: bool) -> str:
@@ -332,13 +340,13 @@ def set_value(
     with reported_errors():
         from smsp_cli.settings import config
 
-        loaded = config.load()
-        name = config.profile_to_edit(loaded, profile)
-        config.check_profile_name(name)
-        typed = config.typed(key, value, source=f"`smsp config set {key}`")
+        with config.locked() as loaded:
+            name = config.profile_to_edit(loaded, profile)
+            config.check_profile_name(name)
+            typed = config.typed(key, value, source=f"`smsp config set {key}`")
+            config.save(loaded.with_value(name, key, typed))
         if name not in loaded.profiles:
             _note(f"created profile {name}")
-        config.save(loaded.with_value(name, key, typed))
         _note(f"set {key} in profile {name} ({loaded.path})")
 
 
@@ -352,13 +360,13 @@ def unset(
         from smsp_cli.errors import ConfigError
         from smsp_cli.settings import config
 
-        loaded = config.load()
-        name = config.profile_to_edit(loaded, profile)
-        if name not in loaded.profiles:
-            raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
-        if key not in loaded.profiles[name]:
-            raise ConfigError(f"profile {name} in {loaded.path} has no {key!r}")
-        config.save(loaded.without_value(name, key))
+        with config.locked() as loaded:
+            name = config.profile_to_edit(loaded, profile)
+            if name not in loaded.profiles:
+                raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
+            if key not in loaded.profiles[name]:
+                raise ConfigError(f"profile {name} in {loaded.path} has no {key!r}")
+            config.save(loaded.without_value(name, key))
         _note(f"removed {key} from profile {name} ({loaded.path})")
 
 
@@ -389,10 +397,10 @@ def use(name: Annotated[str, typer.Argument(metavar="NAME", help="The profile.")
         from smsp_cli.settings import config
         from smsp_cli.settings.connection import SANDBOX_PROFILE
 
-        loaded = config.load()
-        if name != SANDBOX_PROFILE and name not in loaded.profiles:
-            raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
-        config.save(loaded.with_default(name))
+        with config.locked() as loaded:
+            if name != SANDBOX_PROFILE and name not in loaded.profiles:
+                raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
+            config.save(loaded.with_default(name))
         _note(f"the default profile is now {name} ({loaded.path})")
 
 

@@ -19,32 +19,41 @@ is an error naming the file and the key, so a typo never silently falls back to 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from smsp_cli.errors import ConfigError
+from smsp_cli.settings import tomlwrite
 from smsp_cli.settings.connection import (
-    KEYS,
     PROFILE_KEYS,
     SANDBOX_PROFILE,
     Sourced,
     check_value,
     gather,
 )
+from smsp_cli.settings.tomlwrite import render
 
 CONFIG_DIR_VARIABLE = "SMSP_CONFIG_DIR"
 CONFIG_FILE_NAME = "config.toml"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+LOCK_FILE_NAME = ".config.toml.lock"
+LOCK_WAIT = 30.0  # seconds a writer waits for another to finish before giving up
+
+# C0 and C1 controls, DEL, and the bidi marks, embeddings, overrides and isolates: a setting
+# holds none of them, and one shown later could drive the terminal or reorder a line.
+_UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 # Bare TOML keys, so that [profiles.NAME] needs no quoting and never reads as a dotted key.
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
-Value = str | bool | int | float
+Value = tomlwrite.Value
 
 # How each key is typed in the file; anything not listed is a string.
 _BOOLEAN_KEYS = frozenset({"soap_action_quoted", "no_input"})
@@ -52,11 +61,6 @@ _INTEGER_KEYS = frozenset({"max_attempts"})
 _NUMBER_KEYS = frozenset({"timeout", "connect_timeout", "read_timeout", "retry_backoff"})
 PATH_KEYS = frozenset({"cert", "key", "ca_bundle", "passphrase_file"})
 _SECRET_WORDS = ("passphrase", "password", "secret", "pin")
-
-_HEADER = (
-    "# smsp configuration: profiles of SMSP providers (see `smsp config --help`).\n"
-    "# Written by smsp with mode 0600; passphrases are never stored here (`smsp auth set`).\n"
-)
 
 
 def config_dir() -> Path:
@@ -199,6 +203,15 @@ def typed(key: str, text: str, *, source: str) -> Value:
     """A value given as text (a flag or `config set`), checked and typed for the file."""
     if key not in PROFILE_KEYS:
         raise ConfigError(f"unknown setting {key!r}", hint=_unknown_key_hint(key, None))
+    unsafe = _UNSAFE_CHARACTER.search(text)
+    if unsafe is not None:
+        from smsp_cli.output.sanitize import visible
+
+        raise ConfigError(
+            f"{key}: the value from {source} has a control or bidi character "
+            f"({visible(unsafe.group())}); nothing was saved",
+            hint="type the value without it",
+        )
     check_value(key, Sourced(text, source))
     if key in _BOOLEAN_KEYS:
         return text.strip().lower() in ("true", "yes", "on", "1")
@@ -260,21 +273,60 @@ def layered(
 
 def dumps(config: Config) -> str:
     """The config as TOML text (tomllib reads back exactly these values)."""
-    lines = [_HEADER]
-    if config.default_profile is not None:
-        lines.append(f"default_profile = {_toml(config.default_profile)}\n")
-    for name in sorted(config.profiles):
+    for name in config.profiles:
         check_profile_name(name)
-        lines.append(f"\n[profiles.{name}]\n")
-        values = config.profiles[name]
-        # Settings order, so files read alike.
-        for key in sorted(values, key=lambda k: list(KEYS).index(k) if k in KEYS else len(KEYS)):
-            lines.append(f"{key} = {_toml(values[key])}\n")
-    return "".join(lines)
+    return render(config.default_profile, config.profiles)
+
+
+@contextlib.contextmanager
+def locked(path: Path | None = None) -> Iterator[Config]:
+    """Hold the config file's lock and yield it freshly read: read-modify-write under the lock.
+
+    Every command that changes the file edits it inside this block and calls :func:`save`
+    before leaving it, so concurrent writers queue instead of losing each other's changes.
+    The lock is ``flock`` on a lock file beside the config (never the config itself, which
+    :func:`save` replaces); readers take no lock, since they only ever see a whole file.
+    """
+    path = path or config_path()
+    lock_path = path.with_name(LOCK_FILE_NAME)
+    try:
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise ConfigError(f"cannot lock config file {path}: {exc.strerror or exc}") from None
+    try:
+        _wait_for_lock(descriptor, path)
+        yield load(path)
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _wait_for_lock(descriptor: int, path: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no advisory locks; the rename below is still atomic
+        return
+    waited_until = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > waited_until:
+                raise ConfigError(
+                    f"config file {path} stayed locked for {LOCK_WAIT:g}s by another smsp",
+                    hint="try again when the other `smsp config` or `smsp auth` has finished",
+                ) from None
+            time.sleep(0.01)
 
 
 def save(config: Config) -> None:
-    """Write the config atomically with mode 0600 (its directory 0700)."""
+    """Replace the config file atomically with mode 0600 (its directory 0700).
+
+    A temporary file in the same folder is written, flushed to disk, renamed over the file and
+    the folder flushed too: a reader sees the old file or the new one, never half of one, and
+    a crash leaves one of them whole. Call it inside :func:`locked`.
+    """
     path = config.path
     text = dumps(config)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -293,37 +345,23 @@ def save(config: Config) -> None:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+        _sync_directory(path.parent)
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
 
 
-def _toml(value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError("config numbers must be finite")
-        return repr(value)
-    return _basic_string(value)
-
-
-# TOML basic strings: backslash, quote and control characters must be escaped.
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
-            "\r": "\\r"}
-
-
-def _basic_string(text: str) -> str:
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
+def _sync_directory(folder: Path) -> None:
+    """Flush the rename itself to disk (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # some file systems refuse fsync on a directory; the rename stands
+    finally:
+        os.close(descriptor)
 
 
 def profile_to_edit(config: Config, flag: str | None, env: Mapping[str, str] | None = None) -> str:
