@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -105,8 +107,9 @@ def load(
         certificates = _pem_certificates(cert, data)
         leaf, chain = certificates[0], tuple(certificates[1:])
         if key is not None:
-            private_key = _pem_key(key, _read(key, "client key"), passphrase)
+            private_key = _pem_key(key, _read_key(key, "client key"), passphrase)
         elif b"PRIVATE KEY-----" in data:
+            warn_if_readable_by_others(cert, "client key")
             private_key = _pem_key(cert, data, passphrase)  # one file holding both
         else:
             raise ConfigError(
@@ -114,11 +117,12 @@ def load(
                 hint="pass --key, set SMSP_KEY, or use a PKCS#12 file",
             )
     else:
+        warn_if_readable_by_others(cert, "PKCS#12 file")
         bundled_key, leaf, chain = _pkcs12(cert, data, passphrase)
         if bundled_key is not None:
             private_key = bundled_key
         elif key is not None:
-            private_key = _pem_key(key, _read(key, "client key"), passphrase)
+            private_key = _pem_key(key, _read_key(key, "client key"), passphrase)
         else:
             raise ConfigError(f"PKCS#12 file {cert} holds no private key", hint="pass --key")
     _check_pair(leaf, private_key, cert, key)
@@ -182,6 +186,37 @@ def _read(path: Path, what: str) -> bytes:
         raise ConfigError(f"{what} {path} does not exist or is not a file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def _read_key(path: Path, what: str) -> bytes:
+    data = _read(path, what)
+    warn_if_readable_by_others(path, what)
+    return data
+
+
+_warned: set[Path] = set()
+
+
+def warn_if_readable_by_others(path: Path, what: str) -> None:
+    """One stderr line, once per file and run, when a private key's file is not 0600-tight.
+
+    The lookup goes on: the key is the user's to protect, but they should know (issue 9).
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if os.name != "posix" or not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return
+    resolved = path.resolve()
+    if resolved in _warned:
+        return
+    _warned.add(resolved)
+    sys.stderr.write(
+        f"smsp: warning: {what} {path} is readable by group or others (mode {mode:04o}); "
+        f"run `chmod 600 {path}`\n"
+    )
+    sys.stderr.flush()
 
 
 def _pem_certificates(path: Path, data: bytes) -> list[x509.Certificate]:
