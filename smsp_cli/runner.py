@@ -20,26 +20,32 @@ if TYPE_CHECKING:
     from smsp_cli.models import Query
     from smsp_cli.options import ConnectionOptions, OutputOptions
     from smsp_cli.output.banner import CallRecord
-    from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.settings.connection import ConnectionSettings, Sourced
     from smsp_cli.wire.retry import AttemptEvent
 
 
 @contextlib.contextmanager
 def connection(conn: ConnectionOptions) -> Iterator[ConnectionSettings]:
     """Settings for this run; with the sandbox profile, a live embedded provider behind them."""
+    with layered(conn) as (values, profile_file):
+        yield settings_module.resolve(values, profile_file=profile_file)
+
+
+@contextlib.contextmanager
+def layered(conn: ConnectionOptions) -> Iterator[tuple[dict[str, Sourced], str | None]]:
+    """Every setting with its source, and the config file its profile came from (if any)."""
     from smsp_cli.settings import config
 
     flags = setting_flags(conn)
     loaded = config.load()
     profile = config.choose_profile(loaded, flags)
     if profile is None or profile.value != settings_module.SANDBOX_PROFILE:
-        merged = config.layered(loaded, flags)
-        yield settings_module.resolve(merged, profile_file=str(loaded.path) if profile else None)
+        yield config.layered(loaded, flags), str(loaded.path) if profile else None
         return
     from smsp_cli.sandbox.embedded import running_sandbox
 
     with running_sandbox() as profile_values:
-        yield settings_module.resolve(config.layered(loaded, flags, sandbox_values=profile_values))
+        yield config.layered(loaded, flags, sandbox_values=profile_values), None
 
 
 def setting_flags(conn: ConnectionOptions) -> dict[str, str | None]:
@@ -57,17 +63,11 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     from smsp_cli.output import banner, render
     from smsp_cli.wire import service
 
+    if out.dry_run:
+        _dry_run(query, conn)
+        return
     with connection(conn) as settings:
         banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
-        if out.dry_run:
-            request = service.prepare(query, settings)
-            sys.stdout.write(_pretty(request.body))
-            render.stderr_console().print(
-                f"dry run: nothing sent to {settings.endpoint} (SOAPAction {request.soap_action})",
-                markup=False,
-                soft_wrap=True,
-            )
-            return
         # -v / --trace-file: the report goes to stderr and the file also when the call fails.
         with (
             banner.recorded(settings, query.operation.name) as record,
@@ -81,6 +81,23 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     banner.show_label(settings)  # test and sandbox output never passes for live data
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _dry_run(query: Query, conn: ConnectionOptions) -> None:
+    """Print the envelope; nothing secret is read, nothing is sent, nobody is asked (issue 9)."""
+    from smsp_cli.output import render
+    from smsp_cli.output.sanitize import visible
+    from smsp_cli.wire.dryrun import ENDPOINT_PLACEHOLDER, dry_run_request
+
+    with layered(conn) as (values, _):
+        request = dry_run_request(query, values)
+    sys.stdout.write(_pretty(request.body))
+    endpoint = values["endpoint"].value if "endpoint" in values else ENDPOINT_PLACEHOLDER
+    render.stderr_console().print(
+        f"dry run: nothing sent to {visible(endpoint)} (SOAPAction {request.soap_action})",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _attempts(record: CallRecord, verbose: int) -> Callable[[AttemptEvent], None]:

@@ -1,4 +1,4 @@
-"""A private key (or PKCS#12 file) that group or others can read is called out; the lookup goes on."""
+"""A private key or PKCS#12 file that group or others can read is called out; lookups go on."""
 
 from __future__ import annotations
 
