@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from smsp_cli.errors import EXIT_CODE_MEANINGS
+from smsp_cli import errors
+from smsp_cli.errors import EXIT_CODE_MEANINGS, ExitCode
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -17,10 +18,45 @@ def _section(title: str) -> str:
     return match.group(1)
 
 
-def test_readme_exit_code_table_matches_the_code() -> None:
+def _exit_code_rows() -> dict[int, str]:
     rows = re.findall(r"^\| (\d+) \| (.+?) \|$", _section("Exit codes"), re.M)
-    documented = {int(code): meaning for code, meaning in rows}
+    return {int(code): meaning for code, meaning in rows}
+
+
+def test_readme_exit_code_table_matches_the_code() -> None:
+    documented = _exit_code_rows()
     assert documented == {int(code): meaning for code, meaning in EXIT_CODE_MEANINGS.items()}
+
+
+# Which README row describes each error class: the code the class carries must be that row's.
+_ROW_OF = {
+    errors.UsageError: "usage or validation error",
+    errors.ValidationError: "usage or validation error",
+    errors.ProviderRejected: "provider rejected the request",
+    errors.ProviderFailed: "provider failed or answered unusably",
+    errors.UnsafeReply: "provider failed or answered unusably",
+    errors.Unreachable: "could not reach the provider",
+    errors.ConfigError: "local configuration or credential problem",
+}
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    return found.union(*(_subclasses(child) for child in found))
+
+
+def test_every_error_class_exits_with_the_code_its_readme_row_documents() -> None:
+    from smsp_cli.wire.transport import TransientNetworkError
+
+    documented = _exit_code_rows()
+    assert set(documented) == {int(code) for code in ExitCode}
+    classes = {c for c in _subclasses(errors.SmspError) if c.__module__.startswith("smsp_cli")}
+    assert set(_ROW_OF) | {TransientNetworkError} >= classes, "a new error class needs a row here"
+    for cls, words in {**_ROW_OF, TransientNetworkError: "could not reach the provider"}.items():
+        code = int(cls.exit_code)
+        assert documented[code].startswith(words), f"{cls.__name__} exits {code}"
+    # The numbers themselves are what scripts depend on.
+    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 5, 6]
 
 
 def test_readme_lists_every_lookup_command() -> None:

@@ -102,3 +102,45 @@ def test_reply_from_the_sandbox_server_is_labelled_synthetic(settings: object) -
     transport = _answer(200, _opentest_reply(), {"Server": "smsp-sandbox"})
     outcome = service.call(QUERY, settings, transport=transport)  # type: ignore[arg-type]
     assert outcome.synthetic is True
+
+
+# --- the real default body limit, on the real call path (no max_bytes given anywhere) -------
+
+TEN_MIB = 10 * 1024 * 1024  # the documented limit, written out: raising it must fail here
+
+
+def _streamed(body: bytes, headers: dict[str, str] | None = None) -> httpx.MockTransport:
+    def pieces() -> object:
+        for start in range(0, len(body), 1 << 20):
+            yield body[start : start + (1 << 20)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=pieces(), headers=headers or {})  # type: ignore[arg-type]
+
+    return httpx.MockTransport(handler)
+
+
+def test_a_reply_one_byte_over_10_mib_is_refused_by_service_call(settings: object) -> None:
+    oversized = _opentest_reply() + b" " * (TEN_MIB + 1 - len(_opentest_reply()))
+    with pytest.raises(UnsafeReply, match=f"over the {TEN_MIB}-byte limit; stopped reading"):
+        service.call(QUERY, settings, transport=_streamed(oversized))  # type: ignore[arg-type]
+
+
+def test_a_gzip_reply_inflating_past_10_mib_is_refused_by_service_call(settings: object) -> None:
+    import gzip
+
+    inflated = _opentest_reply() + b" " * (TEN_MIB + 1 - len(_opentest_reply()))
+    mock = _streamed(gzip.compress(inflated), {"Content-Encoding": "gzip"})
+    with pytest.raises(UnsafeReply, match=f"over the {TEN_MIB}-byte limit once decoded"):
+        service.call(QUERY, settings, transport=mock)  # type: ignore[arg-type]
+
+
+def test_a_reply_of_exactly_10_mib_is_read(settings: object) -> None:
+    body = _opentest_reply()
+    comment = b"<!--" + b"x" * 1017 + b"-->\n"  # 1 KiB; no text node past the parser's limits
+    room = TEN_MIB - len(body)
+    padding = comment * (room // len(comment)) + b" " * (room % len(comment))
+    padded = body.replace(b"</soap:Envelope>", padding + b"</soap:Envelope>")
+    assert len(padded) == TEN_MIB
+    outcome = service.call(QUERY, settings, transport=_streamed(padded))  # type: ignore[arg-type]
+    assert outcome.reply.nhs_number == "9473480032"

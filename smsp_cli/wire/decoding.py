@@ -20,7 +20,7 @@ from typing import Any
 
 from smsp_cli.errors import UnsafeReply
 
-PIECE = 64 * 1024  # the most any layer produces in one step
+PIECE = 64 * 1024  # the most a layer produces in one step (brotli: about that much)
 
 Layer = Callable[[Iterator[bytes]], Iterator[bytes]]
 
@@ -116,16 +116,20 @@ def _brotli(source: Iterator[bytes]) -> Iterator[bytes]:
         raise UnsafeReply("reply is encoded with 'br', and this brotli cannot decode it safely")
     try:
         for chunk in source:
-            data = chunk
+            out = decompressor.process(chunk, output_buffer_limit=PIECE)
+            idle = 0
+            # The limit bounds each call's output; what is left comes from calls without input.
             while True:
-                out = decompressor.process(data, output_buffer_limit=PIECE)
-                data = b""
                 if out:
                     yield out
-                if decompressor.is_finished() or decompressor.can_accept_more_data():
+                if decompressor.is_finished():
+                    return
+                if not out and decompressor.can_accept_more_data():
                     break
-            if decompressor.is_finished():
-                break
+                idle = 0 if out else idle + 1
+                if idle > 2:
+                    raise UnsafeReply("reply's br encoding is corrupt")
+                out = decompressor.process(b"", output_buffer_limit=PIECE)
     except brotli.error:
         raise UnsafeReply("reply's br encoding is corrupt") from None
 
