@@ -294,6 +294,58 @@ def huge_reply() -> Behaviour:
     return Behaviour((Part(http_reply(huge_patient_reply())),), name="huge")
 
 
+# Legal in XML 1.0 and hostile on a terminal: the 8-bit CSI and NEL (C1), DEL, bidi overrides
+# and isolates, rich markup and XML markup (escaped on the wire, text once parsed).
+HOSTILE_TEXT = "\x9b31m[bold red]<b>\u202eevil\u2066x\u2069\x85\x7f[/]"
+
+
+def hostile_patient() -> Patient:
+    """The built-in patient with :data:`HOSTILE_TEXT` in every text field."""
+    from smsp_cli.results import Address, GpPractice, Telecom
+    from smsp_cli.sandbox.builtin import BUILT_IN
+
+    evil = HOSTILE_TEXT
+    address = Address("home", (f"1 {evil} Street", evil), f"BO1{evil}")
+    return replace(
+        BUILT_IN[0].patient,
+        title=evil,
+        given_names=(evil, f"Mary{evil}"),
+        family_name=f"Fair{evil}weather",
+        addresses=(address,),
+        telecoms=(Telecom("home", f"tel:{evil}"),),
+        gp_practice=GpPractice(f"Y1{evil}", f"Surgery {evil}", address, f"tel:{evil}"),
+    )
+
+
+def hostile_text_reply() -> Behaviour:
+    """A valid reply with escapes, markup and bidi in every field."""
+    return Behaviour((Part(http_reply(patient_reply(hostile_patient()))),), name="hostile text")
+
+
+# What a careless provider echoes back: the patient's NHS number and date of birth.
+ECHOED = "NHS number 9434765919 (943 476 5919), date of birth 1984-03-14 (14/03/1984)"
+
+
+def fault_echoing_the_patient() -> Behaviour:
+    """A SOAP fault 1000 whose ErrorText and diagnostic echo the patient's identifiers."""
+    from smsp_cli.sandbox.responses import fault_reply
+
+    body = fault_reply("1000", f"Invalid request for {ECHOED}", diagnostic=ECHOED)
+    return Behaviour(
+        (Part(http_reply(body, status="500 Internal Server Error")),), name="fault echo"
+    )
+
+
+def http_body_echoing_the_patient() -> Behaviour:
+    """A plain-text HTTP 503 whose body echoes the patient's identifiers."""
+    headers = (("Content-Type", "text/plain; charset=utf-8"),)
+    body = f"Service unavailable while looking up {ECHOED}".encode()
+    return Behaviour(
+        (Part(http_reply(body, status="503 Service Unavailable", headers=headers)),),
+        name="body echo",
+    )
+
+
 def ok_reply() -> Behaviour:
     """A well-behaved provider: one valid reply, at once."""
     return Behaviour((Part(http_reply(patient_reply())),), name="ok")

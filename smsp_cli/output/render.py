@@ -56,7 +56,10 @@ def emit(outcome: Outcome, output: OutputFormat) -> None:
 def _print_notes(outcome: Outcome) -> None:
     console = stderr_console()
     for warning in outcome.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+        from rich.text import Text
+
+        # A warning may quote the provider's data (a new NHS number): never read as markup.
+        console.print(Text.assemble(("warning:", "bold yellow"), f" {warning}"), soft_wrap=True)
     if outcome.synthetic:
         console.print(f"[dim]{SYNTHETIC_NOTE}[/]", soft_wrap=True)
 
