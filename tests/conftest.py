@@ -83,7 +83,7 @@ def hostile(
     hostile_provider: HostileProvider, monkeypatch: pytest.MonkeyPatch
 ) -> HostileProvider:
     """The hostile provider, serving a good reply until told otherwise; smsp pointed at it."""
-    from hostile import ok_reply
+    from hostile_behaviours import ok_reply
 
     for name, value in hostile_provider.env().items():
         monkeypatch.setenv(name, value)

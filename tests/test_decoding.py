@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Iterator
 
 import pytest
-from hostile import encode
+from hostile_behaviours import encode
 
 from smsp_cli.errors import ExitCode, UnsafeReply
 from smsp_cli.wire.decoding import PIECE, decoded, encodings

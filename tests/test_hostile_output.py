@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 from cli import smsp
-from hostile import (
+from hostile import HostileProvider
+from hostile_behaviours import (
     HOSTILE_TEXT,
-    HostileProvider,
     hostile_text_reply,
     http_body_echoing_the_patient,
 )

@@ -13,10 +13,8 @@ import time
 
 import pytest
 from cli import Run, smsp
-from hostile import (
-    Behaviour,
-    HostileProvider,
-    Part,
+from hostile import Behaviour, HostileProvider, Part
+from hostile_behaviours import (
     bomb_reply,
     drips,
     encoded_reply,
@@ -147,19 +145,22 @@ def test_a_drip_at_any_phase_ends_the_attempt_at_its_deadline(
     assert TIMEOUT * 0.9 <= seconds < DEADLINE + MARGIN
 
 
+@pytest.mark.parametrize("backoff", [0.0, 0.3])
 def test_retries_against_a_drip_end_within_attempts_times_the_deadline(
-    hostile: HostileProvider,
+    hostile: HostileProvider, backoff: float
 ) -> None:
     hostile.serve(drips()[1])  # the status line, one byte every 0.3 s
-    run, seconds = _timed(*GET, "--timeout", f"{TIMEOUT:g}", "--max-attempts", "3")
+    run, seconds = _timed(
+        *GET, "--timeout", f"{TIMEOUT:g}", "--max-attempts", "3", "--retry-backoff", f"{backoff:g}"
+    )
     assert run.exit_code == 5, run.stderr
     assert run.stdout == ""
     line = _one_error_line(run)
     assert "was too slow" in line
     assert "after 3 attempts" in line
     assert hostile.connections == 3
-    # SMSP_RETRY_BACKOFF is 0 in the tests: no waiting between attempts.
-    assert 3 * DEADLINE * 0.9 <= seconds < 3 * DEADLINE + MARGIN
+    # The waits between attempts are at most backoff, then 2 x backoff (full jitter).
+    assert 3 * DEADLINE * 0.9 <= seconds < 3 * DEADLINE + 3 * backoff + MARGIN
 
 
 # --- doctor: every probe under the same deadline ------------------------------------------

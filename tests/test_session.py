@@ -67,7 +67,7 @@ def test_without_a_session_each_call_opens_its_own_connection(
 def test_threads_share_a_session_and_never_lend_each_other_time(
     sandbox: SandboxServer, hostile: HostileProvider, credentials: SandboxCredentials
 ) -> None:
-    from hostile import drips
+    from hostile_behaviours import drips
 
     hostile.serve(drips()[1])  # the status line, one byte every 0.3 s
     fast = _settings(sandbox.url, credentials)
