@@ -1,4 +1,9 @@
-"""The only module that talks HTTP: mutual TLS with httpx, timeouts, a bounded reply body.
+"""The only module that talks HTTP: mutual TLS with httpx, one deadline, a bounded reply body.
+
+A :class:`Session` holds one TLS context and one keep-alive connection pool; each of its
+requests runs under its own deadline (connect + read timeout) that bounds every socket
+operation (:mod:`smsp_cli.wire.deadline_net`), and its reply is decoded and capped a piece at
+a time (:mod:`smsp_cli.wire.decoding`). :func:`post` is one request on a one-shot session.
 
 httpx errors are translated here, so nothing above this module sees them::
 
