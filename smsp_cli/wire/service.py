@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from smsp_cli.audit import CallAudit
     from smsp_cli.models import Query
     from smsp_cli.settings.connection import ConnectionSettings
     from smsp_cli.tracing import Trace
@@ -64,12 +65,17 @@ def call(
     trace: Trace | None = None,
     policy: RetryPolicy | None = None,
     on_attempt: Callable[[AttemptEvent], None] | None = None,
+    audit: CallAudit | None = None,
+    batch_row: int | None = None,
 ) -> Outcome:
     """Send the query to the provider and judge its reply (recording it in ``trace``).
 
     Transient failures are retried within ``policy`` (default: the settings' max_attempts and
-    retry_backoff); ``on_attempt`` hears of every attempt, for -v and the local record.
+    retry_backoff); ``on_attempt`` hears of every attempt, for -v. Every attempt is recorded in
+    the audit trail (``audit``, default the one the settings configure), with ``batch_row``
+    when the call is one row of a batch.
     """
+    from smsp_cli.audit import CallAudit
     from smsp_cli.errors import SmspError
     from smsp_cli.settings import clientcert
     from smsp_cli.settings.credentials import PassphraseSource
@@ -87,6 +93,7 @@ def call(
         min_tls_version=settings.min_tls_version,
     )
     username = settings.username or client.common_name
+    recorder = (audit or CallAudit()).begin(query, settings, username=username, batch_row=batch_row)
     policy = policy or retry.RetryPolicy(
         attempts=settings.max_attempts, backoff=settings.retry_backoff
     )
@@ -96,6 +103,7 @@ def call(
         # Spec §5.9: each attempt is a new message, with a fresh MessageID, trackingid and
         # timestamp; nothing of a failed attempt is reused.
         request = prepare(query, settings, username=username)
+        recorder.sent(request, attempt)  # spec §7.2: on record before it leaves, or not sent
         status: int | None = None
         try:
             answer = http.post(
@@ -117,6 +125,7 @@ def call(
                 content_type=answer.headers.get("content-type"),
             )
         except SmspError as error:
+            recorder.failed(request, error, status)
             wait = policy.delay(attempt) if policy.should_retry(error, attempt, status) else None
             if on_attempt is not None:
                 on_attempt(_event(attempt, policy, request, error.one_line(), wait))
@@ -127,6 +136,10 @@ def call(
                 raise
             policy.sleep(wait)
             continue
+        except BaseException:
+            recorder.interrupted(request)
+            raise
+        recorder.received(request, reply, status)
         if on_attempt is not None:
             on_attempt(_event(attempt, policy, request, None, None))
         synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
