@@ -40,3 +40,16 @@ def test_readme_opens_with_the_two_setup_commands() -> None:
     assert "pytest" in blocks[1]
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert blocks[1] in ci, ".ci/run must run the README's test command verbatim"
+
+
+def test_readme_describes_the_audit_trail() -> None:
+    from smsp_cli.audit.paths import CURRENT_NAME
+
+    section = _section("Audit trail")
+    for needed in (CURRENT_NAME, "SMSP_DATA_DIR", "smsp audit search", "smsp audit verify",
+                   "smsp audit path", "audit_syslog", "Never recorded", "audit_max_bytes"):
+        assert needed in section, needed
+    for flag in ("--nhs-number", "--message-id", "--user", "--since", "--until",
+                 "--environment"):
+        assert flag in section, flag
+    assert "access.jsonl` in your data directory" not in README.read_text(encoding="utf-8")
