@@ -15,7 +15,7 @@ lock outlives a rotation), and under it:
 4. rotates the file when this record would take it past ``max_bytes``;
 5. writes the line in one ``write`` (flushed to the operating system: a SIGKILL after it loses
    nothing), and with ``fsync_interval`` 0 forces it to the disk before returning;
-6. replaces the checkpoint atomically.
+6. rewrites the checkpoint (one ``pwrite`` in place: see :mod:`.checkpoint`).
 
 ``fsync_interval`` 0 suits single lookups: every record is on the disk before the request it
 describes leaves. A long-running writer (batch) passes e.g. 1.0: records are flushed one by one,
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from smsp_cli.audit import checkpoint, records
-from smsp_cli.audit.checkpoint import Checkpoint, CheckpointUnreadable
+from smsp_cli.audit.checkpoint import Checkpoint, CheckpointFile, CheckpointUnreadable
 from smsp_cli.audit.paths import CURRENT_NAME, LOCK_NAME, TORN_SUFFIX, rotated_files, rotated_name
 from smsp_cli.audit.tail import read_tail
 from smsp_cli.errors import ConfigError
@@ -82,6 +82,7 @@ class Trail:
         self._mutex = threading.Lock()
         self._lock_fd = -1
         self._fd = -1
+        self._checkpoint = CheckpointFile(directory)
         self._known: tuple[int, int] | None = None  # (inode, size) as this writer left the file
         self._head = Head(0, None)
         self._dirty = False
@@ -158,7 +159,7 @@ class Trail:
         for seq, notice in [*notices, (None, fields)]:
             head, line = self._write(head, notice, seq)
             written.append((notice, line))
-        checkpoint.write(self.directory, Checkpoint(head.seq, head.hash), durable=self.durable)
+        self._checkpoint.write(Checkpoint(head.seq, head.hash))
         self._head = head
         stat = os.fstat(self._fd)
         self._known = (stat.st_ino, stat.st_size)
@@ -179,8 +180,8 @@ class Trail:
     def _prepare(self) -> tuple[Head, list[tuple[int | None, Mapping[str, Any]]]]:
         """The head to chain from, and the integrity records to write before the new one."""
         stat = os.fstat(self._fd)
-        if self._known == (stat.st_ino, stat.st_size):
-            return self._head, []  # as this writer left it: the checkpoint is its own too
+        if self._known == (stat.st_ino, stat.st_size) and self._checkpoint.is_current():
+            return self._head, []  # both as this writer left them
         notices: list[tuple[int | None, Mapping[str, Any]]] = []
         tail = read_tail(self._fd, stat.st_size)
         if tail.torn:
@@ -220,7 +221,7 @@ class Trail:
         if saved is None:
             # A new trail: a checkpoint at 0 first, so that a crash between the first record
             # and its checkpoint reads as a checkpoint behind, not as a deleted one.
-            checkpoint.write(self.directory, Checkpoint(0, None), durable=self.durable)
+            self._checkpoint.write(Checkpoint(0, None))
             return []
         if saved.seq > head.seq:
             return [(saved.seq + 1, self._notice(
@@ -302,7 +303,7 @@ class Trail:
         if not self._dirty or self._fd < 0:
             return
         os.fsync(self._fd)
-        checkpoint.sync(self.directory)
+        self._checkpoint.sync()
         self._dirty = False
 
     @contextlib.contextmanager
@@ -337,6 +338,8 @@ class Trail:
                 self._notify(f"cannot force the audit trail to the disk: {exc.strerror}")
 
     def _close_descriptors(self) -> None:
+        with contextlib.suppress(OSError):
+            self._checkpoint.close()
         for descriptor in (self._fd, self._lock_fd):
             if descriptor >= 0:
                 with contextlib.suppress(OSError):
