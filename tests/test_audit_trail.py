@@ -73,11 +73,14 @@ def test_the_trail_and_its_files_are_private(tmp_path: Path) -> None:
 
 
 def test_a_looser_mode_on_an_existing_trail_is_tightened(tmp_path: Path) -> None:
-    (tmp_path / "audit.jsonl").touch()
-    os.chmod(tmp_path / "audit.jsonl", 0o644)
-    with Trail(tmp_path) as trail:
+    directory = tmp_path / "audit"
+    directory.mkdir(mode=0o755)
+    (directory / "audit.jsonl").touch()
+    os.chmod(directory / "audit.jsonl", 0o644)
+    with Trail(directory) as trail:
         trail.append(_fields(1))
-    assert stat.S_IMODE((tmp_path / "audit.jsonl").stat().st_mode) == 0o600
+    assert stat.S_IMODE((directory / "audit.jsonl").stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
 
 
 def test_a_new_writer_continues_the_chain_of_an_earlier_one(tmp_path: Path) -> None:
@@ -188,6 +191,23 @@ def test_records_cut_from_the_end_are_found_by_the_next_writer(tmp_path: Path) -
     assert (notice["missing_from"], notice["missing_to"]) == (4, 5)
     assert notice["prev"] == hashlib.sha256(lines[2]).hexdigest()
     assert "records 4 to 5 are missing" in notes[0]
+
+
+def test_a_checkpointed_record_cut_mid_line_is_a_cut_not_just_a_torn_line(
+    tmp_path: Path,
+) -> None:
+    with Trail(tmp_path) as trail:
+        for n in range(3):
+            trail.append(_fields(n))
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(path.read_bytes()[:-30])  # record 3 loses its end
+    with Trail(tmp_path, notify=lambda text: None) as trail:
+        assert trail.append(_fields(4)) == 6
+    found = _records(tmp_path)
+    # Number 3 was the cut record's: the cut notice takes 4, the torn line's notice 5.
+    assert [(r["seq"], r.get("problem")) for r in found] == [
+        (1, None), (2, None), (4, "cut"), (5, "torn"), (6, None)]
+    assert "record 3 is missing" in found[2]["detail"]
 
 
 def test_a_replaced_last_record_is_found_by_the_next_writer(tmp_path: Path) -> None:

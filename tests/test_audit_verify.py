@@ -161,6 +161,17 @@ def test_records_cut_from_the_end_stay_found_after_more_lookups(
     assert (problem["seq"], problem["kind"]) == (8, "cut")
 
 
+def test_a_last_record_cut_mid_line_stays_a_cut_after_more_lookups(
+    trail: Path, sandbox: Any, sandbox_env: dict[str, str]
+) -> None:
+    path = trail / "audit.jsonl"
+    path.write_bytes(path.read_bytes()[:-30])
+    assert smsp("verify", "9991000003", "--dob", "1984-03-14", "--json").exit_code == 0
+    problem = _problem(smsp("audit", "verify", "--json"))
+    assert (problem["seq"], problem["kind"]) == (10, "cut")
+    assert "record 10 is missing" in problem["detail"]
+
+
 def test_a_deleted_checkpoint_is_not_whole(trail: Path) -> None:
     (trail / "checkpoint.json").unlink()
     problem = _problem(smsp("audit", "verify", "--json"))

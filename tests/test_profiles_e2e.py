@@ -48,7 +48,7 @@ def no_keyring() -> Iterator[object]:
 
 @pytest.fixture
 def record_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where this test's access record goes (the sandbox keeps the session's certificates)."""
+    """Where this test's audit trail goes (the sandbox keeps the session's certificates)."""
     directory = tmp_path / "data"
     monkeypatch.setenv("SMSP_DATA_DIR", str(directory))
     return directory

@@ -114,6 +114,11 @@ def bounded(text: str | None) -> str | None:
     return text if len(text) <= MAX_FOREIGN_TEXT else text[: MAX_FOREIGN_TEXT - 1] + "…"
 
 
+def span(first: int, last: int) -> str:
+    """``record 8 is`` or ``records 8 to 10 are``: the subject of a sentence about records."""
+    return f"record {first} is" if first == last else f"records {first} to {last} are"
+
+
 def integrity(problem: str, detail: str, **facts: Any) -> dict[str, Any]:
     """An integrity record's fields: what the writer found, in words and as facts."""
     return stamped(INTEGRITY, {"problem": problem, "detail": detail, **facts})

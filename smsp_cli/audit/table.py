@@ -7,6 +7,7 @@ every value goes through the one sanitiser before it reaches the terminal.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,10 @@ def rows(record: Mapping[str, Any]) -> list[str]:
     )
     lines = [first.rstrip()]
     lines += [f"{_NHS_COLUMN}{number}" for number in numbers[1:]]
-    lines += [f"{_INDENT}{detail}" for detail in _details(record)]
+    for detail in _details(record):
+        # Free text wraps within 80 columns; ids and paths stay whole on their own line.
+        lines += [f"{_INDENT}{part}" for part in textwrap.wrap(detail, 80 - len(_INDENT),
+                                                                break_long_words=False)]
     return lines
 
 

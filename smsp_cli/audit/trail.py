@@ -91,6 +91,9 @@ class Trail:
         self._flusher: threading.Thread | None = None
         try:
             directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            if directory.stat().st_mode & 0o777 != DIR_MODE:
+                with contextlib.suppress(OSError):  # not ours to change: the files stay 0600
+                    os.chmod(directory, DIR_MODE)
             self._lock_fd = _open(directory / LOCK_NAME, os.O_RDWR)
             with self._locked():
                 self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
@@ -182,10 +185,8 @@ class Trail:
         stat = os.fstat(self._fd)
         if self._known == (stat.st_ino, stat.st_size) and self._checkpoint.is_current():
             return self._head, []  # both as this writer left them
-        notices: list[tuple[int | None, Mapping[str, Any]]] = []
         tail = read_tail(self._fd, stat.st_size)
-        if tail.torn:
-            notices.append((None, self._set_aside(tail.torn, stat.st_size)))
+        torn = self._set_aside(tail.torn, stat.st_size) if tail.torn else None
         line = tail.last_line if tail.last_line is not None else self._last_rotated_line()
         record = records.decode(line) if line is not None else None
         try:
@@ -193,19 +194,20 @@ class Trail:
             unreadable = False
         except CheckpointUnreadable:
             saved, unreadable = None, True
-        if line is None:
-            head = Head(0, None)
-        elif record is None:
+        if line is not None and record is None:
             # Someone wrote a line that is not a record: chain on from it, numbered after the
             # checkpoint so that no sequence number is used twice.
-            notices.append((None, self._notice(
+            head = Head(saved.seq if saved else 0, records.digest(line))
+            notices: list[tuple[int | None, Mapping[str, Any]]] = [(None, self._notice(
                 records.UNREADABLE_HEAD,
                 "the last line of the trail is not an audit record; the chain continues after it",
-            )))
-            return Head(saved.seq if saved else 0, records.digest(line)), notices
+            ))]
         else:
-            head = Head(record["seq"], records.digest(line))
-        return head, notices + self._compare(head, saved, unreadable)
+            head = Head(record["seq"], records.digest(line)) if record and line else Head(0, None)
+            notices = self._compare(head, saved, unreadable)
+        if torn is not None:
+            notices.append((None, torn))  # after a cut's notice, which takes its own number
+        return head, notices
 
     def _compare(
         self, head: Head, saved: Checkpoint | None, unreadable: bool
@@ -226,9 +228,9 @@ class Trail:
         if saved.seq > head.seq:
             return [(saved.seq + 1, self._notice(
                 records.CUT,
-                f"records {head.seq + 1} to {saved.seq} are missing from the end of the trail "
-                f"(the checkpoint had reached {saved.seq}): cut, or lost before they reached "
-                "the disk",
+                f"{records.span(head.seq + 1, saved.seq)} missing from the end of the trail "
+                f"(the checkpoint had reached {saved.seq}): cut, or lost before reaching the "
+                "disk",
                 missing_from=head.seq + 1,
                 missing_to=saved.seq,
             ))]

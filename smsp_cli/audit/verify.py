@@ -173,8 +173,7 @@ def _classify(expected: int, previous: str | None, entry: _Entry, ahead: list[_E
             return _problem(expected, REORDERED,
                             f"sequence {expected} comes after sequence {seq}: records were "
                             "reordered", entry)
-        missing = (f"record {expected} is" if seq == expected + 1
-                   else f"records {expected} to {seq - 1} are")
+        missing = records.span(expected, seq - 1)
         record = entry.record
         if (record.get("problem") == records.CUT and record.get("missing_from") == expected
                 and record.get("missing_to") == seq - 1):
@@ -202,6 +201,10 @@ def _notice(record: Mapping[str, Any], entry: _Entry, notes: list[str]) -> Probl
         edited = record.get("edited_seq")
         return _problem(edited if isinstance(edited, int) else seq - 1, EDITED,
                         f"found by the writer at sequence {seq}: {detail}", entry)
+    if problem == records.CUT:
+        first = record.get("missing_from")
+        return _problem(first if isinstance(first, int) else seq, CUT,
+                        f"found by the writer at sequence {seq}: {detail}", entry)
     if problem == records.CHECKPOINT_MISSING:
         return _problem(seq, CHECKPOINT, f"found by the writer at sequence {seq}: {detail}",
                         entry)
@@ -225,8 +228,7 @@ def _against_checkpoint(
     if saved is None:
         return None
     if saved.seq > last:
-        missing = (f"record {last + 1} is" if saved.seq == last + 1
-                   else f"records {last + 1} to {saved.seq} are")
+        missing = records.span(last + 1, saved.seq)
         return _problem(last + 1, CUT,
                         f"{missing} missing: cut from the end (the checkpoint says the trail "
                         f"reached sequence {saved.seq})")
