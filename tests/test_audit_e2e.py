@@ -284,3 +284,23 @@ def test_audit_path_names_the_trail_and_the_old_access_record(data: Path) -> Non
     assert again.stdout == run.stdout
     assert f"{data / 'access.jsonl'}" in again.stderr
     assert (data / "access.jsonl").read_text(encoding="utf-8") == '{"seq":1}\n'
+
+
+def test_help_lists_the_audit_commands() -> None:
+    top = smsp("--help")
+    assert top.exit_code == 0
+    assert "audit" in top.stdout
+    group = smsp("audit", "--help")
+    assert group.exit_code == 0
+    for command in ("search", "verify", "path"):
+        assert command in group.stdout
+
+
+def test_an_unreadable_trail_file_is_one_line_and_exit_6(data: Path) -> None:
+    (data / "audit" / "audit.000001.jsonl").mkdir(parents=True)  # not a file
+    for args in (("audit", "search"), ("audit", "verify")):
+        run = smsp(*args)
+        assert run.exit_code == 6
+        assert run.stdout == ""
+        assert run.stderr.startswith("smsp: error: cannot read the audit trail ")
+        assert run.stderr.count("\n") == 1

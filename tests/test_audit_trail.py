@@ -332,3 +332,32 @@ def test_writing_a_record_loads_nothing_heavy(tmp_path: Path) -> None:
                           env=env, timeout=60, check=True)
     assert json.loads(done.stdout) == []
     assert (tmp_path / "audit" / "audit.jsonl").exists()
+
+
+def test_syslog_gets_each_record_whole_integrity_findings_as_warnings(tmp_path: Path) -> None:
+    import syslog
+
+    from smsp_cli.audit import TrailOptions, open_trail
+
+    sent: list[tuple[int, str]] = []
+    options = TrailOptions(syslog=True)
+    with open_trail(options, directory=tmp_path, syslog_send=lambda *m: sent.append(m)) as trail:
+        trail.append(_fields(1))
+    with open(tmp_path / "audit.jsonl", "ab") as handle:
+        handle.write(b'{"seq":2')  # torn: the next append says so in an integrity record
+    with open_trail(options, directory=tmp_path,
+                    syslog_send=lambda *m: sent.append(m)) as trail:
+        trail.append(records.config_change("passphrase-rejected", profile="live"))
+    lines = (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [message for _, message in sent] == lines
+    assert [priority for priority, _ in sent] == [syslog.LOG_INFO, syslog.LOG_WARNING,
+                                                 syslog.LOG_WARNING]
+
+
+def test_no_syslog_unless_asked(tmp_path: Path) -> None:
+    from smsp_cli.audit import open_trail
+
+    sent: list[tuple[int, str]] = []
+    with open_trail(directory=tmp_path, syslog_send=lambda *m: sent.append(m)) as trail:
+        trail.append(_fields(1))
+    assert sent == []

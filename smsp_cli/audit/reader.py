@@ -18,6 +18,7 @@ from typing import BinaryIO
 from smsp_cli.audit import checkpoint
 from smsp_cli.audit.checkpoint import Checkpoint, CheckpointUnreadable
 from smsp_cli.audit.paths import LOCK_NAME, trail_files
+from smsp_cli.errors import ConfigError
 
 # A record is well under a kilobyte; a longer line is not one, and is not held whole.
 MAX_LINE = 1024 * 1024
@@ -50,7 +51,10 @@ class Snapshot:
     def lines(self) -> Iterator[Line]:
         """Every line of every file, in chain order, up to the size each had."""
         for name, handle, size in self.files:
-            yield from _lines(name, handle, size)
+            try:
+                yield from _lines(name, handle, size)
+            except OSError as exc:
+                raise _unreadable(self.directory / name, exc) from None
 
     def close(self) -> None:
         """Close the files."""
@@ -70,6 +74,8 @@ def snapshot(directory: Path) -> Iterator[Snapshot]:
                     handle = open(path, "rb")  # noqa: SIM115 - closed by Snapshot.close
                 except FileNotFoundError:
                     continue
+                except OSError as exc:
+                    raise _unreadable(path, exc) from None
                 taken.files.append((path.name, handle, os.fstat(handle.fileno()).st_size))
             try:
                 taken.checkpoint = checkpoint.read(directory)
@@ -78,6 +84,11 @@ def snapshot(directory: Path) -> Iterator[Snapshot]:
         yield taken
     finally:
         taken.close()
+
+
+def _unreadable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot read the audit trail {path}: {exc.strerror or exc}",
+                       hint="check the file's owner and mode (0600)")
 
 
 @contextlib.contextmanager
