@@ -304,3 +304,21 @@ def test_an_unreadable_trail_file_is_one_line_and_exit_6(data: Path) -> None:
         assert run.stdout == ""
         assert run.stderr.startswith("smsp: error: cannot read the audit trail ")
         assert run.stderr.count("\n") == 1
+
+
+def test_a_bad_audit_setting_in_the_profile_can_still_be_unset_and_recorded(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsp_cli.settings import config
+
+    config.save(config.Config(config.config_path(), "live",
+                              {"live": {"audit_max_bytes": "lots", "audit_syslog": True}}))
+    import syslog
+
+    sent: list[str] = []
+    monkeypatch.setattr(syslog, "syslog", lambda priority, message: sent.append(message))
+    monkeypatch.setenv("SMSP_AUDIT_SYSLOG", "true")
+    run = smsp("config", "unset", "audit_max_bytes")
+    assert run.exit_code == 0, run.stderr
+    assert [(r["action"], r["key"]) for r in _trail(data)] == [("unset", "audit_max_bytes")]
+    assert len(sent) == 1  # the environment's syslog setting still applied

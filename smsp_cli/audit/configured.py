@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,14 +56,25 @@ def open_trail(
 
 def options_for_profile(profile: str | None) -> TrailOptions:
     """The options for changes made outside a lookup: the environment over the profile named
-    (or the default profile), over the defaults."""
+    (or the default profile), over the defaults.
+
+    A profile not created yet, or a config file being repaired, must not stop its change from
+    being recorded: the environment alone then applies, and failing that the defaults.
+    """
     from smsp_cli.errors import ConfigError
     from smsp_cli.settings import config
-    from smsp_cli.settings.connection import audit_settings, gather
+    from smsp_cli.settings.connection import Sourced, audit_settings, gather
 
-    try:
-        merged = config.layered(config.load(), {"profile": profile})
-    except ConfigError:
-        merged = gather({})  # a profile not created yet, or a file to be fixed: no profile layer
-    max_bytes, syslog = audit_settings(merged)
-    return TrailOptions(max_bytes=max_bytes, syslog=syslog)
+    def with_profile() -> Mapping[str, Sourced]:
+        return config.layered(config.load(), {"profile": profile})
+
+    def environment_only() -> Mapping[str, Sourced]:
+        return gather({})
+
+    for merged in (with_profile, environment_only):
+        try:
+            max_bytes, syslog = audit_settings(merged())
+        except ConfigError:
+            continue
+        return TrailOptions(max_bytes=max_bytes, syslog=syslog)
+    return TrailOptions()
