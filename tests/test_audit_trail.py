@@ -286,11 +286,13 @@ def test_a_batch_writer_flushes_each_record_and_syncs_once_a_second(
 ) -> None:
     trail = Trail(tmp_path, fsync_interval=1.0)
     fsyncs = _Fsyncs(monkeypatch, tmp_path / "audit.jsonl")
+    started = time.monotonic()
     for n in range(200):
         trail.append(_fields(n))
+    elapsed = time.monotonic() - started
     # Flushed to the operating system one by one: another reader sees every record at once.
     assert len(_raw_lines(tmp_path / "audit.jsonl")) == 200
-    assert fsyncs.count <= 1  # not one per record
+    assert fsyncs.count <= int(elapsed) + 1  # at most once a second, not once per record
     deadline = time.monotonic() + 10
     while fsyncs.count == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
