@@ -37,6 +37,7 @@ def main() -> None:
     from smsp_cli.wire import service
 
     data = Path(tempfile.mkdtemp(prefix="smsp-bench-"))
+    os.environ["SMSP_DATA_DIR"] = str(data)  # the in-process lookups' audit trail, not the user's
     credentials = ensure_credentials(data / "sandbox")
     with SandboxServer(credentials) as server:
         values = settings_for(server.url, credentials)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from smsp_cli import __version__
-from smsp_cli.commands import auth, doctor, lookups, sandbox
+from smsp_cli.commands import audit, auth, doctor, lookups, sandbox
 from smsp_cli.commands import config as config_commands
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ app.command()(doctor.doctor)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(config_commands.app, name="config")
 app.add_typer(auth.app, name="auth")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

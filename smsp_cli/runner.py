@@ -19,7 +19,6 @@ from smsp_cli.settings import connection as settings_module
 if TYPE_CHECKING:
     from smsp_cli.models import Query
     from smsp_cli.options import ConnectionOptions, OutputOptions
-    from smsp_cli.output.banner import CallRecord
     from smsp_cli.settings.connection import ConnectionSettings, Sourced
     from smsp_cli.wire.retry import AttemptEvent
 
@@ -69,14 +68,9 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     with connection(conn) as settings:
         banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
         # -v / --trace-file: the report goes to stderr and the file also when the call fails.
-        with (
-            banner.recorded(settings, query.operation.name) as record,
-            tracing.session(out) as trace,
-        ):
-            outcome = service.call(
-                query, settings, trace=trace, on_attempt=_attempts(record, out.verbose)
-            )
-            record.outcome = outcome.reply.response_code
+        # service.call records every attempt in the audit trail (spec §7.2).
+        with tracing.session(out) as trace:
+            outcome = service.call(query, settings, trace=trace, on_attempt=_attempts(out.verbose))
     render.emit(outcome, out.output)
     banner.show_label(settings)  # test and sandbox output never passes for live data
     if outcome.exit_code:
@@ -100,13 +94,14 @@ def _dry_run(query: Query, conn: ConnectionOptions) -> None:
     )
 
 
-def _attempts(record: CallRecord, verbose: int) -> Callable[[AttemptEvent], None]:
+def _attempts(verbose: int) -> Callable[[AttemptEvent], None] | None:
+    if not verbose:
+        return None
+
     def observe(event: AttemptEvent) -> None:
-        record.attempt(event)
-        if verbose:
-            # Spec §5.9: log every attempt (ids only, no patient data).
-            sys.stderr.write(f"smsp: {event.describe()}\n")
-            sys.stderr.flush()
+        # Spec §5.9: log every attempt (ids only, no patient data).
+        sys.stderr.write(f"smsp: {event.describe()}\n")
+        sys.stderr.flush()
 
     return observe
 

@@ -447,3 +447,20 @@ def test_config_show_for_the_sandbox_does_not_start_it() -> None:
 
 def test_config_path_prints_the_file() -> None:
     assert smsp("config", "path").stdout.strip() == str(_config_file())
+
+
+def test_audit_settings_are_profile_keys_typed_in_the_file(
+    profile_values: dict[str, config.Value],
+) -> None:
+    assert smsp(*_init_args(profile_values), "--audit-syslog").exit_code == 0
+    assert config.load().profiles["live"]["audit_syslog"] is True
+    assert smsp("config", "set", "audit_max_bytes", "16MiB").exit_code == 0
+    assert config.load().profiles["live"]["audit_max_bytes"] == 16 * 1024 * 1024
+    too_small = smsp("config", "set", "audit_max_bytes", "100")
+    assert too_small.exit_code == 6
+    assert "audit_max_bytes '100'" in too_small.stderr
+    shown = _sources(smsp("config", "show", "--sources").stdout)
+    assert shown["audit_max_bytes"] == ("16777216", f"profile live ({_config_file()})")
+    assert shown["audit_syslog"][0] == "true"
+    preview = smsp("config", "show", "--sources", "--audit-max-bytes", "1MiB")
+    assert _sources(preview.stdout)["audit_max_bytes"] == ("1MiB", "--audit-max-bytes")

@@ -48,7 +48,7 @@ def no_keyring() -> Iterator[object]:
 
 @pytest.fixture
 def record_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where this test's access record goes (the sandbox keeps the session's certificates)."""
+    """Where this test's audit trail goes (the sandbox keeps the session's certificates)."""
     directory = tmp_path / "data"
     monkeypatch.setenv("SMSP_DATA_DIR", str(directory))
     return directory
@@ -330,47 +330,48 @@ def test_output_is_labelled_by_environment(
         assert run.json()["response_code"] == "SMSP-0000"  # stdout stays clean JSON
 
 
-def test_calls_to_real_providers_are_recorded_without_patient_data(
+def test_calls_to_real_providers_are_in_the_audit_trail_without_demographics(
     profile: dict[str, config.Value], record_dir: Path
 ) -> None:
     first = _lookup()
     second = smsp("get", "9991000151", "--dob", "1963-03-03", "--json")  # fault 2100, retried
     assert (first.exit_code, second.exit_code) == (0, 4)
-    path = record_dir / "access.jsonl"
+    path = record_dir / "audit" / "audit.jsonl"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = path.read_text(encoding="utf-8")
     lines = [json.loads(line) for line in text.splitlines()]
-    assert [line["seq"] for line in lines] == [1, 2]
+    # One sent and one received record per attempt: 1 attempt, then 3 attempts of a fault.
+    assert [line["event"] for line in lines] == ["sent", "received"] * 4
+    assert [line["seq"] for line in lines] == list(range(1, 9))
     assert lines[0]["prev"] is None
-    import hashlib
-
-    assert lines[1]["prev"] == hashlib.sha256(text.splitlines()[0].encode()).hexdigest()
     assert lines[0]["user"] == banner.caller()
     assert lines[0]["profile"] == "live"
     assert lines[0]["operation"] == "getPatientDetailsByNHSNumber"
-    assert lines[0]["attempts"][0]["message_id"] == first.json()["message_id"]
-    assert lines[0]["outcome"] == "SMSP-0000"
-    assert len({a["message_id"] for a in lines[1]["attempts"]}) == 3
-    assert lines[1]["outcome"] == "error (exit 4)"
-    for patient_value in ("9991000003", "999 100 0003", "1984", "Fairweather", "9991000151"):
+    assert lines[0]["message_id"] == first.json()["message_id"]
+    assert lines[0]["nhs_numbers"] == ["9991000003"]
+    assert lines[1]["response_code"] == "SMSP-0000"
+    assert len({line["message_id"] for line in lines[2:]}) == 3
+    assert {line["fault_code"] for line in lines[2:] if line["event"] == "received"} == {"2100"}
+    for patient_value in ("Fairweather", "Eleanor", "1984-03-14", "19840314", "1963"):
         assert patient_value not in text
 
 
-def test_sandbox_calls_are_not_recorded(profile: dict[str, config.Value], record_dir: Path) -> None:
+def test_sandbox_calls_are_recorded_too(profile: dict[str, config.Value], record_dir: Path) -> None:
     _set(kind="sandbox")
     assert _lookup().exit_code == 0
-    assert not (record_dir / "access.jsonl").exists()
+    lines = (record_dir / "audit" / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["environment"] for line in lines] == ["sandbox", "sandbox"]
 
 
-def test_an_unwritable_record_stops_the_call_before_sending(
+def test_an_unwritable_trail_stops_the_call_before_sending(
     profile: dict[str, config.Value], record_dir: Path, sandbox: SandboxServer
 ) -> None:
-    record_dir.mkdir(parents=True, exist_ok=True)
-    (record_dir / "access.jsonl").mkdir()  # a directory where the file should be
+    (record_dir / "audit" / "audit.jsonl").mkdir(parents=True)  # a directory, not a file
     before = len(sandbox.requests)
     run = _lookup()
     assert run.exit_code == 6
-    assert "access record" in run.stderr
+    assert run.stdout == ""
+    assert "audit trail" in run.stderr
     assert len(sandbox.requests) == before
 
 
@@ -404,7 +405,7 @@ def test_the_passphrase_never_appears_anywhere(
     runs.append(smsp("get", *FOUND, "--no-input"))  # no passphrase anywhere
     assert runs[-1].exit_code == 6
     written = [trace.read_text(encoding="utf-8"), config.config_path().read_text(encoding="utf-8"),
-               (record_dir / "access.jsonl").read_text(encoding="utf-8")]
+               (record_dir / "audit" / "audit.jsonl").read_text(encoding="utf-8")]
     for text in [*written, *(run.stdout + run.stderr for run in runs)]:
         assert PASSPHRASE not in text
         assert PASSPHRASE[::-1] not in text

@@ -46,13 +46,16 @@ def _subclasses(cls: type) -> set[type]:
 
 
 def test_every_error_class_exits_with_the_code_its_readme_row_documents() -> None:
+    from smsp_cli.audit.trail import TrailUnavailable
     from smsp_cli.wire.transport import TransientNetworkError
 
+    rows = {**_ROW_OF, TransientNetworkError: "could not reach the provider",
+            TrailUnavailable: "local configuration or credential problem"}
     documented = _exit_code_rows()
     assert set(documented) == {int(code) for code in ExitCode}
     classes = {c for c in _subclasses(errors.SmspError) if c.__module__.startswith("smsp_cli")}
-    assert set(_ROW_OF) | {TransientNetworkError} >= classes, "a new error class needs a row here"
-    for cls, words in {**_ROW_OF, TransientNetworkError: "could not reach the provider"}.items():
+    assert set(rows) >= classes, "a new error class needs a row here"
+    for cls, words in rows.items():
         code = int(cls.exit_code)
         assert documented[code].startswith(words), f"{cls.__name__} exits {code}"
     # The numbers themselves are what scripts depend on.
@@ -76,3 +79,16 @@ def test_readme_opens_with_the_two_setup_commands() -> None:
     assert "pytest" in blocks[1]
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert blocks[1] in ci, ".ci/run must run the README's test command verbatim"
+
+
+def test_readme_describes_the_audit_trail() -> None:
+    from smsp_cli.audit.paths import CURRENT_NAME
+
+    section = _section("Audit trail")
+    for needed in (CURRENT_NAME, "SMSP_DATA_DIR", "smsp audit search", "smsp audit verify",
+                   "smsp audit path", "audit_syslog", "Never recorded", "audit_max_bytes"):
+        assert needed in section, needed
+    for flag in ("--nhs-number", "--message-id", "--user", "--since", "--until",
+                 "--environment"):
+        assert flag in section, flag
+    assert "access.jsonl` in your data directory" not in README.read_text(encoding="utf-8")

@@ -90,3 +90,35 @@ def test_profile_comes_from_flag_or_environment() -> None:
     assert selected_profile({"profile": None}, {"SMSP_PROFILE": "sandbox"}) == "sandbox"
     assert selected_profile({"profile": "live"}, {"SMSP_PROFILE": "sandbox"}) == "live"
     assert selected_profile({}, {}) is None
+
+
+# --- the audit trail's settings (spec §7.2) -----------------------------------------------------
+
+
+def test_audit_settings_default_to_64_mib_and_no_syslog() -> None:
+    settings = resolve(gather({}, {}, COMPLETE))
+    assert settings.audit_max_bytes == 64 * 1024 * 1024
+    assert settings.audit_syslog is False
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("67108864", 64 << 20), ("64MiB", 64 << 20), ("64M", 64 << 20), ("512 KiB", 512 << 10),
+     ("1gib", 1 << 30), ("4096", 4096)],
+)
+def test_audit_max_bytes_takes_bytes_or_a_binary_suffix(text: str, size: int) -> None:
+    settings = resolve(gather({}, {"SMSP_AUDIT_MAX_BYTES": text}, COMPLETE))
+    assert settings.audit_max_bytes == size
+
+
+@pytest.mark.parametrize("text", ["4095", "64MB", "-1", "lots", "2TiB", "1.5M"])
+def test_a_bad_audit_max_bytes_names_its_source(text: str) -> None:
+    with pytest.raises(ConfigError, match=f"audit_max_bytes '{text}' from SMSP_AUDIT_MAX_BYTES"):
+        resolve(gather({}, {"SMSP_AUDIT_MAX_BYTES": text}, COMPLETE))
+
+
+def test_audit_syslog_from_the_profile_or_the_environment() -> None:
+    assert resolve(gather({}, {}, {**COMPLETE, "audit_syslog": "true"})).audit_syslog is True
+    assert resolve(gather({}, {"SMSP_AUDIT_SYSLOG": "1"}, COMPLETE)).audit_syslog is True
+    with pytest.raises(ConfigError, match="not true or false"):
+        resolve(gather({}, {"SMSP_AUDIT_SYSLOG": "maybe"}, COMPLETE))

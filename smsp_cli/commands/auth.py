@@ -56,6 +56,7 @@ def set_passphrase(
 ) -> None:
     """Store the profile's passphrase in the keyring, after checking it unlocks the key."""
     with reported_errors():
+        from smsp_cli.audit import config_change
         from smsp_cli.errors import ConfigError
         from smsp_cli.settings import clientcert, config, credentials
         from smsp_cli.settings.connection import SANDBOX_PROFILE
@@ -67,6 +68,7 @@ def set_passphrase(
         locked = files is not None and clientcert.needs_passphrase(*files)
         if passphrase_file is not None:
             secret = credentials.read_passphrase_file(passphrase_file, source="--passphrase-file")
+            secret.profile = name
         elif credentials.can_prompt(no_input):
             secret = _ask(name, confirm=not locked)
         else:
@@ -83,16 +85,18 @@ def set_passphrase(
             clientcert.load(*files, _given(secret))
         elif files is not None:
             _note(f"the key of profile {name} is not encrypted; storing the passphrase anyway")
-        try:
-            # Under the config lock, like every other change to a profile's settings.
-            with config.locked():
+        # spec §7.2: the change is audited, never the secret; under the config lock, like every
+        # other change to a profile's settings.
+        with config_change(name) as changes, config.locked():
+            try:
                 backend = credentials.keyring_set(name, secret.reveal())
-        except credentials.KeyringUnavailable as unavailable:
-            raise ConfigError(
-                f"cannot store the passphrase for profile {name}: {unavailable}",
-                hint="nothing was stored; pass --passphrase-file FILE (mode 0600) instead, or "
-                f"`smsp config set passphrase_file FILE --profile {name}`",
-            ) from None
+            except credentials.KeyringUnavailable as unavailable:
+                raise ConfigError(
+                    f"cannot store the passphrase for profile {name}: {unavailable}",
+                    hint="nothing was stored; pass --passphrase-file FILE (mode 0600) instead, or "
+                    f"`smsp config set passphrase_file FILE --profile {name}`",
+                ) from None
+            changes.record("auth-set", keyring=backend)
         _note(f"stored the passphrase for profile {name} in the keyring ({backend})")
 
 
@@ -106,7 +110,7 @@ def _ask(name: str, *, confirm: bool) -> Secret:
     # Nothing to check it against: ask twice so a typo is not stored.
     if confirm and credentials.prompt_hidden("Again: ") != value:
         raise ConfigError("the two passphrases differ; nothing stored")
-    return credentials.Secret(value, "the prompt", "run `smsp auth set` again")
+    return credentials.Secret(value, "the prompt", "run `smsp auth set` again", profile=name)
 
 
 def _given(secret: Secret) -> PassphraseGetter:
@@ -143,7 +147,8 @@ def status(profile: ProfileOpt = None) -> None:
             lines.append("key         encrypted")
             problem = "no passphrase stored"
         else:
-            secret = credentials.Secret(stored, f"the keyring entry for profile {name}", "")
+            secret = credentials.Secret(stored, f"the keyring entry for profile {name}", "",
+                                        profile=name)
             try:
                 clientcert.load(*files, _given(secret))
                 lines.append("key         encrypted; the stored passphrase unlocks it")
@@ -162,14 +167,16 @@ def status(profile: ProfileOpt = None) -> None:
 def delete(profile: ProfileOpt = None) -> None:
     """Remove the profile's passphrase from the keyring."""
     with reported_errors():
+        from smsp_cli.audit import config_change
         from smsp_cli.errors import ConfigError
         from smsp_cli.settings import config, credentials
 
         name = config.profile_to_edit(config.load(), profile)
-        try:
-            with config.locked():
+        with config_change(name) as changes, config.locked():
+            try:
                 removed = credentials.keyring_delete(name)
-        except credentials.KeyringUnavailable as unavailable:
-            raise ConfigError(f"cannot reach the keyring: {unavailable}") from None
+            except credentials.KeyringUnavailable as unavailable:
+                raise ConfigError(f"cannot reach the keyring: {unavailable}") from None
+            changes.record("auth-delete", removed=removed)
         _note(f"deleted the passphrase for profile {name}" if removed
               else f"no passphrase stored for profile {name}")

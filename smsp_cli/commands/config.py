@@ -35,7 +35,7 @@ _QUESTIONS = {
     "audit_id": "Audit identity (an ASID, urn:nhs-uk:identity:..., or urp=...,user=...,org=...)",
     "username": "wsse:Username (blank: the certificate's CN)",
 }
-_BOOLEAN_SETTINGS = ("soap_action_quoted", "no_input")
+_BOOLEAN_SETTINGS = ("soap_action_quoted", "no_input", "audit_syslog")
 _HELP = {
     "endpoint": "Provider URL (https://...).",
     "cert": "Client certificate: PEM, or PKCS#12 (.p12/.pfx) as NHS issues it.",
@@ -53,6 +53,8 @@ _HELP = {
     "max_attempts": "Attempts for a transient failure, 1-10 (default 3).",
     "retry_backoff": "Seconds before the first retry; doubles, with jitter (default 0.5).",
     "passphrase_file": "File holding the key or PKCS#12 passphrase (mode 0600).",
+    "audit_max_bytes": "Audit trail file size before it rotates (default 64MiB).",
+    "audit_syslog": "Also send every audit record to the system log.",
 }
 
 
@@ -131,6 +133,7 @@ def init(
 ) -> None:
     """Create a profile: asks on a terminal; every answer can also be given as a flag."""
     with reported_errors():
+        from smsp_cli.audit import config_change
         from smsp_cli.settings import config
         from smsp_cli.settings.credentials import can_prompt
 
@@ -153,7 +156,10 @@ def init(
             )
             if make_default or (make_default is None and not current.default_profile):
                 updated = updated.with_default(name)
-            config.save(updated)
+            with config_change(name) as changes:  # spec §7.2: configuration changes are audited
+                config.save(updated)
+                changes.record("init", values=values, default=updated.default_profile == name,
+                               replaced=name in current.profiles)
         default = " (the default profile)" if updated.default_profile == name else ""
         _note(f"wrote profile {name}{default} to {loaded.path}")
         _suggest_passphrase(name, values)
@@ -338,13 +344,16 @@ def set_value(
 ) -> None:
     """Set one value in a profile (created if it does not exist yet)."""
     with reported_errors():
+        from smsp_cli.audit import config_change
         from smsp_cli.settings import config
 
         with config.locked() as loaded:
             name = config.profile_to_edit(loaded, profile)
             config.check_profile_name(name)
             typed = config.typed(key, value, source=f"`smsp config set {key}`")
-            config.save(loaded.with_value(name, key, typed))
+            with config_change(name) as changes:
+                config.save(loaded.with_value(name, key, typed))
+                changes.record("set", key=key, value=typed, created=name not in loaded.profiles)
         if name not in loaded.profiles:
             _note(f"created profile {name}")
         _note(f"set {key} in profile {name} ({loaded.path})")
@@ -357,6 +366,7 @@ def unset(
 ) -> None:
     """Remove one value from a profile, so the environment or the default applies."""
     with reported_errors():
+        from smsp_cli.audit import config_change
         from smsp_cli.errors import ConfigError
         from smsp_cli.settings import config
 
@@ -366,7 +376,9 @@ def unset(
                 raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
             if key not in loaded.profiles[name]:
                 raise ConfigError(f"profile {name} in {loaded.path} has no {key!r}")
-            config.save(loaded.without_value(name, key))
+            with config_change(name) as changes:
+                config.save(loaded.without_value(name, key))
+                changes.record("unset", key=key)
         _note(f"removed {key} from profile {name} ({loaded.path})")
 
 
@@ -393,6 +405,7 @@ def profiles() -> None:
 def use(name: Annotated[str, typer.Argument(metavar="NAME", help="The profile.")]) -> None:
     """Make NAME the default profile."""
     with reported_errors():
+        from smsp_cli.audit import config_change
         from smsp_cli.errors import ConfigError
         from smsp_cli.settings import config
         from smsp_cli.settings.connection import SANDBOX_PROFILE
@@ -400,7 +413,9 @@ def use(name: Annotated[str, typer.Argument(metavar="NAME", help="The profile.")
         with config.locked() as loaded:
             if name != SANDBOX_PROFILE and name not in loaded.profiles:
                 raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
-            config.save(loaded.with_default(name))
+            with config_change(name) as changes:
+                config.save(loaded.with_default(name))
+                changes.record("use", previous=loaded.default_profile)
         _note(f"the default profile is now {name} ({loaded.path})")
 
 

@@ -246,6 +246,7 @@ def _pem_key(path: Path, data: bytes, passphrase: PassphraseGetter | None) -> Pr
     try:
         return serialization.load_pem_private_key(data, secret.reveal().encode("utf-8"))
     except (ValueError, TypeError, UnsupportedAlgorithm):
+        _audit_rejected(what, secret)
         raise ConfigError(
             f"the passphrase from {secret.source} does not unlock {what}", hint=secret.hint
         ) from None
@@ -273,6 +274,7 @@ def _pkcs12(
         try:
             loaded = pkcs12.load_key_and_certificates(data, secret.reveal().encode("utf-8"))
         except ValueError:
+            _audit_rejected(what, secret)
             raise ConfigError(
                 f"the passphrase from {secret.source} does not open {what}", hint=secret.hint
             ) from None
@@ -281,6 +283,13 @@ def _pkcs12(
         raise ConfigError(f"{what} holds no certificate")
     # Spec §5.8: the NHS PKCS#12 carries the sub-CA and root CA too; they are sent as the chain.
     return key, certificate, tuple(extra)
+
+
+def _audit_rejected(what: str, secret: Secret) -> None:
+    """A wrong passphrase is a failed login: the audit trail records it (spec §7.2)."""
+    from smsp_cli.audit import passphrase_rejected
+
+    passphrase_rejected(what, source=secret.source, profile=secret.profile)
 
 
 def _passphrase(passphrase: PassphraseGetter | None, what: str) -> Secret:

@@ -34,6 +34,7 @@ from smsp_cli.settings.connection import (
     PROFILE_KEYS,
     SANDBOX_PROFILE,
     Sourced,
+    byte_count,
     check_value,
     gather,
 )
@@ -56,7 +57,7 @@ PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 Value = tomlwrite.Value
 
 # How each key is typed in the file; anything not listed is a string.
-_BOOLEAN_KEYS = frozenset({"soap_action_quoted", "no_input"})
+_BOOLEAN_KEYS = frozenset({"soap_action_quoted", "no_input", "audit_syslog"})
 _INTEGER_KEYS = frozenset({"max_attempts"})
 _NUMBER_KEYS = frozenset({"timeout", "connect_timeout", "read_timeout", "retry_backoff"})
 PATH_KEYS = frozenset({"cert", "key", "ca_bundle", "passphrase_file"})
@@ -217,6 +218,8 @@ def typed(key: str, text: str, *, source: str) -> Value:
         return text.strip().lower() in ("true", "yes", "on", "1")
     if key in _INTEGER_KEYS:
         return int(text)
+    if key == "audit_max_bytes":
+        return byte_count(text)  # written as bytes, however it was given
     if key in _NUMBER_KEYS:
         number = float(text)
         return int(number) if number.is_integer() else number

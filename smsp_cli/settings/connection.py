@@ -45,6 +45,9 @@ KEYS: dict[str, tuple[str, str]] = {
     # Where a passphrase comes from; the passphrase itself is never a setting (credentials.py).
     "passphrase_file": ("--passphrase-file", "SMSP_PASSPHRASE_FILE"),
     "no_input": ("--no-input", "SMSP_NO_INPUT"),
+    # The audit trail (spec §7.2): when its file rotates, and whether syslog gets each record.
+    "audit_max_bytes": ("--audit-max-bytes", "SMSP_AUDIT_MAX_BYTES"),
+    "audit_syslog": ("--audit-syslog", "SMSP_AUDIT_SYSLOG"),
 }
 
 KINDS = ("live", "test", "sandbox")
@@ -65,7 +68,15 @@ DEFAULTS: dict[str, str] = {
     "max_attempts": "3",
     "retry_backoff": "0.5",
     "no_input": "false",
+    "audit_max_bytes": str(64 * 1024 * 1024),
+    "audit_syslog": "false",
 }
+
+# audit_max_bytes: bytes, or with a binary suffix (64MiB, 64M); at least one record must fit.
+MIN_AUDIT_BYTES = 4096
+MAX_AUDIT_BYTES = 1 << 40
+_BYTE_UNITS = {"": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
+               "g": 1 << 30, "gib": 1 << 30}
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,8 @@ class ConnectionSettings:
     no_input: bool = False  # never prompt for anything
     max_attempts: int = 3  # spec §5.9: bounded retries of transient failures
     retry_backoff: float = 0.5  # seconds before the first retry; doubles, with jitter
+    audit_max_bytes: int = 64 * 1024 * 1024  # the audit trail's file rotates at this size
+    audit_syslog: bool = False  # also send every audit record to the system log
 
     @property
     def is_sandbox(self) -> bool:
@@ -201,7 +214,26 @@ def resolve(
         no_input=_parsed(values, "no_input", _boolean),
         max_attempts=_parsed(values, "max_attempts", _attempts),
         retry_backoff=_parsed(values, "retry_backoff", _backoff),
+        audit_max_bytes=_parsed(values, "audit_max_bytes", _byte_count),
+        audit_syslog=_parsed(values, "audit_syslog", _boolean),
     )
+
+
+def audit_settings(values: Mapping[str, Sourced]) -> tuple[int, bool]:
+    """``audit_max_bytes`` and ``audit_syslog`` from merged values (for commands that change
+    settings rather than send: they need no endpoint or certificate)."""
+    return _parsed(values, "audit_max_bytes", _byte_count), _parsed(values, "audit_syslog",
+                                                                     _boolean)
+
+
+def byte_count(text: str) -> int:
+    """``67108864``, ``64MiB`` or ``64M`` as a number of bytes; ValueError if it is none."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d{1,16})\s*([a-z]*)\s*", text.lower())
+    if not match or match.group(2) not in _BYTE_UNITS:
+        raise ValueError(text)
+    return int(match.group(1)) * _BYTE_UNITS[match.group(2)]
 
 
 def check_value(key: str, found: Sourced) -> None:
@@ -319,6 +351,17 @@ def _backoff(found: Sourced) -> float:
     return seconds
 
 
+def _byte_count(found: Sourced) -> int:
+    try:
+        size = byte_count(found.value)
+    except ValueError:
+        size = -1
+    if not MIN_AUDIT_BYTES <= size <= MAX_AUDIT_BYTES:
+        _invalid(found, f"audit_max_bytes {found.value!r} from {found.source} is not a size "
+                 f"from {MIN_AUDIT_BYTES} bytes to 1TiB (e.g. 67108864 or 64MiB)")
+    return size
+
+
 _PARSERS: dict[str, Callable[[Sourced], object]] = {
     "timeout": _seconds,
     "connect_timeout": _seconds,
@@ -329,6 +372,8 @@ _PARSERS: dict[str, Callable[[Sourced], object]] = {
     "no_input": _boolean,
     "max_attempts": _attempts,
     "retry_backoff": _backoff,
+    "audit_max_bytes": _byte_count,
+    "audit_syslog": _boolean,
 }
 
 # Every setting a config-file profile may hold (the profile itself is chosen, not held).

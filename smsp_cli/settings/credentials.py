@@ -42,12 +42,13 @@ _T = TypeVar("_T")
 class Secret:
     """A passphrase and where it came from; its repr and str never show the value."""
 
-    __slots__ = ("_value", "hint", "source")
+    __slots__ = ("_value", "hint", "profile", "source")
 
-    def __init__(self, value: str, source: str, hint: str) -> None:
+    def __init__(self, value: str, source: str, hint: str, *, profile: str | None = None) -> None:
         self._value = value
         self.source = source  # e.g. "the keyring entry for profile live"
         self.hint = hint  # what to do if this passphrase turns out to be wrong
+        self.profile = profile  # whose passphrase it is meant to be, for the audit trail
 
     def reveal(self) -> str:
         """The passphrase itself: only for handing to cryptography."""
@@ -272,6 +273,7 @@ class PassphraseSource:
         """The passphrase that unlocks ``what`` (e.g. ``client key /x/key.pem``)."""
         if self._found is None:
             self._found = self._find(what)
+            self._found.profile = self.profile
         return self._found
 
     def _find(self, what: str) -> Secret:

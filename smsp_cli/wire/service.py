@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from smsp_cli.audit import CallAudit
     from smsp_cli.models import Query
     from smsp_cli.settings.connection import ConnectionSettings
     from smsp_cli.tracing import Trace
@@ -94,20 +95,24 @@ def call(
     policy: RetryPolicy | None = None,
     on_attempt: Callable[[AttemptEvent], None] | None = None,
     session: Session | None = None,
+    audit: CallAudit | None = None,
+    batch_row: int | None = None,
 ) -> Outcome:
     """Send the query to the provider and judge its reply (recording it in ``trace``).
 
     Transient failures are retried within ``policy`` (default: the settings' max_attempts and
-    retry_backoff); ``on_attempt`` hears of every attempt, for -v and the local record.
-    ``session`` (see :func:`open_session`) lets many calls share one TLS context and pool;
-    without it the call opens and closes its own, on ``transport`` when one is given.
+    retry_backoff); ``on_attempt`` hears of every attempt, for -v. ``session`` (see
+    :func:`open_session`) lets many calls share one TLS context and pool; without it the call
+    opens and closes its own, on ``transport`` when one is given. Every attempt is recorded in
+    the audit trail (``audit``, default the one the settings configure), with ``batch_row``
+    when the call is one row of a batch.
     """
     if session is not None and transport is not None:
         raise ValueError("give a session or a transport, not both")
     if session is None:
         with open_session(settings, transport=transport, max_connections=1) as own:
-            return _call(query, settings, own, trace, policy, on_attempt)
-    return _call(query, settings, session, trace, policy, on_attempt)
+            return _call(query, settings, own, trace, policy, on_attempt, audit, batch_row)
+    return _call(query, settings, session, trace, policy, on_attempt, audit, batch_row)
 
 
 def _call(
@@ -117,7 +122,10 @@ def _call(
     trace: Trace | None,
     policy: RetryPolicy | None,
     on_attempt: Callable[[AttemptEvent], None] | None,
+    audit: CallAudit | None,
+    batch_row: int | None,
 ) -> Outcome:
+    from smsp_cli.audit import CallAudit
     from smsp_cli.errors import SmspError
     from smsp_cli.wire import retry
     from smsp_cli.wire.replies import parse_reply
@@ -125,6 +133,7 @@ def _call(
     username = settings.username or (
         session.client.common_name if session.client is not None else _certificate_cn(settings)
     )
+    recorder = (audit or CallAudit()).begin(query, settings, username=username, batch_row=batch_row)
     policy = policy or retry.RetryPolicy(
         attempts=settings.max_attempts, backoff=settings.retry_backoff
     )
@@ -134,6 +143,7 @@ def _call(
         # Spec §5.9: each attempt is a new message, with a fresh MessageID, trackingid and
         # timestamp; nothing of a failed attempt is reused.
         request = prepare(query, settings, username=username)
+        recorder.sent(request, attempt)  # spec §7.2: on record before it leaves, or not sent
         status: int | None = None
         try:
             # Each attempt has its own deadline (issue 9): connect + read timeout.
@@ -154,6 +164,7 @@ def _call(
                 content_type=answer.headers.get("content-type"),
             )
         except SmspError as error:
+            recorder.failed(request, error, status)
             wait = policy.delay(attempt) if policy.should_retry(error, attempt, status) else None
             if on_attempt is not None:
                 on_attempt(_event(attempt, policy, request, error.one_line(), wait))
@@ -164,6 +175,10 @@ def _call(
                 raise
             policy.sleep(wait)
             continue
+        except BaseException:
+            recorder.interrupted(request)
+            raise
+        recorder.received(request, reply, status)
         if on_attempt is not None:
             on_attempt(_event(attempt, policy, request, None, None))
         synthetic = settings.is_sandbox or _from_sandbox(answer.headers)

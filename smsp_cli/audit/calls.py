@@ -1,0 +1,160 @@
+"""What ``service.call`` tells the trail about each attempt (spec §7.2, MSCA-AUD-01..05).
+
+``service.call`` takes an optional :class:`CallAudit` (one per trail, shared by every call and
+thread of a batch) and, for one call, asks it to :meth:`CallAudit.begin`; the
+:class:`CallRecorder` it gets writes, per attempt:
+
+* ``sent`` right before the request leaves; if it cannot be written the request is not sent
+  (``TrailUnavailable``, exit 6);
+* then ``received`` (a business reply or a SOAP fault) or ``failed`` (no usable reply).
+
+Without a CallAudit, each record goes to the trail the settings configure, opened for the
+record and closed after it, every record forced to the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from smsp_cli.audit import records
+
+if TYPE_CHECKING:
+    from smsp_cli.audit.trail import Trail
+    from smsp_cli.errors import SmspError
+    from smsp_cli.models import Query
+    from smsp_cli.results import Reply
+    from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.wire.envelope import BuiltRequest
+
+SUPERSEDED = "DEMOG-0017"
+
+
+class CallAudit:
+    """Records SMSP calls in one trail; ``trail`` None: the one the call's settings configure."""
+
+    def __init__(self, trail: Trail | None = None) -> None:
+        self.trail = trail
+
+    def begin(
+        self,
+        query: Query,
+        settings: ConnectionSettings,
+        *,
+        username: str,
+        batch_row: int | None = None,
+    ) -> CallRecorder:
+        """The recorder for one call: its attempts share these details."""
+        from smsp_cli.settings.identity import parse_audit_identity
+
+        details: dict[str, Any] = {
+            "username": username,
+            "profile": settings.profile,
+            "environment": settings.environment,
+            "endpoint": settings.endpoint,
+            "operation": query.operation.name,
+        }
+        if batch_row is not None:
+            details["batch_row"] = batch_row
+        identity = [{"type": item.type, "uri": item.uri}
+                    for item in parse_audit_identity(settings.audit_id)]
+        return CallRecorder(self, settings, query, details, identity)
+
+    def write(self, settings: ConnectionSettings, fields: Mapping[str, Any]) -> None:
+        """Append one record: to this audit's trail, or to the one ``settings`` configure."""
+        if self.trail is not None:
+            self.trail.append(fields)
+            return
+        from smsp_cli.audit.configured import TrailOptions, open_trail
+
+        with open_trail(TrailOptions.from_settings(settings)) as trail:
+            trail.append(fields)
+
+
+class CallRecorder:
+    """One call's records: ``sent`` before each attempt, then ``received`` or ``failed``."""
+
+    def __init__(
+        self,
+        audit: CallAudit,
+        settings: ConnectionSettings,
+        query: Query,
+        details: Mapping[str, Any],
+        identity: list[dict[str, str | None]],
+    ) -> None:
+        self._audit = audit
+        self._settings = settings
+        self._query = query
+        self._details = details
+        self._identity = identity
+        self._attempt = 0
+
+    def sent(self, request: BuiltRequest, attempt: int) -> None:
+        """Before the request leaves: who, where, which message, which patient."""
+        self._attempt = attempt
+        self._write(records.SENT, request, {
+            "tracking_id": request.tracking_id,
+            "audit_identity": self._identity,
+            "nhs_numbers": self._requested(),
+        })
+
+    def received(self, request: BuiltRequest, reply: Reply, http_status: int | None) -> None:
+        """A business reply: its MessageID, the response code, the NHS numbers it names."""
+        numbers = [n for n in (reply.nhs_number, reply.patient and reply.patient.nhs_number) if n]
+        fields: dict[str, Any] = {
+            "reply_message_id": records.bounded(reply.message_id),
+            "http_status": http_status,
+            "response_code": records.bounded(reply.response_code),
+        }
+        given = self._query.nhs_number
+        if reply.response_code == SUPERSEDED and given:
+            # DEMOG-0017: the number asked for is superseded; both find this call.
+            fields["superseded_nhs_number"] = given
+            numbers.insert(0, given)
+        fields["nhs_numbers"] = list(dict.fromkeys(numbers))
+        self._write(records.RECEIVED, request, fields)
+
+    def failed(self, request: BuiltRequest, error: SmspError, http_status: int | None) -> None:
+        """No business reply: a SOAP fault is still a reply (received, with its fault code)."""
+        if error.fault is not None:
+            fault = error.fault
+            self._write(records.RECEIVED, request, {
+                "reply_message_id": None,
+                "http_status": http_status,
+                "fault_code": records.bounded(fault.error_code or fault.faultcode),
+                "nhs_numbers": [],
+            })
+            return
+        self._failed(request, int(error.exit_code), _error_type(int(error.exit_code)),
+                     http_status)
+
+    def interrupted(self, request: BuiltRequest) -> None:
+        """The attempt was stopped (Ctrl-C): best effort, never hiding the interruption."""
+        from smsp_cli.errors import SmspError
+
+        with contextlib.suppress(SmspError, OSError):
+            self._failed(request, 130, "interrupted", None)
+
+    def _failed(
+        self, request: BuiltRequest, exit_code: int, error: str, http_status: int | None
+    ) -> None:
+        self._write(records.FAILED, request,
+                    {"http_status": http_status, "exit_code": exit_code, "error": error})
+
+    def _requested(self) -> list[str]:
+        return [self._query.nhs_number] if self._query.nhs_number else []
+
+    def _write(self, event: str, request: BuiltRequest, fields: Mapping[str, Any]) -> None:
+        self._audit.write(self._settings, records.stamped(event, {
+            **self._details,
+            "message_id": request.message_id,
+            "attempt": self._attempt,
+            **fields,
+        }))
+
+
+def _error_type(exit_code: int) -> str:
+    from smsp_cli.output.jsonshape import ERROR_TYPES
+
+    return ERROR_TYPES.get(exit_code, "provider_failed")

@@ -1,0 +1,137 @@
+"""Reading the trail back: every file in chain order, line by line, as it stood at one moment.
+
+The file list, each file's size and the checkpoint are taken together under a shared lock on
+``audit.lock``, so no writer is half-way through a record or a rotation; the files are opened
+there too, so a rotation afterwards (a rename) does not move them away. The lock is then let
+go and the lines are streamed, never the whole trail in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from smsp_cli.audit import checkpoint
+from smsp_cli.audit.checkpoint import Checkpoint, CheckpointUnreadable
+from smsp_cli.audit.paths import LOCK_NAME, trail_files
+from smsp_cli.errors import ConfigError
+
+# A record is well under a kilobyte; a longer line is not one, and is not held whole.
+MAX_LINE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a trail file: where it is, its bytes (no newline), and whether it ended."""
+
+    file: str
+    number: int  # 1-based, within its file
+    raw: bytes
+    whole: bool  # False: the file ends inside this line (torn)
+
+
+@dataclass
+class Snapshot:
+    """The trail's files, sizes and checkpoint at one moment; iterate :meth:`lines`."""
+
+    directory: Path
+    files: list[tuple[str, BinaryIO, int]] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+    checkpoint_unreadable: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        """The file names, in chain order."""
+        return [name for name, _, _ in self.files]
+
+    def lines(self) -> Iterator[Line]:
+        """Every line of every file, in chain order, up to the size each had."""
+        for name, handle, size in self.files:
+            try:
+                yield from _lines(name, handle, size)
+            except OSError as exc:
+                raise _unreadable(self.directory / name, exc) from None
+
+    def close(self) -> None:
+        """Close the files."""
+        for _, handle, _ in self.files:
+            handle.close()
+        self.files = []
+
+
+@contextlib.contextmanager
+def snapshot(directory: Path) -> Iterator[Snapshot]:
+    """The trail in ``directory`` as it is now (no files at all when there is no trail)."""
+    taken = Snapshot(directory)
+    try:
+        with _shared_lock(directory):
+            for path in trail_files(directory):
+                try:
+                    handle = open(path, "rb")  # noqa: SIM115 - closed by Snapshot.close
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise _unreadable(path, exc) from None
+                taken.files.append((path.name, handle, os.fstat(handle.fileno()).st_size))
+            try:
+                taken.checkpoint = checkpoint.read(directory)
+            except CheckpointUnreadable:
+                taken.checkpoint_unreadable = True
+        yield taken
+    finally:
+        taken.close()
+
+
+def _unreadable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot read the audit trail {path}: {exc.strerror or exc}",
+                       hint="check the file's owner and mode (0600)")
+
+
+@contextlib.contextmanager
+def _shared_lock(directory: Path) -> Iterator[None]:
+    try:
+        import fcntl
+
+        descriptor = os.open(directory / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW)
+    except (ImportError, OSError):
+        yield  # no lock file: no writer has ever run here (or not POSIX)
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _lines(name: str, handle: BinaryIO, size: int) -> Iterator[Line]:
+    remaining = size
+    number = 0
+    while remaining > 0:
+        chunk = handle.readline(min(remaining, MAX_LINE + 1))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        number += 1
+        if chunk.endswith(b"\n"):
+            yield Line(name, number, chunk[:-1], True)
+        elif remaining == 0:
+            yield Line(name, number, chunk, False)  # the file ends inside it: torn
+        else:
+            remaining -= _skip_line(handle, remaining)  # too long to be a record
+            yield Line(name, number, chunk[:MAX_LINE], True)
+
+
+def _skip_line(handle: BinaryIO, limit: int) -> int:
+    skipped = 0
+    while skipped < limit:
+        chunk = handle.readline(min(limit - skipped, MAX_LINE))
+        if not chunk:
+            break
+        skipped += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return skipped

@@ -1,0 +1,129 @@
+"""The records of the audit trail (spec §7.2, MSCA-AUD-01..07): one JSON object per line.
+
+Every record starts with ``seq`` (one more than the record before it, across every file of the
+trail) and ``prev`` (the SHA-256, in hex, of the previous record's line; ``null`` for the first),
+then ``time`` (UTC), ``event`` and who made it: ``user`` (the operating system's user) and
+``host``. The events:
+
+* ``sent``: written and flushed before a request leaves: ``username`` (the wsse:Username sent),
+  ``profile``, ``environment``, ``endpoint``, ``operation``, ``message_id``, ``tracking_id``,
+  ``attempt``, ``batch_row`` (in a batch), ``audit_identity`` (the itk:id entries sent) and
+  ``nhs_numbers`` (those in the request);
+* ``received``: the same call fields, ``reply_message_id``, ``http_status``, ``response_code``
+  or ``fault_code``, and ``nhs_numbers`` in the reply; for DEMOG-0017 also the number the
+  request gave, named again in ``superseded_nhs_number``;
+* ``failed``: an attempt with no usable reply: ``http_status`` when there was one,
+  ``exit_code`` and ``error`` (its class, as the JSON error object names it);
+* ``config``: a change by ``config set/unset/use/init`` or ``auth set/delete``, or a rejected
+  passphrase (``action``, ``profile``, ``key`` and the non-secret ``value``);
+* ``integrity``: what the writer found wrong with the trail and did about it (``problem``).
+
+The NHS number is the patient identifier MSCA-AUD asks for; names, dates of birth, addresses
+and every other demographic are never recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+SENT = "sent"
+RECEIVED = "received"
+FAILED = "failed"
+CONFIG = "config"
+INTEGRITY = "integrity"
+
+# Integrity problems the writer records; verify treats every one but TORN as damage.
+TORN = "torn"  # a line cut short by a crash: set aside, nothing lost
+CUT = "cut"  # records missing from the end (the checkpoint was ahead of the trail)
+CHECKPOINT_MISMATCH = "checkpoint-mismatch"  # the last record is not the one checkpointed
+CHECKPOINT_MISSING = "checkpoint-missing"  # the checkpoint was deleted or unreadable
+UNREADABLE_HEAD = "unreadable-head"  # the last line is not a record
+
+# A provider's reply MessageID is untrusted text: kept, but bounded.
+MAX_FOREIGN_TEXT = 200
+
+
+def utc_timestamp(now: dt.datetime | None = None) -> str:
+    """``2025-01-04T10:11:12.123456Z``: UTC, as ITK header timestamps are (MSCA-AUD-07)."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@functools.cache
+def os_user() -> str:
+    """The local user name, as the operating system knows it."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@functools.cache
+def host_name() -> str:
+    """This machine's name (the originating system, spec §7.2)."""
+    import socket
+
+    return socket.gethostname()
+
+
+def stamped(event: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` headed by the time, the event and who made it."""
+    return {"time": utc_timestamp(), "event": event, "user": os_user(), "host": host_name(),
+            **fields}
+
+
+def encode(seq: int, prev: str | None, fields: Mapping[str, Any]) -> bytes:
+    """One record as its line: compact JSON, UTF-8, ending in a newline (never inside)."""
+    record = {"seq": seq, "prev": prev, **fields}
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def digest(line: bytes) -> str:
+    """The SHA-256 of one record's line (without its newline), as the next record's ``prev``."""
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def decode(line: bytes) -> dict[str, Any] | None:
+    """The record on ``line``, or None when it is not a JSON object with a whole ``seq``."""
+    try:
+        record = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    seq = record.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return None
+    prev = record.get("prev")
+    if prev is not None and not isinstance(prev, str):
+        return None
+    return record
+
+
+def bounded(text: str | None) -> str | None:
+    """Untrusted text cut to a length a record can carry."""
+    if text is None:
+        return None
+    return text if len(text) <= MAX_FOREIGN_TEXT else text[: MAX_FOREIGN_TEXT - 1] + "…"
+
+
+def span(first: int, last: int) -> str:
+    """``record 8 is`` or ``records 8 to 10 are``: the subject of a sentence about records."""
+    return f"record {first} is" if first == last else f"records {first} to {last} are"
+
+
+def integrity(problem: str, detail: str, **facts: Any) -> dict[str, Any]:
+    """An integrity record's fields: what the writer found, in words and as facts."""
+    return stamped(INTEGRITY, {"problem": problem, "detail": detail, **facts})
+
+
+def config_change(action: str, *, profile: str | None, **facts: Any) -> dict[str, Any]:
+    """A config record's fields (never a secret: the config file holds none)."""
+    return stamped(CONFIG, {"action": action, "profile": profile, **facts})

@@ -1,0 +1,381 @@
+"""The audit trail writer: one record at a time, hash-chained, locked, rotated, checkpointed.
+
+Every smsp process and thread appends to the same trail (spec §7.2, MSCA-AUD). Each append
+holds a thread lock and an exclusive ``flock`` on ``audit.lock`` (a file never renamed, so the
+lock outlives a rotation), and under it:
+
+1. follows a rotation another process made (the current file is no longer the one held open);
+2. reads the head, the last whole record's sequence number and hash (remembered while the file
+   is as this writer left it). A torn last line, what a crash leaves of a record, is moved to
+   ``audit.jsonl.torn`` and the chain continues from the last whole record, saying so in an
+   ``integrity`` record and on stderr;
+3. compares the head with the checkpoint: a checkpoint ahead of the trail means records were
+   cut from the end. An ``integrity`` record says which, and takes the sequence number after
+   the checkpoint's, so that no number is ever used twice;
+4. rotates the file when this record would take it past ``max_bytes``;
+5. writes the line in one ``write`` (flushed to the operating system: a SIGKILL after it loses
+   nothing), and with ``fsync_interval`` 0 forces it to the disk before returning;
+6. rewrites the checkpoint (one ``pwrite`` in place: see :mod:`.checkpoint`).
+
+``fsync_interval`` 0 suits single lookups: every record is on the disk before the request it
+describes leaves. A long-running writer (batch) passes e.g. 1.0: records are flushed one by one,
+and a background thread forces them to the disk at most that long after they were written, and
+``close`` (also run at exit) forces the rest.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smsp_cli.audit import checkpoint, records
+from smsp_cli.audit.checkpoint import Checkpoint, CheckpointFile, CheckpointUnreadable
+from smsp_cli.audit.paths import CURRENT_NAME, LOCK_NAME, TORN_SUFFIX, rotated_files, rotated_name
+from smsp_cli.audit.tail import read_tail
+from smsp_cli.errors import ConfigError
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+# (fields, line) -> None: called with every record written, e.g. to send it to syslog.
+Forward = Callable[[Mapping[str, Any], str], None]
+
+
+class TrailUnavailable(ConfigError):
+    """The audit trail cannot be written, so nothing that it should record may happen."""
+
+
+@dataclass(frozen=True)
+class Head:
+    """The end of the chain: the last record's sequence number and hash (0 and None: empty)."""
+
+    seq: int
+    hash: str | None
+
+
+class Trail:
+    """The append-only audit trail in ``directory``; safe to share between threads."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        fsync_interval: float = 0.0,
+        forward: Forward | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.path = directory / CURRENT_NAME
+        self.max_bytes = max_bytes
+        self.fsync_interval = fsync_interval
+        self._forward = forward
+        self._notify = notify or _note_on_stderr
+        self._mutex = threading.Lock()
+        self._lock_fd = -1
+        self._fd = -1
+        self._checkpoint = CheckpointFile(directory)
+        self._known: tuple[int, int] | None = None  # (inode, size) as this writer left the file
+        self._head = Head(0, None)
+        self._dirty = False
+        self._closed = False
+        self._wake = threading.Event()
+        self._flusher: threading.Thread | None = None
+        try:
+            directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            if directory.stat().st_mode & 0o777 != DIR_MODE:
+                with contextlib.suppress(OSError):  # not ours to change: the files stay 0600
+                    os.chmod(directory, DIR_MODE)
+            self._lock_fd = _open(directory / LOCK_NAME, os.O_RDWR)
+            with self._locked():
+                self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
+        except OSError as exc:
+            self._close_descriptors()
+            raise self._unavailable(exc) from None
+
+    @property
+    def durable(self) -> bool:
+        """True when every record is forced to the disk before ``append`` returns."""
+        return self.fsync_interval <= 0
+
+    def append(self, fields: Mapping[str, Any]) -> int:
+        """Write one record at the end of the chain; return its sequence number."""
+        with self._mutex:
+            if self._closed:
+                raise TrailUnavailable(f"the audit trail {self.path} is already closed")
+            try:
+                with self._locked():
+                    written = self._append_locked(fields)
+            except OSError as exc:
+                raise self._unavailable(exc) from None
+            seq = self._head.seq
+            if not self.durable:
+                self._start_flusher()
+        if self._forward is not None:
+            for record_fields, line in written:
+                self._forward(record_fields, line.decode("utf-8").rstrip("\n"))
+        return seq
+
+    def sync(self) -> None:
+        """Force what was written to the disk (trail, checkpoint and directory entries)."""
+        with self._mutex:
+            self._sync_locked()
+
+    def close(self) -> None:
+        """Force the rest to the disk and release the files; the trail takes no more records."""
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join()
+        with self._mutex:
+            try:
+                self._sync_locked()
+            except OSError:
+                pass  # closing at exit: nothing left to tell
+            finally:
+                self._close_descriptors()
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> Trail:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- under the locks ---------------------------------------------------------------------
+
+    def _append_locked(self, fields: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], bytes]]:
+        self._follow_rotation()
+        head, notices = self._prepare()
+        written: list[tuple[Mapping[str, Any], bytes]] = []
+        for seq, notice in [*notices, (None, fields)]:
+            head, line = self._write(head, notice, seq)
+            written.append((notice, line))
+        self._checkpoint.write(Checkpoint(head.seq, head.hash))
+        self._head = head
+        stat = os.fstat(self._fd)
+        self._known = (stat.st_ino, stat.st_size)
+        return written
+
+    def _follow_rotation(self) -> None:
+        try:
+            on_disk: os.stat_result | None = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            on_disk = None
+        held = os.fstat(self._fd)
+        if on_disk is None or (on_disk.st_ino, on_disk.st_dev) != (held.st_ino, held.st_dev):
+            os.close(self._fd)
+            self._fd = -1
+            self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
+            self._known = None
+
+    def _prepare(self) -> tuple[Head, list[tuple[int | None, Mapping[str, Any]]]]:
+        """The head to chain from, and the integrity records to write before the new one."""
+        stat = os.fstat(self._fd)
+        if self._known == (stat.st_ino, stat.st_size) and self._checkpoint.is_current():
+            return self._head, []  # both as this writer left them
+        tail = read_tail(self._fd, stat.st_size)
+        torn = self._set_aside(tail.torn, stat.st_size) if tail.torn else None
+        line = tail.last_line if tail.last_line is not None else self._last_rotated_line()
+        record = records.decode(line) if line is not None else None
+        try:
+            saved: Checkpoint | None = checkpoint.read(self.directory)
+            unreadable = False
+        except CheckpointUnreadable:
+            saved, unreadable = None, True
+        if line is not None and record is None:
+            # Someone wrote a line that is not a record: chain on from it, numbered after the
+            # checkpoint so that no sequence number is used twice.
+            head = Head(saved.seq if saved else 0, records.digest(line))
+            notices: list[tuple[int | None, Mapping[str, Any]]] = [(None, self._notice(
+                records.UNREADABLE_HEAD,
+                "the last line of the trail is not an audit record; the chain continues after it",
+            ))]
+        else:
+            head = Head(record["seq"], records.digest(line)) if record and line else Head(0, None)
+            notices = self._compare(head, saved, unreadable)
+        if torn is not None:
+            notices.append((None, torn))  # after a cut's notice, which takes its own number
+        return head, notices
+
+    def _compare(
+        self, head: Head, saved: Checkpoint | None, unreadable: bool
+    ) -> list[tuple[int | None, Mapping[str, Any]]]:
+        """Integrity records for a checkpoint that does not match the head of the trail."""
+        if unreadable or (saved is None and head.seq > 0):
+            state = "unreadable" if unreadable else "missing"
+            return [(None, self._notice(
+                records.CHECKPOINT_MISSING,
+                f"the checkpoint was {state}: records cut from the end before sequence "
+                f"{head.seq + 1} cannot be ruled out",
+            ))]
+        if saved is None:
+            # A new trail: a checkpoint at 0 first, so that a crash between the first record
+            # and its checkpoint reads as a checkpoint behind, not as a deleted one.
+            self._checkpoint.write(Checkpoint(0, None))
+            return []
+        if saved.seq > head.seq:
+            return [(saved.seq + 1, self._notice(
+                records.CUT,
+                f"{records.span(head.seq + 1, saved.seq)} missing from the end of the trail "
+                f"(the checkpoint had reached {saved.seq}): cut, or lost before reaching the "
+                "disk",
+                missing_from=head.seq + 1,
+                missing_to=saved.seq,
+            ))]
+        if saved.seq == head.seq and saved.hash != head.hash:
+            return [(None, self._notice(
+                records.CHECKPOINT_MISMATCH,
+                f"the last record, sequence {head.seq}, is not the one the checkpoint holds: "
+                "edited or replaced",
+                edited_seq=head.seq,
+            ))]
+        return []  # equal, or behind after a crash between a record and its checkpoint
+
+    def _notice(self, problem: str, detail: str, **facts: Any) -> Mapping[str, Any]:
+        self._notify(detail)
+        return records.integrity(problem, detail, **facts)
+
+    def _set_aside(self, torn: bytes, size: int) -> Mapping[str, Any]:
+        """Move a torn last line to ``audit.jsonl.torn`` and cut it from the trail."""
+        keep = self.path.with_name(self.path.name + TORN_SUFFIX)
+        descriptor = _open(keep, os.O_WRONLY | os.O_APPEND)
+        try:
+            _write_all(descriptor, torn + b"\n")
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.ftruncate(self._fd, size - len(torn))
+        return self._notice(
+            records.TORN,
+            f"the trail's last line was torn by an interrupted write; its {len(torn)} bytes "
+            f"were set aside in {keep.name} and the chain continues from the last whole record",
+            set_aside_bytes=len(torn),
+            set_aside_in=keep.name,
+        )
+
+    def _last_rotated_line(self) -> bytes | None:
+        rotated = rotated_files(self.directory)
+        if not rotated:
+            return None
+        descriptor = os.open(rotated[-1][1], os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            return read_tail(descriptor, os.fstat(descriptor).st_size).last_line
+        finally:
+            os.close(descriptor)
+
+    def _write(
+        self, head: Head, fields: Mapping[str, Any], seq: int | None
+    ) -> tuple[Head, bytes]:
+        number = head.seq + 1 if seq is None else seq
+        line = records.encode(number, head.hash, fields)
+        self._rotate_if_full(len(line))
+        _write_all(self._fd, line)  # one write: flushed to the OS, whole or torn, never mixed
+        if self.durable:
+            os.fsync(self._fd)
+        else:
+            self._dirty = True
+        return Head(number, records.digest(line)), line
+
+    def _rotate_if_full(self, incoming: int) -> None:
+        size = os.fstat(self._fd).st_size
+        if size == 0 or size + incoming <= self.max_bytes:
+            return
+        rotated = rotated_files(self.directory)
+        number = rotated[-1][0] + 1 if rotated else 1
+        os.fsync(self._fd)  # a finished file is history: on the disk before it is renamed
+        os.rename(self.path, self.directory / rotated_name(number))
+        os.close(self._fd)
+        self._fd = -1
+        self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
+        checkpoint.sync_directory(self.directory)
+
+    def _sync_locked(self) -> None:
+        if not self._dirty or self._fd < 0:
+            return
+        os.fsync(self._fd)
+        self._checkpoint.sync()
+        self._dirty = False
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: one process at a time is the user's to ensure
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    # --- background sync (fsync_interval > 0) ------------------------------------------------
+
+    def _start_flusher(self) -> None:
+        if self._flusher is not None:
+            return
+        self._flusher = threading.Thread(
+            target=self._flush_periodically, name="smsp-audit-sync", daemon=True
+        )
+        self._flusher.start()
+        atexit.register(self.close)
+
+    def _flush_periodically(self) -> None:
+        while not self._wake.wait(self.fsync_interval):
+            try:
+                self.sync()
+            except OSError as exc:
+                self._notify(f"cannot force the audit trail to the disk: {exc.strerror}")
+
+    def _close_descriptors(self) -> None:
+        with contextlib.suppress(OSError):
+            self._checkpoint.close()
+        for descriptor in (self._fd, self._lock_fd):
+            if descriptor >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(descriptor)
+        self._fd = self._lock_fd = -1
+
+    def _unavailable(self, exc: OSError) -> TrailUnavailable:
+        return TrailUnavailable(
+            f"cannot write the audit trail {self.path}: {exc.strerror or exc}",
+            hint="smsp records every call and change before making it; fix the file or its "
+            "directory, or set SMSP_DATA_DIR",
+        )
+
+
+def _open(path: Path, flags: int) -> int:
+    """Open (creating, mode 0600) without following a symbolic link; tighten a looser mode."""
+    descriptor = os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+    try:
+        mode = os.fstat(descriptor).st_mode & 0o777
+        if mode != FILE_MODE:
+            os.fchmod(descriptor, FILE_MODE)
+    except OSError:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(descriptor, view)
+        view = view[written:]
+
+
+def _note_on_stderr(text: str) -> None:
+    sys.stderr.write(f"smsp: audit trail: {text}\n")
+    sys.stderr.flush()

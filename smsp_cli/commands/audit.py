@@ -1,0 +1,222 @@
+"""``smsp audit``: search the audit trail, verify that it is whole, say where it lives."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from smsp_cli.reporting import reported_errors
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from smsp_cli.audit import Report
+    from smsp_cli.audit.search import Tally
+
+app = typer.Typer(
+    help="The audit trail: who looked up which patient, when, with which message.",
+    no_args_is_help=True,
+)
+
+
+class AuditFormat(StrEnum):
+    """How records are shown."""
+
+    table = "table"
+    json = "json"
+
+
+class Environment(StrEnum):
+    """The environments a record can name."""
+
+    live = "live"
+    test = "test"
+    sandbox = "sandbox"
+
+
+OutputOpt = Annotated[
+    AuditFormat,
+    typer.Option("--output", "-o", help="table for people, json for scripts.",
+                 case_sensitive=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --output json.")]
+
+
+@app.command()
+def search(
+    nhs_number: Annotated[
+        str | None,
+        typer.Option("--nhs-number", metavar="NHS_NUMBER",
+                     help="Records naming this NHS number, in the request or the reply."),
+    ] = None,
+    message_id: Annotated[
+        str | None,
+        typer.Option("--message-id", metavar="ID",
+                     help="Records of this MessageID: the one sent or the reply's."),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", metavar="USER",
+                     help="Records made by this OS user or configured username."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="TIME",
+                     help="At or after this ISO 8601 date or date-time (UTC unless an offset)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="TIME",
+                     help="At or before this date (the whole day) or date-time."),
+    ] = None,
+    environment: Annotated[
+        Environment | None,
+        typer.Option("--environment", help="Records of calls to this environment.",
+                     case_sensitive=False),
+    ] = None,
+    output: OutputOpt = AuditFormat.table,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find records by NHS number, MessageID, user, time and environment (all must match)."""
+    with reported_errors():
+        from smsp_cli import audit
+        from smsp_cli.audit.search import Filters, Tally, normal_message_id, parse_time
+        from smsp_cli.models import parse_nhs_number
+
+        filters = Filters(
+            nhs_number=parse_nhs_number(nhs_number, "--nhs-number") if nhs_number else None,
+            message_id=normal_message_id(message_id),
+            user=user.strip() if user else None,
+            since=parse_time(since, "--since", end_of_day=False) if since else None,
+            until=parse_time(until, "--until", end_of_day=True) if until else None,
+            environment=environment.value if environment else None,
+        )
+        directory = audit.trail_dir()
+        tally = Tally()
+        found = 0
+        json_lines = as_json or output is AuditFormat.json
+        try:
+            for hit in audit.search(directory, filters, tally):
+                found += 1
+                if json_lines:
+                    # The line as the trail holds it: exact, and its hash can be checked.
+                    sys.stdout.write(hit.line.raw.decode("utf-8", "replace") + "\n")
+                else:
+                    _table_rows(hit.record, first=found == 1)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()  # the reader (e.g. head) has seen enough
+            return
+        _search_notes(directory, tally, found)
+
+
+def _table_rows(record: dict[str, object], *, first: bool) -> None:
+    from smsp_cli.audit.table import HEADER, rows
+
+    if first:
+        sys.stdout.write(HEADER + "\n")
+    sys.stdout.write("\n".join(rows(record)) + "\n")
+
+
+def _search_notes(directory: Path, tally: Tally, found: int) -> None:
+    if tally.records == 0 and tally.skipped == 0:
+        _note(f"no audit trail yet in {directory}")
+    elif found == 0:
+        _note(f"no record matches ({tally.records} searched)")
+    if tally.skipped:
+        _note(f"{tally.skipped} line(s) that are not audit records were skipped; "
+              "run `smsp audit verify`")
+
+
+@app.command()
+def verify(output: OutputOpt = AuditFormat.table, as_json: JsonOpt = False) -> None:
+    """Check every file's hash chain and sequence, and the end against the checkpoint.
+
+    Exit 0 when the trail is whole, 1 when it is not (the first bad sequence number and what is
+    wrong: edited, deleted, inserted, reordered, torn or cut from the end).
+    """
+    with reported_errors():
+        from smsp_cli import audit
+
+        report = audit.verify(audit.trail_dir())
+        if as_json or output is AuditFormat.json:
+            import json
+
+            sys.stdout.write(json.dumps(_report_json(report), indent=2) + "\n")
+        else:
+            _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _report_json(report: Report) -> dict[str, object]:
+    problem = report.problem
+    return {
+        "ok": report.ok,
+        "directory": str(report.directory),
+        "files": report.files,
+        "records": report.records,
+        "first_seq": report.first_seq,
+        "last_seq": report.last_seq,
+        "checkpoint": None if report.checkpoint is None else {
+            "seq": report.checkpoint.seq, "hash": report.checkpoint.hash,
+        },
+        "problem": None if problem is None else {
+            "seq": problem.seq, "kind": problem.kind, "detail": problem.detail,
+            "file": problem.file, "line": problem.line,
+        },
+        "notes": report.notes,
+    }
+
+
+def _print_report(report: Report) -> None:
+    from smsp_cli.output.sanitize import visible
+
+    lines = [f"trail       {visible(str(report.directory))}"]
+    if not report.files and report.checkpoint is None:
+        sys.stdout.write(lines[0] + "\nno audit trail yet: nothing to verify\n")
+        return
+    lines.append(f"files       {', '.join(report.files) or '(none)'}")
+    span = f" (sequence {report.first_seq} to {report.last_seq})" if report.records else ""
+    lines.append(f"records     {report.records}{span} checked")
+    saved = report.checkpoint
+    lines.append(f"checkpoint  {'sequence ' + str(saved.seq) if saved else '(none)'}")
+    lines += [f"note        {visible(note)}" for note in report.notes]
+    problem = report.problem
+    if problem is None:
+        lines.append("whole: every record is in sequence, linked to the one before it, and the "
+                     "trail ends where the checkpoint says")
+    else:
+        where = f" ({problem.where()})" if problem.where() else ""
+        lines.append(f"NOT WHOLE at sequence {problem.seq}: {problem.kind}: "
+                     f"{visible(problem.detail)}{where}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command()
+def path() -> None:
+    """Print the audit trail's current file (SMSP_DATA_DIR moves it)."""
+    from smsp_cli import audit
+    from smsp_cli.audit.paths import CURRENT_NAME
+
+    sys.stdout.write(f"{audit.trail_dir() / CURRENT_NAME}\n")
+    legacy = audit.legacy_access_record()
+    if legacy.exists():
+        _note(f"the access record kept before the audit trail existed is {legacy} "
+              "(left as it was, no longer written)")
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"smsp: {text}\n")
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    # Python would complain once more when it flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
