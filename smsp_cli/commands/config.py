@@ -53,6 +53,8 @@ _HELP = {
     "max_attempts": "Attempts for a transient failure, 1-10 (default 3).",
     "retry_backoff": "Seconds before the first retry; doubles, with jitter (default 0.5).",
     "passphrase_file": "File holding the key or PKCS#12 passphrase (mode 0600).",
+    "concurrency": "smsp batch: lookups in flight at once, 1-64 (default 4).",
+    "rate_limit": "smsp batch: at most this many lookups a second (default: no limit).",
 }
 
 

@@ -21,6 +21,8 @@ SANDBOX_PROFILE = "sandbox"
 DEFAULT_SOURCE = "default"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
+MAX_CONCURRENCY = 64
+MAX_RATE_LIMIT = 10_000.0
 
 # setting name -> (flag, environment variable)
 KEYS: dict[str, tuple[str, str]] = {
@@ -45,6 +47,10 @@ KEYS: dict[str, tuple[str, str]] = {
     # Where a passphrase comes from; the passphrase itself is never a setting (credentials.py).
     "passphrase_file": ("--passphrase-file", "SMSP_PASSPHRASE_FILE"),
     "no_input": ("--no-input", "SMSP_NO_INPUT"),
+    # smsp batch: lookups in flight at once, and at most this many lookups a second (the
+    # transactions-per-second limit agreed with the provider, spec §5.9).
+    "concurrency": ("--concurrency", "SMSP_CONCURRENCY"),
+    "rate_limit": ("--rate-limit", "SMSP_RATE_LIMIT"),
 }
 
 KINDS = ("live", "test", "sandbox")
@@ -65,6 +71,7 @@ DEFAULTS: dict[str, str] = {
     "max_attempts": "3",
     "retry_backoff": "0.5",
     "no_input": "false",
+    "concurrency": "4",
 }
 
 
@@ -98,6 +105,8 @@ class ConnectionSettings:
     no_input: bool = False  # never prompt for anything
     max_attempts: int = 3  # spec §5.9: bounded retries of transient failures
     retry_backoff: float = 0.5  # seconds before the first retry; doubles, with jitter
+    concurrency: int = 4  # smsp batch: lookups in flight at once
+    rate_limit: float | None = None  # smsp batch: lookups a second at most; None: no limit
 
     @property
     def is_sandbox(self) -> bool:
@@ -201,6 +210,8 @@ def resolve(
         no_input=_parsed(values, "no_input", _boolean),
         max_attempts=_parsed(values, "max_attempts", _attempts),
         retry_backoff=_parsed(values, "retry_backoff", _backoff),
+        concurrency=_parsed(values, "concurrency", _concurrency),
+        rate_limit=_rate_limit(values["rate_limit"]) if "rate_limit" in values else None,
     )
 
 
@@ -319,6 +330,25 @@ def _backoff(found: Sourced) -> float:
     return seconds
 
 
+def _concurrency(found: Sourced) -> int:
+    text = found.value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
+        _invalid(found, f"concurrency {found.value!r} from {found.source} is not a whole number "
+                 f"from 1 to {MAX_CONCURRENCY}")
+    return int(text)
+
+
+def _rate_limit(found: Sourced) -> float:
+    try:
+        rate = float(found.value)
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate <= MAX_RATE_LIMIT:  # also refuses nan and inf
+        _invalid(found, f"rate_limit {found.value!r} from {found.source} is not a number of "
+                 f"lookups per second in (0, {MAX_RATE_LIMIT:g}]")
+    return rate
+
+
 _PARSERS: dict[str, Callable[[Sourced], object]] = {
     "timeout": _seconds,
     "connect_timeout": _seconds,
@@ -329,6 +359,8 @@ _PARSERS: dict[str, Callable[[Sourced], object]] = {
     "no_input": _boolean,
     "max_attempts": _attempts,
     "retry_backoff": _backoff,
+    "concurrency": _concurrency,
+    "rate_limit": _rate_limit,
 }
 
 # Every setting a config-file profile may hold (the profile itself is chosen, not held).
