@@ -5,6 +5,7 @@ httpx errors are translated here, so nothing above this module sees them::
     httpx.TransportError
     ├── httpx.TimeoutException (Connect/Read/Write/Pool)  -> Unreachable "timed out"
     ├── httpx.ConnectError      DNS, refused, TLS handshake -> Unreachable, cause named
+    │                           (server certificate not verified -> UntrustedServer)
     ├── httpx.ReadError / WriteError / RemoteProtocolError  -> Unreachable / ProviderFailed
     └── ...
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smsp_cli.errors import ConfigError, ProviderFailed, Unreachable, UnsafeReply
+from smsp_cli.errors import ConfigError, ProviderFailed, Unreachable, UnsafeReply, UntrustedServer
 from smsp_cli.wire.xmlsafe import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
@@ -147,6 +148,8 @@ def post(
         ) from None
     except httpx.ConnectError as exc:
         failure = TransientNetworkError if _transient(exc) else Unreachable
+        if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
+            failure = UntrustedServer
         raise failure(_connect_failure(url, exc)) from None
     except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
         raise TransientNetworkError(
@@ -236,3 +239,4 @@ def _root_cause(exc: BaseException) -> BaseException:
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return " ".join(text.split())
+
