@@ -13,6 +13,7 @@ from smsp_cli.results import Outcome, Reply
 
 if TYPE_CHECKING:
     import datetime as dt
+    import ssl
 
     import httpx
 
@@ -64,11 +65,14 @@ def call(
     trace: Trace | None = None,
     policy: RetryPolicy | None = None,
     on_attempt: Callable[[AttemptEvent], None] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> Outcome:
     """Send the query to the provider and judge its reply (recording it in ``trace``).
 
     Transient failures are retried within ``policy`` (default: the settings' max_attempts and
     retry_backoff); ``on_attempt`` hears of every attempt, for -v and the local record.
+    ``context`` is a TLS context built once for many calls (smsp batch): the client
+    certificate is then not loaded again, so ``settings.username`` should be filled in.
     """
     from smsp_cli.errors import SmspError
     from smsp_cli.settings import clientcert
@@ -77,16 +81,21 @@ def call(
     from smsp_cli.wire import transport as http
     from smsp_cli.wire.replies import parse_reply
 
-    # Loaded once, so a passphrase is asked for (or read) at most once per run.
-    client = clientcert.load(settings.cert, settings.key, PassphraseSource.for_settings(settings))
-    context = http.ssl_context(
-        settings.ca_bundle,
-        settings.cert,
-        settings.key,
-        client=client,
-        min_tls_version=settings.min_tls_version,
-    )
-    username = settings.username or client.common_name
+    if context is None:
+        # Loaded once, so a passphrase is asked for (or read) at most once per run.
+        client = clientcert.load(
+            settings.cert, settings.key, PassphraseSource.for_settings(settings)
+        )
+        context = http.ssl_context(
+            settings.ca_bundle,
+            settings.cert,
+            settings.key,
+            client=client,
+            min_tls_version=settings.min_tls_version,
+        )
+        username = settings.username or client.common_name
+    else:
+        username = settings.username or _certificate_cn(settings)
     policy = policy or retry.RetryPolicy(
         attempts=settings.max_attempts, backoff=settings.retry_backoff
     )

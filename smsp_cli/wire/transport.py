@@ -19,7 +19,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -240,3 +240,31 @@ def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return " ".join(text.split())
 
+
+@dataclass(frozen=True)
+class KeptAlivePool:
+    """A connection pool shared by many :func:`post` calls (smsp batch), and its closer."""
+
+    transport: httpx.BaseTransport
+    close: Callable[[], None]
+
+
+def kept_alive(context: ssl.SSLContext, connections: int) -> KeptAlivePool:
+    """One pool of up to ``connections`` kept-alive connections, with one TLS context.
+
+    Each post's client closes its transport when done; the pool's transport ignores that, so
+    connections and TLS sessions outlive every post until ``close()``.
+    """
+    import httpx
+
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    pool = httpx.HTTPTransport(verify=context, limits=limits, trust_env=False)
+
+    class Shared(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            return pool.handle_request(request)
+
+        def close(self) -> None:
+            """Left open: the pool belongs to the batch, not to one post."""
+
+    return KeptAlivePool(Shared(), pool.close)
