@@ -226,18 +226,55 @@ class FakeClock:
 def test_rate_limiter_spaces_starts_evenly() -> None:
     clock = FakeClock()
     limiter = RateLimiter(50, clock=clock)
-    delays = [limiter.reserve() for _ in range(5)]
-    assert delays == pytest.approx([0.0, 0.02, 0.04, 0.06, 0.08])
+    assert limiter.try_start() == 0.0
+    assert limiter.try_start() == pytest.approx(0.02)  # too soon: wait 20 ms
+    clock.now += 0.02
+    assert limiter.try_start() == 0.0
+    clock.now += 0.005
+    assert limiter.try_start() == pytest.approx(0.015)
 
 
-def test_rate_limiter_does_not_burst_to_catch_up_after_a_lag() -> None:
+def test_a_start_a_little_late_keeps_the_schedule() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(50, clock=clock)
+    assert limiter.try_start() == 0.0  # due next at 100.02
+    clock.now = 100.025  # 5 ms late
+    assert limiter.try_start() == 0.0
+    clock.now = 100.039
+    assert limiter.try_start() == pytest.approx(0.001)  # due at 100.04, not 100.045
+
+
+def test_rate_limiter_does_not_burst_to_catch_up_after_a_stall() -> None:
     clock = FakeClock()
     limiter = RateLimiter(10, clock=clock)
-    assert limiter.reserve() == 0.0
-    clock.now += 5.0  # the provider was slow; 50 slots went by unused
-    assert limiter.reserve() == 0.0
-    assert limiter.reserve() == pytest.approx(0.1)
-    assert limiter.reserve() == pytest.approx(0.2)
+    assert limiter.try_start() == 0.0
+    clock.now += 5.0  # the machine stalled; 50 starts went by unused
+    assert limiter.try_start() == 0.0
+    assert limiter.try_start() == pytest.approx(0.1)  # the next one a full interval later
+    clock.now += 0.1
+    assert limiter.try_start() == 0.0
+    assert limiter.try_start() == pytest.approx(0.1)
+
+
+def test_many_threads_share_the_rate() -> None:
+    limiter = RateLimiter(100)
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def start_five() -> None:
+        for _ in range(5):
+            assert limiter.wait()
+            with lock:
+                starts.append(time.monotonic())
+
+    threads = [threading.Thread(target=start_five) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    starts.sort()
+    assert len(starts) == 40
+    assert starts[-1] - starts[0] >= 39 * 0.01 * 0.99  # never faster than the rate
 
 
 def test_cancel_releases_a_waiting_caller_at_once() -> None:
