@@ -157,3 +157,19 @@ def test_memory_is_flat_in_the_size_of_the_input(tmp_path: Path) -> None:
     }
     assert _lines(tmp_path / "large") == 100_000
     assert measured["large"] <= measured["small"] * 1.2, measured
+
+
+def test_a_reader_that_goes_away_ends_the_batch_quietly(tmp_path: Path) -> None:
+    source = _source(tmp_path / "in.csv", 500)
+    process = subprocess.Popen([SMSP, "batch", "get", str(source)], env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    first = json.loads(process.stdout.readline())
+    process.stdout.close()  # as `| head -1` does
+    stderr = process.stderr.read().decode()
+    assert process.wait(60) == 141  # 128 + SIGPIPE, as a shell expects
+    assert first["row"] == 1
+    assert "stdout was closed" in stderr
+    assert "Traceback" not in stderr
+    assert "error" not in stderr
