@@ -94,13 +94,13 @@ def test_ctrl_c_stops_cleanly_keeping_whole_lines(tmp_path: Path) -> None:
     assert [row["row"] for row in rows] == list(range(1, len(rows) + 1))
 
 
-def test_a_progress_bar_is_drawn_on_a_terminal(tmp_path: Path) -> None:
-    source = _source(tmp_path / "in.csv", 300)
+def _on_a_terminal(command: list[str], *, stdout_too: bool) -> tuple[int, str]:
+    """Run ``command`` with stderr (and maybe stdout) on a pseudo-terminal; what it showed."""
     primary, secondary = pty.openpty()
     process = subprocess.Popen(
-        [SMSP, "batch", "get", str(source), "--rate-limit", "150"],
-        env={**_env(), "TERM": "xterm", "COLUMNS": "120"},
-        stdout=subprocess.DEVNULL, stderr=secondary, stdin=subprocess.DEVNULL,
+        command, env={**_env(), "TERM": "xterm", "COLUMNS": "120"},
+        stdout=secondary if stdout_too else subprocess.DEVNULL, stderr=secondary,
+        stdin=subprocess.DEVNULL,
     )
     os.close(secondary)
     seen = b""
@@ -116,11 +116,30 @@ def test_a_progress_bar_is_drawn_on_a_terminal(tmp_path: Path) -> None:
             break
         seen += chunk
     os.close(primary)
-    assert process.wait(30) == 0
-    text = seen.decode("utf-8", "replace")
-    # The bar itself, rows done, rate, eta and counts: the summary line has no "eta".
-    assert re.search(r"━+.* \d+ rows, \d+/s, eta .* \d+ ok, \d+ not found, ", text)
+    return process.wait(30), seen.decode("utf-8", "replace")
+
+
+# The bar itself, rows done, rate, eta and counts: the summary line has no "eta".
+BAR = re.compile(r"━+.* \d+ rows, \d+/s, eta .* \d+ ok, \d+ not found, ")
+
+
+def test_a_progress_bar_is_drawn_on_a_terminal(tmp_path: Path) -> None:
+    source = _source(tmp_path / "in.csv", 300)
+    code, text = _on_a_terminal([SMSP, "batch", "get", str(source), "--rate-limit", "150"],
+                                stdout_too=False)
+    assert code == 0
+    assert BAR.search(text)
     assert "300 rows: 300 ok, 0 not found, 0 invalid, 0 failed in " in text
+
+
+def test_no_bar_over_rows_printed_to_the_same_terminal(tmp_path: Path) -> None:
+    source = _source(tmp_path / "in.csv", 100)
+    code, text = _on_a_terminal([SMSP, "batch", "get", str(source), "--rate-limit", "150"],
+                                stdout_too=True)
+    assert code == 0
+    assert not BAR.search(text)
+    assert text.count('"exit_code": 0') == 100
+    assert "100 rows: 100 ok, " in text
 
 
 def test_without_a_terminal_only_the_summary_is_said(tmp_path: Path) -> None:

@@ -67,6 +67,7 @@ class ProgressBar:
             TextColumn("{task.fields[counts]}"),
             console=stderr_console(),
             transient=True,  # the summary line replaces it
+            redirect_stdout=False,  # rows go to stdout as bytes, never through the display
         )
         self._task: TaskID = self._progress.add_task(
             "batch", total=total_bytes, done="", counts=""
@@ -92,7 +93,7 @@ class ProgressBar:
 
 
 def on_terminal(stream_isatty: Callable[[], bool]) -> bool:
-    """True when progress should be drawn: stderr is a terminal."""
+    """True when the stream whose ``isatty`` this is is a terminal."""
     try:
         return stream_isatty()
     except (AttributeError, ValueError):

@@ -100,7 +100,11 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     lookup = RowLookup(settings, connections=settings.concurrency, limiter=limiter)
     tally = Tally()
     rows = _Rows(request.operation, batch_input, plan, skip=earlier.rows)
-    bar = ProgressBar(tally, batch_input.size) if on_terminal(sys.stderr.isatty) else None
+    # A bar on stderr, but not over rows printed to the same terminal.
+    drawn = on_terminal(sys.stderr.isatty) and (
+        isinstance(sink, FileSink) or not on_terminal(sys.stdout.isatty)
+    )
+    bar = ProgressBar(tally, batch_input.size) if drawn else None
 
     def emit(outcome: RowOutcome) -> None:
         _write(sink, encode_row(outcome.line))
