@@ -321,3 +321,17 @@ def test_rate_limit_holds_within_ten_percent(timed_sandbox: list[float]) -> None
     assert elapsed >= 199 / 50  # no burst: 199 intervals of 20 ms at the least
     busiest = max(sum(1 for t in arrivals if start <= t < start + 0.5) for start in arrivals)
     assert busiest <= 0.5 * 50 * 1.1 + 1  # and no half second above the rate either
+
+
+def test_resume_cuts_a_torn_last_line_and_says_so(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", "nhs_number,dob", [",".join(FOUND)] * 4)
+    out = tmp_path / "out.jsonl"
+    assert batch("get", str(source), "--out", str(out)).exit_code == 0
+    whole = out.read_text().splitlines()
+    out.write_text("\n".join(whole[:2]) + "\n" + whole[2][:40], encoding="utf-8")
+    run = batch("get", str(source), "--out", str(out), "--resume")
+    assert run.exit_code == 0
+    assert "2 rows: 2 ok" in summary(run)
+    assert "2 earlier rows were already in" in summary(run)
+    assert "(a torn last line of 40 bytes was cut off)" in summary(run)
+    assert [json.loads(line)["row"] for line in out.read_text().splitlines()] == [1, 2, 3, 4]

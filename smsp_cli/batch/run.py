@@ -131,7 +131,7 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
         lookup.close()
     if stopped is not None:
         where = f"stopped at row {stopped.row}"
-        if isinstance(sink, FileSink):
+        if isinstance(sink, FileSink) and not batch_input.is_stdin:
             where += f"; rerun with --resume to go on from there in {sink.name}"
         _finish(settings, tally, earlier, sink, tail=where)
         _debug(stopped)
@@ -183,6 +183,8 @@ def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
     line = tally.summary()
     if earlier.rows:
         line += f"; {earlier.rows} earlier rows were already in {sink.name}"
+    if earlier.cut_bytes:
+        line += f" (a torn last line of {earlier.cut_bytes} bytes was cut off)"
     if tail:
         line += f"; {tail}"
     _note(line)
