@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from smsp_cli import __version__
-from smsp_cli.commands import audit, auth, doctor, lookups, sandbox
+from smsp_cli.commands import audit, auth, batch, doctor, lookups, sandbox
 from smsp_cli.commands import config as config_commands
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ def root(
 
 
 lookups.register(app)
+app.command()(batch.batch)
 app.command()(doctor.doctor)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(config_commands.app, name="config")

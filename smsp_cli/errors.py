@@ -10,6 +10,7 @@ keeps the two equal).
     ├── ProviderFailed        4  the provider failed, or answered unusably
     │   └── UnsafeReply       4  a reply we refuse to parse (DOCTYPE, entities, oversized)
     ├── Unreachable           5  DNS, connect, TLS handshake, certificate verification, timeout
+    │   └── UntrustedServer   5  the server's certificate failed verification
     └── ConfigError           6  local configuration or credentials
 """
 
@@ -63,12 +64,18 @@ class SmspError(Exception):
     exit_code: ExitCode = ExitCode.PROVIDER_FAILED
 
     def __init__(
-        self, message: str, *, hint: str | None = None, fault: Fault | None = None
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        fault: Fault | None = None,
+        http_status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.fault = fault  # the SOAP fault behind the error, when the provider sent one
+        self.http_status = http_status  # the HTTP status that carried no SOAP answer, if any
 
     def one_line(self) -> str:
         """The message and, when there is one, what to do next, on a single line."""
@@ -111,6 +118,10 @@ class Unreachable(SmspError):
     """The provider could not be reached: DNS, connect, TLS, certificate or timeout."""
 
     exit_code = ExitCode.UNREACHABLE
+
+
+class UntrustedServer(Unreachable):
+    """The server's certificate failed verification: no retry or other request can pass."""
 
 
 class ConfigError(SmspError):

@@ -43,6 +43,8 @@ class ConnectionOptions:
     min_tls_version: str | None = None
     max_attempts: str | None = None
     retry_backoff: str | None = None
+    concurrency: str | None = None  # smsp batch only: lookups in flight at once
+    rate_limit: str | None = None  # smsp batch only: lookups a second at most
 
     def flags(self) -> dict[str, str | None]:
         """The setting flags by setting name (not the credential-handling switches)."""
@@ -292,6 +294,37 @@ def lookup_options(
             reveal=kwargs.pop("reveal"),
         )
         command(*args, conn=conn, out=out, **kwargs)
+
+    params = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        else p
+        for p in own
+    ]
+    wrapper.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*params, *extra)}
+    del wrapper.__wrapped__
+    return wrapper
+
+
+def connection_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command ``conn: ConnectionOptions`` from the shared connection flags alone."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for name, p in signature.parameters.items() if name != "conn"]
+    extra = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=hint,
+            default=_CONNECTION_DEFAULTS[name],
+        )
+        for name, hint in _CONNECTION_PARAMETERS.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        conn = ConnectionOptions(**{name: kwargs.pop(name) for name in _CONNECTION_PARAMETERS})
+        command(*args, conn=conn, **kwargs)
 
     params = [
         p.replace(kind=inspect.Parameter.KEYWORD_ONLY)

@@ -147,6 +147,41 @@ def test_ten_lookups_at_once_append_an_intact_gapless_chain(
     assert "records     20 (sequence 1 to 20) checked" in verified.stdout
 
 
+def test_a_batch_beside_single_lookups_appends_an_intact_gapless_chain(
+    data: Path, tmp_path: Path, sandbox: SandboxServer, credentials: SandboxCredentials
+) -> None:
+    from smsp_cli.sandbox.embedded import settings_for
+    from smsp_cli.settings.connection import KEYS
+
+    settings = {KEYS[k][1]: v for k, v in settings_for(sandbox.url, credentials).items()}
+    rows = 60
+    sheet = tmp_path / "patients.csv"
+    sheet.write_text("id,nhs_number,dob\n" + "".join(
+        f"r{n},9991000003,1984-03-14\n" for n in range(1, rows + 1)), encoding="utf-8")
+    batch = subprocess.Popen(
+        [SMSP, "batch", "verify", str(sheet), "--concurrency", "4"], env=_env(data, settings),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    singles = [subprocess.Popen([SMSP, "verify", *FOUND, "--json"], env=_env(data, settings),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(4)]
+    out, err = batch.communicate(timeout=120)
+    assert batch.returncode == 0, err
+    for single in singles:
+        single.communicate(timeout=120)
+        assert single.returncode == 0
+    found = _trail(data)
+    total = 2 * (rows + len(singles))
+    assert [r["seq"] for r in found] == list(range(1, total + 1))  # unique, gapless, in order
+    from_batch = [r for r in found if "batch_row" in r]
+    assert sorted(r["batch_row"] for r in from_batch if r["event"] == "sent") == list(
+        range(1, rows + 1))
+    batch_ids = {json.loads(line)["result"]["message_id"] for line in out.splitlines()}
+    assert {r["message_id"] for r in from_batch} == batch_ids
+    verified = subprocess.run([SMSP, "audit", "verify"], env=_env(data, {}), capture_output=True,
+                              text=True, timeout=60, check=False)
+    assert verified.returncode == 0, verified.stdout
+
+
 def test_config_changes_are_recorded(data: Path, credentials: SandboxCredentials) -> None:
     init = smsp("config", "init", "--no-input", "--profile", "clinic", "--kind", "test",
                 "--endpoint", "https://provider.test/smsp/pds", "--cert",

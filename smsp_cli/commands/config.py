@@ -55,6 +55,8 @@ _HELP = {
     "passphrase_file": "File holding the key or PKCS#12 passphrase (mode 0600).",
     "audit_max_bytes": "Audit trail file size before it rotates (default 64MiB).",
     "audit_syslog": "Also send every audit record to the system log.",
+    "concurrency": "smsp batch: lookups in flight at once, 1-64 (default 4).",
+    "rate_limit": "smsp batch: at most this many lookups a second (default: no limit).",
 }
 
 

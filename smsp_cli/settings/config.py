@@ -58,8 +58,10 @@ Value = tomlwrite.Value
 
 # How each key is typed in the file; anything not listed is a string.
 _BOOLEAN_KEYS = frozenset({"soap_action_quoted", "no_input", "audit_syslog"})
-_INTEGER_KEYS = frozenset({"max_attempts"})
-_NUMBER_KEYS = frozenset({"timeout", "connect_timeout", "read_timeout", "retry_backoff"})
+_INTEGER_KEYS = frozenset({"max_attempts", "concurrency"})
+_NUMBER_KEYS = frozenset(
+    {"timeout", "connect_timeout", "read_timeout", "retry_backoff", "rate_limit"}
+)
 PATH_KEYS = frozenset({"cert", "key", "ca_bundle", "passphrase_file"})
 _SECRET_WORDS = ("passphrase", "password", "secret", "pin")
 

@@ -21,6 +21,8 @@ SANDBOX_PROFILE = "sandbox"
 DEFAULT_SOURCE = "default"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
+MAX_CONCURRENCY = 64
+MAX_RATE_LIMIT = 10_000.0
 
 # setting name -> (flag, environment variable)
 KEYS: dict[str, tuple[str, str]] = {
@@ -48,6 +50,10 @@ KEYS: dict[str, tuple[str, str]] = {
     # The audit trail (spec §7.2): when its file rotates, and whether syslog gets each record.
     "audit_max_bytes": ("--audit-max-bytes", "SMSP_AUDIT_MAX_BYTES"),
     "audit_syslog": ("--audit-syslog", "SMSP_AUDIT_SYSLOG"),
+    # smsp batch: lookups in flight at once, and at most this many lookups a second (the
+    # transactions-per-second limit agreed with the provider, spec §5.9).
+    "concurrency": ("--concurrency", "SMSP_CONCURRENCY"),
+    "rate_limit": ("--rate-limit", "SMSP_RATE_LIMIT"),
 }
 
 KINDS = ("live", "test", "sandbox")
@@ -70,6 +76,7 @@ DEFAULTS: dict[str, str] = {
     "no_input": "false",
     "audit_max_bytes": str(64 * 1024 * 1024),
     "audit_syslog": "false",
+    "concurrency": "4",
 }
 
 # audit_max_bytes: bytes, or with a binary suffix (64MiB, 64M); at least one record must fit.
@@ -111,6 +118,8 @@ class ConnectionSettings:
     retry_backoff: float = 0.5  # seconds before the first retry; doubles, with jitter
     audit_max_bytes: int = 64 * 1024 * 1024  # the audit trail's file rotates at this size
     audit_syslog: bool = False  # also send every audit record to the system log
+    concurrency: int = 4  # smsp batch: lookups in flight at once
+    rate_limit: float | None = None  # smsp batch: lookups a second at most; None: no limit
 
     @property
     def is_sandbox(self) -> bool:
@@ -216,6 +225,8 @@ def resolve(
         retry_backoff=_parsed(values, "retry_backoff", _backoff),
         audit_max_bytes=_parsed(values, "audit_max_bytes", _byte_count),
         audit_syslog=_parsed(values, "audit_syslog", _boolean),
+        concurrency=_parsed(values, "concurrency", _concurrency),
+        rate_limit=_rate_limit(values["rate_limit"]) if "rate_limit" in values else None,
     )
 
 
@@ -362,6 +373,25 @@ def _byte_count(found: Sourced) -> int:
     return size
 
 
+def _concurrency(found: Sourced) -> int:
+    text = found.value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
+        _invalid(found, f"concurrency {found.value!r} from {found.source} is not a whole number "
+                 f"from 1 to {MAX_CONCURRENCY}")
+    return int(text)
+
+
+def _rate_limit(found: Sourced) -> float:
+    try:
+        rate = float(found.value)
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate <= MAX_RATE_LIMIT:  # also refuses nan and inf
+        _invalid(found, f"rate_limit {found.value!r} from {found.source} is not a number of "
+                 f"lookups per second in (0, {MAX_RATE_LIMIT:g}]")
+    return rate
+
+
 _PARSERS: dict[str, Callable[[Sourced], object]] = {
     "timeout": _seconds,
     "connect_timeout": _seconds,
@@ -374,6 +404,8 @@ _PARSERS: dict[str, Callable[[Sourced], object]] = {
     "retry_backoff": _backoff,
     "audit_max_bytes": _byte_count,
     "audit_syslog": _boolean,
+    "concurrency": _concurrency,
+    "rate_limit": _rate_limit,
 }
 
 # Every setting a config-file profile may hold (the profile itself is chosen, not held).

@@ -130,10 +130,16 @@ def _status_error(status_code: int, what: str) -> errors.SmspError:
     with contextlib.suppress(ValueError):
         status += f" {http.HTTPStatus(status_code).phrase}"
     if 400 <= status_code < 500:
-        return errors.ProviderRejected(f"provider rejected the request: {status} with {what}")
+        return errors.ProviderRejected(
+            f"provider rejected the request: {status} with {what}", http_status=status_code
+        )
     if status_code >= 500:
-        return errors.ProviderFailed(f"provider failed: {status} with {what}")
-    return errors.ProviderFailed(f"provider answered with unexpected {status} with {what}")
+        return errors.ProviderFailed(
+            f"provider failed: {status} with {what}", http_status=status_code
+        )
+    return errors.ProviderFailed(
+        f"provider answered with unexpected {status} with {what}", http_status=status_code
+    )
 
 
 def _find_fault(root: etree._Element) -> etree._Element | None:

@@ -10,6 +10,7 @@ httpx errors are translated here, so nothing above this module sees them::
     httpx.TransportError
     ├── httpx.TimeoutException (Connect/Read/Write/Pool)  -> Unreachable "too slow"
     ├── httpx.ConnectError      DNS, refused, TLS handshake -> Unreachable, cause named
+    │                           (server certificate not verified -> UntrustedServer)
     ├── httpx.ReadError / WriteError / RemoteProtocolError  -> Unreachable / ProviderFailed
     └── ...
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smsp_cli.errors import ConfigError, ProviderFailed, Unreachable, UnsafeReply
+from smsp_cli.errors import ConfigError, ProviderFailed, Unreachable, UnsafeReply, UntrustedServer
 from smsp_cli.wire import deadline
 from smsp_cli.wire.deadline import Deadline
 from smsp_cli.wire.decoding import decoded
@@ -184,6 +185,8 @@ class Session:
             raise _too_slow(url, exc, limit, connect_timeout, read_timeout) from None
         except httpx.ConnectError as exc:
             failure = TransientNetworkError if _transient(exc) else Unreachable
+            if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
+                failure = UntrustedServer  # no row of a batch can get past it
             raise failure(_connect_failure(url, exc)) from None
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
             raise TransientNetworkError(

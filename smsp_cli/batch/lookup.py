@@ -1,0 +1,270 @@
+"""The one seam between batch and the wire: a parsed row in, the row's output object out.
+
+:func:`prepare` validates a row without sending anything; :class:`RowLookup` sends a valid one
+through :func:`smsp_cli.wire.service.call` with what the whole batch shares: one TLS context (the
+client key is read, and its passphrase found, once) and one pool of kept-alive connections.
+
+The output objects are a public contract (issue 10): ``{"row", "id", "exit_code", "result"}``
+where ``result`` is exactly the JSON a single lookup prints, or ``{"row", "id", "exit_code",
+"error"}`` with the error object a failing single lookup prints with ``-o json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from smsp_cli.batch.columns import ID_COLUMN, ColumnPlan
+from smsp_cli.batch.reader import InputRow, undecodable
+from smsp_cli.errors import (
+    ConfigError,
+    ExitCode,
+    ProviderRejected,
+    SmspError,
+    Unreachable,
+    UntrustedServer,
+    UsageError,
+    ValidationError,
+)
+from smsp_cli.operations import Operation
+
+if TYPE_CHECKING:
+    import httpx
+
+    from smsp_cli.batch.ratelimit import RateLimiter
+    from smsp_cli.models import Query
+    from smsp_cli.results import Outcome
+    from smsp_cli.settings.connection import ConnectionSettings
+
+# Answers that would be the same for every row: the batch stops at the first (issue 10).
+ACCESS_DENIED_FAULT = "3000"  # ToolkitSOAPErrorCodes, spec §5.7
+CREDENTIALS_REJECTED = "SMSP-0005"  # audit identity or credentials rejected, spec §6.1
+ACCESS_REFUSED_STATUSES = frozenset({401, 403})
+
+_FIELD_NAMES = {
+    "nhs_number": "NHS number",
+    "dob": "date of birth",
+    "family": "family name",
+    "given": "given name",
+    "gender": "gender",
+    "postcode": "postcode",
+    "local_id": "local id",
+}
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What became of one row: its output object, and what it means for the batch."""
+
+    number: int
+    exit_code: int
+    line: Mapping[str, Any]  # the output object, written as one JSON line
+    error: SmspError | None = None  # the row's failure, when it failed
+    stops_batch: bool = False  # a failure every other row would share: stop at once
+    sent: bool = True  # False for a row refused before sending (invalid input)
+    completed: bool = True  # False when the batch stopped before the row could finish
+
+    @property
+    def unreachable(self) -> bool:
+        """True when the provider could not be reached for this row (exit 5)."""
+        return isinstance(self.error, Unreachable)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A row ready to send (``query``), or already decided without sending (``ready``)."""
+
+    number: int
+    id: object
+    query: Query | None = None
+    ready: RowOutcome | None = None
+
+
+def prepare(row: InputRow, operation: Operation, plan: ColumnPlan) -> Job:
+    """Validate one row for ``operation``; an invalid row is decided here, with exit code 2."""
+    from smsp_cli.models import build_query
+
+    record = plan.fields(row.record)
+    row_id = _echoed_id(record.pop(ID_COLUMN, None))
+    try:
+        if row.problem is not None:
+            raise UsageError(row.problem)
+        fields = {field: _text(field, value) for field, value in record.items()}
+        dob = fields.get("dob")
+        if dob is None:
+            raise ValidationError("date of birth", f"is required for {operation.command}")
+        query = build_query(
+            operation, dob=dob, nhs_number=fields.get("nhs_number"), family=fields.get("family"),
+            given=fields.get("given"), gender=fields.get("gender"),
+            postcode=fields.get("postcode"), local_id=fields.get("local_id"),
+        )
+    except UsageError as error:
+        return Job(row.number, row_id, ready=failed(row.number, row_id, error, sent=False))
+    return Job(row.number, row_id, query=query)
+
+
+def _echoed_id(value: object) -> object:
+    # A scalar is echoed exactly; anything else (or text that was not UTF-8) is not echoed.
+    if isinstance(value, str):
+        return None if undecodable(value) else value
+    return value if isinstance(value, int | float | bool) else None
+
+
+def _text(field: str, value: object) -> str:
+    if isinstance(value, str):
+        if undecodable(value):
+            raise ValidationError(_FIELD_NAMES[field], "is not UTF-8 text")
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a JSON number, as an NHS number or YYYYMMDD date may be written
+    raise ValidationError(_FIELD_NAMES[field], "must be text")
+
+
+def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
+    """The output of a row the provider answered (business answers included)."""
+    from smsp_cli.output.jsonshape import error_object, outcome_json
+
+    code = outcome.exit_code
+    head = {"row": number, "id": row_id, "exit_code": code}
+    if code <= ExitCode.NEGATIVE:
+        return RowOutcome(number, code, {**head, "result": outcome_json(outcome)})
+    response_code = outcome.reply.response_code
+    message = answer_line(outcome)
+    line = {**head, "error": error_object(code, message, response_code=response_code)}
+    if response_code == CREDENTIALS_REJECTED:
+        return RowOutcome(number, code, line, ProviderRejected(message), stops_batch=True)
+    return RowOutcome(number, code, line)
+
+
+def answer_line(outcome: Outcome) -> str:
+    """One line for a business answer that is a failure (exit 2-6), e.g. SMSP-0004."""
+    reply = outcome.reply
+    text = f"provider answered {reply.response_code} ({outcome.response_text})"
+    return "; ".join((text, *outcome.warnings)) if outcome.warnings else text
+
+
+def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) -> RowOutcome:
+    """The output of a row that ended in an error, and whether the batch must stop for it."""
+    from smsp_cli.output.jsonshape import error_json
+
+    shape = error_json(error)
+    line = {"row": number, "id": row_id, **shape}
+    return RowOutcome(number, shape["exit_code"], line, error, stops_batch(error), sent=sent)
+
+
+def stops_batch(error: SmspError) -> bool:
+    """True for a failure every row would share (issue 10), so the batch stops at once."""
+    if isinstance(error, ConfigError | UntrustedServer):
+        return True
+    if error.http_status in ACCESS_REFUSED_STATUSES:
+        return True
+    return error.fault is not None and error.fault.error_code == ACCESS_DENIED_FAULT
+
+
+class RowLookup:
+    """Sends rows to the provider on one TLS context and one kept-alive connection pool.
+
+    Built before anything is sent: an unreadable certificate or key, a passphrase that cannot
+    be found, or settings no envelope can be built from fail here, once, for the whole batch.
+    ``transport`` replaces the pool (tests pass an ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        connections: int,
+        limiter: RateLimiter | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        from smsp_cli.audit import CallAudit, TrailOptions, open_trail
+        from smsp_cli.wire import retry, service
+
+        # One TLS context and one kept-alive pool for every row; the certificate and key are
+        # read once, so a passphrase is asked for (or read) once for the whole batch.
+        self._session = service.open_session(
+            settings, transport=transport, max_connections=connections
+        )
+        client = self._session.client
+        # ITK-WS WS-SEC-02: the certificate's CN, read once here rather than once a row.
+        self._settings = dataclasses.replace(
+            settings,
+            username=settings.username or (client.common_name if client is not None else None),
+        )
+        try:
+            # An envelope built (not sent) now raises what every row's envelope would.
+            service.prepare(_probe(), self._settings)
+        except BaseException:
+            self._session.close()
+            raise
+        # Spec §7.2: every row's attempts go on the trail, flushed at once and forced to disk
+        # at least once a second (not once a record: that would cost a batch its speed).
+        self._trail = open_trail(TrailOptions.from_settings(settings), fsync_interval=1.0)
+        self._audit = CallAudit(self._trail)
+        self._limiter = limiter
+        self._stopping = threading.Event()
+        # The same retries as a single lookup; a retry waits for its own rate-limit slot.
+        self._policy = retry.RetryPolicy(
+            attempts=settings.max_attempts, backoff=settings.retry_backoff,
+            sleep=self._wait_to_retry,
+        )
+
+    def __call__(self, job: Job) -> RowOutcome:
+        """Send the job's query (after its rate-limit slot) and judge the answer."""
+        from smsp_cli.wire import service
+
+        if job.ready is not None:
+            return job.ready
+        assert job.query is not None
+        if self._stopping.is_set() or (self._limiter is not None and not self._limiter.wait()):
+            return cut_short(job)
+        try:
+            outcome = service.call(
+                job.query, self._settings, session=self._session, policy=self._policy,
+                audit=self._audit, batch_row=job.number,
+            )
+        except _Stopped:
+            return cut_short(job)
+        except SmspError as error:
+            return failed(job.number, job.id, error)
+        return answered(job.number, job.id, outcome)
+
+    def stop(self) -> None:
+        """Stop waiting: retries and rate-limit slots give up at once."""
+        self._stopping.set()
+        if self._limiter is not None:
+            self._limiter.cancel()
+
+    def close(self) -> None:
+        """Close the pool's connections, and force the trail's last records to disk."""
+        self.stop()
+        try:
+            self._session.close()
+        finally:
+            self._trail.close()
+
+    def _wait_to_retry(self, seconds: float) -> None:
+        if self._stopping.wait(seconds):
+            raise _Stopped("the batch stopped")
+        if self._limiter is not None:
+            self._limiter.wait()
+
+
+class _Stopped(SmspError):
+    """A retry given up because the batch is stopping; its row is never written."""
+
+
+def cut_short(job: Job) -> RowOutcome:
+    """The outcome of a row the batch stopped before it finished: it is never written."""
+    return RowOutcome(job.number, int(ExitCode.PROVIDER_FAILED), {}, completed=False)
+
+
+def _probe() -> Query:
+    """Any valid query: only the envelope's provider settings are being checked."""
+    from smsp_cli import operations
+    from smsp_cli.models import build_query
+
+    return build_query(operations.VERIFY, nhs_number="9991000003", dob="1984-03-14")

@@ -1,0 +1,226 @@
+"""``smsp batch``: read rows, look each one up, write one JSON line per row in input order.
+
+Everything that can refuse the batch does so before anything is sent: the columns, the
+``--out`` file and its ``.meta``, the settings, the client certificate and key. Then rows are
+streamed through the scheduler; the summary line always ends the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from smsp_cli.batch import InputFormat, columns, reader
+from smsp_cli.batch.lookup import Job, RowOutcome, prepare
+from smsp_cli.batch.progress import ProgressBar, Tally, on_terminal
+from smsp_cli.batch.sink import Earlier, FileSink, InputIdentity, StdoutSink, encode_row, open_file
+from smsp_cli.errors import ConfigError, ExitCode, SmspError, UsageError
+from smsp_cli.output.sanitize import provider_text
+
+if TYPE_CHECKING:
+    from smsp_cli.batch.columns import ColumnPlan
+    from smsp_cli.batch.reader import BatchInput
+    from smsp_cli.batch.scheduler import Stopped
+    from smsp_cli.operations import Operation
+    from smsp_cli.options import ConnectionOptions
+    from smsp_cli.settings.connection import ConnectionSettings
+
+# Unknown JSON keys are named once each; past this many, no more are remembered.
+_MAX_NAMED_KEYS = 100
+_EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """What ``smsp batch`` was asked to do."""
+
+    operation: Operation
+    input_name: str  # a path, or "-" for stdin
+    input_format: InputFormat | None  # None: by extension, else by the first line
+    column_options: tuple[str, ...] = ()  # --column FIELD=HEADER
+    out: Path | None = None
+    resume: bool = False
+
+
+def run_batch(request: BatchRequest, conn: ConnectionOptions) -> int:
+    """Run the batch and return its exit code; raise the SmspError that stops or prevents it."""
+    from smsp_cli.runner import connection
+
+    mapping = columns.parse_mapping(request.column_options)
+    if request.resume and request.out is None:
+        raise UsageError("--resume needs --out FILE: the rows already written are read there")
+    if request.resume and request.input_name == reader.STDIN:
+        raise UsageError("--resume needs INPUT to be a file: input from stdin cannot be "
+                         "checked against the rows already written")
+    batch_input = reader.open_input(request.input_name, request.input_format, sys.stdin.buffer)
+    with contextlib.closing(batch_input):
+        plan = _plan(request.operation, batch_input, mapping)
+        sink, earlier = _open_sink(request, batch_input)
+        with contextlib.closing(sink), connection(conn) as settings:
+            return _run(request, settings, batch_input, plan, sink, earlier)
+
+
+def _plan(operation: Operation, batch_input: BatchInput,
+          mapping: dict[str, str]) -> ColumnPlan:
+    if batch_input.is_empty:
+        return columns.ColumnPlan({}, ())
+    plan = columns.plan(operation, batch_input.columns, mapping)
+    ignored = [column for column in plan.ignored if column]
+    if ignored:
+        _note(f"warning: ignoring {_names(ignored)}: not used by {operation.command}")
+    return plan
+
+
+def _open_sink(request: BatchRequest,
+               batch_input: BatchInput) -> tuple[StdoutSink | FileSink, Earlier]:
+    if request.out is None:
+        return StdoutSink(), Earlier()
+    identity = None
+    if not batch_input.is_stdin and batch_input.size is not None:
+        identity = InputIdentity.of(Path(batch_input.name))
+    return open_file(request.out, operation=request.operation.command, identity=identity,
+                     resume=request.resume)
+
+
+def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: BatchInput,
+         plan: ColumnPlan, sink: StdoutSink | FileSink, earlier: Earlier) -> int:
+    from smsp_cli.batch.lookup import RowLookup
+    from smsp_cli.batch.ratelimit import RateLimiter
+    from smsp_cli.batch.scheduler import Scheduler
+    from smsp_cli.output import banner
+
+    banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
+    limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
+    lookup = RowLookup(settings, connections=settings.concurrency, limiter=limiter)
+    tally = Tally()
+    rows = _Rows(request.operation, batch_input, plan, skip=earlier.rows)
+    # A bar on stderr, but not over rows printed to the same terminal.
+    drawn = on_terminal(sys.stderr.isatty) and (
+        isinstance(sink, FileSink) or not on_terminal(sys.stdout.isatty)
+    )
+    bar = ProgressBar(tally, batch_input.size) if drawn else None
+
+    def emit(outcome: RowOutcome) -> None:
+        _write(sink, encode_row(outcome.line))
+        tally.add(outcome.exit_code)
+        if bar is not None:
+            bar.update(rows.offset)
+
+    scheduler = Scheduler(lookup, emit, concurrency=settings.concurrency, on_stop=lookup.stop)
+    stopped: Stopped | None = None
+    try:
+        with bar if bar is not None else contextlib.nullcontext():
+            stopped = scheduler.run(rows)
+    except KeyboardInterrupt:
+        _finish(settings, tally, earlier, sink, tail="interrupted")
+        raise
+    except _OutputClosed:
+        # The reader of stdout went away (`| head`): stop quietly, as a shell pipeline expects.
+        _finish(settings, tally, earlier, sink, tail="stdout was closed")
+        return _EXIT_PIPE_CLOSED
+    except SmspError:
+        _finish(settings, tally, earlier, sink, tail="stopped")
+        raise
+    finally:
+        lookup.close()
+    if stopped is not None:
+        where = f"stopped at row {stopped.row}"
+        if isinstance(sink, FileSink) and not batch_input.is_stdin:
+            where += f"; rerun with --resume to go on from there in {sink.name}"
+        _finish(settings, tally, earlier, sink, tail=where)
+        _debug(stopped)
+        raise stopped.error
+    _finish(settings, tally, earlier, sink)
+    every = tally.exit_codes + earlier.exit_codes
+    return ExitCode.OK if set(every) <= {ExitCode.OK} else ExitCode.NEGATIVE
+
+
+class _Rows:
+    """The jobs of the rows not yet written, read one at a time, and how far the input is read."""
+
+    def __init__(self, operation: Operation, batch_input: BatchInput, plan: ColumnPlan,
+                 *, skip: int) -> None:
+        self._operation = operation
+        self._input = batch_input
+        self._plan = plan
+        self._skip = skip
+        self.offset = 0
+        self._named = set(plan.sources.values()) | set(plan.ignored)
+
+    def __iter__(self) -> Iterator[Job]:
+        for row in self._input.rows():
+            self.offset = row.offset
+            if row.number <= self._skip:
+                continue  # written by an earlier run (--resume)
+            self._name_new_keys(row.record)
+            yield prepare(row, self._operation, self._plan)
+
+    def _name_new_keys(self, record: object) -> None:
+        # JSON lines have no header: a key first seen on a later line is named once.
+        if not isinstance(record, dict) or len(self._named) >= _MAX_NAMED_KEYS:
+            return
+        new = [key for key in record if key not in self._named]
+        if new:
+            self._named.update(new)
+            _note(f"warning: ignoring {_names(new)}: not used by {self._operation.command}")
+
+
+def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
+            sink: StdoutSink | FileSink, *, tail: str | None = None) -> None:
+    from smsp_cli.output import banner
+    from smsp_cli.output.render import SYNTHETIC_NOTE
+
+    if settings.is_sandbox:
+        _note(SYNTHETIC_NOTE)
+    else:
+        banner.show_label(settings)  # test and sandbox rows never pass for live data
+    line = tally.summary()
+    if earlier.rows:
+        line += f"; {earlier.rows} earlier rows were already in {sink.name}"
+    if earlier.cut_bytes:
+        line += f" (a torn last line of {earlier.cut_bytes} bytes was cut off)"
+    if tail:
+        line += f"; {tail}"
+    _note(line)
+
+
+class _OutputClosed(Exception):
+    """Standard output's reader has gone."""
+
+
+def _write(sink: StdoutSink | FileSink, data: bytes) -> None:
+    try:
+        sink.write(data)
+    except BrokenPipeError:
+        # Later flushes of stdout would fail too: point it at nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise _OutputClosed from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write rows to {sink.name}: {exc.strerror}") from None
+
+
+def _debug(stopped: Stopped) -> None:
+    cause = stopped.error.__cause__
+    if cause is not None and os.environ.get("SMSP_DEBUG"):
+        traceback.print_exception(cause)
+
+
+def _names(columns: list[str]) -> str:
+    # Column names come from the user's file: shown masked and made visible, never raw.
+    shown = ", ".join(repr(provider_text(column)) for column in columns)
+    return ("column " if len(columns) == 1 else "columns ") + shown
+
+
+def _note(text: str) -> None:
+    from smsp_cli.output.render import stderr_console
+
+    stderr_console().print(f"smsp: {text}", markup=False, highlight=False, soft_wrap=True)

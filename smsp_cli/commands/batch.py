@@ -1,0 +1,94 @@
+"""``smsp batch OPERATION INPUT``: many lookups from a file, one JSON line per row."""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smsp_cli.batch import InputFormat
+from smsp_cli.options import ConnectionOptions, connection_options
+from smsp_cli.reporting import reported_errors
+
+BATCH_PANEL = "Batch"
+
+
+class LookupName(StrEnum):
+    """The lookups a batch can run: the lookup commands' names."""
+
+    verify = "verify"
+    get = "get"
+    search = "search"
+    trace = "trace"
+    details = "details"
+
+
+@connection_options
+def batch(
+    operation: Annotated[
+        LookupName,
+        typer.Argument(metavar="OPERATION", help="verify, get, search, trace or details.",
+                       show_default=False),
+    ],
+    input_name: Annotated[
+        str,
+        typer.Argument(metavar="INPUT", help="CSV with a header row, JSON lines, or - for stdin.",
+                       show_default=False),
+    ],
+    input_format: Annotated[
+        InputFormat | None,
+        typer.Option("--format", help="csv or jsonl (default: by extension, else by content).",
+                     rich_help_panel=BATCH_PANEL, show_default=False),
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option("--column", metavar="FIELD=HEADER",
+                     help='Read FIELD from the sheet\'s own column, e.g. nhs_number="NHS No".',
+                     rich_help_panel=BATCH_PANEL, show_default=False),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Write the rows to FILE (default: stdout).",
+                     rich_help_panel=BATCH_PANEL, show_default=False),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Skip the rows already in --out FILE; append the rest.",
+                     rich_help_panel=BATCH_PANEL),
+    ] = False,
+    concurrency: Annotated[
+        str | None,
+        typer.Option("--concurrency", metavar="N",
+                     help="Lookups in flight at once, 1-64 (default 4). (env SMSP_CONCURRENCY)",
+                     rich_help_panel=BATCH_PANEL, show_default=False),
+    ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option("--rate-limit", metavar="R",
+                     help="At most R lookups a second (default: no limit). (env SMSP_RATE_LIMIT)",
+                     rich_help_panel=BATCH_PANEL, show_default=False),
+    ] = None,
+    *,
+    conn: ConnectionOptions,
+) -> None:
+    """Look up every row of a CSV or JSON-lines file; one JSON line per row, in input order."""
+    from smsp_cli import operations
+    from smsp_cli.batch.run import BatchRequest, run_batch
+
+    with reported_errors():
+        request = BatchRequest(
+            operation=operations.BY_COMMAND[operation.value],
+            input_name=input_name,
+            input_format=input_format,
+            column_options=tuple(column or ()),
+            out=out,
+            resume=resume,
+        )
+        # The two batch settings layer like every other: flag > variable > profile > default.
+        conn = dataclasses.replace(conn, concurrency=concurrency, rate_limit=rate_limit)
+        code = run_batch(request, conn)
+    if code:
+        raise typer.Exit(code)
