@@ -287,6 +287,17 @@ class Query:
         }
         return tuple(item for item in self.operation.items if present[item])
 
+    def identifying_values(self) -> tuple[str, ...]:
+        """Every value in this query that identifies the patient, in each form a provider
+        might echo it back: kept off stderr and out of the redacted trace."""
+        values = [self.dob.iso(), self.dob.hl7()]
+        if self.nhs_number:
+            values += [self.nhs_number, format_nhs_number(self.nhs_number)]
+        values += [v for v in (self.family, self.given, self.postcode) if v]
+        if self.local_id is not None:
+            values.append(self.local_id.extension)
+        return tuple(values)
+
 
 def build_query(
     operation: Operation,
