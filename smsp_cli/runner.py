@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from smsp_cli.errors import SmspError
 from smsp_cli.output.render import OutputFormat
+from smsp_cli.output.sanitize import hide_values
 from smsp_cli.settings import connection as settings_module
 
 if TYPE_CHECKING:
@@ -69,26 +71,35 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
             )
             return
         # -v / --trace-file: the report goes to stderr and the file also when the call fails.
+        hidden = query.identifying_values()
         with (
             banner.recorded(settings, query.operation.name) as record,
-            tracing.session(out) as trace,
+            tracing.session(out, hidden=hidden) as trace,
         ):
-            outcome = service.call(
-                query, settings, trace=trace, on_attempt=_attempts(record, out.verbose)
-            )
+            try:
+                outcome = service.call(
+                    query, settings, trace=trace,
+                    on_attempt=_attempts(record, out.verbose, hidden),
+                )
+            except SmspError as error:
+                # A provider may echo the patient in a fault: never on stderr.
+                error.message = hide_values(error.message, hidden, "***")
+                raise
             record.outcome = outcome.reply.response_code
-    render.emit(outcome, out.output)
-    banner.show_label(settings)  # test and sandbox output never passes for live data
+    # Test and sandbox output never passes for live data: the label goes with the result.
+    render.emit(outcome, out.output, label=banner.label(settings))
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 
 
-def _attempts(record: CallRecord, verbose: int) -> Callable[[AttemptEvent], None]:
+def _attempts(
+    record: CallRecord, verbose: int, hidden: tuple[str, ...]
+) -> Callable[[AttemptEvent], None]:
     def observe(event: AttemptEvent) -> None:
         record.attempt(event)
         if verbose:
             # Spec §5.9: log every attempt (ids only, no patient data).
-            sys.stderr.write(f"smsp: {event.describe()}\n")
+            sys.stderr.write(f"smsp: {hide_values(event.describe(), hidden, '***')}\n")
             sys.stderr.flush()
 
     return observe

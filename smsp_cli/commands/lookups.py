@@ -12,6 +12,7 @@ from smsp_cli import operations
 from smsp_cli.models import build_query
 from smsp_cli.operations import Operation
 from smsp_cli.options import ConnectionOptions, OutputOptions, lookup_options
+from smsp_cli.output.render import OutputFormat
 from smsp_cli.reporting import reported_errors
 from smsp_cli.runner import run
 
@@ -125,7 +126,7 @@ def lookup(operation: Operation) -> Callable[[Callable[..., None]], Callable[...
     def decorate(declaration: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(declaration)
         def command(*, conn: ConnectionOptions, out: OutputOptions, **fields: Any) -> None:
-            with reported_errors():
+            with reported_errors(json_output=out.output is OutputFormat.json):
                 run(build_query(operation, **fields), conn, out)
 
         return lookup_options(command)
