@@ -216,6 +216,36 @@ def test_a_huge_reply_gives_a_bounded_table_quickly(
     assert "20 Long Road" not in flat
 
 
+LONG = "word " * 2000
+WORST = Patient(
+    nhs_number="9" * 5000,
+    local_identifier=LONG,
+    title=LONG,
+    given_names=(LONG,) * 30,
+    family_name=LONG,
+    gender=LONG,
+    birth_date=LONG,
+    death_date=LONG,
+    addresses=tuple(Address(LONG, (LONG,) * 30, LONG) for _ in range(30)),
+    telecoms=tuple(Telecom(LONG, "tel:" + LONG) for _ in range(30)),
+    gp_practice=GpPractice(LONG, LONG, Address(LONG, (LONG,) * 30, LONG), LONG),
+)
+
+
+@pytest.mark.parametrize("columns", [20, 40, 80, 200])
+def test_every_field_at_its_longest_still_gives_at_most_64_kib(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    started = time.perf_counter()
+    out, _ = emitted(capsys, outcome(WORST, warnings=(LONG,) * 3), terminal=True)
+    assert time.perf_counter() - started < 1.0
+    assert len(out.encode("utf-8")) <= 64 * 1024
+    assert out.startswith("NHS Confidential:")
+    if columns <= 40:
+        assert out.endswith("… the table stops here, at 64 KiB (-o json shows all)\n")
+
+
 def test_json_for_a_huge_reply_stays_complete(capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = emitted(capsys, outcome(HUGE), OutputFormat.json)
     patient = json.loads(out)["patient"]

@@ -16,6 +16,7 @@ from smsp_cli.output.sanitize import visible
 
 FIELD_LIMIT = 200
 LIST_LIMIT = 20
+TABLE_BYTES = 64 * 1024  # the most a table may take, whatever the terminal's width
 
 
 def cut(text: str, limit: int = FIELD_LIMIT) -> str:
@@ -59,6 +60,21 @@ def _escaped_within(head: str, limit: int) -> tuple[str, int]:
         pieces.append(piece)
         used += len(piece)
     return "".join(pieces), len(head)
+
+
+def label(text: str, limit: int) -> str:
+    """A short text for a row label: visible, and cut with ``…`` alone."""
+    return cut(text, limit) if len(text) <= limit else _escaped_within(text[:limit], limit)[0] + "…"
+
+
+def capped(table: str, limit: int = TABLE_BYTES) -> str:
+    """A rendered table cut, at a line end, to at most ``limit`` bytes, saying so."""
+    data = table.encode("utf-8")
+    if len(data) <= limit:
+        return table
+    note = "… the table stops here, at 64 KiB (-o json shows all)\n".encode()
+    head = data[: limit - len(note)]
+    return (head[: head.rfind(b"\n") + 1] + note).decode("utf-8")
 
 
 def first(items: Sequence[object], limit: int = LIST_LIMIT) -> int:

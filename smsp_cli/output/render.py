@@ -18,6 +18,7 @@ import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from smsp_cli.output import bounds
 from smsp_cli.output.jsonshape import outcome_json
 from smsp_cli.output.messages import error_message, stderr_warnings
 from smsp_cli.output.table import ABSENT, CONFIDENTIAL, result_table
@@ -73,11 +74,26 @@ def emit(
 
 
 def _print_table(outcome: Outcome, note: str | None) -> None:
+    import io
+
     from rich.console import Console
 
+    screen = Console()  # the real stdout: its width, and whether it takes colour
+    rendered = io.StringIO()
     # markup=False: a patient's name such as "[bold]" must print as written.
-    console = Console(highlight=False, soft_wrap=False, markup=False, emoji=False)
-    console.print(result_table(outcome, console.width, note=note))
+    console = Console(
+        file=rendered,
+        width=screen.width,
+        force_terminal=screen.is_terminal,
+        color_system=screen.color_system,  # type: ignore[arg-type]
+        highlight=False,
+        soft_wrap=False,
+        markup=False,
+        emoji=False,
+    )
+    console.print(result_table(outcome, screen.width, note=note))
+    # Each field and list is bounded already; this bounds the whole, however narrow the screen.
+    sys.stdout.write(bounds.capped(rendered.getvalue()))
 
 
 def _print_notes(outcome: Outcome, note: str | None) -> None:

@@ -109,7 +109,7 @@ def _address_rows(addresses: Sequence[Address]) -> list[Row]:
         return [("Address", WITHHELD)]
     shown = bounds.first(addresses)
     rows = [
-        (f"Address ({bounds.cut(address.use or 'unknown use', _LABEL_LIMIT)})",
+        (f"Address ({bounds.label(address.use or 'unknown use', _LABEL_LIMIT)})",
          address_text(address))
         for address in addresses[:shown]
     ]
@@ -124,7 +124,7 @@ def _telecom_rows(patient: Patient) -> list[Row]:
         return [("Phone, email", WITHHELD)]
     shown = bounds.first(telecoms)
     rows = [
-        (telecom.kind(entry.value[: bounds.FIELD_LIMIT]), _telecom_text(entry.value, entry.use))
+        (telecom.kind(entry.value[:_LABEL_LIMIT]), _telecom_text(entry.value, entry.use))
         for entry in telecoms[:shown]
     ]
     if len(telecoms) > shown:
