@@ -137,10 +137,8 @@ def _widen(query: Query) -> str:
     if query.postcode is not None:
         tips.append("leave out the postcode if it may be out of date")
     if query.operation.wildcards and not _has_wildcard(query):
-        tips.append("end a name with * to match its start (e.g. Fair*)")
-    if len(tips) == 1:
-        return tips[0]
-    return ", ".join(tips[:-1]) + " or " + tips[-1]
+        tips.append("a name ending in * matches its start (e.g. Fair*)")
+    return "; ".join(tips)
 
 
 def _narrow(query: Query) -> str:
