@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from smsp_cli.completion import profile_names
 from smsp_cli.output.render import OutputFormat
 
 CONNECTION_PANEL = "Connection"
@@ -65,9 +66,13 @@ class OutputOptions:
     reveal: bool = False  # show patient data in -v output and traces unredacted
 
 
-def _option(flag: str, variable: str, text: str, metavar: str) -> Any:
+def _option(flag: str, variable: str, text: str, metavar: str, **extra: Any) -> Any:
     return typer.Option(
-        flag, help=f"{text} (env {variable})", metavar=metavar, rich_help_panel=CONNECTION_PANEL
+        flag,
+        help=f"{text} (env {variable})",
+        metavar=metavar,
+        rich_help_panel=CONNECTION_PANEL,
+        **extra,
     )
 
 
@@ -79,15 +84,20 @@ _CONNECTION_PARAMETERS: dict[str, Any] = {
             "SMSP_PROFILE",
             "Connection profile ('sandbox' = embedded provider).",
             "NAME",
+            autocompletion=profile_names,
         ),
     ],
     "endpoint": Annotated[
         str | None, _option("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
     ],
     "cert": Annotated[
-        str | None, _option("--cert", "SMSP_CERT", "Client certificate (PEM).", "FILE")
+        str | None,
+        _option("--cert", "SMSP_CERT", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE"),
     ],
-    "key": Annotated[str | None, _option("--key", "SMSP_KEY", "Client private key (PEM).", "FILE")],
+    "key": Annotated[
+        str | None,
+        _option("--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE"),
+    ],
     "ca_bundle": Annotated[
         str | None,
         _option(

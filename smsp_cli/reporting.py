@@ -24,7 +24,7 @@ def reported_errors(*, json_output: bool = False) -> Iterator[None]:
     try:
         yield
     except SmspError as error:
-        report(error, json_output=json_output)
+        report(error, json_output=json_output, help_command=_command_path())
         raise typer.Exit(int(error.exit_code)) from None
     except KeyboardInterrupt:
         _line("smsp: interrupted")
@@ -57,6 +57,14 @@ def report(error: SmspError, *, json_output: bool = False, help_command: str | N
     _line(f"smsp: error: {shape['error']['message']}")
     if help_command is not None and isinstance(error, UsageError):
         _line(f"Try '{help_command} -h' for help.")
+
+
+def _command_path() -> str | None:
+    """``smsp get``: the command running now, for the line that says where its help is."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else None
 
 
 def _line(text: str) -> None:

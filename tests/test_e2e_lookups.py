@@ -345,8 +345,10 @@ def test_bad_input_exits_2_naming_the_field_and_sends_nothing(
     run = smsp(*args)
     assert run.exit_code == 2
     assert run.stdout == ""
-    assert field in run.stderr
-    assert run.stderr.count("\n") == 1
+    error, help_line = run.stderr.splitlines()
+    assert error.startswith("smsp: error: ")
+    assert field in error
+    assert help_line == f"Try 'smsp {args[0]} -h' for help."
     assert _sent(sandbox) == before
 
 

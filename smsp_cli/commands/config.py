@@ -11,16 +11,23 @@ from typing import Annotated, Any
 
 import typer
 
+from smsp_cli.completion import profile_names
 from smsp_cli.reporting import reported_errors
+from smsp_cli.usage import SmspTyper
 
-app = typer.Typer(
+app = SmspTyper(
     help="Provider profiles: endpoint, certificates, audit identity and more, set once.",
     no_args_is_help=True,
 )
 
 ProfileOpt = Annotated[
     str | None,
-    typer.Option("--profile", metavar="NAME", help="The profile (default: the default profile)."),
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="The profile (default: the default profile).",
+        autocompletion=profile_names,
+    ),
 ]
 NoInputOpt = Annotated[bool, typer.Option("--no-input", help="Never prompt; fail instead.")]
 
@@ -382,7 +389,11 @@ def profiles() -> None:
 
 
 @app.command()
-def use(name: Annotated[str, typer.Argument(metavar="NAME", help="The profile.")]) -> None:
+def use(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The profile.", autocompletion=profile_names)
+    ],
+) -> None:
     """Make NAME the default profile."""
     with reported_errors():
         from smsp_cli.errors import ConfigError

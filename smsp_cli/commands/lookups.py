@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from smsp_cli import operations
+from smsp_cli.completion import gender_words
 from smsp_cli.models import build_query
 from smsp_cli.operations import Operation
 from smsp_cli.options import ConnectionOptions, OutputOptions, lookup_options
@@ -84,6 +85,7 @@ GenderOpt = Annotated[
         metavar="GENDER",
         help="male|female|not-known|not-specified, m|f, or 0|1|2|9.",
         rich_help_panel=PATIENT_PANEL,
+        autocompletion=gender_words,
     ),
 ]
 RequiredGenderOpt = Annotated[
@@ -94,6 +96,7 @@ RequiredGenderOpt = Annotated[
         help="male|female|not-known|not-specified, m|f, or 0|1|2|9.",
         rich_help_panel=PATIENT_PANEL,
         show_default=False,
+        autocompletion=gender_words,
     ),
 ]
 PostcodeOpt = Annotated[

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsp_cli.reporting import reported_errors
+from smsp_cli.usage import SmspTyper
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.patients import SandboxPatient
     from smsp_cli.sandbox.server import RecordedRequest
 
-app = typer.Typer(
+app = SmspTyper(
     help="The embedded sandbox provider: real mutual TLS, synthetic patients.", no_args_is_help=True
 )
 
