@@ -15,7 +15,7 @@ import typer
 
 from smsp_cli.errors import SmspError
 from smsp_cli.output.render import OutputFormat
-from smsp_cli.output.sanitize import hide_values
+from smsp_cli.output.sanitize import hide_values, visible
 from smsp_cli.settings import connection as settings_module
 
 if TYPE_CHECKING:
@@ -99,7 +99,8 @@ def _attempts(
         record.attempt(event)
         if verbose:
             # Spec §5.9: log every attempt (ids only, no patient data).
-            sys.stderr.write(f"smsp: {hide_values(event.describe(), hidden, '***')}\n")
+            line = visible(hide_values(event.describe(), hidden, "***"))
+            sys.stderr.write(f"smsp: {line}\n")
             sys.stderr.flush()
 
     return observe

@@ -7,6 +7,7 @@ import pty
 import select
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cli import smsp
@@ -104,3 +105,18 @@ def test_through_sandbox_serve_settings_the_sandbox_note_is_one_line(
     run = smsp("get", "9991000003", "--dob", "1984-03-14", "--json")
     assert run.exit_code == 0, run.stderr
     assert run.stderr == "smsp: SANDBOX: synthetic data from the embedded provider, not from PDS\n"
+
+
+def test_cells_of_a_patients_file_are_shown_through_the_sanitiser(tmp_path: Path) -> None:
+    csv = tmp_path / "patients.csv"
+    csv.write_text(
+        "NHS_NUMBER,DATE_OF_BIRTH,FAMILY_NAME,GIVEN_NAME,GENDER,POST_CODE\n"
+        "9991000003,19840314,EV\x1b[31mIL,Ann\u202eeb,Female,BO1 4QX\n",
+        encoding="utf-8",
+    )
+    run = smsp("sandbox", "patients", "--patients", str(csv))
+    assert run.exit_code == 0, run.stderr
+    assert "EV\\x1b[31MIL, Ann\\u202eeb" in run.stdout
+    assert "Ann\\u202eeb" in run.stdout
+    assert "\x1b" not in run.stdout
+    assert "\u202e" not in run.stdout

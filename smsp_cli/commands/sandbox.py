@@ -54,6 +54,7 @@ def serve(
     """Serve the sandbox provider over HTTPS with mutual TLS until interrupted."""
     with reported_errors():
         from smsp_cli.output.render import stderr_console
+        from smsp_cli.output.sanitize import visible
         from smsp_cli.sandbox.certs import ensure_credentials
         from smsp_cli.sandbox.embedded import settings_for
         from smsp_cli.sandbox.paths import sandbox_dir
@@ -65,10 +66,13 @@ def serve(
         console = stderr_console()
 
         def log(request: RecordedRequest) -> None:
-            # Records carry no patient values: operation, outcome and ids only.
+            # Records carry no patient values: operation, outcome and ids only. The path and
+            # MessageID are what the client sent: shown through the one sanitiser.
             console.print(
-                f"{request.method} {request.path} {request.http_status} "
-                f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}",
+                visible(
+                    f"{request.method} {request.path} {request.http_status} "
+                    f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}"
+                ),
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
