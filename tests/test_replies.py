@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
+from conftest import reference_path
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
@@ -18,7 +18,6 @@ from smsp_cli.operations import Reply as Kind
 from smsp_cli.wire import xmlsafe
 from smsp_cli.wire.replies import parse_reply
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
 EXAMPLES = "requirements-pack/PDSMiniServices/Examples/PDSMiniServices"
 TKW = "examples/tkw-stub-templates"
 
@@ -32,9 +31,7 @@ HL7_NS = "urn:hl7-org:v3"
 
 def reference(relative: str) -> bytes:
     """A file from ../shared/reference/smsp, read in place (never copied into the project)."""
-    if not REFERENCE.is_dir():
-        pytest.skip(f"SMSP reference folder {REFERENCE} is absent")
-    return (REFERENCE / relative).read_bytes()
+    return reference_path(relative).read_bytes()
 
 
 # The patient every official getPatientDetailsResponse sample carries.
