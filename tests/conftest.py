@@ -13,7 +13,11 @@ if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
     from smsp_cli.sandbox.server import SandboxServer
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
+# SMSP_TEST_REFERENCE moves it, so a test can see the suite as a clone of the project alone.
+REFERENCE = Path(
+    os.environ.get("SMSP_TEST_REFERENCE")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
+)
 # Where the reference pack comes from, for the reason a test that needs it is skipped.
 REFERENCE_ORIGIN = (
     "the SMSP reference pack (official schemas, example messages, Opentest test data), which "
