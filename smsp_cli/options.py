@@ -22,6 +22,22 @@ TUNING_PANEL = "Provider tuning"
 OUTPUT_PANEL = "Output"
 
 
+# The profile a config or auth command works on, and a profile named as an argument: both
+# complete to the profiles in the config file.
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="The profile (default: the default profile).",
+        autocompletion=profile_names,
+    ),
+]
+ProfileArg = Annotated[
+    str, typer.Argument(metavar="NAME", help="The profile.", autocompletion=profile_names)
+]
+
+
 @dataclass(frozen=True)
 class ConnectionOptions:
     """The connection flags as given (None when not given); settings.py layers the rest."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.completion import profile_names
+from smsp_cli.options import ProfileOpt
 from smsp_cli.reporting import reported_errors
 from smsp_cli.usage import SmspTyper
 
@@ -26,15 +26,6 @@ app = SmspTyper(
     no_args_is_help=True,
 )
 
-ProfileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--profile",
-        metavar="NAME",
-        help="The profile (default: the default profile).",
-        autocompletion=profile_names,
-    ),
-]
 
 
 def _note(text: str) -> None:

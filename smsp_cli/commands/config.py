@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smsp_cli.completion import profile_names
+from smsp_cli.options import ProfileArg, ProfileOpt
 from smsp_cli.reporting import reported_errors
 from smsp_cli.usage import SmspTyper
 
@@ -20,15 +20,6 @@ app = SmspTyper(
     no_args_is_help=True,
 )
 
-ProfileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--profile",
-        metavar="NAME",
-        help="The profile (default: the default profile).",
-        autocompletion=profile_names,
-    ),
-]
 NoInputOpt = Annotated[bool, typer.Option("--no-input", help="Never prompt; fail instead.")]
 
 # `config init` asks for these on a terminal (and needs them as flags without one).
@@ -389,11 +380,7 @@ def profiles() -> None:
 
 
 @app.command()
-def use(
-    name: Annotated[
-        str, typer.Argument(metavar="NAME", help="The profile.", autocompletion=profile_names)
-    ],
-) -> None:
+def use(name: ProfileArg) -> None:
     """Make NAME the default profile."""
     with reported_errors():
         from smsp_cli.errors import ConfigError
