@@ -132,3 +132,18 @@ def test_lookups_name_every_missing_setting_at_once() -> None:
         "--cert, --ca-bundle and --audit-id, set SMSP_CERT, SMSP_CA_BUNDLE and SMSP_AUDIT_ID, "
         "or try --profile sandbox)\n"
     )
+
+
+def test_doctor_and_sandbox_patients_print_the_error_object_with_json() -> None:
+    doctor = smsp("doctor", "--nhs-number", "9991000003", "--json")
+    assert doctor.exit_code == 2
+    assert doctor.json()["error"] == {
+        "type": "usage",
+        "message": "--nhs-number and --dob go together (give both, or neither for the default)",
+        "response_code": None,
+        "fault_code": None,
+    }
+    listing = smsp("sandbox", "patients", "--patients", "/nonexistent/patients.csv", "--json")
+    assert listing.exit_code == 6
+    assert listing.json()["error"]["type"] == "config"
+    assert listing.stderr == f"smsp: error: {listing.json()['error']['message']}\n"

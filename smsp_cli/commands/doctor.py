@@ -109,7 +109,7 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="A stable JSON report.")] = False,
 ) -> None:
     """Check the connection layer by layer; explain the first failure and what to do next."""
-    with reported_errors():
+    with reported_errors(json_output=as_json):
         from smsp_cli import diagnose
 
         conn = ConnectionOptions(

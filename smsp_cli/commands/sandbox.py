@@ -103,7 +103,7 @@ def list_patients(
     ] = None,
 ) -> None:
     """List the sandbox's synthetic patients and the outcome each one produces."""
-    with reported_errors():
+    with reported_errors(json_output=as_json):
         records = _patients(patients_csv)
         rows = [record.to_json() for record in records]
         if as_json:
