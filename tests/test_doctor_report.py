@@ -84,3 +84,13 @@ def test_a_fault_echoing_a_patient_is_masked_in_doctor(credentials: SandboxCrede
     assert smsp_layer["facts"]["diagnostic"] == "dob ****-**-**"
     for leak in ("999 100 0003", "1984-03-14", "19840314", "\u202e"):
         assert leak not in run.stdout + shown.stdout + shown.stderr
+
+
+def test_the_checklist_and_waterfall_fit_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    run = smsp("doctor", "--profile", "sandbox")
+    assert run.exit_code == 0, run.stdout
+    assert max(len(line.rstrip()) for line in run.stdout.splitlines()) <= 80
+    for words in ("2 certificate and key", "5 TLS handshake", "POST first byte",
+                  "client certificate:", "accepted CA names:", "All layers passed."):
+        assert words in run.stdout
