@@ -7,8 +7,9 @@ import typer
 from smsp_cli import __version__
 from smsp_cli.commands import audit, auth, batch, doctor, lookups, sandbox
 from smsp_cli.commands import config as config_commands
+from smsp_cli.usage import SmspTyper
 
-app = typer.Typer(
+app = SmspTyper(
     name="smsp",
     help="Look up patients on the NHS Spine Mini Services Provider (SMSP) PDS interface.",
     no_args_is_help=True,
@@ -16,7 +17,6 @@ app = typer.Typer(
     # Locals would print patient data and passphrases in a traceback.
     pretty_exceptions_show_locals=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -45,5 +45,6 @@ app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also ``python -m smsp_cli``, named smsp all the same)."""
+    # One name for help, errors and shell completion (_SMSP_COMPLETE), however it was started.
+    app(prog_name="smsp")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from smsp_cli.errors import ExitCode
+
+if TYPE_CHECKING:
+    from smsp_cli.models import Query
 
 
 @dataclass(frozen=True)
@@ -104,5 +108,54 @@ def lookup(code: str) -> CodeInfo:
         code,
         f"Unknown response code {code}",
         ExitCode.PROVIDER_FAILED,
-        f"the provider answered with a response code smsp does not know: {code}",
+        "smsp does not know this code, so the reply is treated as a failure",
     )
+
+
+def match_advice(code: str, query: Query) -> str | None:
+    """After DEMOG-0001 (no match) or DEMOG-0007 (several): what to try, for the command run.
+
+    ``get`` and ``verify`` look a patient up by NHS number and date of birth, so a postcode
+    or a given name is no help there; ``search``, ``trace`` and ``details`` without a number
+    match demographics, where the advice depends on what was given.
+    """
+    if code not in ("DEMOG-0001", "DEMOG-0007"):
+        return None
+    by_number = query.nhs_number is not None
+    if code == "DEMOG-0001":
+        if by_number:
+            names = " and the names given" if query.family or query.given else ""
+            return f"no patient matched this NHS number and date of birth; check both{names}"
+        return "no patient matched; " + _widen(query)
+    if by_number:
+        return "more than one patient matched; check the NHS number and date of birth"
+    return "more than one patient matched; " + _narrow(query)
+
+
+def _widen(query: Query) -> str:
+    tips = ["check the spelling and the date of birth"]
+    if query.postcode is not None:
+        tips.append("leave out the postcode if it may be out of date")
+    if query.operation.wildcards and not _has_wildcard(query):
+        tips.append("a name ending in * matches its start (e.g. Fair*)")
+    return "; ".join(tips)
+
+
+def _narrow(query: Query) -> str:
+    more = []
+    if query.postcode is None and "Person.Postcode" in query.operation.items:
+        more.append("postcode")
+    if query.given is None and "Person.Name" in query.operation.items:
+        more.append("given name")
+    if not query.dob.is_full:
+        more.append("the full date of birth")
+    if more:
+        listed = ", ".join(more[:-1]) + " or " + more[-1] if len(more) > 1 else more[0]
+        return f"refine the search (add {listed})"
+    if _has_wildcard(query):
+        return "refine the search (spell out the names instead of using *)"
+    return "the details given fit more than one record; check them with the patient"
+
+
+def _has_wildcard(query: Query) -> bool:
+    return any("*" in (value or "") for value in (query.family, query.given, query.postcode))

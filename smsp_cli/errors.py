@@ -92,10 +92,21 @@ class UsageError(SmspError):
 class ValidationError(UsageError):
     """A field fails a client-side rule (spec §3.2-3.3, §7.4)."""
 
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}")
+    def __init__(self, field: str, rule: str, *, message: str | None = None) -> None:
+        super().__init__(message or f"{field}: {rule}")
         self.field = field
         self.rule = rule
+
+    @classmethod
+    def combined(cls, problems: list[ValidationError]) -> ValidationError:
+        """One error for every problem found, on one line: ``date of birth: ...; gender: ...``."""
+        if len(problems) == 1:
+            return problems[0]
+        return cls(
+            ", ".join(problem.field for problem in problems),
+            "; ".join(problem.rule for problem in problems),
+            message="; ".join(problem.message for problem in problems),
+        )
 
 
 class ProviderRejected(SmspError):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from smsp_cli.errors import ValidationError
 from smsp_cli.operations import DETAILS, DobResolution, Operation
@@ -17,6 +19,8 @@ from smsp_cli.operations import DETAILS, DobResolution, Operation
 NHS_NUMBER_OID = "2.16.840.1.113883.2.1.4.1"
 LOCAL_PERSON_ID_OID = "2.16.840.1.113883.2.1.3.2.4.18.24"
 SEX_CODE_SYSTEM = "2.16.840.1.113883.2.1.3.2.4.16.25"
+
+_T = TypeVar("_T")
 
 _NHS_NUMBER_FORMS = re.compile(r"^(\d{10}|\d{3} \d{3} \d{4}|\d{3}-\d{3}-\d{4})$")
 _OID = re.compile(r"^[0-2](\.(0|[1-9]\d*))+$")
@@ -173,7 +177,7 @@ class Gender(Enum):
             return None
 
 
-_GENDER_WORDS = {
+GENDER_WORDS = {
     "male": Gender.MALE,
     "m": Gender.MALE,
     "female": Gender.FEMALE,
@@ -186,7 +190,7 @@ _GENDER_WORDS = {
 def parse_gender(text: str) -> Gender:
     """Accept male|female|not-known|not-specified, m|f, or the codes 0|1|2|9."""
     word = text.strip().lower()
-    gender = _GENDER_WORDS.get(word) or Gender.from_code(word)
+    gender = GENDER_WORDS.get(word) or Gender.from_code(word)
     if gender is None:
         raise ValidationError(
             "gender",
@@ -287,6 +291,17 @@ class Query:
         }
         return tuple(item for item in self.operation.items if present[item])
 
+    def identifying_values(self) -> tuple[str, ...]:
+        """Every value in this query that identifies the patient, in each form a provider
+        might echo it back: kept off stderr and out of the redacted trace."""
+        values = [self.dob.iso(), self.dob.hl7()]
+        if self.nhs_number:
+            values += [self.nhs_number, format_nhs_number(self.nhs_number)]
+        values += [v for v in (self.family, self.given, self.postcode) if v]
+        if self.local_id is not None:
+            values.append(self.local_id.extension)
+        return tuple(values)
+
 
 def build_query(
     operation: Operation,
@@ -300,40 +315,77 @@ def build_query(
     local_id: str | None = None,
     today: dt.date | None = None,
 ) -> Query:
-    """Validate raw user input for an operation and return the query to send."""
-    allowed = set(operation.items)
-    number = parse_nhs_number(nhs_number) if nhs_number is not None else None
+    """Validate raw user input for an operation and return the query to send.
+
+    Every field is checked before anything is reported, so one run names every problem.
+    """
+    problems: list[ValidationError] = []
+
+    def checked(value: str | None, parse: Callable[[str], _T]) -> _T | None:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValidationError as problem:
+            problems.append(problem)
+            return None
+
     # getPatientDetails with an NHS number is a verification, so no wildcards (spec §3.3).
-    wildcards = operation.wildcards and not (operation is DETAILS and number is not None)
-    query = Query(
+    wildcards = operation.wildcards and not (operation is DETAILS and nhs_number is not None)
+    date = checked(dob, lambda v: parse_date(v, resolution=operation.dob_resolution, today=today))
+    number = checked(nhs_number, parse_nhs_number)
+    family_name = checked(family, lambda v: check_name("family name", v, wildcards=wildcards))
+    given_name = checked(given, lambda v: check_name("given name", v, wildcards=wildcards))
+    sex = checked(gender, parse_gender)
+    post = checked(postcode, lambda v: parse_postcode(v, wildcards=wildcards))
+    local = checked(local_id, parse_local_id)
+    supplied = {
+        "Person.Gender": gender,
+        "Person.LocalIdentifier": local_id,
+        "Person.NHSNumber": nhs_number,
+        "Person.Name": family if family is not None else given,
+        "Person.Postcode": postcode,
+    }
+    for item, value in supplied.items():
+        if value is not None and item not in operation.items:
+            problems.append(ValidationError(_FIELD_NAMES[item], f"is not part of {operation.name}"))
+    missing = ["family name"] if operation.name_type3 and family is None else []
+    missing += [
+        _FIELD_NAMES[item]
+        for item in sorted(operation.required - {"Person.Name", "Person.DateOfBirth"})
+        if supplied[item] is None
+    ]
+    if operation is DETAILS and nhs_number is None:
+        # Without a number, getPatientDetails is a search: it needs the full set (spec §3.3).
+        missing += [
+            name
+            for name, value in (("family name", family), ("given name", given), ("gender", gender))
+            if value is None
+        ]
+        when = "for details without an NHS number"
+    else:
+        when = f"for {operation.command}"
+    if missing:
+        problems.append(_required(missing, when))
+    if problems or date is None:
+        raise ValidationError.combined(problems)
+    return Query(
         operation=operation,
-        dob=parse_date(dob, resolution=operation.dob_resolution, today=today),
+        dob=date,
         nhs_number=number,
-        family=check_name("family name", family, wildcards=wildcards)
-        if family is not None
-        else None,
-        given=check_name("given name", given, wildcards=wildcards) if given is not None else None,
-        gender=parse_gender(gender) if gender is not None else None,
-        postcode=parse_postcode(postcode, wildcards=wildcards) if postcode is not None else None,
-        local_id=parse_local_id(local_id) if local_id is not None else None,
+        family=family_name,
+        given=given_name,
+        gender=sex,
+        postcode=post,
+        local_id=local,
     )
-    for item in query.items():
-        if item not in allowed:
-            raise ValidationError(item, f"is not part of {operation.name}")
-    if operation.name_type3 and query.family is None:
-        raise ValidationError("family name", f"is required for {operation.command}")
-    for item in operation.required - {"Person.Name"}:
-        if item not in query.items():
-            raise ValidationError(_FIELD_NAMES[item], f"is required for {operation.command}")
-    if operation is DETAILS and number is None:
-        for name, value in (
-            ("family name", query.family),
-            ("given name", query.given),
-            ("gender", query.gender),
-        ):
-            if value is None:
-                raise ValidationError(name, "is required for details without an NHS number")
-    return query
+
+
+def _required(fields: list[str], when: str) -> ValidationError:
+    if len(fields) == 1:
+        return ValidationError(fields[0], f"is required {when}")
+    listed = ", ".join(fields[:-1]) + " and " + fields[-1]
+    return ValidationError(listed, f"are required {when}")
 
 
 _FIELD_NAMES = {

@@ -14,11 +14,28 @@ from typing import Annotated, Any
 
 import typer
 
+from smsp_cli.completion import profile_names
 from smsp_cli.output.render import OutputFormat
 
 CONNECTION_PANEL = "Connection"
 TUNING_PANEL = "Provider tuning"
 OUTPUT_PANEL = "Output"
+
+
+# The profile a config or auth command works on, and a profile named as an argument: both
+# complete to the profiles in the config file.
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="The profile (default: the default profile).",
+        autocompletion=profile_names,
+    ),
+]
+ProfileArg = Annotated[
+    str, typer.Argument(metavar="NAME", help="The profile.", autocompletion=profile_names)
+]
 
 
 @dataclass(frozen=True)
@@ -67,9 +84,13 @@ class OutputOptions:
     reveal: bool = False  # show patient data in -v output and traces unredacted
 
 
-def _option(flag: str, variable: str, text: str, metavar: str) -> Any:
+def _option(flag: str, variable: str, text: str, metavar: str, **extra: Any) -> Any:
     return typer.Option(
-        flag, help=f"{text} (env {variable})", metavar=metavar, rich_help_panel=CONNECTION_PANEL
+        flag,
+        help=f"{text} (env {variable})",
+        metavar=metavar,
+        rich_help_panel=CONNECTION_PANEL,
+        **extra,
     )
 
 
@@ -81,15 +102,20 @@ _CONNECTION_PARAMETERS: dict[str, Any] = {
             "SMSP_PROFILE",
             "Connection profile ('sandbox' = embedded provider).",
             "NAME",
+            autocompletion=profile_names,
         ),
     ],
     "endpoint": Annotated[
         str | None, _option("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
     ],
     "cert": Annotated[
-        str | None, _option("--cert", "SMSP_CERT", "Client certificate (PEM).", "FILE")
+        str | None,
+        _option("--cert", "SMSP_CERT", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE"),
     ],
-    "key": Annotated[str | None, _option("--key", "SMSP_KEY", "Client private key (PEM).", "FILE")],
+    "key": Annotated[
+        str | None,
+        _option("--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE"),
+    ],
     "ca_bundle": Annotated[
         str | None,
         _option(

@@ -97,5 +97,8 @@ class Outcome:
     exit_code: int
     message_id: str  # the MessageID we sent
     warnings: tuple[str, ...] = field(default=())
+    # The same warnings as stderr prints them: never the patient's NHS number, names or date of
+    # birth (the new number of DEMOG-0017 is in the output, not on stderr).
+    stderr_warnings: tuple[str, ...] = field(default=())
     synthetic: bool = False  # answered by the embedded sandbox
     environment: str = "live"  # live, test or sandbox: so test data never passes for live

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from smsp_cli.errors import SmspError
 from smsp_cli.output.render import OutputFormat
+from smsp_cli.output.sanitize import hide_values, visible
 from smsp_cli.settings import connection as settings_module
 
 if TYPE_CHECKING:
@@ -69,16 +71,24 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
         banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
         # -v / --trace-file: the report goes to stderr and the file also when the call fails.
         # service.call records every attempt in the audit trail (spec §7.2).
-        with tracing.session(out) as trace:
-            outcome = service.call(query, settings, trace=trace, on_attempt=_attempts(out.verbose))
-    render.emit(outcome, out.output)
-    banner.show_label(settings)  # test and sandbox output never passes for live data
+        hidden = query.identifying_values()
+        with tracing.session(out, hidden=hidden) as trace:
+            try:
+                outcome = service.call(
+                    query, settings, trace=trace, on_attempt=_attempts(out.verbose, hidden)
+                )
+            except SmspError as error:
+                # A provider may echo the patient in a fault: never on stderr.
+                error.message = hide_values(error.message, hidden, "***")
+                raise
+    # Test and sandbox output never passes for live data: the label goes with the result.
+    render.emit(outcome, out.output, label=banner.label(settings))
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 
 
 def _dry_run(query: Query, conn: ConnectionOptions) -> None:
-    """Print the envelope; nothing secret is read, nothing is sent, nobody is asked (issue 9)."""
+    """Print the envelope; nothing secret is read, nothing is sent, nobody is asked."""
     from smsp_cli.output import render
     from smsp_cli.output.sanitize import visible
     from smsp_cli.wire.dryrun import ENDPOINT_PLACEHOLDER, dry_run_request
@@ -94,13 +104,14 @@ def _dry_run(query: Query, conn: ConnectionOptions) -> None:
     )
 
 
-def _attempts(verbose: int) -> Callable[[AttemptEvent], None] | None:
+def _attempts(verbose: int, hidden: tuple[str, ...]) -> Callable[[AttemptEvent], None] | None:
     if not verbose:
         return None
 
     def observe(event: AttemptEvent) -> None:
         # Spec §5.9: log every attempt (ids only, no patient data).
-        sys.stderr.write(f"smsp: {event.describe()}\n")
+        line = visible(hide_values(event.describe(), hidden, "***"))
+        sys.stderr.write(f"smsp: {line}\n")
         sys.stderr.flush()
 
     return observe

@@ -15,7 +15,25 @@ if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
     from smsp_cli.sandbox.server import SandboxServer
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
+# SMSP_TEST_REFERENCE moves it, so a test can see the suite as a clone of the project alone.
+REFERENCE = Path(
+    os.environ.get("SMSP_TEST_REFERENCE")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
+)
+# Where the reference pack comes from, for the reason a test that needs it is skipped.
+REFERENCE_ORIGIN = (
+    "the SMSP reference pack (official schemas, example messages, Opentest test data), which "
+    "lives beside the project checkout as ../shared/reference/smsp (see its SOURCES.md) and is "
+    "never copied into the project; a clone of the project alone has none"
+)
+
+
+def reference_path(relative: str = "") -> Path:
+    """A file or folder of the reference pack; skips the calling test, saying why, if absent."""
+    path = REFERENCE / relative
+    if not path.exists():
+        pytest.skip(f"needs {path}: {REFERENCE_ORIGIN}")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -21,13 +21,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
-import pytest
+from conftest import REFERENCE as REFERENCE_DIR
+from conftest import reference_path
 from lxml import etree
 
 from smsp_cli import operations
 from smsp_cli.wire import xmlsafe
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "smsp"
 SCHEMAS_DIR = REFERENCE_DIR / "requirements-pack" / "PDSMiniServices" / "Schemas"
 
 DISTRIBUTION_ENVELOPE = "distributionEnvelope-v2-0"
@@ -48,25 +48,17 @@ PAYLOAD_SCHEMAS: dict[str, str] = {
 
 def reference_dir() -> Path:
     """The shared reference folder; skips the calling test when it is absent."""
-    if not REFERENCE_DIR.is_dir():
-        pytest.skip(f"SMSP reference folder not found at {REFERENCE_DIR}")
-    return REFERENCE_DIR
+    return reference_path()
 
 
 def reference_file(relative: str) -> Path:
     """A file under the reference folder, e.g. ``examples/soap-envelopes/x.xml``; else skip."""
-    path = reference_dir() / relative
-    if not path.is_file():
-        pytest.skip(f"SMSP reference file not found: {path}")
-    return path
+    return reference_path(relative)
 
 
 def schemas_dir() -> Path:
     """The official Schemas folder; skips the calling test when it is absent."""
-    reference_dir()
-    if not SCHEMAS_DIR.is_dir():
-        pytest.skip(f"SMSP schemas not found at {SCHEMAS_DIR}")
-    return SCHEMAS_DIR
+    return reference_path(str(SCHEMAS_DIR.relative_to(REFERENCE_DIR)))
 
 
 @functools.cache

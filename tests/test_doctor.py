@@ -191,6 +191,7 @@ def test_a_healthy_sandbox_passes_every_layer() -> None:
             "cause",
             "next_step",
             "facts",
+            "fact_sources",
             "start_ms",
             "elapsed_ms",
         }

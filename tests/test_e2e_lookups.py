@@ -184,7 +184,7 @@ def test_deceased_record_has_a_death_date() -> None:
 @pytest.mark.parametrize(
     ("nhs_number", "dob", "code", "exit_code", "warning"),
     [
-        ("9991000054", "1967-05-21", "DEMOG-0017", 0, "999 100 0062"),
+        ("9991000054", "1967-05-21", "DEMOG-0017", 0, "superseded"),
         ("9991000119", "1972-12-05", "SMSP-0003", 0, "stale"),
         ("9991000070", "1995-09-09", "DEMOG-0022", 1, "invalidated"),
         ("9991000100", "1958-04-17", "DEMOG-0040", 1, "not verified"),
@@ -209,6 +209,16 @@ def test_each_response_code_has_its_text_exit_code_and_warning(
     if warning:
         assert any(warning in text for text in result["warnings"]), result["warnings"]
         assert warning in run.stderr
+
+
+def test_superseded_warning_names_the_new_number_in_json_but_never_on_stderr() -> None:
+    run = smsp("get", "9991000054", "--dob", "1967-05-21", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["patient"]["nhs_number"] == "9991000062"
+    assert any("999 100 0062" in text for text in run.json()["warnings"])
+    assert "superseded" in run.stderr
+    assert "0062" not in run.stderr
+    assert "9991000054" not in run.stderr
 
 
 def test_superseded_number_is_replaced_by_the_new_one() -> None:
@@ -241,7 +251,15 @@ def test_soap_faults_exit_with_their_class_and_name_the_code(
 ) -> None:
     run = smsp("get", nhs_number, "--dob", dob, "--json")
     assert run.exit_code == exit_code
-    assert run.stdout == ""
+    assert run.json() == {
+        "exit_code": exit_code,
+        "error": {
+            "type": {3: "rejected", 4: "provider_failed"}[exit_code],
+            "message": run.stderr.removeprefix("smsp: error: ").rstrip("\n"),
+            "response_code": None,
+            "fault_code": fault,
+        },
+    }
     assert f"fault {fault}" in run.stderr
     assert run.stderr.count("\n") == 1
     assert "Traceback" not in run.stderr
@@ -327,8 +345,10 @@ def test_bad_input_exits_2_naming_the_field_and_sends_nothing(
     run = smsp(*args)
     assert run.exit_code == 2
     assert run.stdout == ""
-    assert field in run.stderr
-    assert run.stderr.count("\n") == 1
+    error, help_line = run.stderr.splitlines()
+    assert error.startswith("smsp: error: ")
+    assert field in error
+    assert help_line == f"Try 'smsp {args[0]} -h' for help."
     assert _sent(sandbox) == before
 
 
@@ -431,9 +451,10 @@ def test_xml_output_is_the_reply_payload() -> None:
     assert root.find("{urn:hl7-org:v3}value").get("code") == "SMSP-0000"  # type: ignore[union-attr]
 
 
-def test_errors_in_json_mode_keep_stdout_clean() -> None:
+def test_errors_in_json_mode_print_only_the_error_object_on_stdout() -> None:
     run: Run = smsp("get", "9991000151", "--dob", "1963-03-03", "--json")
-    assert run.stdout == ""
+    assert run.exit_code == 4
+    assert set(run.json()) == {"exit_code", "error"}
     assert run.stderr.startswith("smsp: error:")
 
 

@@ -275,7 +275,8 @@ def test_a_superseding_number_that_looks_like_markup_renders_as_written() -> Non
     body = seed.body.replace(b'extension="9991000003"', b'extension="[/]"', 1)
     reply = parse_reply(200, body, expected=seed.operation.reply)
     outcome = judge(seed.operation, reply, "MSG", environment="test")
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        emit(outcome, OutputFormat.table)
-    assert "[/]" in err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        emit(outcome, OutputFormat.table, terminal=True)
+    assert "[/]" in out.getvalue()
+    assert "superseded" in out.getvalue()

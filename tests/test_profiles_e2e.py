@@ -314,20 +314,19 @@ def test_live_banner_on_a_terminal_names_the_caller(profile: dict[str, config.Va
     assert quiet.getvalue() == ""  # not a terminal: scripts' stderr stays clean
 
 
-@pytest.mark.parametrize(("kind", "label"), [("live", None), ("test", "TEST environment"),
-                                             ("sandbox", "SANDBOX environment")])
-def test_output_is_labelled_by_environment(
-    profile: dict[str, config.Value], kind: str, label: str | None
+@pytest.mark.parametrize("kind", ["live", "test", "sandbox"])
+def test_answers_of_the_sandbox_are_labelled_synthetic_once_whatever_the_kind(
+    profile: dict[str, config.Value], kind: str
 ) -> None:
+    # The profile points at the sandbox server, which names itself: its data is synthetic
+    # whatever the profile's kind says, and one line says so (no second "environment" label).
     _set(kind=kind)
     run = _lookup()
     assert run.exit_code == 0, run.stderr
+    assert run.json()["response_code"] == "SMSP-0000"  # stdout stays clean JSON
+    assert run.json()["environment"] == "sandbox"
     assert "Computer Misuse Act" not in run.stderr  # CliRunner's stderr is not a terminal
-    if label is None:
-        assert "environment" not in run.stderr
-    else:
-        assert label in run.stderr
-        assert run.json()["response_code"] == "SMSP-0000"  # stdout stays clean JSON
+    assert run.stderr == "smsp: SANDBOX: synthetic data from the embedded provider, not from PDS\n"
 
 
 def test_calls_to_real_providers_are_in_the_audit_trail_without_demographics(
@@ -370,7 +369,7 @@ def test_an_unwritable_trail_stops_the_call_before_sending(
     before = len(sandbox.requests)
     run = _lookup()
     assert run.exit_code == 6
-    assert run.stdout == ""
+    assert json.loads(run.stdout)["error"]["type"] == "config"
     assert "audit trail" in run.stderr
     assert len(sandbox.requests) == before
 
@@ -427,7 +426,7 @@ def test_config_init_with_a_pkcs12_needs_no_key_and_suggests_auth_set(
     assert stored.exit_code == 0, stored.stderr
     lookup = _lookup("--no-input")
     assert lookup.exit_code == 0, lookup.stderr
-    assert "TEST environment (profile opentest)" in lookup.stderr
+    assert "synthetic" in lookup.stderr
 
 
 @pytest.mark.parametrize(

@@ -235,3 +235,16 @@ def test_headers_keep_the_plain_ones_and_hide_secrets() -> None:
     assert shown["Content-Length"] == "12345678"
     assert shown["Authorization"] == shown["Set-Cookie"] == "[redacted]"
     assert shown["X-Patient"] == "[redacted]"
+
+
+def test_fault_free_text_loses_nhs_numbers_and_dates_in_any_form() -> None:
+    body = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        b"<soap:Fault><faultcode>soap:Client</faultcode>"
+        b"<faultstring>no 999 100 0003, born 1984-03-14 (14/03/1984)</faultstring>"
+        b"</soap:Fault></soap:Body></soap:Envelope>"
+    )
+    shown = redact.envelope(body)
+    assert "no [redacted], born [redacted] ([redacted])" in shown
+    for value in ("0003", "1984", "03-14"):
+        assert value not in shown

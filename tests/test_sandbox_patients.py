@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import reference_path
 
 from smsp_cli.models import is_valid_nhs_number
 from smsp_cli.operations import GET, SEARCH, TRACE, VERIFY, Operation
@@ -17,10 +18,7 @@ from smsp_cli.sandbox.matching import Answer, Criteria, PatientIndex
 from smsp_cli.sandbox.opentest import load_csv
 from smsp_cli.sandbox.patients import SandboxPatient, patient_to_json
 
-OPENTEST_CSV = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared" / "reference" / "smsp" / "test-data" / "opentest_test_data.csv"
-)
+OPENTEST_RELATIVE = "test-data/opentest_test_data.csv"
 SCENARIO_LABELS = {
     "found", "sensitive", "minimal", "deceased", "superseded", "invalidated", "multiple-match",
     "not-verified", "cached", "spine-down", "provider-error", "spine-error", "retryable-fault",
@@ -270,16 +268,12 @@ def test_each_built_in_patient_is_traced_by_family_birth_date_and_gender(
 
 @pytest.fixture(scope="module")
 def opentest() -> tuple[SandboxPatient, ...]:
-    if not OPENTEST_CSV.is_file():
-        pytest.skip(f"the Opentest test data is not at {OPENTEST_CSV} (../shared/reference absent)")
-    return load_csv(OPENTEST_CSV)
+    return load_csv(reference_path(OPENTEST_RELATIVE))
 
 
 @pytest.fixture(scope="module")
 def opentest_rows() -> list[dict[str, str]]:
-    if not OPENTEST_CSV.is_file():
-        pytest.skip(f"the Opentest test data is not at {OPENTEST_CSV} (../shared/reference absent)")
-    with OPENTEST_CSV.open(newline="", encoding="utf-8-sig") as handle:
+    with reference_path(OPENTEST_RELATIVE).open(newline="", encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
 
 

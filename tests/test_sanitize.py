@@ -61,3 +61,54 @@ def test_mask_identifiers_hides_nhs_numbers_and_dates(raw: str, masked: str) -> 
 
 def test_provider_text_masks_then_escapes() -> None:
     assert provider_text("DOB 1984-03-14\x1b[2J") == "DOB ****-**-**\\x1b[2J"
+
+
+def test_unsafe_ranges_are_exactly_this_pythons_invisible_characters() -> None:
+    import unicodedata
+
+    from smsp_cli.output.sanitize import UNSAFE_RANGES
+
+    categories = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
+    listed = {point for first, last in UNSAFE_RANGES for point in range(first, last + 1)}
+    expected = {p for p in range(0x110000) if unicodedata.category(chr(p)) in categories}
+    assert listed == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("zero\u200bwidth", "zero\\u200bwidth"),
+        ("soft\xadhyphen", "soft\\xadhyphen"),
+        ("\ufeffbom", "\\ufeffbom"),
+        ("tag\U000e0041", "tag\\U000e0041"),
+        ("private\ue000", "private\\ue000"),
+    ],
+)
+def test_visible_escapes_invisible_format_and_private_characters(raw: str, shown: str) -> None:
+    assert visible(raw) == shown
+
+
+@given(st.text())
+def test_visible_output_is_printable_apart_from_spaces_and_unassigned(text: str) -> None:
+    import unicodedata
+
+    shown = visible(text)
+    assert all(
+        c.isprintable() or unicodedata.category(c) in ("Zs", "Cn") for c in shown
+    ), ascii(shown)
+
+
+def test_hide_identifiers_replaces_numbers_and_dates_whole() -> None:
+    from smsp_cli.output.sanitize import hide_identifiers
+
+    text = "no 999 100 0003 born 1984-03-14 or 14/03/1984, ref 9991000003"
+    assert hide_identifiers(text, "[x]") == "no [x] born [x] or [x], ref [x]"
+
+
+def test_hide_values_hides_given_words_in_any_case_and_wildcard_stems() -> None:
+    from smsp_cli.output.sanitize import hide_values
+
+    text = "FAIRWEATHER, Eleanor (Fairweathers) at BO1 4QX; Elle"
+    assert hide_values(text, ["Fairweather", "bo1 4qx", "El*", "E"], "***") == (
+        "***, *** (Fairweathers) at ***; ***"
+    )

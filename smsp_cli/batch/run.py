@@ -176,10 +176,10 @@ def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
     from smsp_cli.output import banner
     from smsp_cli.output.render import SYNTHETIC_NOTE
 
-    if settings.is_sandbox:
-        _note(SYNTHETIC_NOTE)
-    else:
-        banner.show_label(settings)  # test and sandbox rows never pass for live data
+    # Test and sandbox rows never pass for live data: one line says where they came from.
+    note = SYNTHETIC_NOTE if settings.is_sandbox else banner.label(settings)
+    if note is not None:
+        _note(note)
     line = tally.summary()
     if earlier.rows:
         line += f"; {earlier.rows} earlier rows were already in {sink.name}"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsp_cli.reporting import reported_errors
+from smsp_cli.usage import SmspTyper
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from smsp_cli.audit import Report
     from smsp_cli.audit.search import Tally
 
-app = typer.Typer(
+app = SmspTyper(
     help="The audit trail: who looked up which patient, when, with which message.",
     no_args_is_help=True,
 )

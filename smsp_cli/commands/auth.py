@@ -13,21 +13,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from smsp_cli.options import ProfileOpt
 from smsp_cli.reporting import reported_errors
+from smsp_cli.usage import SmspTyper
 
 if TYPE_CHECKING:
     from smsp_cli.settings.clientcert import PassphraseGetter
     from smsp_cli.settings.credentials import Secret
 
-app = typer.Typer(
+app = SmspTyper(
     help="Keep a profile's key or PKCS#12 passphrase in the system keyring.",
     no_args_is_help=True,
 )
 
-ProfileOpt = Annotated[
-    str | None,
-    typer.Option("--profile", metavar="NAME", help="The profile (default: the default profile)."),
-]
 
 
 def _note(text: str) -> None:

@@ -11,17 +11,15 @@ from typing import Annotated, Any
 
 import typer
 
+from smsp_cli.options import ProfileArg, ProfileOpt
 from smsp_cli.reporting import reported_errors
+from smsp_cli.usage import SmspTyper
 
-app = typer.Typer(
+app = SmspTyper(
     help="Provider profiles: endpoint, certificates, audit identity and more, set once.",
     no_args_is_help=True,
 )
 
-ProfileOpt = Annotated[
-    str | None,
-    typer.Option("--profile", metavar="NAME", help="The profile (default: the default profile)."),
-]
 NoInputOpt = Annotated[bool, typer.Option("--no-input", help="Never prompt; fail instead.")]
 
 # `config init` asks for these on a terminal (and needs them as flags without one).
@@ -404,7 +402,7 @@ def profiles() -> None:
 
 
 @app.command()
-def use(name: Annotated[str, typer.Argument(metavar="NAME", help="The profile.")]) -> None:
+def use(name: ProfileArg) -> None:
     """Make NAME the default profile."""
     with reported_errors():
         from smsp_cli.audit import config_change

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from smsp_cli.completion import profile_names
 from smsp_cli.options import CONNECTION_PANEL, ConnectionOptions
+from smsp_cli.output.sanitize import visible
 from smsp_cli.reporting import reported_errors
 
 if TYPE_CHECKING:
@@ -28,9 +30,13 @@ _STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skipped": "di
 _BAR_WIDTH = 32
 
 
-def _connection(flag: str, variable: str, text: str, metavar: str) -> Any:
+def _connection(flag: str, variable: str, text: str, metavar: str, **extra: Any) -> Any:
     return typer.Option(
-        flag, help=f"{text} (env {variable})", metavar=metavar, rich_help_panel=CONNECTION_PANEL
+        flag,
+        help=f"{text} (env {variable})",
+        metavar=metavar,
+        rich_help_panel=CONNECTION_PANEL,
+        **extra,
     )
 
 
@@ -38,17 +44,25 @@ def doctor(
     profile: Annotated[
         str | None,
         _connection(
-            "--profile", "SMSP_PROFILE", "Connection profile ('sandbox' = embedded).", "NAME"
+            "--profile",
+            "SMSP_PROFILE",
+            "Connection profile ('sandbox' = embedded).",
+            "NAME",
+            autocompletion=profile_names,
         ),
     ] = None,
     endpoint: Annotated[
         str | None, _connection("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
     ] = None,
     cert: Annotated[
-        str | None, _connection("--cert", "SMSP_CERT", "Client certificate (PEM or .p12).", "FILE")
+        str | None,
+        _connection(
+            "--cert", "SMSP_CERT", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE"
+        ),
     ] = None,
     key: Annotated[
-        str | None, _connection("--key", "SMSP_KEY", "Client private key (PEM).", "FILE")
+        str | None,
+        _connection("--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE"),
     ] = None,
     ca_bundle: Annotated[
         str | None,
@@ -95,7 +109,7 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="A stable JSON report.")] = False,
 ) -> None:
     """Check the connection layer by layer; explain the first failure and what to do next."""
-    with reported_errors():
+    with reported_errors(json_output=as_json):
         from smsp_cli import diagnose
 
         conn = ConnectionOptions(
@@ -152,6 +166,7 @@ def _check_json(check: Check) -> dict[str, object]:
         "cause": check.cause,
         "next_step": check.next_step,
         "facts": dict(check.facts),
+        "fact_sources": dict(check.sources),
         "start_ms": _ms(check.started),
         "elapsed_ms": _ms(check.elapsed),
     }
@@ -164,10 +179,12 @@ def _ms(seconds: float) -> float:
 def print_report(report: Report) -> None:
     """The checklist, the timing waterfall and a one-line verdict, on stdout."""
     from rich.console import Console
+    from rich.text import Text
 
-    # markup off: certificate names and server answers are printed as they are.
+    # markup off, and every text through the one sanitiser: certificate names and server
+    # answers are the server's words, printed as they are but never as terminal controls.
     console = Console(highlight=False, markup=False, emoji=False)
-    console.print(f"smsp doctor: {report.endpoint or '(no endpoint configured)'}", style="bold")
+    console.print(Text(visible(header(report)), style="bold"))
     console.print()
     for check in report.checks:
         _print_check(console, check)
@@ -177,23 +194,47 @@ def print_report(report: Report) -> None:
     _print_verdict(console, report)
 
 
+def header(report: Report) -> str:
+    """``smsp doctor: https://... (from --endpoint), profile opentest (from SMSP_PROFILE)``."""
+    if not report.endpoint:
+        return "smsp doctor: no endpoint configured"
+    parts = [_sourced(report.endpoint, report.source_of("endpoint"))]
+    profile = next((value for key, value, _ in report.settings if key == "profile"), None)
+    if profile:
+        parts.append("profile " + _sourced(profile, report.source_of("profile")))
+    return "smsp doctor: " + ", ".join(parts)
+
+
+def _sourced(value: str, source: str | None) -> str:
+    return f"{value} (from {source})" if source else value
+
+
 def _print_check(console: Console, check: Check) -> None:
+    from rich.table import Table
     from rich.text import Text
 
     status = check.status.value
     line = Text()
     line.append(f" {_ICONS[status]} ", style=_STYLES[status])
     line.append(f"{int(check.layer)} {check.layer.title:<20}", style="bold")
-    line.append(check.summary, style="dim" if status == "skipped" else "")
+    line.append(visible(check.summary), style="dim" if status == "skipped" else "")
     console.print(line)
     if status == "skipped":
         return
+    # Facts under the check, wrapped at words with a hanging indent, names never split.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=5)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    sources = dict(check.sources)
     for name, value in check.facts:
-        console.print(Text(f"      {name}: {value}", style="dim"))
-    if check.cause:
-        console.print(Text(f"      cause: {check.cause}", style=_STYLES[status]))
-    if check.next_step:
-        console.print(Text(f"      next:  {check.next_step}", style=_STYLES[status]))
+        where = f"  (from {sources[name]})" if name in sources else ""
+        grid.add_row("", Text(f"{name}:", style="dim"), Text(visible(value) + where, style="dim"))
+    for name, text in (("cause:", check.cause), ("next:", check.next_step)):
+        if text:
+            style = _STYLES[status]
+            grid.add_row("", Text(name, style=style), Text(visible(text), style=style))
+    console.print(grid)
 
 
 def _print_waterfall(console: Console, report: Report) -> None:
@@ -233,7 +274,7 @@ def _print_verdict(console: Console, report: Report) -> None:
         console.print(f"All layers passed{note}.", style="bold green")
         return
     console.print(
-        f"Failed at layer {int(failed.layer)}, {failed.layer.title}: {failed.summary} "
+        f"Failed at layer {int(failed.layer)}, {failed.layer.title}: {visible(failed.summary)} "
         f"(exit {report.exit_code})",
         style="bold red",
     )

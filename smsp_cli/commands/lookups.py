@@ -9,9 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from smsp_cli import operations
+from smsp_cli.completion import gender_words
 from smsp_cli.models import build_query
 from smsp_cli.operations import Operation
 from smsp_cli.options import ConnectionOptions, OutputOptions, lookup_options
+from smsp_cli.output.render import OutputFormat
 from smsp_cli.reporting import reported_errors
 from smsp_cli.runner import run
 
@@ -83,6 +85,7 @@ GenderOpt = Annotated[
         metavar="GENDER",
         help="male|female|not-known|not-specified, m|f, or 0|1|2|9.",
         rich_help_panel=PATIENT_PANEL,
+        autocompletion=gender_words,
     ),
 ]
 RequiredGenderOpt = Annotated[
@@ -93,6 +96,7 @@ RequiredGenderOpt = Annotated[
         help="male|female|not-known|not-specified, m|f, or 0|1|2|9.",
         rich_help_panel=PATIENT_PANEL,
         show_default=False,
+        autocompletion=gender_words,
     ),
 ]
 PostcodeOpt = Annotated[
@@ -125,7 +129,7 @@ def lookup(operation: Operation) -> Callable[[Callable[..., None]], Callable[...
     def decorate(declaration: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(declaration)
         def command(*, conn: ConnectionOptions, out: OutputOptions, **fields: Any) -> None:
-            with reported_errors():
+            with reported_errors(json_output=out.output is OutputFormat.json):
                 run(build_query(operation, **fields), conn, out)
 
         return lookup_options(command)

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsp_cli.reporting import reported_errors
+from smsp_cli.usage import SmspTyper
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.patients import SandboxPatient
     from smsp_cli.sandbox.server import RecordedRequest
 
-app = typer.Typer(
+app = SmspTyper(
     help="The embedded sandbox provider: real mutual TLS, synthetic patients.", no_args_is_help=True
 )
 
@@ -53,6 +54,7 @@ def serve(
     """Serve the sandbox provider over HTTPS with mutual TLS until interrupted."""
     with reported_errors():
         from smsp_cli.output.render import stderr_console
+        from smsp_cli.output.sanitize import visible
         from smsp_cli.sandbox.certs import ensure_credentials
         from smsp_cli.sandbox.embedded import settings_for
         from smsp_cli.sandbox.paths import sandbox_dir
@@ -64,10 +66,13 @@ def serve(
         console = stderr_console()
 
         def log(request: RecordedRequest) -> None:
-            # Records carry no patient values: operation, outcome and ids only.
+            # Records carry no patient values: operation, outcome and ids only. The path and
+            # MessageID are what the client sent: shown through the one sanitiser.
             console.print(
-                f"{request.method} {request.path} {request.http_status} "
-                f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}",
+                visible(
+                    f"{request.method} {request.path} {request.http_status} "
+                    f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}"
+                ),
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
@@ -98,7 +103,7 @@ def list_patients(
     ] = None,
 ) -> None:
     """List the sandbox's synthetic patients and the outcome each one produces."""
-    with reported_errors():
+    with reported_errors(json_output=as_json):
         records = _patients(patients_csv)
         rows = [record.to_json() for record in records]
         if as_json:
@@ -109,27 +114,50 @@ def list_patients(
 
 def _print_patients(rows: list[dict[str, object]]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    from smsp_cli.models import format_nhs_number
+    from smsp_cli.output import bounds
+    from smsp_cli.output.fit import Column, fitted_table
+    from smsp_cli.output.table import CONFIDENTIAL, nhs
 
-    table = Table(
-        title="Sandbox patients (synthetic)",
-        caption="NHS Confidential: personal data about a patient",
+    columns = (
+        Column("NHS number", whole=True),
+        Column("Name"),
+        Column("Gender", whole=True, gives_way=2),
+        Column("Born", whole=True),
+        Column("Postcode", whole=True, gives_way=1),
+        Column("Scenario", whole=True),
     )
-    for column in ("NHS number", "Family", "Given", "Gender", "Born", "Postcode", "Scenario"):
-        # Numbers, dates and postcodes stay whole; names fold onto a second line instead.
-        whole = column in ("NHS number", "Born", "Postcode", "Scenario", "Gender")
-        table.add_column(column, no_wrap=whole, overflow="fold")
-    for row in rows:
-        given = row.get("given_names") or []
-        table.add_row(
-            format_nhs_number(str(row["nhs_number"])),
-            str(row.get("family_name") or ""),
-            " ".join(str(g) for g in given) if isinstance(given, list) else "",
-            str(row.get("gender") or ""),
-            str(row.get("birth_date") or ""),
-            str(row.get("postcode") or ""),
-            str(row.get("scenario") or ""),
+    cells = [
+        (
+            nhs(str(row.get("nhs_number") or "")),
+            _name(row),
+            bounds.cut(str(row.get("gender") or "")),
+            bounds.cut(str(row.get("birth_date") or "")),
+            bounds.cut(str(row.get("postcode") or "")),
+            bounds.cut(str(row.get("scenario") or "")),
         )
-    Console(markup=False, highlight=False).print(table)
+        for row in rows
+    ]
+    console = Console(markup=False, highlight=False, emoji=False)
+    table, plan = fitted_table(
+        columns,
+        cells,
+        console.width,
+        boxed=False,
+        title=f"{CONFIDENTIAL}\nSandbox patients (synthetic)",
+        title_justify="left",
+    )
+    if plan.left_out:
+        table.caption = f"{' and '.join(plan.left_out)} left out at this width; --json shows all"
+        table.caption_justify = "left"
+    console.print(table)
+
+
+def _name(row: dict[str, object]) -> str:
+    """``FAIRWEATHER, Eleanor Mary``: the family name first, as NHS patient banners show it."""
+    from smsp_cli.output import bounds
+
+    given = row.get("given_names")
+    given_text = " ".join(str(name) for name in given) if isinstance(given, list) else ""
+    family = str(row.get("family_name") or "").upper()
+    return bounds.cut(", ".join(part for part in (family, given_text) if part))

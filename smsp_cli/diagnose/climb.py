@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from smsp_cli.diagnose.clock import Clock, check_clock, utc_now
-from smsp_cli.diagnose.local import check_certificate, check_config
+from smsp_cli.diagnose.local import check_certificate, check_config, setting_facts
 from smsp_cli.diagnose.network import Target, check_dns, check_tcp
 from smsp_cli.diagnose.report import Check, Layer, Report, Status, fail, skipped
 from smsp_cli.diagnose.soap import check_http, check_smsp, probe_query
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from smsp_cli.options import ConnectionOptions
     from smsp_cli.results import Outcome
     from smsp_cli.settings.clientcert import ClientCredentials
-    from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.settings.connection import ConnectionSettings, Sourced
     from smsp_cli.tracing import Phase
 
 
@@ -39,16 +39,42 @@ def diagnose(
         try:
             settings = stack.enter_context(connection(conn))
         except SmspError as error:
+            values = _effective_values(conn)
+            facts, sources = setting_facts(
+                {key: found.value for key, found in values.items()},
+                {key: found.source for key, found in values.items()},
+            )
             check = Check(
                 Layer.CONFIG,
                 Status.FAIL,
                 error.message,
+                facts,
                 cause="the settings are incomplete or invalid, so nothing can be sent",
                 next_step=error.hint or "fix the setting named above",
                 elapsed=time.perf_counter() - started,
+                sources=sources,
             )
-            return Report(None, (check, *skipped(Layer.CONFIG)), total=check.elapsed)
+            endpoint = values.get("endpoint")
+            return Report(
+                endpoint.value if endpoint else None,
+                (check, *skipped(Layer.CONFIG)),
+                total=check.elapsed,
+                settings=tuple((key, found.value, found.source) for key, found in values.items()),
+            )
         return diagnose_settings(settings, query=query, clock=clock)
+
+
+def _effective_values(conn: ConnectionOptions) -> dict[str, Sourced]:
+    """The settings as flags, environment and profile give them, valid or not."""
+    from smsp_cli.runner import setting_flags
+    from smsp_cli.settings import config
+    from smsp_cli.settings.connection import gather
+
+    flags = setting_flags(conn)
+    try:
+        return config.layered(config.load(), flags)
+    except SmspError:  # an unreadable config file: what flags and environment say
+        return gather(flags)
 
 
 def diagnose_settings(
@@ -109,11 +135,17 @@ class _Climb:
             if check.status is Status.FAIL:
                 checks += skipped(layer)
                 break
+        settings = self.settings
+        shown = (("endpoint", settings.endpoint), ("profile", settings.profile),
+                 ("kind", settings.kind))
         return Report(
-            self.settings.endpoint,
+            settings.endpoint,
             tuple(checks),
             phases=self._call_phases(),
             total=time.perf_counter() - self.origin,
+            settings=tuple(
+                (key, value, settings.sources.get(key, "")) for key, value in shown if value
+            ),
         )
 
     def config(self) -> Check:

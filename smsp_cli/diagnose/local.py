@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -23,28 +23,59 @@ if TYPE_CHECKING:
 # --- 1. configuration --------------------------------------------------------------------
 
 
+# The settings layer 1 shows, in order, with what stands for a value that is not set.
+SHOWN_SETTINGS = (
+    ("endpoint", "(not set)"),
+    ("cert", "(not set)"),
+    ("key", "(inside the certificate file)"),
+    ("ca_bundle", "(not set)"),
+    ("audit_id", "(not set)"),
+    ("username", "(the client certificate's CN)"),
+    ("profile", "(none)"),
+    ("kind", "live"),
+)
+
+
 def check_config(settings: ConnectionSettings) -> Check:
     """The resolved settings and where each came from."""
-    sources = settings.sources
-
-    def shown(key: str, value: object) -> tuple[str, str]:
-        origin = sources.get(key)
-        return key.replace("_", " "), f"{value}" + (f"  (from {origin})" if origin else "")
-
-    facts = [
-        shown("endpoint", settings.endpoint),
-        shown("cert", settings.cert),
-        shown("key", settings.key or "(inside the certificate file)"),
-        shown("ca_bundle", settings.ca_bundle),
-        shown("audit_id", settings.audit_id),
-        shown("username", settings.username or "(the client certificate's CN)"),
+    values = {
+        "endpoint": settings.endpoint,
+        "cert": str(settings.cert),
+        "key": str(settings.key) if settings.key else None,
+        "ca_bundle": str(settings.ca_bundle),
+        "audit_id": settings.audit_id,
+        "username": settings.username,
+        "profile": settings.profile,
+        "kind": settings.kind,
+    }
+    facts, sources = setting_facts(values, settings.sources)
+    facts += (
         (
             "timeouts",
             f"connect {settings.connect_timeout:g} s, read {settings.read_timeout:g} s",
         ),
-    ]
+    )
     where = f"profile {settings.profile}" if settings.profile else "flags and environment"
-    return Check(Layer.CONFIG, Status.PASS, f"settings complete ({where})", tuple(facts))
+    return Check(
+        Layer.CONFIG, Status.PASS, f"settings complete ({where})", facts, sources=sources
+    )
+
+
+def setting_facts(
+    values: Mapping[str, str | None], sources: Mapping[str, str]
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Layer 1's facts (``ca bundle``: value) and, apart, where each value came from."""
+    facts = []
+    origins = []
+    for key, stand_in in SHOWN_SETTINGS:
+        name = key.replace("_", " ")
+        value = values.get(key)
+        if value is None and key == "key" and values.get("cert") is None:
+            stand_in = "(not set)"
+        facts.append((name, value if value is not None else stand_in))
+        if value is not None and sources.get(key):
+            origins.append((name, sources[key]))
+    return tuple(facts), tuple(origins)
 
 
 # --- 2. certificate and key --------------------------------------------------------------

@@ -91,6 +91,7 @@ class Check:
     next_step: str | None = None
     started: float = 0.0  # seconds from the start of the diagnosis
     elapsed: float = 0.0
+    sources: tuple[tuple[str, str], ...] = ()  # fact name -> where its value came from
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,12 @@ class Report:
     checks: tuple[Check, ...]
     phases: tuple[Phase, ...] = ()  # the POST's own phases, in seconds from the diagnosis start
     total: float = 0.0
+    # The effective settings: (key, value, where it came from), also when they do not resolve.
+    settings: tuple[tuple[str, str, str], ...] = ()
+
+    def source_of(self, key: str) -> str | None:
+        """Where the effective value of ``key`` came from (``--endpoint``, a profile...)."""
+        return next((source for name, _, source in self.settings if name == key), None)
 
     @property
     def failed(self) -> Check | None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from smsp_cli.diagnose.report import Check, Layer, Status, fail
 from smsp_cli.errors import UsageError
+from smsp_cli.output.sanitize import provider_text
 
 if TYPE_CHECKING:
     from smsp_cli.errors import SmspError
@@ -114,12 +115,14 @@ def check_smsp(trace: Trace, outcome: Outcome | None, error: SmspError | None) -
     if error is not None and error.fault is not None:
         fault = error.fault
         code = fault.error_code or fault.faultcode
+        # A fault's text may echo a patient: NHS numbers and dates masked (provider_text).
+        text = provider_text(fault.error_text or fault.faultstring)
         return Check(
             Layer.SMSP,
             Status.WARN,
-            f"SOAP fault {code}: {fault.error_text or fault.faultstring}",
-            (("fault", f"{fault.faultcode} {code}"),)
-            + ((("diagnostic", fault.diagnostic),) if fault.diagnostic else ()),
+            f"SOAP fault {provider_text(code)}: {text}",
+            (("fault", provider_text(f"{fault.faultcode} {code}")),)
+            + ((("diagnostic", provider_text(fault.diagnostic)),) if fault.diagnostic else ()),
             cause="the SOAP layer works, but the provider refused this request",
             next_step=_FAULT_ADVICE.get(
                 fault.error_code or "", "send smsp -v output (redacted) to the provider"

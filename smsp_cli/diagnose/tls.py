@@ -124,7 +124,7 @@ def _tls_success(
     facts += asked
     if required_warning is not None:
         warnings.append(required_warning)
-    facts.append(("our certificate", _verdict_text(result)))
+    facts.append(("our certificate", _verdict_text(result, target)))
     if warnings:
         return replace(warnings[0], facts=tuple(facts))
     return Check(
@@ -135,9 +135,17 @@ def _tls_success(
     )
 
 
-def _verdict_text(result: tlsprobe.Handshake) -> str:
+def _verdict_text(result: tlsprobe.Handshake, target: Target) -> str:
     if result.answer:
-        return f"accepted (the server answered: {result.answer})"
+        probe = f"accepted: sent HEAD {target.path} to hear the server's verdict; "
+        status = result.answer.split()[1:2]
+        if status == ["405"]:
+            # The SOAP binding (spec §5.6) takes only POST: refusing HEAD is the right answer.
+            return probe + (
+                f"{result.answer} is the expected answer from a SOAP endpoint that accepts "
+                "only POST"
+            )
+        return probe + f"it answered {result.answer} (any HTTP answer means it let us in)"
     if _only_silent(result):
         return "no alert from the server (it did not answer a HEAD probe in time)"
     return "no alert from the server (it closed the connection without an answer)"

@@ -3,7 +3,8 @@ keep test and sandbox output from passing for live data.
 
 * A ``live`` profile shows the banner on stderr, only on a terminal (CLI-COMMON App. A 3.1.11),
   with the identity the call is made as (MSCA-IG-03): scripts' output stays clean.
-* ``test`` and ``sandbox`` output carries a label on stderr, always, terminal or not.
+* ``test`` and ``sandbox`` output carries a label, printed once with the result: in the table
+  on a terminal, else on stderr (:mod:`smsp_cli.output.render`).
 
 Who called, when and about which patient is the audit trail's job (:mod:`smsp_cli.audit`).
 """
@@ -48,18 +49,9 @@ def label(settings: ConnectionSettings) -> str | None:
             "provider, not live patient data"
         )
     if settings.environment == "sandbox" and not settings.is_sandbox:
-        # The built-in sandbox's own note comes with the result (render.SYNTHETIC_NOTE).
+        # The built-in sandbox's answers are marked synthetic with the result instead.
         return f"SANDBOX environment (profile {settings.profile or 'none'}): synthetic data"
     return None
-
-
-def show_label(settings: ConnectionSettings, *, stream: TextIO | None = None) -> None:
-    """Write :func:`label` to stderr when there is one."""
-    text = label(settings)
-    if text is not None:
-        stream = stream or sys.stderr
-        stream.write(f"smsp: {text}\n")
-        stream.flush()
 
 
 def _host(url: str) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 
 from smsp_cli.errors import ExitCode, SmspError
 from smsp_cli.operations import BY_NAME, Reply
+from smsp_cli.output.messages import error_message
+from smsp_cli.output.sanitize import visible
 from smsp_cli.results import Address, GpPractice, Outcome, Patient
 
 
@@ -69,7 +71,21 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         shape["patient"] = patient_json(reply.patient)
     shape["synthetic"] = outcome.synthetic
     shape["environment"] = outcome.environment
+    error = outcome_error(outcome)
+    if error is not None:
+        # A reply that is a result but exits 2-6 (SMSP-0001, SMSP-0004, an unknown code...):
+        # the result keys stay, and scripts branch on the same keys as for any failure.
+        shape["exit_code"] = outcome.exit_code
+        shape["error"] = error
     return shape
+
+
+def outcome_error(outcome: Outcome) -> dict[str, Any] | None:
+    """The error object for a reply that exits 2-6 (with its ``response_code``), else None."""
+    message = error_message(outcome)
+    if message is None:
+        return None
+    return error_object(outcome.exit_code, message, response_code=outcome.reply.response_code)
 
 
 # The ``type`` of an error object, by exit code: a public contract like the exit codes.
@@ -104,5 +120,5 @@ def error_json(error: SmspError) -> dict[str, Any]:
     fault_code = error.fault.error_code if error.fault is not None else None
     return {
         "exit_code": code,
-        "error": error_object(code, error.one_line(), fault_code=fault_code),
+        "error": error_object(code, visible(error.one_line()), fault_code=fault_code),
     }

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from smsp_cli.output.sanitize import hide_identifiers
 from smsp_cli.wire import xmlsafe
 
 if TYPE_CHECKING:
@@ -133,8 +134,8 @@ def headers(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def scrub(text: str) -> str:
-    """Free text with every run of six or more digits redacted."""
-    return _DIGIT_RUN.sub(REDACTED, text)
+    """Free text with NHS numbers, dates and every run of six or more digits redacted."""
+    return _DIGIT_RUN.sub(REDACTED, hide_identifiers(text, REDACTED))
 
 
 def _redact_attribute(match: re.Match[str]) -> str:

@@ -4,9 +4,10 @@ Everything that came from a provider or a user's file (patient fields, fault str
 bodies and headers, certificate names, CSV cells) passes through :func:`visible` before it is
 shown in a table, a stderr line, the ``-v`` trace or doctor:
 
-* C0 and C1 controls, DEL, bidi overrides and isolates, line and paragraph separators and
-  lone surrogates become visible escapes (``\\x1b``, ``\\u202e``), so a provider can neither
-  drive the terminal nor reorder what the reader sees;
+* C0 and C1 controls, DEL, bidi overrides and isolates, the other invisible format
+  characters (zero-width space, soft hyphen, tags), line and paragraph separators, lone
+  surrogates and private-use characters become visible escapes (``\\x1b``, ``\\u202e``), so a
+  provider can neither drive the terminal, nor reorder or hide what the reader sees;
 * rich markup is never interpreted: callers print with ``markup=False`` (or hand rich a
   ``Text``); this module makes no markup of its own.
 
@@ -18,18 +19,37 @@ JSON output never passes through here: it keeps the data exact, escaped by the J
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-# C0 controls, DEL and C1 controls; the Arabic letter mark and the bidi marks, embeddings,
-# overrides and isolates; line and paragraph separators; lone surrogates (undecodable bytes).
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+# Every character Unicode calls a control (Cc), a format character (Cf: soft hyphen, zero-width
+# space, bidi marks, embeddings, overrides and isolates, tags...), a surrogate (Cs: undecodable
+# bytes) or private use (Co), and the line and paragraph separators (Zl, Zp), as of Unicode 14
+# (Python 3.11); tests/test_sanitize.py checks the table against the running Python.
+UNSAFE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C),
+    (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
+    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xD800, 0xF8FF),
+    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD),
+    (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD),
 )
-_UNSAFE_BUT_LAYOUT = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
-    "\ud800-\udfff]"
-)
+_LAYOUT = "\t\n"  # kept by visible(keep_layout=True)
 
 
+def _character_class(kept: str = "") -> re.Pattern[str]:
+    """A regex class of the unsafe ranges, less the characters in ``kept``."""
+    parts = []
+    for first, last in UNSAFE_RANGES:
+        start = first
+        for point in [*sorted(ord(c) for c in kept if first <= ord(c) <= last), last + 1]:
+            if start < point:
+                parts.append(f"{re.escape(chr(start))}-{re.escape(chr(point - 1))}")
+            start = point + 1
+    return re.compile(f"[{''.join(parts)}]")
+
+
+_UNSAFE = _character_class()
+_UNSAFE_BUT_LAYOUT = _character_class(kept=_LAYOUT)
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -38,7 +58,9 @@ def _escape(match: re.Match[str]) -> str:
     if character in _SHORT_ESCAPES:
         return _SHORT_ESCAPES[character]
     point = ord(character)
-    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
+    if point < 0x100:
+        return f"\\x{point:02x}"
+    return f"\\u{point:04x}" if point < 0x10000 else f"\\U{point:08x}"
 
 
 def visible(text: str, *, keep_layout: bool = False) -> str:
@@ -68,6 +90,25 @@ def mask_identifiers(text: str) -> str:
     """``text`` with NHS numbers shown as ``*** *** 1006`` and dates as ``****-**-**``."""
     masked = _DATE.sub(DATE_MASK, text)
     return _NHS_NUMBER.sub(lambda found: NHS_NUMBER_MASK + found.group(3), masked)
+
+
+def hide_identifiers(text: str, replacement: str) -> str:
+    """``text`` with every NHS number and date replaced whole (the ``-v`` trace's redaction)."""
+    return _NHS_NUMBER.sub(replacement, _DATE.sub(replacement, text))
+
+
+def hide_values(text: str, values: Iterable[str], replacement: str) -> str:
+    """``text`` with each of ``values`` (names the user typed, say) replaced wherever it stands
+    as a word, whatever its case; ``Fair*`` hides every word starting ``Fair``."""
+    words = []
+    for value in values:
+        stem = value.rstrip("*").strip()
+        if len(stem) >= 2:
+            tail = r"\w*" if value.endswith("*") else ""
+            words.append(rf"(?<!\w){re.escape(stem)}{tail}(?!\w)")
+    if not words:
+        return text
+    return re.sub("|".join(words), replacement, text, flags=re.IGNORECASE)
 
 
 def provider_text(text: str) -> str:

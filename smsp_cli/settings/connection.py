@@ -171,35 +171,15 @@ def resolve(
     value's error can name the file and the command that adds it.
     """
     profile = values.get("profile")
-
-    def required(key: str, what: str) -> Sourced:
-        found = values.get(key)
-        if found is None:
-            flag, variable = KEYS[key]
-            if profile is not None and profile_file is not None:
-                raise ConfigError(
-                    f"no {what} configured: profile {profile.value!r} in {profile_file} "
-                    f"has no {key!r}",
-                    hint=f"pass {flag}, set {variable}, or run "
-                    f"`smsp config set {key} VALUE --profile {profile.value}`",
-                )
-            raise ConfigError(
-                f"no {what} configured",
-                hint=f"pass {flag}, set {variable}, or try --profile sandbox",
-            )
-        return found
-
-    endpoint = required("endpoint", "endpoint")
+    _require_all(values, profile.value if profile else None, profile_file)
+    endpoint = values["endpoint"]
     if not endpoint.value.lower().startswith("https://"):
         raise ConfigError(
             f"endpoint {endpoint.value!r} from {endpoint.source} is not an https:// URL",
             hint="SMSP requires mutual TLS",
         )
-    cert = _path(required("cert", "client certificate"))
-    # A PKCS#12 file, as NHS issues them (spec §5.8), carries its own key.
+    cert = _path(values["cert"])
     key = values.get("key")
-    if key is None and cert.suffix.lower() not in PKCS12_SUFFIXES:
-        key = required("key", "client private key")
     connect_timeout, read_timeout = _timeouts(values)
     username = values.get("username")
     sender = values.get("sender_address")
@@ -209,8 +189,8 @@ def resolve(
         endpoint=endpoint.value,
         cert=cert,
         key=_path(key) if key is not None else None,
-        ca_bundle=_path(required("ca_bundle", "CA bundle")),
-        audit_id=required("audit_id", "audit identity").value,
+        ca_bundle=_path(values["ca_bundle"]),
+        audit_id=values["audit_id"].value,
         username=username.value if username else None,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
@@ -245,6 +225,56 @@ def byte_count(text: str) -> int:
     if not match or match.group(2) not in _BYTE_UNITS:
         raise ValueError(text)
     return int(match.group(1)) * _BYTE_UNITS[match.group(2)]
+
+
+# The settings every provider call needs, as errors name them.
+_REQUIRED = {
+    "endpoint": "endpoint",
+    "cert": "client certificate",
+    "key": "client private key",
+    "ca_bundle": "CA bundle",
+    "audit_id": "audit identity",
+}
+
+
+def _require_all(
+    values: Mapping[str, Sourced], profile: str | None, profile_file: str | None
+) -> None:
+    """Raise one ConfigError naming every required setting that is missing, or return."""
+    cert = values.get("cert")
+    missing = [
+        key
+        for key in _REQUIRED
+        # A PKCS#12 file, as NHS issues them (spec §5.8), carries its own key; with no
+        # certificate at all, whether a key is needed is not known yet.
+        if values.get(key) is None
+        and not (key == "key" and (cert is None or _path(cert).suffix.lower() in PKCS12_SUFFIXES))
+    ]
+    if not missing:
+        return
+    what = _listed([_REQUIRED[key] for key in missing], "or")
+    flags = _listed([KEYS[key][0] for key in missing], "and")
+    variables = _listed([KEYS[key][1] for key in missing], "and")
+    if profile is not None and profile_file is not None:
+        keys = ", ".join(repr(key) for key in missing)
+        command = (
+            f"`smsp config set {missing[0]} VALUE --profile {profile}`"
+            if len(missing) == 1
+            else f"`smsp config set KEY VALUE --profile {profile}` for each"
+        )
+        raise ConfigError(
+            f"no {what} configured: profile {profile!r} in {profile_file} has no {keys}",
+            hint=f"pass {flags}, set {variables}, or run {command}",
+        )
+    raise ConfigError(
+        f"no {what} configured", hint=f"pass {flags}, set {variables}, or try --profile sandbox"
+    )
+
+
+def _listed(words: list[str], last: str) -> str:
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + f" {last} " + words[-1]
 
 
 def check_value(key: str, found: Sourced) -> None:

@@ -95,8 +95,11 @@ def _make_private(descriptor: int, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def session(out: OutputOptions) -> Iterator[Trace | None]:
+def session(out: OutputOptions, *, hidden: tuple[str, ...] = ()) -> Iterator[Trace | None]:
     """A trace for one lookup when ``-v`` or ``--trace-file`` asks for one, else None.
+
+    ``hidden`` are the patient's values as the user gave them: redacted wherever they appear,
+    also in the provider's free text, unless ``--reveal`` is given.
 
     The report is shown and written when the block ends, also when the lookup failed: that
     is when it is needed most. A trace file that cannot be written is a warning, never a
@@ -114,17 +117,20 @@ def session(out: OutputOptions) -> Iterator[Trace | None]:
         raise
     finally:
         trace.finish()
-        _deliver(trace, out, sink)
+        _deliver(trace, out, sink, hidden)
 
 
-def _deliver(trace: Trace, out: OutputOptions, sink: TraceFile | None) -> None:
+def _deliver(
+    trace: Trace, out: OutputOptions, sink: TraceFile | None, hidden: tuple[str, ...]
+) -> None:
     if out.verbose:
-        sys.stderr.write(render(trace, reveal=out.reveal, pretty=True))
+        sys.stderr.write(render(trace, reveal=out.reveal, pretty=True, hidden=hidden))
         sys.stderr.flush()
     if sink is None:
         return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        sink.write(f"* smsp trace, {stamp}\n" + render(trace, reveal=out.reveal, pretty=False))
+        text = render(trace, reveal=out.reveal, pretty=False, hidden=hidden)
+        sink.write(f"* smsp trace, {stamp}\n" + text)
     except OSError as exc:
         sys.stderr.write(f"smsp: warning: could not write trace file {sink.path}: {exc}\n")

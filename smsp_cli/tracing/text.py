@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from smsp_cli.output import redact
+from smsp_cli.output.sanitize import hide_values, visible
 
 if TYPE_CHECKING:
     from smsp_cli.tracing.collect import Phase, Trace
 
-# Terminal control characters and bidi overrides from a provider must not reach the screen.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+def render(
+    trace: Trace, *, reveal: bool, pretty: bool, hidden: Iterable[str] = ()
+) -> str:
+    """The exchange as text, curl -v style: ``*`` notes, ``>`` sent, ``<`` received.
 
-
-def render(trace: Trace, *, reveal: bool, pretty: bool) -> str:
-    """The exchange as text, curl -v style: ``*`` notes, ``>`` sent, ``<`` received."""
+    Unless revealed, patient data is redacted, and so is each of ``hidden`` (the values the
+    user gave) wherever a provider's free text repeats it.
+    """
     lines = [f"* {trace.method or 'POST'} {trace.url or '(not sent)'}"]
     if trace.attempts > 1:
         lines.append(f"* attempt {trace.attempts}: the earlier attempts failed; this is the last")
@@ -27,19 +30,26 @@ def render(trace: Trace, *, reveal: bool, pretty: bool) -> str:
         lines.append(f"> {trace.method} {path or '/'} HTTP/1.1")
         lines += _header_lines(">", trace.request_headers, reveal)
         lines += _body_lines(">", trace.request_body, reveal, pretty)
+    # What the provider sent is free text it controls: the values the user gave are hidden
+    # there too (a fault may echo the patient), but not in smsp's own lines.
+    provider: list[str] = []
     if trace.status is not None:
-        lines.append(f"< {trace.http_version} {trace.status} {trace.reason}".rstrip())
-        lines += _header_lines("<", trace.response_headers, reveal)
-        lines += _body_lines("<", trace.response_body, reveal, pretty)
+        provider.append(f"< {trace.http_version} {trace.status} {trace.reason}".rstrip())
+        provider += _header_lines("<", trace.response_headers, reveal)
+        provider += _body_lines("<", trace.response_body, reveal, pretty)
     if trace.error:
-        lines.append(f"* failed: {trace.error if reveal else redact.scrub(trace.error)}")
+        provider.append(f"* failed: {trace.error if reveal else redact.scrub(trace.error)}")
+    if not reveal:
+        provider = [hide_values(line, hidden, redact.REDACTED) for line in provider]
+    lines += provider
     lines += timing_lines(trace.phases(), trace.total)
     lines.append(
         "* NOT REDACTED: contains patient data (NHS Confidential)"
         if reveal
         else "* patient data redacted; --reveal shows it"
     )
-    return "\n".join(_printable(line) for line in lines) + "\n"
+    # Headers and bodies came from the provider: one sanitiser makes controls and bidi visible.
+    return "\n".join(visible(line, keep_layout=True) for line in lines) + "\n"
 
 
 def timing_lines(phases: list[Phase], total: float, *, width: int = 30) -> list[str]:
@@ -100,6 +110,3 @@ def _body_lines(arrow: str, body: bytes | None, reveal: bool, pretty: bool) -> l
     text = redact.revealed(body, pretty=pretty) if reveal else redact.envelope(body, pretty=pretty)
     return [arrow] + [f"{arrow} {line}" for line in text.splitlines()]
 
-
-def _printable(line: str) -> str:
-    return _UNPRINTABLE.sub("\ufffd", line)

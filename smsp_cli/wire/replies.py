@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import http
-import unicodedata
 from typing import TYPE_CHECKING
 
 from smsp_cli import codes, errors, operations, results
+from smsp_cli.output.sanitize import provider_text
 from smsp_cli.wire import reply_payloads, xmlsafe
 from smsp_cli.wire.xmlsafe import NS
 
@@ -301,9 +301,14 @@ def _tag(prefix: str, local: str) -> str:
 
 
 def _quote(text: str) -> str:
-    """Provider text made safe for one terminal line: no control characters, bounded length."""
-    visible = "".join(" " if unicodedata.category(char).startswith("C") else char for char in text)
-    visible = " ".join(visible.split())
-    if len(visible) > _QUOTE_LIMIT:
-        visible = visible[: _QUOTE_LIMIT - 1] + "…"
-    return visible
+    """Provider text made safe for one line: identifiers masked, controls escaped, bounded.
+
+    A fault string may echo the patient, and stderr never shows a patient's identifiers, so
+    NHS numbers and dates are masked here, where the text enters an error message, with or
+    without -v (:func:`smsp_cli.output.sanitize.provider_text`).
+    """
+    head = " ".join(text[: _QUOTE_LIMIT * 2].split())
+    shown = provider_text(head)
+    if len(shown) > _QUOTE_LIMIT or len(text) > _QUOTE_LIMIT * 2:
+        shown = shown[: _QUOTE_LIMIT - 1] + "…"
+    return shown

@@ -183,7 +183,9 @@ def _call(
             on_attempt(_event(attempt, policy, request, None, None))
         synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
         environment = "sandbox" if synthetic else settings.environment
-        return judge(query.operation, reply, request.message_id, environment=environment)
+        return judge(
+            query.operation, reply, request.message_id, environment=environment, query=query
+        )
 
 
 def _event(
@@ -206,24 +208,44 @@ def _from_sandbox(headers: Mapping[str, str]) -> bool:
     return headers.get("server", "").split("/")[0].strip() == SANDBOX_SERVER_HEADER
 
 
-def judge(operation: Operation, reply: Reply, message_id: str, *, environment: str) -> Outcome:
-    """Map the reply's response code to its text, warnings and exit code (spec §6)."""
+def judge(
+    operation: Operation,
+    reply: Reply,
+    message_id: str,
+    *,
+    environment: str,
+    query: Query | None = None,
+) -> Outcome:
+    """Map the reply's response code to its text, warnings and exit code (spec §6).
+
+    With the ``query`` that was sent, the advice after "no match" or "several matches" fits
+    the command that ran and what it was given.
+    """
     info = codes.lookup(reply.response_code)
     exit_code = info.exit_code
     warnings: list[str] = []
-    if info.warning:
+    stderr: list[str] = []  # the same, without the patient's identifiers
+    advice = codes.match_advice(reply.response_code, query) if query is not None else None
+    if advice:
+        warnings.append(advice)
+        stderr.append(advice)
+    elif info.warning:
         new_number = reply.patient.nhs_number if reply.patient else reply.nhs_number
         if "{nhs}" not in info.warning:
             warnings.append(info.warning)
+            stderr.append(info.warning)
         elif new_number:
             warnings.append(info.warning.format(nhs=format_nhs_number(new_number)))
+            stderr.append(info.warning.format(nhs="shown in the output"))
         else:
             # getPatientDetails given a superseded number answers without a record.
             warnings.append(info.warning.split(":")[0] + ": use verify to find the new number")
+            stderr.append(warnings[-1])
     if operation is VERIFY and reply.verified is False and exit_code == ExitCode.OK:
         # A provider may say "not verified" in validIdentifier alone, with a success code.
         exit_code = ExitCode.NEGATIVE
         warnings.append("the NHS number was not verified against these details; do not use it")
+        stderr.append(warnings[-1])
     return Outcome(
         operation=operation.name,
         reply=reply,
@@ -231,6 +253,7 @@ def judge(operation: Operation, reply: Reply, message_id: str, *, environment: s
         exit_code=int(exit_code),
         message_id=message_id,
         warnings=tuple(warnings),
+        stderr_warnings=tuple(stderr),
         synthetic=environment == "sandbox",
         environment=environment,
     )

@@ -1,0 +1,85 @@
+"""A provider with a canned answer: real HTTPS and mutual TLS on 127.0.0.1, one fixed reply.
+
+It uses the sandbox's certificates, so the settings that reach the sandbox (the
+``sandbox_env`` fixture) reach it too, with ``--endpoint`` pointing here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from smsp_cli.sandbox.certs import SandboxCredentials
+from smsp_cli.sandbox.server import server_context
+
+
+class CannedProvider(ThreadingHTTPServer):
+    """Answers every POST with ``status`` and ``body``; asks for a client certificate."""
+
+    daemon_threads = True
+
+    def __init__(self, credentials: SandboxCredentials, body: bytes, *, status: int = 200) -> None:
+        self.body = body
+        self.status = status
+        self.context = server_context(credentials)
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    @property
+    def url(self) -> str:
+        """The endpoint to give smsp."""
+        return f"https://127.0.0.1:{self.server_address[1]}/smsp/pds"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(5)
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except OSError:
+            return
+        with contextlib.closing(tls):
+            _Handler(tls, client_address, self)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: CannedProvider
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", "text/xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextlib.contextmanager
+def canned(credentials: SandboxCredentials, body: bytes, *, status: int = 200) -> Iterator[str]:
+    """Serve ``body`` for the block; yield the endpoint URL."""
+    server = CannedProvider(credentials, body, status=status)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def soap_fault(code: str, text: str, diagnostic: str = "") -> bytes:
+    """A SOAP 1.1 fault with an ITK ToolkitErrorInfo detail (spec §5.7)."""
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+        "<soap:Body><soap:Fault><faultcode>soap:Client</faultcode>"
+        f"<faultstring>{text}</faultstring><detail>"
+        '<itk:ToolkitErrorInfo xmlns:itk="urn:nhs-itk:ns:201005">'
+        "<itk:ErrorID>5D4D9B5B-4B4C-4F6B-8E1D-111111111111</itk:ErrorID>"
+        f"<itk:ErrorCode>{code}</itk:ErrorCode><itk:ErrorText>{text}</itk:ErrorText>"
+        f"<itk:ErrorDiagnosticText>{diagnostic}</itk:ErrorDiagnosticText>"
+        "</itk:ToolkitErrorInfo></detail></soap:Fault></soap:Body></soap:Envelope>"
+    ).encode()
