@@ -61,7 +61,8 @@ def test_a_table_shows_hostile_text_as_visible_escapes(
     run = smsp(*GET, *verbosity)
     assert run.exit_code == 0, run.stderr
     assert [raw for raw in RAW if raw in run.stdout] == []
-    assert "\\x9b31m" in run.stdout and "\\u202eevil" in run.stdout
+    assert "\\x9b31m" in run.stdout
+    assert "\\u202eevil" in run.stdout
     assert "[bold red]" in run.stdout  # markup shown as written, never interpreted
     assert [raw for raw in RAW if raw in run.stderr] == []
 
