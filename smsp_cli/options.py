@@ -286,26 +286,44 @@ _OUTPUT_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _keyword_parameters(
+    hints: dict[str, Any], defaults: dict[str, Any]
+) -> list[inspect.Parameter]:
+    return [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
+                          default=defaults[name])
+        for name, hint in hints.items()
+    ]
+
+
+def _with_parameters(
+    wrapper: Callable[..., None],
+    signature: inspect.Signature,
+    own: list[inspect.Parameter],
+    extra: list[inspect.Parameter],
+) -> Callable[..., None]:
+    """``wrapper`` as Typer sees it: the command's own parameters, then the shared flags."""
+    params = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        else p
+        for p in own
+    ]
+    wrapper.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*params, *extra)}
+    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    return wrapper
+
+
 def lookup_options(
     command: Callable[..., None],
 ) -> Callable[..., None]:
     """Give a command ``conn: ConnectionOptions`` and ``out: OutputOptions`` from shared flags."""
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name not in ("conn", "out")]
-    extra = [
-        inspect.Parameter(
-            name,
-            inspect.Parameter.KEYWORD_ONLY,
-            annotation=hint,
-            default=_CONNECTION_DEFAULTS[name],
-        )
-        for name, hint in _CONNECTION_PARAMETERS.items()
-    ] + [
-        inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=_OUTPUT_DEFAULTS[name]
-        )
-        for name, hint in _OUTPUT_PARAMETERS.items()
-    ]
+    extra = _keyword_parameters(_CONNECTION_PARAMETERS, _CONNECTION_DEFAULTS) + (
+        _keyword_parameters(_OUTPUT_PARAMETERS, _OUTPUT_DEFAULTS)
+    )
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
@@ -321,44 +339,18 @@ def lookup_options(
         )
         command(*args, conn=conn, out=out, **kwargs)
 
-    params = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-        else p
-        for p in own
-    ]
-    wrapper.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in (*params, *extra)}
-    del wrapper.__wrapped__
-    return wrapper
+    return _with_parameters(wrapper, signature, own, extra)
 
 
 def connection_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give a command ``conn: ConnectionOptions`` from the shared connection flags alone."""
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name != "conn"]
-    extra = [
-        inspect.Parameter(
-            name,
-            inspect.Parameter.KEYWORD_ONLY,
-            annotation=hint,
-            default=_CONNECTION_DEFAULTS[name],
-        )
-        for name, hint in _CONNECTION_PARAMETERS.items()
-    ]
+    extra = _keyword_parameters(_CONNECTION_PARAMETERS, _CONNECTION_DEFAULTS)
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         conn = ConnectionOptions(**{name: kwargs.pop(name) for name in _CONNECTION_PARAMETERS})
         command(*args, conn=conn, **kwargs)
 
-    params = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-        else p
-        for p in own
-    ]
-    wrapper.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in (*params, *extra)}
-    del wrapper.__wrapped__
-    return wrapper
+    return _with_parameters(wrapper, signature, own, extra)
