@@ -94,3 +94,9 @@ def test_the_checklist_and_waterfall_fit_80_columns(monkeypatch: pytest.MonkeyPa
     for words in ("2 certificate and key", "5 TLS handshake", "POST first byte",
                   "client certificate:", "accepted CA names:", "All layers passed."):
         assert words in run.stdout
+    # Between the header and the timings, only a check's own line starts at its icon: what
+    # wraps (a long summary, a long fact) stays indented under its column.
+    checklist = run.stdout.split("\n\n")[1]
+    assert [line for line in checklist.splitlines() if not line.startswith(" ")] == []
+    headlines = [line for line in checklist.splitlines() if line.startswith(" ✔ ")]
+    assert len(headlines) == 8

@@ -214,11 +214,17 @@ def _print_check(console: Console, check: Check) -> None:
     from rich.text import Text
 
     status = check.status.value
-    line = Text()
-    line.append(f" {_ICONS[status]} ", style=_STYLES[status])
-    line.append(f"{int(check.layer)} {check.layer.title:<20}", style="bold")
-    line.append(visible(check.summary), style="dim" if status == "skipped" else "")
-    console.print(line)
+    # The summary wraps under itself, so a long one never runs back under the icon.
+    headline = Table.grid()
+    headline.add_column(no_wrap=True)
+    headline.add_column(no_wrap=True)
+    headline.add_column(overflow="fold")
+    headline.add_row(
+        Text(f" {_ICONS[status]} ", style=_STYLES[status]),
+        Text(f"{int(check.layer)} {check.layer.title:<20}", style="bold"),
+        Text(visible(check.summary), style="dim" if status == "skipped" else ""),
+    )
+    console.print(headline)
     if status == "skipped":
         return
     # Facts under the check, wrapped at words with a hanging indent, names never split.
