@@ -149,8 +149,12 @@ def _option_row(param: Parameter, ctx: Context) -> tuple[str, str]:
 def _option_metavar(param: Parameter) -> str:
     if param.metavar:
         return param.metavar
+    # Typer before 0.29 declares choices as Click does, on the type; 0.29 on a descriptor.
     descriptor = getattr(param, "type_descriptor", None)
-    choices = descriptor.choices if descriptor is not None and descriptor.is_choice else None
+    if descriptor is not None:
+        choices = descriptor.choices if descriptor.is_choice else None
+    else:
+        choices = getattr(param.type, "choices", None)
     if choices:
         return "[" + "|".join(_plain(choice) for choice in choices) + "]"
     return (param.name or "value").upper()
