@@ -13,7 +13,7 @@ from smsp_cli.completion import gender_words
 from smsp_cli.models import build_query
 from smsp_cli.operations import Operation
 from smsp_cli.options import ConnectionOptions, OutputOptions, lookup_options
-from smsp_cli.output.render import OutputFormat
+from smsp_cli.output.formats import OutputFormat
 from smsp_cli.reporting import reported_errors
 from smsp_cli.runner import run
 
