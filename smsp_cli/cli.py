@@ -32,12 +32,13 @@ class CommandEntry:
     """One command of the root group, known without importing its module."""
 
     # A plain class, not a dataclass: every start-up builds this table, --version's too.
-    __slots__ = ("help", "name", "target")
+    __slots__ = ("brief", "help", "name", "target")
 
-    def __init__(self, name: str, target: str, help: str) -> None:
+    def __init__(self, name: str, target: str, help: str, *, brief: bool = False) -> None:
         self.name = name
         self.target = target  # "module:attribute": a command function or an SmspTyper group
         self.help = help  # its line in `smsp --help`; tests hold it equal to the command's own
+        self.brief = brief  # answers within a moment and exits: see smsp_cli.brief
 
     def __repr__(self) -> str:
         return f"CommandEntry({self.name!r}, {self.target!r})"
@@ -48,26 +49,31 @@ COMMANDS: tuple[CommandEntry, ...] = (
         "verify",
         "smsp_cli.commands.lookups:verify",
         "Verify an NHS number against a date of birth (verifyNHSNumber).",
+        brief=True,
     ),
     CommandEntry(
         "get",
         "smsp_cli.commands.lookups:get",
         "Get details by NHS number and date of birth (getPatientDetailsByNHSNumber).",
+        brief=True,
     ),
     CommandEntry(
         "search",
         "smsp_cli.commands.lookups:search",
         "Find a patient's details by demographics (getPatientDetailsBySearch).",
+        brief=True,
     ),
     CommandEntry(
         "trace",
         "smsp_cli.commands.lookups:trace",
         "Trace a patient's NHS number from demographics (getNHSNumber).",
+        brief=True,
     ),
     CommandEntry(
         "details",
         "smsp_cli.commands.lookups:details",
         "Get details by NHS number, or by family, given and gender (getPatientDetails).",
+        brief=True,
     ),
     CommandEntry(
         "batch",
@@ -162,5 +168,17 @@ def main() -> None:
 
             roothelp.show(asked=bool(args))
             return
-    # One name for help, errors and shell completion (_SMSP_COMPLETE), however it was started.
-    __getattr__("app")(prog_name=PROG_NAME)
+
+    def run_app() -> None:
+        # One name for help, errors and completion (_SMSP_COMPLETE), however it was started.
+        __getattr__("app")(prog_name=PROG_NAME)
+
+    if args and args[0] in _BRIEF:
+        from smsp_cli import brief
+
+        brief.run(run_app)  # the app is built inside, with the collector off
+        return
+    run_app()
+
+
+_BRIEF = frozenset(entry.name for entry in COMMANDS if entry.brief)
