@@ -60,13 +60,13 @@ def setting_flags(conn: ConnectionOptions) -> dict[str, str | None]:
 
 def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     """Send one validated query and show the result; exit with the outcome's code."""
+    if out.dry_run:
+        _dry_run(query, conn)
+        return
     from smsp_cli import tracing
     from smsp_cli.output import banner, render
     from smsp_cli.wire import service
 
-    if out.dry_run:
-        _dry_run(query, conn)
-        return
     with connection(conn) as settings:
         banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
         # -v / --trace-file: the report goes to stderr and the file also when the call fails.
