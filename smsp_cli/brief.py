@@ -3,9 +3,9 @@
 Two things the interpreter does buy such a process nothing but time (issue 12):
 
 * the cyclic garbage collector rescans, again and again, the few hundred thousand long-lived
-  objects that start-up creates: about 10 ms of a lookup, to free well under 1 MiB;
+  objects that start-up creates: about 12 ms of a lookup, to free well under 1 MiB;
 * the teardown at exit frees every one of those objects one by one, just before the operating
-  system reclaims the whole process at once: about 30 ms.
+  system reclaims the whole process at once: about 22 ms.
 
 So a lookup runs with the collector off and, once it has finished, ends as the interpreter
 would, in the same order: exit handlers run first (the audit trail closes there), then stdout
