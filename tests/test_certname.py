@@ -3,6 +3,7 @@ and only the configured CA bundle is trusted."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ssl
 from pathlib import Path
@@ -125,7 +126,7 @@ def test_damaged_certificates_never_raise_or_disagree(at: int, junk: bytes) -> N
         return
     try:
         expected = cryptography_cn(damaged)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         return  # cryptography refuses the whole certificate; TLS will too
     assert name == expected
 
@@ -211,3 +212,26 @@ def test_only_the_configured_ca_bundle_is_trusted(credentials: SandboxCredential
     assert len(trusted) == 1
     subject = dict(pair[0] for pair in trusted[0]["subject"])  # type: ignore[misc]
     assert subject["commonName"] == "smsp sandbox CA (throwaway)"
+
+
+def test_a_certificate_of_an_unknown_version_is_left_to_cryptography(tmp_path: Path) -> None:
+    der = bytearray(_der(_SAMPLE))
+    at = der.index(bytes((0xA0, 0x03, 0x02, 0x01, 0x02)))  # [0] { INTEGER 2 }: v3
+    der[at + 4] = 0x3F  # version 63
+    pem = _pem(bytes(der))
+    assert pem_common_name(pem) is None
+    path = tmp_path / "v63.pem"
+    path.write_bytes(pem)
+    with pytest.raises(ConfigError, match="is not readable PEM or PKCS#12"):
+        clientcert.common_name(path)
+
+
+def _der(pem: bytes) -> bytes:
+    body = pem.split(b"-----")[2]
+    return base64.b64decode(b"".join(body.split()))
+
+
+def _pem(der: bytes) -> bytes:
+    encoded = base64.encodebytes(der).replace(b"\n", b"")
+    lines = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
+    return b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"

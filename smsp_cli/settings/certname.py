@@ -18,6 +18,8 @@ _BEGIN = b"-----BEGIN CERTIFICATE-----"
 _END = b"-----END CERTIFICATE-----"
 _SEQUENCE, _SET, _OID = 0x30, 0x31, 0x06
 _VERSION = 0xA0  # [0] EXPLICIT, present from X.509 v2 on
+# Its content: INTEGER v1(0), v2(1) or v3(2) (RFC 5280 4.1.2.1).
+_KNOWN_VERSIONS = frozenset(bytes((0x02, 0x01, number)) for number in range(3))
 _COMMON_NAME = bytes((0x55, 0x04, 0x03))  # 2.5.4.3
 # DER string tags a CN is read from here; any other (BMPString, TeletexString, ...) -> None.
 _TEXT_TAGS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii"}
@@ -50,6 +52,8 @@ def _first_common_name(der: bytes) -> str | None:
         raise _Unexpected
     tbs = _children(certificate[0][1])
     if tbs and tbs[0][0] == _VERSION:
+        if tbs[0][1] not in _KNOWN_VERSIONS:
+            raise _Unexpected  # not a certificate cryptography (or OpenSSL) would accept
         tbs = tbs[1:]
     if len(tbs) < 5:
         raise _Unexpected

@@ -292,7 +292,7 @@ def _pem_certificates(path: Path, data: bytes) -> list[x509.Certificate]:
 
     try:
         certificates = x509.load_pem_x509_certificates(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         certificates = []
     if not certificates:
         raise ConfigError(f"client certificate {path} is not readable PEM or PKCS#12")
