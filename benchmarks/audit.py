@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import print_table, timed
+from report import print_timings, timed
 
 
 def main() -> None:
@@ -69,7 +69,7 @@ def lookups(data: Path, runs: int) -> None:
             for name, audit in variants.items():
                 rows[name] += timed(lambda audit=audit: service.call(query, settings,
                                                                      audit=audit), 1)
-    print_table("one lookup", rows, runs)
+    print_timings("one lookup", rows, runs)
 
 
 def appends(data: Path, runs: int) -> None:

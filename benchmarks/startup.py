@@ -1,48 +1,65 @@
-"""Start-up time of the smsp CLI against a bare Python interpreter measured in the same run.
+"""Start-up of the smsp CLI against `python -c "import typer"`, measured in the same run.
 
     python benchmarks/startup.py [--runs N]
 
-Prints the median and best wall time of each command over N runs, and each as a multiple of
-the `python -c pass` baseline. Nothing here touches the network.
+Runs the commands in N rounds and prints the medians of wall time, CPU time and peak memory
+with their ratios to the baseline, then checks the targets and exits 1 when one is missed:
+`smsp --help` <= 1.3x, `smsp --version` <= 1.0x and `smsp get ... --dry-run` <= 1.5x the
+time of `python -c "import typer"`. The dry run uses throwaway sandbox credentials and sends
+nothing; nothing here touches the network.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from report import print_table, timed
+from report import Target, check, child_environment, machine_load, measure, print_table, run_child
+
+BASELINE = "python -c 'import typer'"
+TARGETS = (
+    Target("smsp --help", BASELINE, 1.3),
+    Target("smsp --version", BASELINE, 1.0),
+    Target("smsp get --dry-run", BASELINE, 1.5),
+)
 
 
-def _run(command: list[str], env: dict[str, str]) -> None:
-    subprocess.run(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
-    )
-
-
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=21, help="measured rounds")
     runs = parser.parse_args().runs
+
+    from smsp_cli.sandbox.certs import ensure_credentials
+    from smsp_cli.sandbox.embedded import settings_for
+    from smsp_cli.settings.connection import KEYS
+
     smsp = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
-    env = os.environ | {"NO_COLOR": "1"}
+    data = Path(tempfile.mkdtemp(prefix="smsp-bench-"))
+    credentials = ensure_credentials(data / "sandbox")
+    settings = settings_for("https://127.0.0.1:9/smsp/pds", credentials)
+    env = child_environment() | {KEYS[key][1]: value for key, value in settings.items()}
+    env |= {"SMSP_DATA_DIR": str(data), "SMSP_CONFIG_DIR": str(data / "config")}
     commands = {
-        "python -c pass (baseline)": [sys.executable, "-c", "pass"],
-        "python -c 'import typer'": [sys.executable, "-c", "import typer"],
+        "python -c pass": [sys.executable, "-c", "pass"],
+        BASELINE: [sys.executable, "-c", "import typer"],
         "smsp --version": [smsp, "--version"],
         "smsp --help": [smsp, "--help"],
-        "smsp get --help": [smsp, "get", "--help"],
-        "smsp get <bad number> (validation error)": [smsp, "get", "123", "--dob", "1980-01-01"],
+        "smsp get -h": [smsp, "get", "-h"],
+        "smsp get --dry-run": [smsp, "get", "9991000003", "--dob", "1984-03-14", "--dry-run"],
     }
-    results = {
-        name: timed(lambda c=command: _run(c, env), runs) for name, command in commands.items()
+    rows = {
+        name: (lambda command=command: run_child(command, env))
+        for name, command in commands.items()
     }
-    print_table("command", results, runs)
+    print(machine_load())
+    results = measure(rows, runs)
+    print_table("command", results, runs, BASELINE)
+    print(machine_load())
+    return check(results, TARGETS)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -47,17 +47,32 @@ def command_help(command: Command, ctx: Context) -> str:
 
 def group_help(group: TyperGroup, ctx: Context) -> str:
     """The help page of a command group: its commands, then its options."""
-    lines = [_usage(group, ctx), ""]
-    lines += _description(group.help or "")
     rows = []
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         if command is not None and not command.hidden:
-            rows.append((name, _first_paragraph(command.help or "")))
-    if rows:
-        lines += _section("Commands", rows)
-    for panel, params in _panels(group.get_params(ctx)):
-        lines += _section(panel, [_option_row(p, ctx) for p in params])
+            rows.append((name, first_paragraph(command.help or "")))
+    sections = [
+        (panel, [_option_row(p, ctx) for p in params])
+        for panel, params in _panels(group.get_params(ctx))
+    ]
+    return group_page(_usage(group, ctx), group.help or "", rows, sections)
+
+
+def group_page(
+    usage: str,
+    description: str,
+    commands: Sequence[tuple[str, str]],
+    sections: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+) -> str:
+    """A group's page from its parts: usage line, description, (name, help) rows of its
+    commands, then each section of option rows."""
+    lines = [usage, ""]
+    lines += _description(description)
+    if commands:
+        lines += _section("Commands", commands)
+    for title, rows in sections:
+        lines += _section(title, rows)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -90,7 +105,8 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(block.split()) for block in blocks if block.strip()]
 
 
-def _first_paragraph(text: str) -> str:
+def first_paragraph(text: str) -> str:
+    """The first paragraph of a help text, on one line: a command's line in its group's page."""
     paragraphs = _paragraphs(text)
     return paragraphs[0] if paragraphs else ""
 
@@ -133,8 +149,12 @@ def _option_row(param: Parameter, ctx: Context) -> tuple[str, str]:
 def _option_metavar(param: Parameter) -> str:
     if param.metavar:
         return param.metavar
+    # Typer before 0.29 declares choices as Click does, on the type; 0.29 on a descriptor.
     descriptor = getattr(param, "type_descriptor", None)
-    choices = descriptor.choices if descriptor is not None and descriptor.is_choice else None
+    if descriptor is not None:
+        choices = descriptor.choices if descriptor.is_choice else None
+    else:
+        choices = getattr(param.type, "choices", None)
     if choices:
         return "[" + "|".join(_plain(choice) for choice in choices) + "]"
     return (param.name or "value").upper()

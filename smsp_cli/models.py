@@ -23,9 +23,11 @@ SEX_CODE_SYSTEM = "2.16.840.1.113883.2.1.3.2.4.16.25"
 _T = TypeVar("_T")
 
 _NHS_NUMBER_FORMS = re.compile(r"^(\d{10}|\d{3} \d{3} \d{4}|\d{3}-\d{3}-\d{4})$")
-_OID = re.compile(r"^[0-2](\.(0|[1-9]\d*))+$")
+_OID = r"^[0-2](\.(0|[1-9]\d*))+$"
 # C0 and C1 controls, line/paragraph separators, and code points XML 1.0 cannot carry.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+# Both patterns are compiled where used (re caches them): most lookups carry no name or local
+# id, and this class, reaching past Latin-1, takes longer to compile than the module to load.
+_CONTROL = "[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]"
 
 
 def nhs_number_check_digit(first_nine: str) -> int | None:
@@ -215,7 +217,7 @@ def check_name(field: str, text: str, *, wildcards: bool) -> str:
     value = text.strip()
     if not value:
         raise ValidationError(field, "must not be blank")
-    if _CONTROL.search(value):
+    if re.search(_CONTROL, value):
         raise ValidationError(field, "must not contain control characters")
     _check_wildcard(field, value, wildcards)
     return value
@@ -255,13 +257,13 @@ def parse_local_id(text: str) -> LocalIdentifier:
     """Accept ``VALUE`` or ``OID:VALUE``; without an OID, the Local Person Identifier root."""
     value = text.strip()
     root, sep, extension = value.partition(":")
-    if sep and _OID.match(root):
+    if sep and re.match(_OID, root):
         value = extension.strip()
     else:
         root = LOCAL_PERSON_ID_OID
     if not value:
         raise ValidationError("local id", "must not be blank")
-    if _CONTROL.search(value):
+    if re.search(_CONTROL, value):
         raise ValidationError("local id", "must not contain control characters")
     return LocalIdentifier(extension=value, root=root)
 

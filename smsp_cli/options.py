@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from smsp_cli.completion import profile_names
-from smsp_cli.output.render import OutputFormat
+from smsp_cli.output.formats import OutputFormat
 
 CONNECTION_PANEL = "Connection"
 TUNING_PANEL = "Provider tuning"

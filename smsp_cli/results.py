@@ -6,6 +6,8 @@ Blank and absent are kept apart throughout: ``""`` means the provider sent the e
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ADDRESS_USES = {"H": "home", "TMP": "temporary", "PST": "correspondence"}
@@ -74,7 +76,8 @@ class Reply:
 
     ``kind`` is the reply payload root (verifyNHSNumberResponse-v1-0, getNHSNumberResponse-v1-0
     or getPatientDetailsResponse-v1-0). ``payload`` is the reply payload serialised, for
-    ``--output xml``.
+    ``--output xml``: ``serialise_payload`` makes it on first use, since no other output needs
+    it (it takes no part in equality).
     """
 
     kind: str
@@ -84,7 +87,12 @@ class Reply:
     nhs_number: str | None = None  # verify and trace
     local_identifier: str | None = None  # trace
     patient: Patient | None = None  # get, search, details
-    payload: bytes = b""
+    serialise_payload: Callable[[], bytes] = field(default=bytes, repr=False, compare=False)
+
+    @functools.cached_property
+    def payload(self) -> bytes:
+        """The reply payload as XML bytes (empty when there is none)."""
+        return self.serialise_payload()
 
 
 @dataclass(frozen=True)

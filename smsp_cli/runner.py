@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from smsp_cli.errors import SmspError
-from smsp_cli.output.render import OutputFormat
+from smsp_cli.output.formats import OutputFormat
 from smsp_cli.output.sanitize import hide_values, visible
 from smsp_cli.settings import connection as settings_module
 
@@ -60,13 +60,13 @@ def setting_flags(conn: ConnectionOptions) -> dict[str, str | None]:
 
 def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     """Send one validated query and show the result; exit with the outcome's code."""
+    if out.dry_run:
+        _dry_run(query, conn)
+        return
     from smsp_cli import tracing
     from smsp_cli.output import banner, render
     from smsp_cli.wire import service
 
-    if out.dry_run:
-        _dry_run(query, conn)
-        return
     with connection(conn) as settings:
         banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
         # -v / --trace-file: the report goes to stderr and the file also when the call fails.
@@ -89,19 +89,18 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
 
 def _dry_run(query: Query, conn: ConnectionOptions) -> None:
     """Print the envelope; nothing secret is read, nothing is sent, nobody is asked."""
-    from smsp_cli.output import render
-    from smsp_cli.output.sanitize import visible
     from smsp_cli.wire.dryrun import ENDPOINT_PLACEHOLDER, dry_run_request
 
     with layered(conn) as (values, _):
         request = dry_run_request(query, values)
     sys.stdout.write(_pretty(request.body))
+    sys.stdout.flush()
     endpoint = values["endpoint"].value if "endpoint" in values else ENDPOINT_PLACEHOLDER
-    render.stderr_console().print(
-        f"dry run: nothing sent to {visible(endpoint)} (SOAPAction {request.soap_action})",
-        markup=False,
-        soft_wrap=True,
+    # A plain line, sanitised: written directly rather than loading rich to write it as is.
+    sys.stderr.write(
+        f"dry run: nothing sent to {visible(endpoint)} (SOAPAction {request.soap_action})\n"
     )
+    sys.stderr.flush()
 
 
 def _attempts(verbose: int, hidden: tuple[str, ...]) -> Callable[[AttemptEvent], None] | None:

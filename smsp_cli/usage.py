@@ -145,12 +145,12 @@ def _missing(command: TyperCommand, ctx: Any, args: list[str]) -> list[str]:
     except click_errors.UsageError:
         return []  # Click reports the bad option itself
     params = command.get_params(ctx)
-    if any(param.is_eager and parsed.get(param.name) for param in params):
+    if any(param.is_eager and parsed.get(param.name or "") for param in params):
         return []  # --help and --version need nothing else
     return [
         _shown_name(param)
         for param in params
-        if param.required and parsed.get(param.name) in (None, ())
+        if param.required and parsed.get(param.name or "") in (None, ())
     ]
 
 

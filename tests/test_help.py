@@ -79,3 +79,17 @@ def test_help_sections_follow_the_panels() -> None:
 def test_cert_help_says_pkcs12_works(path: tuple[str, ...]) -> None:
     text = " ".join(smsp(*path, "-h").stdout.split())
     assert "--cert FILE Client certificate: PEM, or PKCS#12 (.p12/.pfx)." in text
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        (("get",), "-o, --output [table|json|xml]"),
+        (("batch",), "--format [csv|jsonl]"),
+        (("audit", "search"), "-o, --output [table|json]"),
+    ],
+)
+def test_a_closed_choice_shows_its_values(path: tuple[str, ...], shown: str) -> None:
+    run = smsp(*path, "-h")
+    assert run.exit_code == 0
+    assert shown in run.stdout

@@ -13,7 +13,7 @@ from smsp_cli.completion import gender_words
 from smsp_cli.models import build_query
 from smsp_cli.operations import Operation
 from smsp_cli.options import ConnectionOptions, OutputOptions, lookup_options
-from smsp_cli.output.render import OutputFormat
+from smsp_cli.output.formats import OutputFormat
 from smsp_cli.reporting import reported_errors
 from smsp_cli.runner import run
 
@@ -137,60 +137,56 @@ def lookup(operation: Operation) -> Callable[[Callable[..., None]], Callable[...
     return decorate
 
 
-def register(app: typer.Typer) -> None:
-    """Add the five lookup commands to ``app``."""
+@lookup(operations.VERIFY)
+def verify(
+    nhs_number: NhsNumberArg, dob: FullDobOpt, family: FamilyOpt = None, given: GivenOpt = None
+) -> None:
+    """Verify an NHS number against a date of birth (verifyNHSNumber)."""
 
-    @app.command()
-    @lookup(operations.VERIFY)
-    def verify(
-        nhs_number: NhsNumberArg, dob: FullDobOpt, family: FamilyOpt = None, given: GivenOpt = None
-    ) -> None:
-        """Verify an NHS number against a date of birth (verifyNHSNumber)."""
 
-    @app.command()
-    @lookup(operations.GET)
-    def get(
-        nhs_number: NhsNumberArg,
-        dob: FullDobOpt,
-        family: FamilyOpt = None,
-        given: GivenOpt = None,
-        local_id: LocalIdOpt = None,
-    ) -> None:
-        """Get details by NHS number and date of birth (getPatientDetailsByNHSNumber)."""
+@lookup(operations.GET)
+def get(
+    nhs_number: NhsNumberArg,
+    dob: FullDobOpt,
+    family: FamilyOpt = None,
+    given: GivenOpt = None,
+    local_id: LocalIdOpt = None,
+) -> None:
+    """Get details by NHS number and date of birth (getPatientDetailsByNHSNumber)."""
 
-    @app.command()
-    @lookup(operations.SEARCH)
-    def search(
-        family: RequiredFamilyOpt,
-        dob: FullDobOpt,
-        gender: RequiredGenderOpt,
-        given: GivenOpt = None,
-        postcode: PostcodeOpt = None,
-        local_id: LocalIdOpt = None,
-    ) -> None:
-        """Find a patient's details by demographics (getPatientDetailsBySearch)."""
 
-    @app.command()
-    @lookup(operations.TRACE)
-    def trace(
-        family: RequiredFamilyOpt,
-        dob: AnyDobOpt,
-        gender: RequiredGenderOpt,
-        given: GivenOpt = None,
-        postcode: PostcodeOpt = None,
-        local_id: LocalIdOpt = None,
-    ) -> None:
-        """Trace a patient's NHS number from demographics (getNHSNumber)."""
+@lookup(operations.SEARCH)
+def search(
+    family: RequiredFamilyOpt,
+    dob: FullDobOpt,
+    gender: RequiredGenderOpt,
+    given: GivenOpt = None,
+    postcode: PostcodeOpt = None,
+    local_id: LocalIdOpt = None,
+) -> None:
+    """Find a patient's details by demographics (getPatientDetailsBySearch)."""
 
-    @app.command()
-    @lookup(operations.DETAILS)
-    def details(
-        dob: FullDobOpt,
-        nhs_number: NhsNumberOpt = None,
-        family: FamilyOpt = None,
-        given: GivenOpt = None,
-        gender: GenderOpt = None,
-        postcode: PostcodeOpt = None,
-        local_id: LocalIdOpt = None,
-    ) -> None:
-        """Get details by NHS number, or by family, given and gender (getPatientDetails)."""
+
+@lookup(operations.TRACE)
+def trace(
+    family: RequiredFamilyOpt,
+    dob: AnyDobOpt,
+    gender: RequiredGenderOpt,
+    given: GivenOpt = None,
+    postcode: PostcodeOpt = None,
+    local_id: LocalIdOpt = None,
+) -> None:
+    """Trace a patient's NHS number from demographics (getNHSNumber)."""
+
+
+@lookup(operations.DETAILS)
+def details(
+    dob: FullDobOpt,
+    nhs_number: NhsNumberOpt = None,
+    family: FamilyOpt = None,
+    given: GivenOpt = None,
+    gender: GenderOpt = None,
+    postcode: PostcodeOpt = None,
+    local_id: LocalIdOpt = None,
+) -> None:
+    """Get details by NHS number, or by family, given and gender (getPatientDetails)."""

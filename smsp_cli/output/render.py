@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from smsp_cli.output import bounds
+from smsp_cli.output.formats import OutputFormat
 from smsp_cli.output.jsonshape import outcome_json
 from smsp_cli.output.messages import error_message, stderr_warnings
 from smsp_cli.output.table import ABSENT, CONFIDENTIAL, result_table
@@ -31,14 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["ABSENT", "CONFIDENTIAL", "SYNTHETIC_NOTE", "OutputFormat", "emit", "stderr_console"]
 
 SYNTHETIC_NOTE = "SANDBOX: synthetic data from the embedded provider, not from PDS"
-
-
-class OutputFormat(StrEnum):
-    """--output choices."""
-
-    table = "table"
-    json = "json"
-    xml = "xml"
 
 
 def stderr_console() -> Console:

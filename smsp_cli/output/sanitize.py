@@ -18,6 +18,7 @@ JSON output never passes through here: it keeps the data exact, escaped by the J
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -36,6 +37,7 @@ UNSAFE_RANGES: tuple[tuple[int, int], ...] = (
 _LAYOUT = "\t\n"  # kept by visible(keep_layout=True)
 
 
+@functools.cache
 def _character_class(kept: str = "") -> re.Pattern[str]:
     """A regex class of the unsafe ranges, less the characters in ``kept``."""
     parts = []
@@ -48,8 +50,6 @@ def _character_class(kept: str = "") -> re.Pattern[str]:
     return re.compile(f"[{''.join(parts)}]")
 
 
-_UNSAFE = _character_class()
-_UNSAFE_BUT_LAYOUT = _character_class(kept=_LAYOUT)
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -69,7 +69,9 @@ def visible(text: str, *, keep_layout: bool = False) -> str:
     ``keep_layout`` keeps newlines and tabs (for multi-line text such as a trace); otherwise
     they are escaped too, so one value stays on one line.
     """
-    pattern = _UNSAFE_BUT_LAYOUT if keep_layout else _UNSAFE
+    # Compiled on first use: classes reaching this far into Unicode take milliseconds to
+    # compile, and most lookups show no untrusted text to a person.
+    pattern = _character_class(kept=_LAYOUT if keep_layout else "")
     return pattern.sub(_escape, text)
 
 

@@ -10,16 +10,20 @@ file holding both.
 with a random one-time password, through an anonymous memory file (Linux ``memfd``) or, where
 there is none, a 0600 file in a 0700 directory deleted straight after loading. The private key
 is never written to disk unencrypted, and its one-time password never leaves this process.
+
+A lookup with a plain PEM certificate and an unencrypted PEM key needs none of that, and
+importing ``cryptography`` would cost it more than the rest of its start-up: :func:`for_tls`
+lets OpenSSL read both files itself (it checks that they match) and reads the CN without
+``cryptography`` (:mod:`smsp_cli.settings.certname`). Should OpenSSL refuse the files, they are
+loaded the full way, whose errors name the problem. Nothing new is written to disk.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +67,7 @@ class ClientCredentials:
 
     def load_into(self, context: ssl.SSLContext) -> None:
         """Give ``context`` this certificate, chain and key, never writing the key in clear."""
+        import secrets
         import ssl
 
         from cryptography.hazmat.primitives import serialization
@@ -87,6 +92,59 @@ class ClientCredentials:
             ) from None
         except OSError as exc:
             raise ConfigError(f"cannot hand the client key to TLS: {exc.strerror}") from None
+
+
+class PemFiles:
+    """A plain PEM certificate (chain may follow) and unencrypted PEM key, for OpenSSL to read."""
+
+    __slots__ = ("cert_path", "key_path", "pem")
+
+    def __init__(self, cert_path: Path, key_path: Path | None, pem: bytes) -> None:
+        self.cert_path = cert_path
+        self.key_path = key_path  # None: the key is in the certificate file
+        self.pem = pem  # the certificate file's contents, for the CN
+
+    def __repr__(self) -> str:
+        return f"PemFiles(cert={self.cert_path}, key={self.key_path})"
+
+    @property
+    def common_name(self) -> str:
+        """The Subject CN: the default wsse:Username (ITK-WS WS-SEC-02, spec §5.3)."""
+        return _pem_common_name(self.cert_path, self.pem)
+
+    def load_into(self, context: ssl.SSLContext) -> None:
+        """Give ``context`` the certificate, chain and key straight from their files."""
+        import ssl
+
+        key = str(self.key_path) if self.key_path is not None else None
+        try:
+            context.load_cert_chain(str(self.cert_path), key)
+        except (ssl.SSLError, OSError):
+            # Not readable, or not a pair: the full load explains which (and raises).
+            load(self.cert_path, self.key_path).load_into(context)
+
+
+TlsClient = PemFiles | ClientCredentials
+
+
+def for_tls(
+    cert: Path, key: Path | None = None, passphrase: PassphraseGetter | None = None
+) -> TlsClient:
+    """The client credentials as TLS needs them; plain PEM files are left for OpenSSL to read.
+
+    Anything encrypted, PKCS#12 or unusual goes through :func:`load`, with its checks,
+    passphrase and errors. A key readable by others is warned about either way.
+    """
+    data = _read(cert, "client certificate")
+    if _PEM_MARKER in data:
+        if key is not None:
+            key_data, key_file, what = _read(key, "client key"), key, "client key"
+        else:
+            key_data, key_file, what = data, cert, "client key"  # one file holding both
+        if b"PRIVATE KEY-----" in key_data and b"ENCRYPTED" not in key_data:
+            warn_if_readable_by_others(key_file, what)
+            return PemFiles(cert, key, data)
+    return load(cert, key, passphrase)
 
 
 def is_pkcs12(path: Path) -> bool:
@@ -135,7 +193,7 @@ def common_name(
     """The client certificate's Subject CN; a PEM certificate is read without its key."""
     data = _read(cert, "client certificate")
     if _PEM_MARKER in data:
-        return subject_common_name(_pem_certificates(cert, data)[0], cert)
+        return _pem_common_name(cert, data)
     return load(cert, key, passphrase).common_name
 
 
@@ -171,6 +229,16 @@ def first_common_name(certificate: x509.Certificate) -> str | None:
         return None
     value = names[0].value
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _pem_common_name(path: Path, data: bytes) -> str:
+    from smsp_cli.settings.certname import pem_common_name
+
+    name = pem_common_name(data)
+    if name is not None:
+        return name
+    # Unusual encodings, no CN or not a certificate: cryptography reads it or explains why not.
+    return subject_common_name(_pem_certificates(path, data)[0], path)
 
 
 class _Locked(Exception):
@@ -224,7 +292,7 @@ def _pem_certificates(path: Path, data: bytes) -> list[x509.Certificate]:
 
     try:
         certificates = x509.load_pem_x509_certificates(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         certificates = []
     if not certificates:
         raise ConfigError(f"client certificate {path} is not readable PEM or PKCS#12")
@@ -332,6 +400,8 @@ def _private_files(cert_pem: bytes, key_pem: bytes) -> Iterator[tuple[str, str]]
             for descriptor in descriptors:
                 os.close(descriptor)
         return
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="smsp-tls-") as directory:  # created 0700
         paths = []
         for name, content in (("cert.pem", cert_pem), ("key.pem", key_pem)):

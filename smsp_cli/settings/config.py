@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -143,8 +142,6 @@ def check_profile_name(name: str) -> None:
 
 def load(path: Path | None = None) -> Config:
     """Read and check the config file; a missing file is an empty config."""
-    import tomllib
-
     path = path or config_path()
     try:
         text = path.read_text(encoding="utf-8")
@@ -153,6 +150,8 @@ def load(path: Path | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
         raise ConfigError(f"cannot read config file {path}: {reason}") from None
+    import tomllib  # only when there is a file to read
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -334,6 +333,8 @@ def save(config: Config) -> None:
     """
     path = config.path
     text = dumps(config)
+    import secrets  # only when writing: a lookup reads the file at most
+
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)

@@ -13,9 +13,40 @@ therefore includes a second (usually cached) resolution.
 its objects.
 """
 
-from smsp_cli.tracing.collect import Phase, TlsSession, Trace
-from smsp_cli.tracing.output import TRACE_FILE_MODE, TraceFile, session
-from smsp_cli.tracing.text import bar, format_seconds, render, timing_lines
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smsp_cli.tracing.collect import Phase, TlsSession, Trace
+    from smsp_cli.tracing.output import TRACE_FILE_MODE, TraceFile, session
+    from smsp_cli.tracing.text import bar, format_seconds, render, timing_lines
+
+# Every lookup asks for a trace session, few for a trace: each name is imported from its
+# module on first use, so a lookup without -v or --trace-file loads only .output.
+_HOMES = {
+    "Phase": "collect",
+    "TlsSession": "collect",
+    "Trace": "collect",
+    "TRACE_FILE_MODE": "output",
+    "TraceFile": "output",
+    "session": "output",
+    "bar": "text",
+    "format_seconds": "text",
+    "render": "text",
+    "timing_lines": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "TRACE_FILE_MODE",

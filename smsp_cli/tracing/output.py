@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsp_cli.errors import ConfigError
-from smsp_cli.tracing.collect import Trace
-from smsp_cli.tracing.text import render
 
 if TYPE_CHECKING:
     from smsp_cli.options import OutputOptions
+    from smsp_cli.tracing.collect import Trace
 
 TRACE_FILE_MODE = 0o600
 
@@ -108,6 +107,9 @@ def session(out: OutputOptions, *, hidden: tuple[str, ...] = ()) -> Iterator[Tra
     if not out.verbose and not out.trace_file:
         yield None
         return
+    # The trace machinery loads only when a trace is asked for: most lookups have none.
+    from smsp_cli.tracing.collect import Trace
+
     sink = TraceFile.create(Path(out.trace_file).expanduser()) if out.trace_file else None
     trace = Trace()
     try:
@@ -123,6 +125,8 @@ def session(out: OutputOptions, *, hidden: tuple[str, ...] = ()) -> Iterator[Tra
 def _deliver(
     trace: Trace, out: OutputOptions, sink: TraceFile | None, hidden: tuple[str, ...]
 ) -> None:
+    from smsp_cli.tracing.text import render
+
     if out.verbose:
         sys.stderr.write(render(trace, reveal=out.reveal, pretty=True, hidden=hidden))
         sys.stderr.flush()

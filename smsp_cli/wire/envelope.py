@@ -20,11 +20,9 @@ from smsp_cli.ids import UPPER_UUID
 from smsp_cli.ids import new_uuid as random_uuid
 from smsp_cli.settings.identity import ITK_IDENTITY_TYPE, MAX_AUDIT_IDS, AuditId
 from smsp_cli.wire import templating
-from smsp_cli.wire.xmlsafe import NS
+from smsp_cli.wire.xmlsafe import clark
 
 if TYPE_CHECKING:
-    from lxml import etree
-
     from smsp_cli.models import Query
     from smsp_cli.operations import Operation
 
@@ -38,11 +36,15 @@ _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # xs:ID values cannot start with a digit, hence the prefix on payload ids (spec §5.4).
 _PAYLOAD_ID_PREFIX = "uuid_"
 # Anything outside the XML 1.0 Char production cannot be carried at all (lxml refuses it).
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Written as the complement of Char within Unicode: the same code points, and compiled about
+# ten times faster than the negated production, on every lookup's start-up.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 _AUDIT_IDENTITY = "soap:Body/itk:DistributionEnvelope/itk:header/itk:auditIdentity"
 _SENDER = "soap:Header/wsa:From"
 _PAYLOAD_SLOT = "soap:Body/itk:DistributionEnvelope/itk:payloads/itk:payload"
+_QUERY_EVENT = f"{_PAYLOAD_SLOT}/hl7:*/hl7:queryEvent"
+_PERSON_NAME = f"{_QUERY_EVENT}/hl7:Person.Name/hl7:value"
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,17 @@ def build_request(
     """Build the SOAP request for a validated query; ``now`` and ``new_uuid`` are for tests."""
     created = _created_at(now)
     ids = _fresh_ids(new_uuid or random_uuid)
-    envelope = _envelope(query.operation, settings, ids, created)
-    _find(envelope, _PAYLOAD_SLOT).append(_payload(query, ids.request_id))
+    values = _envelope_values(query.operation, settings, ids, created)
+    values.update(_payload_values(query, ids.request_id))
+    # The operation's payload template sits in itk:payload of the envelope template, so one
+    # copy of one tree is filled (templates are parsed and laid out once per process).
+    template = (ENVELOPE_TEMPLATE, _PAYLOAD_SLOT, query.operation.template)
+    filled = templating.load_filled(template, _xml_safe(values))
+    _drop_unused_envelope_parts(filled, settings)
+    _drop_unused_payload_parts(filled, query)
+    filled.check()
     return BuiltRequest(
-        body=templating.serialise(envelope),
+        body=templating.serialise(filled.root),
         # Spec §2: SOAPAction = wsa:Action = DE header/@service = the service URN.
         soap_action=query.operation.service,
         message_id=ids.message_id,
@@ -136,19 +145,13 @@ def _created_at(now: dt.datetime | None) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def _envelope(
-    operation: Operation, settings: EnvelopeSettings, ids: _Ids, created: dt.datetime
-) -> etree._Element:
-    root = templating.load(ENVELOPE_TEMPLATE)
-    for surplus in _find(root, _AUDIT_IDENTITY).findall("itk:id", NS)[
-        len(settings.audit_identity) :
-    ]:
+def _drop_unused_envelope_parts(filled: templating.Filled, settings: EnvelopeSettings) -> None:
+    audit_ids = filled.at(_AUDIT_IDENTITY).findall(clark("itk:id"))
+    for surplus in audit_ids[len(settings.audit_identity) :]:
         templating.remove(surplus)
     if settings.sender_address is None:
         # WS-ADR-05: hosts must not require wsa:From, so it is only sent when configured.
-        templating.remove(_find(root, _SENDER))
-    templating.fill(root, _xml_safe(_envelope_values(operation, settings, ids, created)))
-    return root
+        templating.remove(filled.at(_SENDER))
 
 
 def _envelope_values(
@@ -175,27 +178,17 @@ def _envelope_values(
     return values
 
 
-def _payload(query: Query, request_id: str) -> etree._Element:
-    operation = query.operation
-    root = templating.load(operation.template)
-    query_event = _find(root, "hl7:queryEvent")
+def _drop_unused_payload_parts(filled: templating.Filled, query: Query) -> None:
     present = set(query.items())
     # Spec §3.1: optional items are omitted; the template already holds them in XSD order.
-    for item in operation.items:
+    for item in query.operation.items:
         if item not in present:
-            templating.remove(_find(query_event, f"hl7:{item}"))
-    if "Person.Name" in present:
-        _drop_absent_name_parts(_find(query_event, "hl7:Person.Name/hl7:value"), query)
-    templating.fill(root, _xml_safe(_payload_values(query, request_id)))
-    return root
-
-
-def _drop_absent_name_parts(name: etree._Element, query: Query) -> None:
+            templating.remove(filled.at(f"{_QUERY_EVENT}/hl7:{item}"))
     # Spec §3.2: given and family are each 0..1 (the family rule is models.py's to enforce).
-    if query.given is None:
-        templating.remove(_find(name, "hl7:given"))
-    if query.family is None:
-        templating.remove(_find(name, "hl7:family"))
+    if "Person.Name" in present and query.given is None:
+        templating.remove(filled.at(f"{_PERSON_NAME}/hl7:given"))
+    if "Person.Name" in present and query.family is None:
+        templating.remove(filled.at(f"{_PERSON_NAME}/hl7:family"))
 
 
 def _payload_values(query: Query, request_id: str) -> dict[str, str]:
@@ -226,10 +219,3 @@ def _field_label(placeholder: str) -> str:
         return "audit id"
     labels = {"given": "given name", "family": "family name", "local_id": "local id"}
     return labels.get(placeholder, placeholder.replace("_", " "))
-
-
-def _find(root: etree._Element, path: str) -> etree._Element:
-    element = root.find(path, NS)
-    if element is None:
-        raise templating.TemplateError(f"template {root.tag} has no {path}")
-    return element

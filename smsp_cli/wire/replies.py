@@ -22,13 +22,14 @@ Unknown response codes are returned raw: judging them is ``codes.lookup``'s job 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http
 from typing import TYPE_CHECKING
 
 from smsp_cli import codes, errors, operations, results
 from smsp_cli.output.sanitize import provider_text
 from smsp_cli.wire import reply_payloads, xmlsafe
-from smsp_cli.wire.xmlsafe import NS
+from smsp_cli.wire.xmlsafe import NS, clark
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -146,7 +147,7 @@ def _find_fault(root: etree._Element) -> etree._Element | None:
     """The first ``soap:Body/soap:Fault`` anywhere, or the root itself if it is a bare Fault."""
     if root.tag == _tag("soap", "Fault"):
         return root
-    return root.find(".//soap:Body/soap:Fault", NS)
+    return root.find(clark(".//soap:Body/soap:Fault"))
 
 
 def _read_fault(fault: etree._Element) -> results.Fault:
@@ -224,13 +225,19 @@ def _read_business_reply(root: etree._Element, expected: operations.Reply | None
         raise errors.ProviderFailed(
             f"expected a {expected.value} reply but the provider sent {_quote(kind)}"
         )
-    reply = results.Reply(
+    response_code = _response_code(payload, kind)
+    message_id = _message_id(root)
+    carried = reply_payloads.read_payload(payload, kind)
+    return results.Reply(
         kind=kind,
-        response_code=_response_code(payload, kind),
-        message_id=_message_id(root),
-        payload=_serialise(payload),
+        response_code=response_code,
+        message_id=message_id,
+        verified=carried.verified,
+        nhs_number=carried.nhs_number,
+        local_identifier=carried.local_identifier,
+        patient=carried.patient,
+        serialise_payload=functools.partial(_serialise, payload),
     )
-    return reply_payloads.read_payload(payload, reply)
 
 
 def _locate_payload(root: etree._Element) -> etree._Element:
@@ -240,12 +247,12 @@ def _locate_payload(root: etree._Element) -> etree._Element:
     """
     container = root
     if root.tag == _tag("soap", "Envelope"):
-        body = root.find("soap:Body", NS)
+        body = root.find(clark("soap:Body"))
         if body is None:
             raise errors.ProviderFailed("provider reply is a SOAP envelope without a Body")
         container = _first_element(body, "the SOAP Body is empty")
     if container.tag == _tag("itk", "DistributionEnvelope"):
-        slot = container.find("itk:payloads/itk:payload", NS)
+        slot = container.find(clark("itk:payloads/itk:payload"))
         if slot is None:
             raise errors.ProviderFailed("the Distribution Envelope carries no itk:payload")
         container = _first_element(slot, "the Distribution Envelope payload is empty")
@@ -266,7 +273,7 @@ def _first_element(parent: etree._Element, when_missing: str) -> etree._Element:
 
 def _response_code(payload: etree._Element, kind: str) -> str:
     """The business outcome is ``value/@code`` (spec §3.4); a blank code is no code."""
-    value = payload.find("hl7:value", NS)
+    value = payload.find(clark("hl7:value"))
     code = None if value is None else reply_payloads.attribute(value, "code")
     if not code:
         raise errors.ProviderFailed(f"provider reply {_quote(kind)} has no response code")
@@ -276,7 +283,7 @@ def _response_code(payload: etree._Element, kind: str) -> str:
 def _message_id(root: etree._Element) -> str | None:
     if root.tag != _tag("soap", "Envelope"):
         return None
-    return reply_payloads.text(root.find("soap:Header/wsa:MessageID", NS))
+    return reply_payloads.text(root.find(clark("soap:Header/wsa:MessageID")))
 
 
 def _serialise(payload: etree._Element) -> bytes:

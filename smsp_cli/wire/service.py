@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
     from smsp_cli.audit import CallAudit
     from smsp_cli.models import Query
+    from smsp_cli.settings.clientcert import PassphraseGetter
     from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.settings.credentials import Secret
     from smsp_cli.tracing import Trace
     from smsp_cli.wire.envelope import BuiltRequest
     from smsp_cli.wire.retry import AttemptEvent, RetryPolicy
@@ -51,11 +53,24 @@ def prepare(
 
 def _certificate_cn(settings: ConnectionSettings) -> str:
     from smsp_cli.settings import clientcert
-    from smsp_cli.settings.credentials import PassphraseSource
 
     # A PEM certificate is read without its key; a PKCS#12 file may need its passphrase.
-    source = PassphraseSource.for_settings(settings)
-    return clientcert.common_name(settings.cert, settings.key, source)
+    return clientcert.common_name(settings.cert, settings.key, _passphrase_source(settings))
+
+
+def _passphrase_source(settings: ConnectionSettings) -> PassphraseGetter:
+    """The settings' passphrase source, set up only if a file turns out to be encrypted."""
+    found: list[PassphraseGetter] = []
+
+    def passphrase(what: str) -> Secret:
+        if not found:
+            # The keyring and prompt machinery load only for an encrypted key or PKCS#12.
+            from smsp_cli.settings.credentials import PassphraseSource
+
+            found.append(PassphraseSource.for_settings(settings))
+        return found[0](what)
+
+    return passphrase
 
 
 def open_session(
@@ -70,10 +85,9 @@ def open_session(
     read) at most once however many requests the session sends.
     """
     from smsp_cli.settings import clientcert
-    from smsp_cli.settings.credentials import PassphraseSource
     from smsp_cli.wire import transport as http
 
-    client = clientcert.load(settings.cert, settings.key, PassphraseSource.for_settings(settings))
+    client = clientcert.for_tls(settings.cert, settings.key, _passphrase_source(settings))
     context = http.ssl_context(
         settings.ca_bundle,
         settings.cert,

@@ -2,6 +2,11 @@
 
 A placeholder is a whole text node or a whole attribute value of the form ``$name``. lxml
 escapes whatever is assigned, so names such as ``O'Brien & <Sons>`` need no care here.
+
+Every request fills two templates, so where each placeholder and each element the caller
+needs sits is found once per template (:func:`load_filled`): a fresh copy is filled by
+position, the caller drops the optional parts it has no value for, and :meth:`Filled.check`
+makes sure that no placeholder was left behind.
 """
 
 from __future__ import annotations
@@ -50,6 +55,104 @@ def load(name: str) -> etree._Element:
     return copy.deepcopy(_parsed(name))
 
 
+# A template file name, or (outer, slot, inner): a copy of template ``inner`` appended to the
+# element at ElementPath ``slot`` (NS prefixes) of template ``outer``.
+Template = str | tuple[str, str, str]
+
+# Where a placeholder sits: the element's position in document order, the attribute (None for
+# the element's text), and the placeholder's name.
+_Slot = tuple[int, str | None, str]
+
+
+@functools.cache
+def _tree(template: Template) -> etree._Element:
+    if isinstance(template, str):
+        return _parsed(template)
+    outer, slot, inner = template
+    root = load(outer)
+    place = root.find(xmlsafe.clark(slot))
+    if place is None:
+        raise TemplateError(f"template {outer} has no {slot}")
+    place.append(load(inner))
+    return root
+
+
+@functools.cache
+def _slots(template: Template) -> tuple[_Slot, ...]:
+    slots: list[_Slot] = []
+    for position, element in enumerate(_tree(template).iter()):
+        if not isinstance(element.tag, str):
+            continue
+        match = _PLACEHOLDER.match((element.text or "").strip())
+        if match:
+            slots.append((position, None, match.group(1)))
+        for key, value in element.items():
+            match = _PLACEHOLDER.match(str(value).strip())
+            if match:
+                slots.append((position, str(key), match.group(1)))
+    return tuple(slots)
+
+
+@functools.cache
+def _position(template: Template, path: str) -> int:
+    tree = _tree(template)
+    wanted = tree.find(xmlsafe.clark(path))
+    for position, element in enumerate(tree.iter()):
+        if element is wanted:
+            return position
+    raise TemplateError(f"template {template} has no {path}")
+
+
+class Filled:
+    """A filled copy of a template; its elements are found by their place in the template."""
+
+    __slots__ = ("_elements", "_template", "root", "unfilled")
+
+    def __init__(
+        self,
+        template: Template,
+        root: etree._Element,
+        elements: list[etree._Element],
+        unfilled: list[tuple[etree._Element, str]],
+    ) -> None:
+        self._template = template
+        self.root = root
+        self._elements = elements
+        self.unfilled = unfilled  # (element, placeholder) for each placeholder left as it was
+
+    def at(self, path: str) -> etree._Element:
+        """The element at ``path`` (an ElementPath with NS prefixes, from the root)."""
+        return self._elements[_position(self._template, path)]
+
+    def check(self) -> None:
+        """Raise TemplateError if a placeholder without a value is still part of the tree."""
+        root = self.root
+        for element, placeholder in self.unfilled:
+            if element is root or any(ancestor is root for ancestor in element.iterancestors()):
+                raise TemplateError(f"template placeholder ${placeholder} has no value")
+
+
+def load_filled(template: Template, values: Mapping[str, str]) -> Filled:
+    """A fresh copy of ``template`` with every placeholder ``values`` names filled in.
+
+    The placeholders without a value are left as they are: the caller removes the optional
+    parts holding them, then calls :meth:`Filled.check`.
+    """
+    root = copy.deepcopy(_tree(template))
+    elements = list(root.iter())
+    unfilled = []
+    for position, key, placeholder in _slots(template):
+        element = elements[position]
+        value = values.get(placeholder)
+        if value is None:
+            unfilled.append((element, placeholder))
+        elif key is None:
+            element.text = value
+        else:
+            element.set(key, value)
+    return Filled(template, root, elements, unfilled)
+
+
 def placeholders(root: etree._Element) -> set[str]:
     """Names of every ``$placeholder`` still present under ``root``."""
     found: set[str] = set()
@@ -65,16 +168,21 @@ def placeholders(root: etree._Element) -> set[str]:
 
 def fill(root: etree._Element, values: Mapping[str, str]) -> None:
     """Assign each placeholder its value; any placeholder without a value is an error."""
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        match = _PLACEHOLDER.match((element.text or "").strip())
-        if match:
-            element.text = _value(values, match.group(1))
-        for key, text in element.attrib.items():
-            match = _PLACEHOLDER.match(str(text).strip())
+    from lxml import etree
+
+    # Every placeholder holds a "$": text and attributes without one are passed over unparsed.
+    for element in root.iter(etree.Element):
+        text = element.text
+        if text is not None and "$" in text:
+            match = _PLACEHOLDER.match(text.strip())
             if match:
-                element.set(key, _value(values, match.group(1)))
+                element.text = _value(values, match.group(1))
+        for key, value in element.items():
+            attribute = str(value)
+            if "$" in attribute:
+                match = _PLACEHOLDER.match(attribute.strip())
+                if match:
+                    element.set(key, _value(values, match.group(1)))
 
 
 def _value(values: Mapping[str, str], name: str) -> str:

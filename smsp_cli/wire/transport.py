@@ -38,7 +38,7 @@ from smsp_cli.wire.xmlsafe import MAX_BODY_BYTES
 if TYPE_CHECKING:
     import httpx
 
-    from smsp_cli.settings.clientcert import ClientCredentials
+    from smsp_cli.settings.clientcert import TlsClient
     from smsp_cli.tracing import Trace
 
 
@@ -64,27 +64,28 @@ def ssl_context(
     cert: Path,
     key: Path | None = None,
     *,
-    client: ClientCredentials | None = None,
+    client: TlsClient | None = None,
     min_tls_version: str = "1.2",
 ) -> ssl.SSLContext:
     """A client context: TLS 1.2+, our CA bundle, our certificate; server always verified.
 
     ``client`` is the already loaded certificate and key (see :mod:`smsp_cli.settings.clientcert`);
-    without it, ``cert`` and ``key`` are read here and must not be encrypted.
+    without it, ``cert`` and ``key`` are read here and must not be encrypted. Only ``ca_bundle``
+    is trusted, not the system's store (whose loading would also cost more than a handshake).
     """
     files = ((ca_bundle, "CA bundle"), (cert, "client certificate"), (key, "client key"))
     for path, what in files if client is None else files[:1]:
         if path is not None and not path.is_file():
             raise ConfigError(f"{what} {path} does not exist or is not a file")
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    try:
+        # Spec §5.8: the provider's certificate is checked against the configured CA bundle.
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_bundle))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"CA bundle {ca_bundle} is not readable PEM: {_reason(exc)}") from None
     # Spec §5.8: TLS 1.2 or later; a profile may insist on 1.3.
     context.minimum_version = _TLS_VERSIONS.get(min_tls_version, ssl.TLSVersion.TLSv1_2)
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
-    try:
-        context.load_verify_locations(cafile=str(ca_bundle))
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(f"CA bundle {ca_bundle} is not readable PEM: {_reason(exc)}") from None
     from smsp_cli.settings import clientcert
 
     # The key goes through clientcert, which never writes it to disk in the clear.
@@ -106,7 +107,7 @@ class Session:
         context: ssl.SSLContext | None,
         *,
         transport: httpx.BaseTransport | None = None,
-        client: ClientCredentials | None = None,
+        client: TlsClient | None = None,
         max_connections: int = 10,
     ) -> None:
         import httpx

@@ -20,6 +20,7 @@ base URL, so it cannot read files either.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ _SCANNED_ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be
 _DTD_MARKER_BYTES = tuple(
     marker.encode(encoding) for marker in _DTD_MARKERS for encoding in _SCANNED_ENCODINGS
 )
+_UTF8_DTD_MARKER_BYTES = tuple(marker.encode("utf-8") for marker in _DTD_MARKERS)
 
 # libxml2 error types that mean "a limit protecting us was hit", not "this is not XML".
 _RESOURCE_LIMIT_ERRORS = frozenset({"ERR_RESOURCE_LIMIT"})
@@ -88,7 +90,15 @@ def refuse_dtd_markup(data: bytes) -> None:
     A conservative scan: the marker is refused even inside a comment or CDATA section, which no
     SMSP reply has any reason to contain.
     """
-    for marker in _DTD_MARKER_BYTES:
+    # Every UTF-16/32 marker holds a NUL byte and every UTF-8 one starts "<!", so a document
+    # with neither (the usual reply) needs no further scan.
+    if b"\x00" in data:
+        markers = _DTD_MARKER_BYTES
+    elif b"<!" in data:
+        markers = _UTF8_DTD_MARKER_BYTES
+    else:
+        return
+    for marker in markers:
         if marker in data:
             raise UnsafeXml("document has a DOCTYPE or entity declaration, which smsp refuses")
 
@@ -132,6 +142,20 @@ def _refuse_dtd_nodes(root: etree._Element) -> None:
         raise UnsafeXml("document has a DOCTYPE, which smsp refuses")
     for _ in root.iter(etree.Entity):
         raise UnsafeXml("document uses an entity reference, which smsp refuses")
+
+
+@functools.cache
+def clark(path: str) -> str:
+    """An ElementPath of :data:`NS`-prefixed steps (no predicates) in Clark notation.
+
+    ``find(clark("hl7:name"))`` finds what ``find("hl7:name", NS)`` finds, without resolving
+    the prefixes again on every call: the hot paths of building and reading make dozens.
+    """
+    steps = []
+    for step in path.split("/"):
+        prefix, colon, local = step.partition(":")
+        steps.append(f"{{{NS[prefix]}}}{local}" if colon else step)
+    return "/".join(steps)
 
 
 def elements(parent: etree._Element) -> list[etree._Element]:

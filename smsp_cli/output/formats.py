@@ -1,0 +1,13 @@
+"""The output formats a lookup offers, apart from the renderers, so that parsing flags is cheap."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OutputFormat(StrEnum):
+    """--output choices."""
+
+    table = "table"
+    json = "json"
+    xml = "xml"
