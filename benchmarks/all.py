@@ -1,4 +1,4 @@
-"""Every benchmark of issue 12 in turn: start-up, one lookup, the core path.
+"""Every speed benchmark in turn: start-up, one lookup, the core path.
 
     python benchmarks/all.py [--runs N]
 

@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-TARGET = 0.7  # batch rate / bare httpx rate (issue 10)
+TARGET = 0.7  # batch rate / bare httpx rate
 NHS_NUMBER, DOB = "9991000003", "1984-03-14"
 SETTINGS_LINES = 6  # what `smsp sandbox serve` prints on stdout
 

@@ -1,6 +1,6 @@
 """How a lookup runs: it starts, answers and exits within a fraction of a second.
 
-Two things the interpreter does buy such a process nothing but time (issue 12):
+Two things the interpreter does buy such a process nothing but time:
 
 * the cyclic garbage collector rescans, again and again, the few hundred thousand long-lived
   objects that start-up creates: about 12 ms of a lookup, to free well under 1 MiB;

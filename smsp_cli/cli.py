@@ -1,6 +1,6 @@
 """The smsp command line: one Typer app whose commands are imported only when they run.
 
-A script calls smsp in a loop, so start-up is part of every call's cost (issue 12). This module
+A script calls smsp in a loop, so start-up is part of every call's cost. This module
 imports nothing heavy: not Typer, not a command module. :data:`COMMANDS` names each command,
 where it lives and its line of help; :mod:`smsp_cli.lazygroup` imports a command's module only
 when that command runs, and ``smsp --version`` and ``smsp --help`` are answered before Typer is

@@ -46,7 +46,7 @@ def encrypted_pem(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(passphrase.encode()),
     ))
-    path.chmod(0o600)  # as a key should be: a looser file draws a warning (issue 9)
+    path.chmod(0o600)  # as a key should be: a looser file draws a warning
     return path
 
 
@@ -65,7 +65,7 @@ def pkcs12_file(
     path.write_bytes(pkcs12.serialize_key_and_certificates(
         b"smsp client", _key(credentials), certificate, [ca], encryption
     ))
-    path.chmod(0o600)  # as a key should be: a looser file draws a warning (issue 9)
+    path.chmod(0o600)  # as a key should be: a looser file draws a warning
     return path
 
 

@@ -1,4 +1,4 @@
-"""Start-up stays light: nothing is imported before the command that needs it runs (issue 12).
+"""Start-up stays light: nothing is imported before the command that needs it runs.
 
 Each test runs the real entry point (``smsp_cli.cli.main`` with ``argv[0]`` = ``smsp``, as the
 console script does) in a fresh interpreter and reads back which modules it had loaded, and

@@ -4,7 +4,7 @@
 through :func:`smsp_cli.wire.service.call` with what the whole batch shares: one TLS context (the
 client key is read, and its passphrase found, once) and one pool of kept-alive connections.
 
-The output objects are a public contract (issue 10): ``{"row", "id", "exit_code", "result"}``
+The output objects are a public contract: ``{"row", "id", "exit_code", "result"}``
 where ``result`` is exactly the JSON a single lookup prints, or ``{"row", "id", "exit_code",
 "error"}`` with the error object a failing single lookup prints with ``-o json``.
 """
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from smsp_cli.results import Outcome
     from smsp_cli.settings.connection import ConnectionSettings
 
-# Answers that would be the same for every row: the batch stops at the first (issue 10).
+# Answers that would be the same for every row: the batch stops at the first.
 ACCESS_DENIED_FAULT = "3000"  # ToolkitSOAPErrorCodes, spec §5.7
 CREDENTIALS_REJECTED = "SMSP-0005"  # audit identity or credentials rejected, spec §6.1
 ACCESS_REFUSED_STATUSES = frozenset({401, 403})
@@ -156,7 +156,7 @@ def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) 
 
 
 def stops_batch(error: SmspError) -> bool:
-    """True for a failure every row would share (issue 10), so the batch stops at once."""
+    """True for a failure every row would share, so the batch stops at once."""
     if isinstance(error, ConfigError | UntrustedServer):
         return True
     if error.http_status in ACCESS_REFUSED_STATUSES:

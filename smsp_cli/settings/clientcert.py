@@ -268,7 +268,7 @@ _warned: set[Path] = set()
 def warn_if_readable_by_others(path: Path, what: str) -> None:
     """One stderr line, once per file and run, when a private key's file is not 0600-tight.
 
-    The lookup goes on: the key is the user's to protect, but they should know (issue 9).
+    The lookup goes on: the key is the user's to protect, but they should know.
     """
     try:
         mode = stat.S_IMODE(path.stat().st_mode)

@@ -1,7 +1,7 @@
 """One deadline per attempt, from connect to last byte, that nothing slow can extend.
 
 Socket timeouts bound one operation each: a provider that sends one byte just inside the
-timeout, forever, never trips them (issue 9, point 2). A :class:`Deadline` is fixed when an
+timeout, forever, never trips them. A :class:`Deadline` is fixed when an
 attempt starts; every socket operation of that attempt waits at most ``min(its own timeout,
 the time left)``, and none starts once the time is up.
 

@@ -2,7 +2,7 @@
 
 smsp asks for ``Accept-Encoding: identity``, but a provider may compress anyway. httpx would
 inflate each chunk whole and only then let the size check see it: a 3 KiB ``gzip, gzip`` reply
-that inflates to 2 GiB needs gigabytes before the check fires (issue 9). Here every layer of
+that inflates to 2 GiB needs gigabytes before the check fires. Here every layer of
 the stack is a generator that hands the next layer at most :data:`PIECE` bytes at a time,
 pulled only when wanted, and the cap counts what comes out of the last layer: memory stays at
 a few pieces per layer plus what the caller keeps (at most the cap).

@@ -1,7 +1,7 @@
 """The envelope a lookup would send, built with nothing secret and no network (``--dry-run``).
 
-A dry run sends nothing, so it needs no certificate, key, CA bundle, passphrase or endpoint
-(issue 9). What it cannot know becomes a visible placeholder in the envelope, which stays
+A dry run sends nothing, so it needs no certificate, key, CA bundle, passphrase or endpoint.
+What it cannot know becomes a visible placeholder in the envelope, which stays
 well-formed XML: the endpoint in ``wsa:To``, the username taken from the client certificate's
 CN, the audit identity. Settings that are present are used as a lookup would use them, except
 that a CN locked behind a passphrase becomes a placeholder: a dry run never asks for one.

@@ -160,7 +160,7 @@ def _call(
         recorder.sent(request, attempt)  # spec §7.2: on record before it leaves, or not sent
         status: int | None = None
         try:
-            # Each attempt has its own deadline (issue 9): connect + read timeout.
+            # Each attempt has its own deadline: connect + read timeout.
             answer = session.post(
                 settings.endpoint,
                 request.body,
