@@ -1,8 +1,8 @@
-"""Every speed benchmark in turn: start-up, one lookup, the core path.
+"""Every speed benchmark in turn: the sandbox, start-up, one lookup, the core path.
 
     python benchmarks/all.py [--runs N]
 
-Runs startup.py, lookup.py and core.py with the same number of rounds, prints their tables
+Runs sandbox.py, startup.py, lookup.py and core.py with the same number of rounds, prints their tables
 and target lines, and exits 1 when any target was missed (2 when a benchmark could not run).
 """
 
@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ("startup.py", "lookup.py", "core.py")
+SCRIPTS = ("sandbox.py", "startup.py", "lookup.py", "core.py")
 
 
 def main() -> int:
