@@ -2,8 +2,9 @@
 
     python benchmarks/all.py [--runs N]
 
-Runs sandbox.py, startup.py, lookup.py and core.py with the same number of rounds, prints their tables
-and target lines, and exits 1 when any target was missed (2 when a benchmark could not run).
+Runs sandbox.py, startup.py, lookup.py and core.py with the same number of rounds, prints
+their tables and target lines, and exits 1 when any target was missed (2 when a benchmark
+could not run).
 """
 
 from __future__ import annotations
