@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from cli import Run, smsp
 
-from smsp_cli.audit import Trail, records, verify
+from smsp_cli.audit import Trail, records
+from smsp_cli.audit.verify import verify
 
 pytestmark = pytest.mark.e2e
 

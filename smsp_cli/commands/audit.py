@@ -14,8 +14,8 @@ from smsp_cli.usage import SmspTyper
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from smsp_cli.audit import Report
     from smsp_cli.audit.search import Tally
+    from smsp_cli.audit.verify import Report
 
 app = SmspTyper(
     help="The audit trail: who looked up which patient, when, with which message.",
@@ -83,8 +83,8 @@ def search(
 ) -> None:
     """Find records by NHS number, MessageID, user, time and environment (all must match)."""
     with reported_errors():
-        from smsp_cli import audit
-        from smsp_cli.audit.search import Filters, Tally, normal_message_id, parse_time
+        from smsp_cli.audit import trail_dir
+        from smsp_cli.audit.search import Filters, Tally, normal_message_id, parse_time, search
         from smsp_cli.models import parse_nhs_number
 
         filters = Filters(
@@ -95,12 +95,12 @@ def search(
             until=parse_time(until, "--until", end_of_day=True) if until else None,
             environment=environment.value if environment else None,
         )
-        directory = audit.trail_dir()
+        directory = trail_dir()
         tally = Tally()
         found = 0
         json_lines = as_json or output is AuditFormat.json
         try:
-            for hit in audit.search(directory, filters, tally):
+            for hit in search(directory, filters, tally):
                 found += 1
                 if json_lines:
                     # The line as the trail holds it: exact, and its hash can be checked.
@@ -140,9 +140,10 @@ def verify(output: OutputOpt = AuditFormat.table, as_json: JsonOpt = False) -> N
     wrong: edited, deleted, inserted, reordered, torn or cut from the end).
     """
     with reported_errors():
-        from smsp_cli import audit
+        from smsp_cli.audit import trail_dir
+        from smsp_cli.audit.verify import verify as verify_trail
 
-        report = audit.verify(audit.trail_dir())
+        report = verify_trail(trail_dir())
         if as_json or output is AuditFormat.json:
             import json
 

@@ -15,8 +15,9 @@ its objects.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smsp_cli.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from smsp_cli.tracing.collect import Phase, TlsSession, Trace
@@ -39,14 +40,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 __all__ = [
     "TRACE_FILE_MODE",
