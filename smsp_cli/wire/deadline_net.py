@@ -120,9 +120,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
                     sock = socket.create_connection(
                         (address, port), timeout=bounded(timeout), source_address=source
                     )
-                except TimeoutError:
-                    raise
-                except OSError as exc:
+                except OSError as exc:  # a timeout too: the next address may answer
                     failure = exc
                     continue
                 for option in socket_options or ():
