@@ -11,7 +11,6 @@ where ``result`` is exactly the JSON a single lookup prints, or ``{"row", "id", 
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -188,15 +187,11 @@ class RowLookup:
         self._session = service.open_session(
             settings, transport=transport, max_connections=connections
         )
-        client = self._session.client
-        # ITK-WS WS-SEC-02: the certificate's CN, read once here rather than once a row.
-        self._settings = dataclasses.replace(
-            settings,
-            username=settings.username or (client.common_name if client is not None else None),
-        )
+        self._settings = settings
         try:
             # An envelope built (not sent) now raises what every row's envelope would.
-            service.prepare(_probe(), self._settings)
+            username = service.sender_name(settings, self._session)
+            service.prepare(_probe(), settings, username=username)
         except BaseException:
             self._session.close()
             raise

@@ -21,6 +21,7 @@ loaded the full way, whose errors name the problem. Nothing new is written to di
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import sys
@@ -60,7 +61,7 @@ class ClientCredentials:
         # Never let a debugger or a log line print the key object's contents.
         return f"ClientCredentials(cert={self.cert_path}, key={self.key_path})"
 
-    @property
+    @functools.cached_property
     def common_name(self) -> str:
         """The Subject CN: the default wsse:Username (ITK-WS WS-SEC-02, spec §5.3)."""
         return subject_common_name(self.certificate, self.cert_path)
@@ -97,12 +98,13 @@ class ClientCredentials:
 class PemFiles:
     """A plain PEM certificate (chain may follow) and unencrypted PEM key, for OpenSSL to read."""
 
-    __slots__ = ("cert_path", "key_path", "pem")
+    __slots__ = ("_common_name", "cert_path", "key_path", "pem")
 
     def __init__(self, cert_path: Path, key_path: Path | None, pem: bytes) -> None:
         self.cert_path = cert_path
         self.key_path = key_path  # None: the key is in the certificate file
         self.pem = pem  # the certificate file's contents, for the CN
+        self._common_name: str | None = None  # read once, on first use
 
     def __repr__(self) -> str:
         return f"PemFiles(cert={self.cert_path}, key={self.key_path})"
@@ -110,7 +112,9 @@ class PemFiles:
     @property
     def common_name(self) -> str:
         """The Subject CN: the default wsse:Username (ITK-WS WS-SEC-02, spec §5.3)."""
-        return _pem_common_name(self.cert_path, self.pem)
+        if self._common_name is None:
+            self._common_name = _pem_common_name(self.cert_path, self.pem)
+        return self._common_name
 
     def load_into(self, context: ssl.SSLContext) -> None:
         """Give ``context`` the certificate, chain and key straight from their files."""

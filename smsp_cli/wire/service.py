@@ -129,6 +129,14 @@ def call(
     return _call(query, settings, session, trace, policy, on_attempt, audit, batch_row)
 
 
+def sender_name(settings: ConnectionSettings, session: Session) -> str:
+    """wsse:Username: the setting, else the session's client certificate CN (ITK-WS WS-SEC-02)."""
+    if settings.username:
+        return settings.username
+    client = session.client
+    return client.common_name if client is not None else _certificate_cn(settings)
+
+
 def _call(
     query: Query,
     settings: ConnectionSettings,
@@ -144,9 +152,7 @@ def _call(
     from smsp_cli.wire import retry
     from smsp_cli.wire.replies import parse_reply
 
-    username = settings.username or (
-        session.client.common_name if session.client is not None else _certificate_cn(settings)
-    )
+    username = sender_name(settings, session)
     recorder = (audit or CallAudit()).begin(query, settings, username=username, batch_row=batch_row)
     policy = policy or retry.RetryPolicy(
         attempts=settings.max_attempts, backoff=settings.retry_backoff
