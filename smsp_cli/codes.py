@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smsp_cli.errors import ExitCode
+from smsp_cli.wording import listed
 
 if TYPE_CHECKING:
     from smsp_cli.models import Query
@@ -150,8 +151,7 @@ def _narrow(query: Query) -> str:
     if not query.dob.is_full:
         more.append("the full date of birth")
     if more:
-        listed = ", ".join(more[:-1]) + " or " + more[-1] if len(more) > 1 else more[0]
-        return f"refine the search (add {listed})"
+        return f"refine the search (add {listed(more, 'or')})"
     if _has_wildcard(query):
         return "refine the search (spell out the names instead of using *)"
     return "the details given fit more than one record; check them with the patient"

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from smsp_cli.errors import ValidationError
 from smsp_cli.operations import DETAILS, DobResolution, Operation
+from smsp_cli.wording import listed
 
 NHS_NUMBER_OID = "2.16.840.1.113883.2.1.4.1"
 LOCAL_PERSON_ID_OID = "2.16.840.1.113883.2.1.3.2.4.18.24"
@@ -386,8 +387,7 @@ def build_query(
 def _required(fields: list[str], when: str) -> ValidationError:
     if len(fields) == 1:
         return ValidationError(fields[0], f"is required {when}")
-    listed = ", ".join(fields[:-1]) + " and " + fields[-1]
-    return ValidationError(listed, f"are required {when}")
+    return ValidationError(listed(fields), f"are required {when}")
 
 
 _FIELD_NAMES = {

@@ -25,6 +25,7 @@ from typer._click import exceptions as click_errors
 from typer.core import TyperCommand, TyperGroup
 
 from smsp_cli import helptext
+from smsp_cli.wording import listed
 
 USAGE_EXIT_CODE = 2
 
@@ -41,7 +42,7 @@ class SmspCommand(TyperCommand):
         # Completion parses half-typed command lines (resilient parsing): nothing is missing yet.
         missing = [] if ctx.resilient_parsing else _missing(self, ctx, args)
         if missing:
-            raise click_errors.UsageError(f"missing {_listed(missing)}", ctx=ctx)
+            raise click_errors.UsageError(f"missing {listed(missing)}", ctx=ctx)
         return super().parse_args(ctx, args)
 
 
@@ -160,7 +161,3 @@ def _shown_name(param: Any) -> str:
     return str(max(param.opts, key=len))
 
 
-def _listed(names: list[str]) -> str:
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from smsp_cli.errors import ConfigError, UsageError
+from smsp_cli.wording import listed
 
 _T = TypeVar("_T")
 
@@ -252,9 +253,9 @@ def _require_all(
     ]
     if not missing:
         return
-    what = _listed([_REQUIRED[key] for key in missing], "or")
-    flags = _listed([KEYS[key][0] for key in missing], "and")
-    variables = _listed([KEYS[key][1] for key in missing], "and")
+    what = listed([_REQUIRED[key] for key in missing], "or")
+    flags = listed([KEYS[key][0] for key in missing])
+    variables = listed([KEYS[key][1] for key in missing])
     if profile is not None and profile_file is not None:
         keys = ", ".join(repr(key) for key in missing)
         command = (
@@ -269,12 +270,6 @@ def _require_all(
     raise ConfigError(
         f"no {what} configured", hint=f"pass {flags}, set {variables}, or try --profile sandbox"
     )
-
-
-def _listed(words: list[str], last: str) -> str:
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + f" {last} " + words[-1]
 
 
 def check_value(key: str, found: Sourced) -> None:
