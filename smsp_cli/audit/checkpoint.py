@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smsp_cli.audit.paths import CHECKPOINT_NAME
+from smsp_cli.files import sync_directory
 
 FILE_MODE = 0o600
 SIZE = 128  # bytes: the whole file, padded, ending in a newline
@@ -112,17 +113,3 @@ class CheckpointFile:
             # A checkpoint that vanished in a power cut would read as deleted: make it stay.
             os.fsync(self._fd)
             sync_directory(self.path.parent)
-
-
-def sync_directory(directory: Path) -> None:
-    """Force ``directory``'s entries (renames, new files) to the disk, where the OS allows it."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # some file systems cannot sync a directory; the data itself is synced
-    finally:
-        os.close(descriptor)

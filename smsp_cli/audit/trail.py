@@ -40,6 +40,7 @@ from smsp_cli.audit.checkpoint import Checkpoint, CheckpointFile, CheckpointUnre
 from smsp_cli.audit.paths import CURRENT_NAME, LOCK_NAME, TORN_SUFFIX, rotated_files, rotated_name
 from smsp_cli.audit.tail import read_tail
 from smsp_cli.errors import ConfigError
+from smsp_cli.files import sync_directory
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 FILE_MODE = 0o600
@@ -299,7 +300,7 @@ class Trail:
         os.close(self._fd)
         self._fd = -1
         self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
-        checkpoint.sync_directory(self.directory)
+        sync_directory(self.directory)
 
     def _sync_locked(self) -> None:
         if not self._dirty or self._fd < 0:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smsp_cli.errors import ConfigError
+from smsp_cli.files import sync_directory
 from smsp_cli.settings import tomlwrite
 from smsp_cli.settings.connection import (
     PROFILE_KEYS,
@@ -351,23 +352,9 @@ def save(config: Config) -> None:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        _sync_directory(path.parent)
+        sync_directory(path.parent)
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
-
-
-def _sync_directory(folder: Path) -> None:
-    """Flush the rename itself to disk (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # some file systems refuse fsync on a directory; the rename stands
-    finally:
-        os.close(descriptor)
 
 
 def profile_to_edit(config: Config, flag: str | None, env: Mapping[str, str] | None = None) -> str:
