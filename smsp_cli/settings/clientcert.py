@@ -201,14 +201,18 @@ def common_name(
     return load(cert, key, passphrase).common_name
 
 
+def common_name_unlocked(cert: Path, key: Path | None = None) -> str | None:
+    """The client certificate's Subject CN, or None when reading it needs a passphrase."""
+    try:
+        return common_name(cert, key, _refuse)
+    except _Locked:
+        return None
+
+
 def needs_passphrase(cert: Path, key: Path | None = None) -> bool:
     """True when loading these files will ask for a passphrase (nothing is asked here)."""
-
-    def refuse(what: str) -> Secret:
-        raise _Locked
-
     try:
-        load(cert, key, refuse)
+        load(cert, key, _refuse)
     except _Locked:
         return True
     except ConfigError:
@@ -246,7 +250,11 @@ def _pem_common_name(path: Path, data: bytes) -> str:
 
 
 class _Locked(Exception):
-    """A passphrase was asked for (needs_passphrase only)."""
+    """A passphrase was asked for where none may be."""
+
+
+def _refuse(what: str) -> Secret:
+    raise _Locked
 
 
 def _read(path: Path, what: str) -> bytes:

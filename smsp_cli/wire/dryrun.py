@@ -17,7 +17,6 @@ from smsp_cli.settings.connection import Sourced, check_value
 
 if TYPE_CHECKING:
     from smsp_cli.models import Query
-    from smsp_cli.settings.credentials import Secret
     from smsp_cli.wire.envelope import BuiltRequest, EnvelopeSettings
 
 ENDPOINT_PLACEHOLDER = "[endpoint: not configured]"
@@ -56,10 +55,6 @@ def envelope_settings(values: Mapping[str, Sourced]) -> EnvelopeSettings:
     )
 
 
-class _Locked(Exception):
-    """Reading the CN would need a passphrase."""
-
-
 def _common_name(values: Mapping[str, Sourced]) -> str:
     from smsp_cli.settings import clientcert
 
@@ -67,15 +62,7 @@ def _common_name(values: Mapping[str, Sourced]) -> str:
     if cert is None:
         return USERNAME_PLACEHOLDER
     key = values.get("key")
-
-    def refuse(what: str) -> Secret:
-        raise _Locked
-
-    try:
-        return clientcert.common_name(
-            Path(cert.value).expanduser(),
-            Path(key.value).expanduser() if key is not None else None,
-            refuse,
-        )
-    except _Locked:
-        return USERNAME_PLACEHOLDER
+    name = clientcert.common_name_unlocked(
+        Path(cert.value).expanduser(), Path(key.value).expanduser() if key is not None else None
+    )
+    return USERNAME_PLACEHOLDER if name is None else name
