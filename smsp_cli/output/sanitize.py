@@ -75,6 +75,12 @@ def visible(text: str, *, keep_layout: bool = False) -> str:
     return pattern.sub(_escape, text)
 
 
+def first_unsafe(text: str) -> str | None:
+    """The first character of ``text`` that :func:`visible` would escape, or None."""
+    found = _character_class().search(text)
+    return None if found is None else found.group()
+
+
 # Ten digits, alone or written 3-3-4 with spaces or dashes: an NHS number's shapes.
 _NHS_NUMBER = re.compile(r"(?<!\d)(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)")
 # Dates as ISO (1984-03-14), HL7 (19840314, also the date part of 19840314120000), or

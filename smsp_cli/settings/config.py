@@ -47,10 +47,6 @@ DIR_MODE = 0o700
 LOCK_FILE_NAME = ".config.toml.lock"
 LOCK_WAIT = 30.0  # seconds a writer waits for another to finish before giving up
 
-# C0 and C1 controls, DEL, and the bidi marks, embeddings, overrides and isolates: a setting
-# holds none of them, and one shown later could drive the terminal or reorder a line.
-_UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
 # Bare TOML keys, so that [profiles.NAME] needs no quoting and never reads as a dotted key.
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -206,13 +202,15 @@ def typed(key: str, text: str, *, source: str) -> Value:
     """A value given as text (a flag or `config set`), checked and typed for the file."""
     if key not in PROFILE_KEYS:
         raise ConfigError(f"unknown setting {key!r}", hint=_unknown_key_hint(key, None))
-    unsafe = _UNSAFE_CHARACTER.search(text)
-    if unsafe is not None:
-        from smsp_cli.output.sanitize import visible
+    # A setting holds no control, format or bidi character: one shown later could drive the
+    # terminal or reorder a line. The sanitiser's own list decides.
+    from smsp_cli.output.sanitize import first_unsafe, visible
 
+    unsafe = first_unsafe(text)
+    if unsafe is not None:
         raise ConfigError(
             f"{key}: the value from {source} has a control or bidi character "
-            f"({visible(unsafe.group())}); nothing was saved",
+            f"({visible(unsafe)}); nothing was saved",
             hint="type the value without it",
         )
     check_value(key, Sourced(text, source))
