@@ -39,13 +39,14 @@ def joined(parts: Sequence[str], separator: str, limit: int = FIELD_LIMIT) -> st
 
 def _shown(head: str, total: int, limit: int) -> str:
     """``head`` (the first characters of a text ``total`` long) escaped within ``limit``."""
-    shown, taken = _escaped_within(head, limit)
+    shown, taken = escaped_within(head, limit)
     left = total - taken
     return shown + f"… ({left:,} more characters)" if left > 0 else shown
 
 
-def _escaped_within(head: str, limit: int) -> tuple[str, int]:
-    """The escaped text and how many characters of ``head`` it holds."""
+def escaped_within(head: str, limit: int) -> tuple[str, int]:
+    """``head`` made visible within ``limit`` characters, cut between whole escapes, and how
+    many characters of ``head`` it holds."""
     shown = visible(head)
     if len(shown) <= limit:
         return shown, len(head)
@@ -64,7 +65,7 @@ def _escaped_within(head: str, limit: int) -> tuple[str, int]:
 
 def label(text: str, limit: int) -> str:
     """A short text for a row label: visible, and cut with ``…`` alone."""
-    return cut(text, limit) if len(text) <= limit else _escaped_within(text[:limit], limit)[0] + "…"
+    return cut(text, limit) if len(text) <= limit else escaped_within(text[:limit], limit)[0] + "…"
 
 
 def capped(table: str, limit: int = TABLE_BYTES) -> str:

@@ -27,7 +27,8 @@ import http
 from typing import TYPE_CHECKING
 
 from smsp_cli import codes, errors, operations, results
-from smsp_cli.output.sanitize import provider_text
+from smsp_cli.output.bounds import escaped_within
+from smsp_cli.output.sanitize import mask_identifiers
 from smsp_cli.wire import reply_payloads, xmlsafe
 from smsp_cli.wire.xmlsafe import NS, clark
 
@@ -145,7 +146,7 @@ def _status_error(status_code: int, what: str) -> errors.SmspError:
 
 def _find_fault(root: etree._Element) -> etree._Element | None:
     """The first ``soap:Body/soap:Fault`` anywhere, or the root itself if it is a bare Fault."""
-    if root.tag == _tag("soap", "Fault"):
+    if root.tag == clark("soap:Fault"):
         return root
     return root.find(clark(".//soap:Body/soap:Fault"))
 
@@ -246,12 +247,12 @@ def _locate_payload(root: etree._Element) -> etree._Element:
     Spec §5.1: ``soap:Envelope/soap:Body/itk:DistributionEnvelope/itk:payloads/itk:payload/*``.
     """
     container = root
-    if root.tag == _tag("soap", "Envelope"):
+    if root.tag == clark("soap:Envelope"):
         body = root.find(clark("soap:Body"))
         if body is None:
             raise errors.ProviderFailed("provider reply is a SOAP envelope without a Body")
         container = _first_element(body, "the SOAP Body is empty")
-    if container.tag == _tag("itk", "DistributionEnvelope"):
+    if container.tag == clark("itk:DistributionEnvelope"):
         slot = container.find(clark("itk:payloads/itk:payload"))
         if slot is None:
             raise errors.ProviderFailed("the Distribution Envelope carries no itk:payload")
@@ -281,7 +282,7 @@ def _response_code(payload: etree._Element, kind: str) -> str:
 
 
 def _message_id(root: etree._Element) -> str | None:
-    if root.tag != _tag("soap", "Envelope"):
+    if root.tag != clark("soap:Envelope"):
         return None
     return reply_payloads.text(root.find(clark("soap:Header/wsa:MessageID")))
 
@@ -302,20 +303,16 @@ def _serialise(payload: etree._Element) -> bytes:
 # --- Small helpers ------------------------------------------------------------------------------
 
 
-def _tag(prefix: str, local: str) -> str:
-    """The Clark name lxml uses for an element, built from the shared namespace table."""
-    return f"{{{NS[prefix]}}}{local}"
-
-
 def _quote(text: str) -> str:
     """Provider text made safe for one line: identifiers masked, controls escaped, bounded.
 
     A fault string may echo the patient, and stderr never shows a patient's identifiers, so
     NHS numbers and dates are masked here, where the text enters an error message, with or
-    without -v (:func:`smsp_cli.output.sanitize.provider_text`).
+    without -v (:func:`smsp_cli.output.sanitize.mask_identifiers`).
     """
-    head = " ".join(text[: _QUOTE_LIMIT * 2].split())
-    shown = provider_text(head)
-    if len(shown) > _QUOTE_LIMIT or len(text) > _QUOTE_LIMIT * 2:
-        shown = shown[: _QUOTE_LIMIT - 1] + "…"
+    head = mask_identifiers(" ".join(text[: _QUOTE_LIMIT * 2].split()))
+    shown, taken = escaped_within(head, _QUOTE_LIMIT)
+    if taken < len(head) or len(text) > _QUOTE_LIMIT * 2:
+        # Cut between whole escapes, never inside one (\x1b is one character shown).
+        shown = escaped_within(head, _QUOTE_LIMIT - 1)[0] + "…"
     return shown

@@ -9,7 +9,6 @@ stripped of surrounding whitespace; telecom values are kept exactly as sent. :fu
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
@@ -216,9 +215,8 @@ def _children(parent: etree._Element, name: str) -> Iterator[etree._Element]:
     return parent.iterchildren(_hl7_tag(name))
 
 
-@functools.cache
 def _hl7_tag(name: str) -> str:
-    return clark(f"hl7:{name}")
+    return clark(f"hl7:{name}")  # cached by clark
 
 
 def attribute(element: etree._Element, name: str) -> str | None:
