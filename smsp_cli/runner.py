@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import typer
 
 from smsp_cli.errors import SmspError
-from smsp_cli.output.formats import OutputFormat
 from smsp_cli.output.sanitize import hide_values, visible
 from smsp_cli.settings import connection as settings_module
 
@@ -89,13 +88,15 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
 
 def _dry_run(query: Query, conn: ConnectionOptions) -> None:
     """Print the envelope; nothing secret is read, nothing is sent, nobody is asked."""
-    from smsp_cli.wire.dryrun import ENDPOINT_PLACEHOLDER, dry_run_request
+    from smsp_cli.wire.dryrun import envelope_settings
+    from smsp_cli.wire.envelope import build_request
 
     with layered(conn) as (values, _):
-        request = dry_run_request(query, values)
+        settings = envelope_settings(values)  # placeholders for what it cannot know
+        request = build_request(query, settings)
     sys.stdout.write(_pretty(request.body))
     sys.stdout.flush()
-    endpoint = values["endpoint"].value if "endpoint" in values else ENDPOINT_PLACEHOLDER
+    endpoint = settings.endpoint
     # A plain line, sanitised: written directly rather than loading rich to write it as is.
     sys.stderr.write(
         f"dry run: nothing sent to {visible(endpoint)} (SOAPAction {request.soap_action})\n"
@@ -127,4 +128,4 @@ def _pretty(body: bytes) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
 
 
-__all__ = ["OutputFormat", "connection", "run"]
+__all__ = ["connection", "layered", "run", "setting_flags"]

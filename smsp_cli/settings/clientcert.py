@@ -141,12 +141,10 @@ def for_tls(
     """
     data = _read(cert, "client certificate")
     if _PEM_MARKER in data:
-        if key is not None:
-            key_data, key_file, what = _read(key, "client key"), key, "client key"
-        else:
-            key_data, key_file, what = data, cert, "client key"  # one file holding both
+        key_file = key if key is not None else cert  # None: one file holding both
+        key_data = _read(key, "client key") if key is not None else data
         if b"PRIVATE KEY-----" in key_data and b"ENCRYPTED" not in key_data:
-            warn_if_readable_by_others(key_file, what)
+            warn_if_readable_by_others(key_file, "client key")
             return PemFiles(cert, key, data)
     return load(cert, key, passphrase)
 

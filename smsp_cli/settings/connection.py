@@ -368,12 +368,16 @@ def _tls_version(found: Sourced) -> str:
     return text
 
 
-def _attempts(found: Sourced) -> int:
+def _whole_number(found: Sourced, key: str, highest: int) -> int:
     text = found.value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= 10:
-        _invalid(found, f"max_attempts {found.value!r} from {found.source} is not a whole "
-                 "number from 1 to 10")
+    if not text.isdigit() or not 1 <= int(text) <= highest:
+        _invalid(found, f"{key} {found.value!r} from {found.source} is not a whole number "
+                 f"from 1 to {highest}")
     return int(text)
+
+
+def _attempts(found: Sourced) -> int:
+    return _whole_number(found, "max_attempts", 10)
 
 
 def _backoff(found: Sourced) -> float:
@@ -399,11 +403,7 @@ def _byte_count(found: Sourced) -> int:
 
 
 def _concurrency(found: Sourced) -> int:
-    text = found.value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
-        _invalid(found, f"concurrency {found.value!r} from {found.source} is not a whole number "
-                 f"from 1 to {MAX_CONCURRENCY}")
-    return int(text)
+    return _whole_number(found, "concurrency", MAX_CONCURRENCY)
 
 
 def _rate_limit(found: Sourced) -> float:

@@ -63,11 +63,6 @@ def applied(deadline: Deadline) -> Iterator[Deadline]:
         _CURRENT.reset(token)
 
 
-def current() -> Deadline | None:
-    """The deadline in force in this thread, if any."""
-    return _CURRENT.get()
-
-
 def bounded(timeout: float | None) -> float | None:
     """``timeout`` cut to the deadline in force (TimeoutError once it has passed)."""
     deadline = _CURRENT.get()

@@ -16,19 +16,11 @@ from typing import TYPE_CHECKING
 from smsp_cli.settings.connection import Sourced, check_value
 
 if TYPE_CHECKING:
-    from smsp_cli.models import Query
-    from smsp_cli.wire.envelope import BuiltRequest, EnvelopeSettings
+    from smsp_cli.wire.envelope import EnvelopeSettings
 
 ENDPOINT_PLACEHOLDER = "[endpoint: not configured]"
 USERNAME_PLACEHOLDER = "[username: from the client certificate's CN]"
 AUDIT_ID_PLACEHOLDER = "[audit identity: not configured]"
-
-
-def dry_run_request(query: Query, values: Mapping[str, Sourced]) -> BuiltRequest:
-    """The request ``query`` would make with these layered settings, placeholders for gaps."""
-    from smsp_cli.wire.envelope import build_request
-
-    return build_request(query, envelope_settings(values))
 
 
 def envelope_settings(values: Mapping[str, Sourced]) -> EnvelopeSettings:

@@ -159,7 +159,7 @@ class Session:
             # The NHS examples send SOAPAction unquoted; WS-I BP quotes it: configurable (§5.5).
             "SOAPAction": f'"{soap_action}"' if quote_soap_action else soap_action,
         }
-        # Issue 9: one deadline from connect to last byte bounds every socket operation.
+        # One deadline from connect to last byte bounds every socket operation.
         limit = Deadline.after(connect_timeout + read_timeout)
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=limit.seconds)
         started = time.monotonic()
