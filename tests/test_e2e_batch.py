@@ -134,6 +134,20 @@ def test_jsonl_from_stdin_with_numbers_and_a_late_unknown_key() -> None:
     assert run.stderr.count("ignoring column 'surname'") == 1
 
 
+def test_a_key_first_seen_on_a_later_json_line_is_read_there() -> None:
+    # JSON lines have no header: the family name on line 2 must reach verify, so a wrong one
+    # is refused instead of silently left out.
+    lines = [
+        {"id": "a", "nhs_number": "9991000003", "dob": "1984-03-14"},
+        {"id": "b", "nhs_number": "9991000003", "dob": "1984-03-14", "family": "Nobody"},
+    ]
+    stdin = "\n".join(json.dumps(line) for line in lines).encode() + b"\n"
+    run = batch("verify", "-", stdin=stdin)
+    found = rows(run)
+    assert [(row["id"], row["exit_code"]) for row in found] == [("a", 0), ("b", 1)]
+    assert "ignoring" not in run.stderr
+
+
 def test_every_row_ok_exits_0_with_the_summary() -> None:
     stdin = ("nhs_number,dob\n" + f"{FOUND[0]},{FOUND[1]}\n" * 5).encode()
     run = batch("get", "-", stdin=stdin)

@@ -73,10 +73,15 @@ def parse_mapping(options: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
-def plan(operation: Operation, columns: Sequence[str], mapping: Mapping[str, str]) -> ColumnPlan:
+def plan(
+    operation: Operation, columns: Sequence[str], mapping: Mapping[str, str], *,
+    open_keys: bool = False,
+) -> ColumnPlan:
     """Map the input's columns to the operation's fields, or exit 2 naming a missing column.
 
     ``columns`` are the CSV header (or the first JSON record's keys) as written in the input.
+    ``open_keys`` (JSON lines, which have no header): a later record may hold a key the first
+    lacks, so every field the operation takes is read wherever a record has it.
     """
     present = set(columns)
     wanted = (*FIELDS[operation.command], ID_COLUMN)
@@ -98,5 +103,7 @@ def plan(operation: Operation, columns: Sequence[str], mapping: Mapping[str, str
             f"the input has no {missing} column ({operation.command} needs {needs})",
             hint="name the columns in the header row, or map them with --column FIELD=HEADER",
         )
+    if open_keys:
+        sources = {field: mapping.get(field, field) for field in wanted}
     used = set(sources.values())
     return ColumnPlan(sources, tuple(column for column in columns if column not in used))

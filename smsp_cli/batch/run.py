@@ -70,7 +70,8 @@ def _plan(operation: Operation, batch_input: BatchInput,
           mapping: dict[str, str]) -> ColumnPlan:
     if batch_input.is_empty:
         return columns.ColumnPlan({}, ())
-    plan = columns.plan(operation, batch_input.columns, mapping)
+    plan = columns.plan(operation, batch_input.columns, mapping,
+                        open_keys=batch_input.format is not InputFormat.csv)
     ignored = [column for column in plan.ignored if column]
     if ignored:
         _note(f"warning: ignoring {_names(ignored)}: not used by {operation.command}")
