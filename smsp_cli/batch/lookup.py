@@ -124,25 +124,19 @@ def _text(field: str, value: object) -> str:
 
 def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
     """The output of a row the provider answered (business answers included)."""
-    from smsp_cli.output.jsonshape import error_object, outcome_json
+    from smsp_cli.output.jsonshape import outcome_error, outcome_json
 
     code = outcome.exit_code
     head = {"row": number, "id": row_id, "exit_code": code}
-    if code <= ExitCode.NEGATIVE:
+    error = outcome_error(outcome)
+    if error is None:
         return RowOutcome(number, code, {**head, "result": outcome_json(outcome)})
-    response_code = outcome.reply.response_code
-    message = answer_line(outcome)
-    line = {**head, "error": error_object(code, message, response_code=response_code)}
-    if response_code == CREDENTIALS_REJECTED:
-        return RowOutcome(number, code, line, ProviderRejected(message), stops_batch=True)
+    # The same error object a single lookup prints with -o json.
+    line = {**head, "error": error}
+    if outcome.reply.response_code == CREDENTIALS_REJECTED:
+        rejected = ProviderRejected(error["message"])
+        return RowOutcome(number, code, line, rejected, stops_batch=True)
     return RowOutcome(number, code, line)
-
-
-def answer_line(outcome: Outcome) -> str:
-    """One line for a business answer that is a failure (exit 2-6), e.g. SMSP-0004."""
-    reply = outcome.reply
-    text = f"provider answered {reply.response_code} ({outcome.response_text})"
-    return "; ".join((text, *outcome.warnings)) if outcome.warnings else text
 
 
 def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) -> RowOutcome:
