@@ -186,12 +186,12 @@ class RowLookup:
             # An envelope built (not sent) now raises what every row's envelope would.
             username = service.sender_name(settings, self._session)
             service.prepare(_probe(), settings, username=username)
+            # Spec §7.2: every row's attempts go on the trail, flushed at once and forced to
+            # disk at least once a second (not once a record: that would cost a batch its speed).
+            self._trail = open_trail(TrailOptions.from_settings(settings), fsync_interval=1.0)
         except BaseException:
             self._session.close()
             raise
-        # Spec §7.2: every row's attempts go on the trail, flushed at once and forced to disk
-        # at least once a second (not once a record: that would cost a batch its speed).
-        self._trail = open_trail(TrailOptions.from_settings(settings), fsync_interval=1.0)
         self._audit = CallAudit(self._trail)
         self._limiter = limiter
         self._stopping = threading.Event()
@@ -236,10 +236,12 @@ class RowLookup:
             self._trail.close()
 
     def _wait_to_retry(self, seconds: float) -> None:
-        if self._stopping.wait(seconds):
+        # A retry waits out its backoff, then its own rate-limit slot; a stop ends either wait,
+        # and nothing more is sent.
+        if self._stopping.wait(seconds) or (
+            self._limiter is not None and not self._limiter.wait()
+        ):
             raise _Stopped("the batch stopped")
-        if self._limiter is not None:
-            self._limiter.wait()
 
 
 class _Stopped(SmspError):
