@@ -211,6 +211,15 @@ def test_bad_filters_are_one_line_and_exit_2(data: Path, args: tuple[str, ...],
     assert run.stderr.splitlines()[1:] == ["Try 'smsp audit search -h' for help."]
 
 
+def test_with_json_a_bad_filter_is_also_an_error_object_on_stdout(data: Path) -> None:
+    run = smsp("audit", "search", "--since", "yesterday", "-o", "json")
+    assert run.exit_code == 2
+    error = json.loads(run.stdout)
+    assert error["exit_code"] == 2
+    assert error["error"]["type"] == "usage"
+    assert error["error"]["message"] in run.stderr
+
+
 def test_an_unknown_environment_is_refused(data: Path) -> None:
     run = smsp("audit", "search", "--environment", "production")
     assert run.exit_code == 2

@@ -82,7 +82,8 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Find records by NHS number, MessageID, user, time and environment (all must match)."""
-    with reported_errors():
+    json_lines = as_json or output is AuditFormat.json
+    with reported_errors(json_output=json_lines):
         from smsp_cli.audit import trail_dir
         from smsp_cli.audit.search import Filters, Tally, normal_message_id, parse_time, search
         from smsp_cli.models import parse_nhs_number
@@ -98,7 +99,6 @@ def search(
         directory = trail_dir()
         tally = Tally()
         found = 0
-        json_lines = as_json or output is AuditFormat.json
         try:
             for hit in search(directory, filters, tally):
                 found += 1
@@ -139,7 +139,7 @@ def verify(output: OutputOpt = AuditFormat.table, as_json: JsonOpt = False) -> N
     Exit 0 when the trail is whole, 1 when it is not (the first bad sequence number and what is
     wrong: edited, deleted, inserted, reordered, torn or cut from the end).
     """
-    with reported_errors():
+    with reported_errors(json_output=as_json or output is AuditFormat.json):
         from smsp_cli.audit import trail_dir
         from smsp_cli.audit.verify import verify as verify_trail
 
