@@ -363,3 +363,23 @@ def test_no_syslog_unless_asked(tmp_path: Path) -> None:
     with open_trail(directory=tmp_path, syslog_send=lambda *m: sent.append(m)) as trail:
         trail.append(_fields(1))
     assert sent == []
+
+
+def test_a_writer_that_syncs_later_moves_the_checkpoint_only_once_its_records_are_synced(
+    tmp_path: Path,
+) -> None:
+    # A batch's trail syncs at most once a second: its checkpoint must never name a record
+    # that a power cut could still take back, or verify would report a cut.
+    trail = Trail(tmp_path, fsync_interval=3600)
+    try:
+        first = trail.append({"event": "sent"})
+        before = read(tmp_path)
+        last = trail.append({"event": "received"})
+        assert read(tmp_path) == before  # nothing moved before the records reach the disk
+        assert before is None or before.seq < first
+        trail.sync()
+        synced = read(tmp_path)
+        assert synced is not None
+        assert synced.seq == last
+    finally:
+        trail.close()

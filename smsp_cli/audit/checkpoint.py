@@ -84,8 +84,9 @@ class CheckpointFile:
     def write(self, checkpoint: Checkpoint) -> None:
         """Replace the checkpoint in one write (forced to the disk by :meth:`sync`).
 
-        The trail's record is forced to the disk first, so after a power cut the checkpoint can
-        only be behind the trail, which verify accepts; never ahead, which it would call a cut.
+        Callers write it only once the records it names are on the disk, so after a power cut
+        it can only be behind the trail, which verify accepts; never ahead, which it would call
+        a cut.
         """
         if not self.is_current():
             self._reopen()

@@ -163,7 +163,10 @@ class Trail:
         for seq, notice in [*notices, (None, fields)]:
             head, line = self._write(head, notice, seq)
             written.append((notice, line))
-        self._checkpoint.write(Checkpoint(head.seq, head.hash))
+        if self.durable:
+            # The record is on the disk, so the checkpoint can only ever be behind it. A
+            # writer that syncs later moves the checkpoint when it syncs (_sync_locked).
+            self._checkpoint.write(Checkpoint(head.seq, head.hash))
         self._head = head
         stat = os.fstat(self._fd)
         self._known = (stat.st_ino, stat.st_size)
@@ -305,8 +308,16 @@ class Trail:
     def _sync_locked(self) -> None:
         if not self._dirty or self._fd < 0:
             return
+        # The records first, then the checkpoint: written the other way round, a power cut
+        # could leave the checkpoint ahead of the trail, which verify would call a cut.
         os.fsync(self._fd)
-        self._checkpoint.sync()
+        with self._locked():
+            stat = os.fstat(self._fd)
+            if self._known == (stat.st_ino, stat.st_size):
+                # Nobody has written since this writer: its head is the end of the chain.
+                # (Otherwise the later writer has moved the checkpoint past it already.)
+                self._checkpoint.write(Checkpoint(self._head.seq, self._head.hash))
+                self._checkpoint.sync()
         self._dirty = False
 
     @contextlib.contextmanager
