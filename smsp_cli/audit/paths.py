@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from smsp_cli.sandbox.paths import DATA_DIR_VARIABLE
+from smsp_cli.files import data_dir
 
 DIRECTORY_NAME = "audit"
 CURRENT_NAME = "audit.jsonl"
@@ -24,16 +24,6 @@ TORN_SUFFIX = ".torn"
 LEGACY_ACCESS_RECORD = "access.jsonl"
 
 _ROTATED = re.compile(r"^audit\.(\d{6,})\.jsonl$")
-
-
-def data_dir() -> Path:
-    """``$SMSP_DATA_DIR`` when set, else the platform's user data directory for smsp."""
-    override = os.environ.get(DATA_DIR_VARIABLE, "").strip()
-    if override:
-        return Path(override).expanduser()
-    import platformdirs  # only needed without the override: lookups stay cheap in CI and tests
-
-    return Path(platformdirs.user_data_dir("smsp"))
 
 
 def trail_dir() -> Path:
