@@ -31,7 +31,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +51,6 @@ Forward = Callable[[Mapping[str, Any], str], None]
 
 class TrailUnavailable(ConfigError):
     """The audit trail cannot be written, so nothing that it should record may happen."""
-
-
-@dataclass(frozen=True)
-class Head:
-    """The end of the chain: the last record's sequence number and hash (0 and None: empty)."""
-
-    seq: int
-    hash: str | None
 
 
 class Trail:
@@ -85,7 +76,7 @@ class Trail:
         self._fd = -1
         self._checkpoint = CheckpointFile(directory)
         self._known: tuple[int, int] | None = None  # (inode, size) as this writer left the file
-        self._head = Head(0, None)
+        self._head = Checkpoint(0, None)
         self._dirty = False
         self._closed = False
         self._wake = threading.Event()
@@ -166,7 +157,7 @@ class Trail:
         if self.durable:
             # The record is on the disk, so the checkpoint can only ever be behind it. A
             # writer that syncs later moves the checkpoint when it syncs (_sync_locked).
-            self._checkpoint.write(Checkpoint(head.seq, head.hash))
+            self._checkpoint.write(head)
         self._head = head
         stat = os.fstat(self._fd)
         self._known = (stat.st_ino, stat.st_size)
@@ -184,7 +175,7 @@ class Trail:
             self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
             self._known = None
 
-    def _prepare(self) -> tuple[Head, list[tuple[int | None, Mapping[str, Any]]]]:
+    def _prepare(self) -> tuple[Checkpoint, list[tuple[int | None, Mapping[str, Any]]]]:
         """The head to chain from, and the integrity records to write before the new one."""
         stat = os.fstat(self._fd)
         if self._known == (stat.st_ino, stat.st_size) and self._checkpoint.is_current():
@@ -201,20 +192,21 @@ class Trail:
         if line is not None and record is None:
             # Someone wrote a line that is not a record: chain on from it, numbered after the
             # checkpoint so that no sequence number is used twice.
-            head = Head(saved.seq if saved else 0, records.digest(line))
+            head = Checkpoint(saved.seq if saved else 0, records.digest(line))
             notices: list[tuple[int | None, Mapping[str, Any]]] = [(None, self._notice(
                 records.UNREADABLE_HEAD,
                 "the last line of the trail is not an audit record; the chain continues after it",
             ))]
         else:
-            head = Head(record["seq"], records.digest(line)) if record and line else Head(0, None)
+            head = (Checkpoint(record["seq"], records.digest(line)) if record and line
+                    else Checkpoint(0, None))
             notices = self._compare(head, saved, unreadable)
         if torn is not None:
             notices.append((None, torn))  # after a cut's notice, which takes its own number
         return head, notices
 
     def _compare(
-        self, head: Head, saved: Checkpoint | None, unreadable: bool
+        self, head: Checkpoint, saved: Checkpoint | None, unreadable: bool
     ) -> list[tuple[int | None, Mapping[str, Any]]]:
         """Integrity records for a checkpoint that does not match the head of the trail."""
         if unreadable or (saved is None and head.seq > 0):
@@ -280,8 +272,8 @@ class Trail:
             os.close(descriptor)
 
     def _write(
-        self, head: Head, fields: Mapping[str, Any], seq: int | None
-    ) -> tuple[Head, bytes]:
+        self, head: Checkpoint, fields: Mapping[str, Any], seq: int | None
+    ) -> tuple[Checkpoint, bytes]:
         number = head.seq + 1 if seq is None else seq
         line = records.encode(number, head.hash, fields)
         self._rotate_if_full(len(line))
@@ -290,7 +282,7 @@ class Trail:
             os.fsync(self._fd)
         else:
             self._dirty = True
-        return Head(number, records.digest(line)), line
+        return Checkpoint(number, records.digest(line)), line
 
     def _rotate_if_full(self, incoming: int) -> None:
         size = os.fstat(self._fd).st_size
@@ -316,7 +308,7 @@ class Trail:
             if self._known == (stat.st_ino, stat.st_size):
                 # Nobody has written since this writer: its head is the end of the chain.
                 # (Otherwise the later writer has moved the checkpoint past it already.)
-                self._checkpoint.write(Checkpoint(self._head.seq, self._head.hash))
+                self._checkpoint.write(self._head)
                 self._checkpoint.sync()
         self._dirty = False
 
