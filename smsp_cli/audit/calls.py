@@ -36,6 +36,13 @@ class CallAudit:
 
     def __init__(self, trail: Trail | None = None) -> None:
         self.trail = trail
+        self._opened: Trail | None = None  # the settings' trail, opened on first write
+
+    def close(self) -> None:
+        """Close the trail this audit opened itself (one given to it stays open)."""
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
 
     def begin(
         self,
@@ -66,10 +73,12 @@ class CallAudit:
         if self.trail is not None:
             self.trail.append(fields)
             return
-        from smsp_cli.audit.configured import TrailOptions, open_trail
+        if self._opened is None:
+            # Opened once for a call's records (sent, then received), not once for each.
+            from smsp_cli.audit.configured import TrailOptions, open_trail
 
-        with open_trail(TrailOptions.from_settings(settings)) as trail:
-            trail.append(fields)
+            self._opened = open_trail(TrailOptions.from_settings(settings))
+        self._opened.append(fields)
 
 
 class CallRecorder:

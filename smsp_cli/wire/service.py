@@ -121,12 +121,20 @@ def call(
     the audit trail (``audit``, default the one the settings configure), with ``batch_row``
     when the call is one row of a batch.
     """
+    from smsp_cli.audit import CallAudit
+
     if session is not None and transport is not None:
         raise ValueError("give a session or a transport, not both")
-    if session is None:
-        with open_session(settings, transport=transport, max_connections=1) as own:
-            return _call(query, settings, own, trace, policy, on_attempt, audit, batch_row)
-    return _call(query, settings, session, trace, policy, on_attempt, audit, batch_row)
+    recording = audit or CallAudit()  # without one: the trail the settings configure
+    try:
+        if session is None:
+            with open_session(settings, transport=transport, max_connections=1) as own:
+                return _call(query, settings, own, trace, policy, on_attempt, recording,
+                             batch_row)
+        return _call(query, settings, session, trace, policy, on_attempt, recording, batch_row)
+    finally:
+        if audit is None:
+            recording.close()
 
 
 def sender_name(settings: ConnectionSettings, session: Session) -> str:
@@ -144,16 +152,15 @@ def _call(
     trace: Trace | None,
     policy: RetryPolicy | None,
     on_attempt: Callable[[AttemptEvent], None] | None,
-    audit: CallAudit | None,
+    audit: CallAudit,
     batch_row: int | None,
 ) -> Outcome:
-    from smsp_cli.audit import CallAudit
     from smsp_cli.errors import SmspError
     from smsp_cli.wire import retry
     from smsp_cli.wire.replies import parse_reply
 
     username = sender_name(settings, session)
-    recorder = (audit or CallAudit()).begin(query, settings, username=username, batch_row=batch_row)
+    recorder = audit.begin(query, settings, username=username, batch_row=batch_row)
     policy = policy or retry.RetryPolicy(
         attempts=settings.max_attempts, backoff=settings.retry_backoff
     )
