@@ -184,6 +184,15 @@ def test_control_and_bidi_characters_in_patient_fields_are_shown_as_escapes(
     assert json.loads(shape)["patient"]["family_name"] == "Smith\u202eredro"  # JSON is exact
 
 
+@pytest.mark.parametrize("number", ["\x1b[2J\x1b[31mX", "\u202e999100000"])
+def test_an_nhs_number_of_ten_characters_that_are_not_digits_is_shown_as_escapes(
+    capsys: pytest.CaptureFixture[str], number: str
+) -> None:
+    out, _ = emitted(capsys, outcome(Patient(nhs_number=number)), terminal=True)
+    assert not re.search("[\x1b\u202e]", out)
+    assert "\\x1b[2J" in out or "\\u202e999100000" in out
+
+
 # --- bounded tables -------------------------------------------------------------------------
 
 

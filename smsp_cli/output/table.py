@@ -156,7 +156,8 @@ def nhs(number: str | None) -> str:
     """An NHS number 3-3-4 (MSCA-PDS-06), or the dash for none."""
     if not number:
         return ABSENT
-    return format_nhs_number(number) if len(number) == 10 else bounds.cut(number)
+    # Digits come back 3-3-4; anything else a provider sent is shown bounded and visible.
+    return bounds.cut(format_nhs_number(number))
 
 
 def text(value: str | None) -> str:
