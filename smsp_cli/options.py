@@ -84,7 +84,10 @@ class OutputOptions:
     reveal: bool = False  # show patient data in -v output and traces unredacted
 
 
-def _option(flag: str, variable: str, text: str, metavar: str, **extra: Any) -> Any:
+def connection_option(
+    flag: str, variable: str, text: str, metavar: str, **extra: Any
+) -> Any:
+    """A connection flag in the Connection help panel, its variable named in its help."""
     return typer.Option(
         flag,
         help=f"{text} (env {variable})",
@@ -97,7 +100,7 @@ def _option(flag: str, variable: str, text: str, metavar: str, **extra: Any) -> 
 _CONNECTION_PARAMETERS: dict[str, Any] = {
     "profile": Annotated[
         str | None,
-        _option(
+        connection_option(
             "--profile",
             "SMSP_PROFILE",
             "Connection profile ('sandbox' = embedded provider).",
@@ -106,25 +109,30 @@ _CONNECTION_PARAMETERS: dict[str, Any] = {
         ),
     ],
     "endpoint": Annotated[
-        str | None, _option("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
+        str | None,
+        connection_option("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
     ],
     "cert": Annotated[
         str | None,
-        _option("--cert", "SMSP_CERT", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE"),
+        connection_option(
+            "--cert", "SMSP_CERT", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE",
+        ),
     ],
     "key": Annotated[
         str | None,
-        _option("--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE"),
+        connection_option(
+            "--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE",
+        ),
     ],
     "ca_bundle": Annotated[
         str | None,
-        _option(
+        connection_option(
             "--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates that sign the provider (PEM).", "FILE"
         ),
     ],
     "audit_id": Annotated[
         str | None,
-        _option(
+        connection_option(
             "--audit-id",
             "SMSP_AUDIT_ID",
             "Audit identity: an ASID (digits) or urn:nhs-uk:identity:...",
@@ -133,7 +141,7 @@ _CONNECTION_PARAMETERS: dict[str, Any] = {
     ],
     "username": Annotated[
         str | None,
-        _option(
+        connection_option(
             "--username",
             "SMSP_USERNAME",
             "wsse:Username (default: the client certificate's CN).",
@@ -142,7 +150,9 @@ _CONNECTION_PARAMETERS: dict[str, Any] = {
     ],
     "timeout": Annotated[
         str | None,
-        _option("--timeout", "SMSP_TIMEOUT", "Connect and read timeout in seconds.", "SECONDS"),
+        connection_option(
+            "--timeout", "SMSP_TIMEOUT", "Connect and read timeout in seconds.", "SECONDS",
+        ),
     ],
     "passphrase_file": Annotated[
         str | None,
@@ -296,7 +306,7 @@ def _keyword_parameters(
     ]
 
 
-def _with_parameters(
+def with_parameters(
     wrapper: Callable[..., None],
     signature: inspect.Signature,
     own: list[inspect.Parameter],
@@ -339,7 +349,7 @@ def lookup_options(
         )
         command(*args, conn=conn, out=out, **kwargs)
 
-    return _with_parameters(wrapper, signature, own, extra)
+    return with_parameters(wrapper, signature, own, extra)
 
 
 def connection_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -353,4 +363,4 @@ def connection_options(command: Callable[..., None]) -> Callable[..., None]:
         conn = ConnectionOptions(**{name: kwargs.pop(name) for name in _CONNECTION_PARAMETERS})
         command(*args, conn=conn, **kwargs)
 
-    return _with_parameters(wrapper, signature, own, extra)
+    return with_parameters(wrapper, signature, own, extra)

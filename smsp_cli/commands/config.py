@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smsp_cli.options import ProfileArg, ProfileOpt
+from smsp_cli.options import ProfileArg, ProfileOpt, with_parameters
 from smsp_cli.reporting import reported_errors
 from smsp_cli.usage import SmspTyper
 
@@ -105,15 +105,7 @@ def _add_setting_flags(command: Callable[..., None], *, layered: bool) -> Callab
             flags[parameter.name] = value
         command(*args, flags=flags, **kwargs)
 
-    parameters = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else p
-        for p in own
-    ]
-    wrapper.__signature__ = signature.replace(parameters=[*parameters, *extra])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in (*parameters, *extra)}
-    del wrapper.__wrapped__
-    return wrapper
+    return with_parameters(wrapper, signature, own, extra)
 
 
 @app.command()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from smsp_cli.completion import profile_names
-from smsp_cli.options import CONNECTION_PANEL, ConnectionOptions
+from smsp_cli.options import CONNECTION_PANEL, ConnectionOptions, connection_option
 from smsp_cli.output.sanitize import visible
 from smsp_cli.reporting import reported_errors
 
@@ -30,20 +30,10 @@ _STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skipped": "di
 _BAR_WIDTH = 32
 
 
-def _connection(flag: str, variable: str, text: str, metavar: str, **extra: Any) -> Any:
-    return typer.Option(
-        flag,
-        help=f"{text} (env {variable})",
-        metavar=metavar,
-        rich_help_panel=CONNECTION_PANEL,
-        **extra,
-    )
-
-
 def doctor(
     profile: Annotated[
         str | None,
-        _connection(
+        connection_option(
             "--profile",
             "SMSP_PROFILE",
             "Connection profile ('sandbox' = embedded).",
@@ -52,32 +42,41 @@ def doctor(
         ),
     ] = None,
     endpoint: Annotated[
-        str | None, _connection("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
+        str | None,
+        connection_option("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
     ] = None,
     cert: Annotated[
         str | None,
-        _connection(
+        connection_option(
             "--cert", "SMSP_CERT", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE"
         ),
     ] = None,
     key: Annotated[
         str | None,
-        _connection("--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE"),
+        connection_option(
+            "--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE",
+        ),
     ] = None,
     ca_bundle: Annotated[
         str | None,
-        _connection("--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates of the provider.", "FILE"),
+        connection_option(
+            "--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates of the provider.", "FILE",
+        ),
     ] = None,
     audit_id: Annotated[
-        str | None, _connection("--audit-id", "SMSP_AUDIT_ID", "Audit identity (ASID).", "ID")
+        str | None, connection_option("--audit-id", "SMSP_AUDIT_ID", "Audit identity (ASID).", "ID")
     ] = None,
     username: Annotated[
         str | None,
-        _connection("--username", "SMSP_USERNAME", "wsse:Username (default: the CN).", "NAME"),
+        connection_option(
+            "--username", "SMSP_USERNAME", "wsse:Username (default: the CN).", "NAME",
+        ),
     ] = None,
     timeout: Annotated[
         str | None,
-        _connection("--timeout", "SMSP_TIMEOUT", "Connect and read timeout, seconds.", "SECONDS"),
+        connection_option(
+            "--timeout", "SMSP_TIMEOUT", "Connect and read timeout, seconds.", "SECONDS",
+        ),
     ] = None,
     passphrase_file: Annotated[
         str | None,
