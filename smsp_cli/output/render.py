@@ -17,18 +17,16 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from smsp_cli.output import bounds
 from smsp_cli.output.formats import OutputFormat
 from smsp_cli.output.jsonshape import outcome_json
 from smsp_cli.output.messages import error_message, stderr_warnings
-from smsp_cli.output.table import ABSENT, CONFIDENTIAL, result_table
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from smsp_cli.results import Outcome
 
-__all__ = ["ABSENT", "CONFIDENTIAL", "SYNTHETIC_NOTE", "OutputFormat", "emit", "stderr_console"]
+__all__ = ["SYNTHETIC_NOTE", "OutputFormat", "emit", "stderr_console"]
 
 SYNTHETIC_NOTE = "SANDBOX: synthetic data from the embedded provider, not from PDS"
 
@@ -70,6 +68,9 @@ def _print_table(outcome: Outcome, note: str | None) -> None:
 
     from rich.console import Console
 
+    from smsp_cli.output.bounds import capped
+    from smsp_cli.output.table import result_table  # only tables need it (and rich)
+
     screen = Console()  # the real stdout: its width, and whether it takes colour
     rendered = io.StringIO()
     # markup=False: a patient's name such as "[bold]" must print as written.
@@ -85,7 +86,7 @@ def _print_table(outcome: Outcome, note: str | None) -> None:
     )
     console.print(result_table(outcome, screen.width, note=note))
     # Each field and list is bounded already; this bounds the whole, however narrow the screen.
-    sys.stdout.write(bounds.capped(rendered.getvalue()))
+    sys.stdout.write(capped(rendered.getvalue()))
 
 
 def _print_notes(outcome: Outcome, note: str | None) -> None:

@@ -81,11 +81,12 @@ def first_unsafe(text: str) -> str | None:
     return None if found is None else found.group()
 
 
+# Patterns as text, compiled (and cached) by re on first use: most lookups mask nothing.
 # Ten digits, alone or written 3-3-4 with spaces or dashes: an NHS number's shapes.
-_NHS_NUMBER = re.compile(r"(?<!\d)(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)")
+_NHS_NUMBER = r"(?<!\d)(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)"
 # Dates as ISO (1984-03-14), HL7 (19840314, also the date part of 19840314120000), or
 # day-first (14/03/1984, 14-03-1984, 14.03.1984).
-_DATE = re.compile(
+_DATE = (
     r"(?<!\d)(?:(?:18|19|20)\d{2}-[01]\d-[0-3]\d"
     r"|(?:18|19|20)\d{2}[01]\d[0-3]\d(?:\d{2,6})?"
     r"|[0-3]?\d[/.-][01]?\d[/.-](?:18|19|20)\d{2})(?!\d)"
@@ -96,13 +97,13 @@ DATE_MASK = "****-**-**"
 
 def mask_identifiers(text: str) -> str:
     """``text`` with NHS numbers shown as ``*** *** 1006`` and dates as ``****-**-**``."""
-    masked = _DATE.sub(DATE_MASK, text)
-    return _NHS_NUMBER.sub(lambda found: NHS_NUMBER_MASK + found.group(3), masked)
+    masked = re.sub(_DATE, DATE_MASK, text)
+    return re.sub(_NHS_NUMBER, lambda found: NHS_NUMBER_MASK + found.group(3), masked)
 
 
 def hide_identifiers(text: str, replacement: str) -> str:
     """``text`` with every NHS number and date replaced whole (the ``-v`` trace's redaction)."""
-    return _NHS_NUMBER.sub(replacement, _DATE.sub(replacement, text))
+    return re.sub(_NHS_NUMBER, replacement, re.sub(_DATE, replacement, text))
 
 
 def hide_values(text: str, values: Iterable[str], replacement: str) -> str:
