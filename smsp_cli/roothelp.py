@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 
 from smsp_cli import cli, helptext
-
-USAGE_EXIT_CODE = 2  # smsp_cli.usage.USAGE_EXIT_CODE, without importing Typer for it
+from smsp_cli.errors import ExitCode
 
 # The root group's options as Typer declares them, with the help Typer gives its own.
 ROOT_OPTIONS = (
@@ -49,4 +48,4 @@ def show(*, asked: bool) -> None:
         return
     sys.stderr.write(page())
     sys.stderr.flush()
-    raise SystemExit(USAGE_EXIT_CODE)
+    raise SystemExit(int(ExitCode.USAGE))

@@ -25,9 +25,8 @@ from typer._click import exceptions as click_errors
 from typer.core import TyperCommand, TyperGroup
 
 from smsp_cli import helptext
+from smsp_cli.errors import ExitCode
 from smsp_cli.wording import listed
-
-USAGE_EXIT_CODE = 2
 
 
 class SmspCommand(TyperCommand):
@@ -74,7 +73,7 @@ class SmspGroup(TyperGroup):
         except click_errors.NoArgsIsHelpError as error:
             # `smsp` or `smsp config` alone: the help, as a usage error.
             sys.stderr.write(error.format_message() + "\n")
-            result = USAGE_EXIT_CODE
+            result = int(ExitCode.USAGE)
         except click_errors.ClickException as error:
             result = report_usage_error(error, argv)
         except typer.Abort:
@@ -113,7 +112,7 @@ def report_usage_error(error: click_errors.ClickException, argv: Sequence[str]) 
         json_output=wants_json(argv),
         help_command=command_path,
     )
-    return USAGE_EXIT_CODE
+    return int(ExitCode.USAGE)
 
 
 def wants_json(argv: Sequence[str]) -> bool:

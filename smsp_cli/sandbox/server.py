@@ -232,7 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "smsp-sandbox"
     # Buffered, so the status line, headers and body leave in one write (handle_one_request
     # flushes after each request) rather than as several small TLS records.
-    wbufsize = 256 * 1024
+    wbufsize = 64 * 1024
     server: _TlsHttpServer
 
     def version_string(self) -> str:
