@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -92,9 +91,3 @@ class ProgressBar:
         )
 
 
-def on_terminal(stream_isatty: Callable[[], bool]) -> bool:
-    """True when the stream whose ``isatty`` this is is a terminal."""
-    try:
-        return stream_isatty()
-    except (AttributeError, ValueError):
-        return False

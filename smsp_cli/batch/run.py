@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 
 from smsp_cli.batch import InputFormat, columns, reader
 from smsp_cli.batch.lookup import Job, RowOutcome, prepare
-from smsp_cli.batch.progress import ProgressBar, Tally, on_terminal
+from smsp_cli.batch.progress import ProgressBar, Tally
 from smsp_cli.batch.sink import Earlier, FileSink, InputIdentity, StdoutSink, encode_row, open_file
 from smsp_cli.errors import ConfigError, ExitCode, SmspError, UsageError
 from smsp_cli.output.sanitize import provider_text
+from smsp_cli.streams import is_terminal, silence_stdout
 
 if TYPE_CHECKING:
     from smsp_cli.batch.columns import ColumnPlan
@@ -102,8 +103,8 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     tally = Tally()
     rows = _Rows(request.operation, batch_input, plan, skip=earlier.rows)
     # A bar on stderr, but not over rows printed to the same terminal.
-    drawn = on_terminal(sys.stderr.isatty) and (
-        isinstance(sink, FileSink) or not on_terminal(sys.stdout.isatty)
+    drawn = is_terminal(sys.stderr) and (
+        isinstance(sink, FileSink) or not is_terminal(sys.stdout)
     )
     bar = ProgressBar(tally, batch_input.size) if drawn else None
 
@@ -199,11 +200,7 @@ def _write(sink: StdoutSink | FileSink, data: bytes) -> None:
     try:
         sink.write(data)
     except BrokenPipeError:
-        # Later flushes of stdout would fail too: point it at nothing.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        silence_stdout()  # later flushes of stdout would fail too
         raise _OutputClosed from None
     except OSError as exc:
         raise ConfigError(f"cannot write rows to {sink.name}: {exc.strerror}") from None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsp_cli.reporting import reported_errors
+from smsp_cli.streams import silence_stdout
 from smsp_cli.usage import SmspTyper
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def search(
                     _table_rows(hit.record, first=found == 1)
             sys.stdout.flush()
         except BrokenPipeError:
-            _quiet_stdout()  # the reader (e.g. head) has seen enough
+            silence_stdout()  # the reader (e.g. head) has seen enough
             return
         _search_notes(directory, tally, found)
 
@@ -213,12 +214,3 @@ def path() -> None:
 
 def _note(text: str) -> None:
     sys.stderr.write(f"smsp: {text}\n")
-
-
-def _quiet_stdout() -> None:
-    import os
-
-    # Python would complain once more when it flushes stdout at exit.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)

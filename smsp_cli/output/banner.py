@@ -14,6 +14,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from smsp_cli.streams import is_terminal
+
 if TYPE_CHECKING:
     from smsp_cli.settings.connection import ConnectionSettings
 
@@ -31,7 +33,7 @@ def caller() -> str:
 def announce(settings: ConnectionSettings, *, stream: TextIO | None = None) -> None:
     """Before a call to a live provider, on a terminal: the banner and who is calling."""
     stream = stream or sys.stderr
-    if settings.environment != "live" or not _is_terminal(stream):
+    if settings.environment != "live" or not is_terminal(stream):
         return
     stream.write(
         f"{CMA_BANNER}\n"
@@ -60,8 +62,3 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

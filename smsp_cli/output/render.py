@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from smsp_cli.output.formats import OutputFormat
 from smsp_cli.output.jsonshape import outcome_json
 from smsp_cli.output.messages import error_message, stderr_warnings
+from smsp_cli.streams import is_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -58,7 +59,7 @@ def emit(
     else:
         _print_table(outcome, note)
     sys.stdout.flush()
-    on_terminal = _stdout_is_terminal() if terminal is None else terminal
+    on_terminal = is_terminal(sys.stdout) if terminal is None else terminal
     if output is not OutputFormat.table or not on_terminal:
         _print_notes(outcome, note)
 
@@ -103,8 +104,3 @@ def _print_notes(outcome: Outcome, note: str | None) -> None:
     sys.stderr.flush()
 
 
-def _stdout_is_terminal() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -216,10 +216,9 @@ def read_passphrase_file(path: Path, *, source: str) -> Secret:
 
 def stdin_is_terminal() -> bool:
     """True when someone can be asked (a test replaces this)."""
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
+    from smsp_cli.streams import is_terminal
+
+    return is_terminal(sys.stdin)
 
 
 def prompt_hidden(prompt: str) -> str:
