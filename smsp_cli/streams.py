@@ -25,3 +25,9 @@ def silence_stdout() -> None:
             os.dup2(devnull, sys.stdout.fileno())
     finally:
         os.close(devnull)
+
+
+def note(text: str) -> None:
+    """One ``smsp: ...`` line on stderr for the person at the terminal (never data)."""
+    sys.stderr.write(f"smsp: {text}\n")
+    sys.stderr.flush()

@@ -22,7 +22,7 @@ from smsp_cli.batch.progress import ProgressBar, Tally
 from smsp_cli.batch.sink import Earlier, FileSink, InputIdentity, StdoutSink, encode_row, open_file
 from smsp_cli.errors import ConfigError, ExitCode, SmspError, UsageError
 from smsp_cli.output.sanitize import provider_text
-from smsp_cli.streams import is_terminal, silence_stdout
+from smsp_cli.streams import is_terminal, note, silence_stdout
 
 if TYPE_CHECKING:
     from smsp_cli.batch.columns import ColumnPlan
@@ -75,7 +75,7 @@ def _plan(operation: Operation, batch_input: BatchInput,
                         open_keys=batch_input.format is not InputFormat.csv)
     ignored = [column for column in plan.ignored if column]
     if ignored:
-        _note(f"warning: ignoring {_names(ignored)}: not used by {operation.command}")
+        note(f"warning: ignoring {_names(ignored)}: not used by {operation.command}")
     return plan
 
 
@@ -170,7 +170,7 @@ class _Rows:
         new = [key for key in record if key not in self._named]
         if new:
             self._named.update(new)
-            _note(f"warning: ignoring {_names(new)}: not used by {self._operation.command}")
+            note(f"warning: ignoring {_names(new)}: not used by {self._operation.command}")
 
 
 def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
@@ -179,9 +179,9 @@ def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
     from smsp_cli.output.render import SYNTHETIC_NOTE
 
     # Test and sandbox rows never pass for live data: one line says where they came from.
-    note = SYNTHETIC_NOTE if settings.is_sandbox else banner.label(settings)
-    if note is not None:
-        _note(note)
+    source = SYNTHETIC_NOTE if settings.is_sandbox else banner.label(settings)
+    if source is not None:
+        note(source)
     line = tally.summary()
     if earlier.rows:
         line += f"; {earlier.rows} earlier rows were already in {sink.name}"
@@ -189,7 +189,7 @@ def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
         line += f" (a torn last line of {earlier.cut_bytes} bytes was cut off)"
     if tail:
         line += f"; {tail}"
-    _note(line)
+    note(line)
 
 
 class _OutputClosed(Exception):
@@ -218,7 +218,3 @@ def _names(columns: list[str]) -> str:
     return ("column " if len(columns) == 1 else "columns ") + shown
 
 
-def _note(text: str) -> None:
-    from smsp_cli.output.render import stderr_console
-
-    stderr_console().print(f"smsp: {text}", markup=False, highlight=False, soft_wrap=True)

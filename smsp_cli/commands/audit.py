@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsp_cli.reporting import reported_errors
-from smsp_cli.streams import silence_stdout
+from smsp_cli.streams import note, silence_stdout
 from smsp_cli.usage import SmspTyper
 
 if TYPE_CHECKING:
@@ -125,11 +125,11 @@ def _table_rows(record: dict[str, object], *, first: bool) -> None:
 
 def _search_notes(directory: Path, tally: Tally, found: int) -> None:
     if tally.records == 0 and tally.skipped == 0:
-        _note(f"no audit trail yet in {directory}")
+        note(f"no audit trail yet in {directory}")
     elif found == 0:
-        _note(f"no record matches ({tally.records} searched)")
+        note(f"no record matches ({tally.records} searched)")
     if tally.skipped:
-        _note(f"{tally.skipped} line(s) that are not audit records were skipped; "
+        note(f"{tally.skipped} line(s) that are not audit records were skipped; "
               "run `smsp audit verify`")
 
 
@@ -208,9 +208,7 @@ def path() -> None:
     sys.stdout.write(f"{audit.trail_dir() / CURRENT_NAME}\n")
     legacy = audit.legacy_access_record()
     if legacy.exists():
-        _note(f"the access record kept before the audit trail existed is {legacy} "
+        note(f"the access record kept before the audit trail existed is {legacy} "
               "(left as it was, no longer written)")
 
 
-def _note(text: str) -> None:
-    sys.stderr.write(f"smsp: {text}\n")

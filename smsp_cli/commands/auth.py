@@ -15,6 +15,7 @@ import typer
 
 from smsp_cli.options import ProfileOpt
 from smsp_cli.reporting import reported_errors
+from smsp_cli.streams import note
 from smsp_cli.usage import SmspTyper
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ app = SmspTyper(
 
 
 
-def _note(text: str) -> None:
-    sys.stderr.write(f"smsp: {text}\n")
 
 
 def _credential_files(name: str) -> tuple[Path, Path | None] | None:
@@ -82,7 +81,7 @@ def set_passphrase(
             # A wrong passphrase is refused here, not on the next lookup.
             clientcert.load(*files, _given(secret))
         elif files is not None:
-            _note(f"the key of profile {name} is not encrypted; storing the passphrase anyway")
+            note(f"the key of profile {name} is not encrypted; storing the passphrase anyway")
         # spec §7.2: the change is audited, never the secret; under the config lock, like every
         # other change to a profile's settings.
         with config_change(name) as changes, config.locked():
@@ -95,7 +94,7 @@ def set_passphrase(
                     f"`smsp config set passphrase_file FILE --profile {name}`",
                 ) from None
             changes.record("auth-set", keyring=backend)
-        _note(f"stored the passphrase for profile {name} in the keyring ({backend})")
+        note(f"stored the passphrase for profile {name} in the keyring ({backend})")
 
 
 def _ask(name: str, *, confirm: bool) -> Secret:
@@ -176,5 +175,5 @@ def delete(profile: ProfileOpt = None) -> None:
             except credentials.KeyringUnavailable as unavailable:
                 raise ConfigError(f"cannot reach the keyring: {unavailable}") from None
             changes.record("auth-delete", removed=removed)
-        _note(f"deleted the passphrase for profile {name}" if removed
+        note(f"deleted the passphrase for profile {name}" if removed
               else f"no passphrase stored for profile {name}")

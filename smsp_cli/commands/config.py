@@ -13,6 +13,7 @@ import typer
 
 from smsp_cli.options import ProfileArg, ProfileOpt, with_parameters
 from smsp_cli.reporting import reported_errors
+from smsp_cli.streams import note
 from smsp_cli.usage import SmspTyper
 
 app = SmspTyper(
@@ -58,8 +59,6 @@ _HELP = {
 }
 
 
-def _note(text: str) -> None:
-    sys.stderr.write(f"smsp: {text}\n")
 
 
 def _with_setting_flags(
@@ -153,7 +152,7 @@ def init(
                 changes.record("init", values=values, default=updated.default_profile == name,
                                replaced=name in current.profiles)
         default = " (the default profile)" if updated.default_profile == name else ""
-        _note(f"wrote profile {name}{default} to {loaded.path}")
+        note(f"wrote profile {name}{default} to {loaded.path}")
         _suggest_passphrase(name, values)
 
 
@@ -207,7 +206,7 @@ def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
                 values[key] = config.typed(key, answer, source="your answer")
                 break
             except SmspError as error:
-                _note(error.one_line())
+                note(error.one_line())
     return values
 
 
@@ -242,7 +241,7 @@ def _suggest_passphrase(name: str, values: dict[str, Any]) -> None:
 
     key = Path(values["key"]) if values.get("key") else None
     if not values.get("passphrase_file") and needs_passphrase(Path(values["cert"]), key):
-        _note(
+        note(
             f"the client key is encrypted: store its passphrase with "
             f"`smsp auth set --profile {name}`, or pass --passphrase-file FILE"
         )
@@ -347,8 +346,8 @@ def set_value(
                 config.save(loaded.with_value(name, key, typed))
                 changes.record("set", key=key, value=typed, created=name not in loaded.profiles)
         if name not in loaded.profiles:
-            _note(f"created profile {name}")
-        _note(f"set {key} in profile {name} ({loaded.path})")
+            note(f"created profile {name}")
+        note(f"set {key} in profile {name} ({loaded.path})")
 
 
 @app.command()
@@ -371,7 +370,7 @@ def unset(
             with config_change(name) as changes:
                 config.save(loaded.without_value(name, key))
                 changes.record("unset", key=key)
-        _note(f"removed {key} from profile {name} ({loaded.path})")
+        note(f"removed {key} from profile {name} ({loaded.path})")
 
 
 @app.command()
@@ -408,7 +407,7 @@ def use(name: ProfileArg) -> None:
             with config_change(name) as changes:
                 config.save(loaded.with_default(name))
                 changes.record("use", previous=loaded.default_profile)
-        _note(f"the default profile is now {name} ({loaded.path})")
+        note(f"the default profile is now {name} ({loaded.path})")
 
 
 @app.command()
