@@ -1,8 +1,8 @@
 """One exception tree for everything smsp can report; each class owns its exit code.
 
-Domain code raises these and never prints or exits. ``cli.main`` is the single place that
-turns them into one line on stderr and the exit code below (documented in the README; a test
-keeps the two equal).
+Domain code raises these and never prints or exits. :mod:`smsp_cli.reporting` is the single
+place that turns them into one line on stderr and the exit code below (documented in the
+README; a test keeps the two equal).
 
     SmspError
     ├── UsageError            2  bad input: nothing was sent

@@ -40,7 +40,7 @@ ProfileArg = Annotated[
 
 @dataclass(frozen=True)
 class ConnectionOptions:
-    """The connection flags as given (None when not given); settings.py layers the rest."""
+    """The connection flags as given (None when not given); settings.connection layers them."""
 
     profile: str | None = None
     endpoint: str | None = None

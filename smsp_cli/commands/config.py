@@ -64,7 +64,7 @@ _HELP = {
 def _with_setting_flags(
     *, layered: bool
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command one option per setting (settings.KEYS) and a ``flags`` dict of them.
+    """Give a command one option per setting (``KEYS``) and a ``flags`` dict of them.
 
     ``layered``: the command also reads the environment, so each option names its variable.
     """

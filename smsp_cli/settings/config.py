@@ -12,9 +12,10 @@ always written whole, atomically, with mode 0600::
     ca_bundle = "/home/me/nhs/opentest-ca.pem"
     audit_id = "868000003114"
 
-Profile keys are the setting names of :data:`settings.KEYS`. Passphrases are never kept here
-(they live in the keyring, see :mod:`smsp_cli.settings.credentials`). Any key smsp does not know
-is an error naming the file and the key, so a typo never silently falls back to a default.
+Profile keys are the setting names of :data:`smsp_cli.settings.connection.KEYS`. Passphrases
+are never kept here (they live in the keyring, see :mod:`smsp_cli.settings.credentials`). Any
+key smsp does not know is an error naming the file and the key, so a typo never silently
+falls back to a default.
 """
 
 from __future__ import annotations
