@@ -42,6 +42,19 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("smsp-data")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same isolation for session- and module-scoped fixtures, which run before the
+    per-test one below: no SMSP_* from the machine, never the user's data or config."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("SMSP_"):
+                patch.delenv(name)
+        patch.setenv("SMSP_DATA_DIR", str(data_dir))
+        patch.setenv("SMSP_CONFIG_DIR", str(tmp_path_factory.mktemp("smsp-config")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path) -> None:
     """No SMSP_* setting leaks in from the machine; data and config live in temp folders."""

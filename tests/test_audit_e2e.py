@@ -42,7 +42,9 @@ def _trail(data: Path) -> list[dict[str, Any]]:
 
 
 def _env(data: Path, settings: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSP_")}
+    # Only the settings given, but never the user's config (the test's own folder).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SMSP_") or k == "SMSP_CONFIG_DIR"}
     return env | settings | {"SMSP_DATA_DIR": str(data), "NO_COLOR": "1"}
 
 

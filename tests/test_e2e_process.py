@@ -15,7 +15,9 @@ SMSP = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSP_")}
+    # Only the settings given, but never the user's config (the test's own folder).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SMSP_") or k == "SMSP_CONFIG_DIR"}
     env["SMSP_DATA_DIR"] = os.environ["SMSP_DATA_DIR"]
     env["NO_COLOR"] = "1"
     return env
