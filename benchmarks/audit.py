@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from report import print_timings, timed
+from report import print_timings, run_child, timed
 
 
 def main() -> None:
@@ -119,14 +117,8 @@ def large_trail(data: Path, count: int) -> None:
     env = os.environ | {"SMSP_DATA_DIR": str(directory.parent)}
     for args in (("audit", "verify"), ("audit", "search", "--nhs-number", "9434765919",
                                        "-o", "json")):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        started = time.perf_counter()
-        done = subprocess.run([smsp, *args], env=env, capture_output=True, check=False)
-        elapsed = time.perf_counter() - started
-        peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-        print(f"smsp {' '.join(args[:2])}: {elapsed:.2f} s, exit {done.returncode}, "
-              f"{len(done.stdout.splitlines())} lines out, peak RSS {peak / 1024:.0f} MiB "
-              "(the largest child so far)")
+        elapsed, _, peak_kib = run_child([smsp, *args], env)  # smsp's own peak (launch.py)
+        print(f"smsp {' '.join(args[:2])}: {elapsed:.2f} s, peak RSS {peak_kib / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The floor for one lookup: POST a prebuilt envelope over mutual TLS, parse the reply, exit.
 
-    python benchmarks/bare_lookup.py ENVELOPE_FILE
+    python benchmarks/bare_lookup.py ENVELOPE_FILE SOAP_ACTION
 
 What a minimal Python client must do and nothing more: httpx with an ``ssl.SSLContext`` (CA
 bundle, client certificate and key), the same headers smsp sends, lxml with DTDs, entities and

@@ -65,12 +65,13 @@ Action = Callable[[], tuple[float, float, int]]
 
 
 def child_environment() -> dict[str, str]:
-    """The environment for measured processes: bytecode cached, no colour.
+    """The environment for measured processes: bytecode cached, no colour, no SMSP_* setting.
 
     Python may write its bytecode cache (to a private folder), as an installed smsp has its
-    modules compiled: without it every run would compile the package from source.
+    modules compiled: without it every run would compile the package from source. The
+    caller's own SMSP_* settings (a profile, retries) would change what is measured.
     """
-    env = dict(os.environ)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SMSP_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="smsp-bench-pycache-")
     env["NO_COLOR"] = "1"
