@@ -7,12 +7,10 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +18,13 @@ from typing import Any
 
 import pytest
 from cli import smsp
+from measure import SMSP
 
 from smsp_cli.sandbox.certs import SandboxCredentials
 from smsp_cli.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.e2e
 
-SMSP = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
 FOUND = ("9991000003", "--dob", "1984-03-14")
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import measure
 import pytest
 
 # A module-level object whose finaliser runs only in the interpreter's teardown.
@@ -142,16 +142,8 @@ def test_a_trail_closed_at_exit_is_closed_with_its_records(tmp_path: Path) -> No
 def test_a_lookup_run_as_the_console_script_keeps_its_output_and_audit_records(
     sandbox_env: dict[str, str],
 ) -> None:
-    smsp = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
-    done = subprocess.run(
-        [smsp, "get", "9991000003", "--dob", "1984-03-14", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=os.environ | {"NO_COLOR": "1"},
-    )
-    assert done.returncode == 0, done.stderr
+    done = measure.run("get", "9991000003", "--dob", "1984-03-14", "--json")
+    assert done.exit_code == 0, done.stderr
     message_id = json.loads(done.stdout)["message_id"]
     assert done.stderr.endswith("synthetic data from the embedded provider, not from PDS\n")
     trail = Path(os.environ["SMSP_DATA_DIR"]) / "audit" / "audit.jsonl"
@@ -164,15 +156,7 @@ def test_a_lookup_run_as_the_console_script_keeps_its_output_and_audit_records(
 def test_a_negative_answer_exits_1_through_the_console_script(
     sandbox_env: dict[str, str],
 ) -> None:
-    smsp = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
-    done = subprocess.run(
-        [smsp, "get", "9991000003", "--dob", "1984-03-15", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=os.environ | {"NO_COLOR": "1"},
-    )
-    assert done.returncode == 1, done.stderr
+    done = measure.run("get", "9991000003", "--dob", "1984-03-15", "--json")
+    assert done.exit_code == 1, done.stderr
     assert json.loads(done.stdout)["response_code"] == "DEMOG-0040"
     assert "smsp: warning: the NHS number was not verified" in done.stderr

@@ -10,17 +10,15 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import measure
 import pytest
+from measure import SMSP
 
-SMSP = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
 FOUND = "9991000003,1984-03-14"
 
 pytestmark = pytest.mark.usefixtures("sandbox_env")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-SMSP = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
+from measure import SMSP
 
 
 def _env() -> dict[str, str]:
