@@ -33,14 +33,12 @@ def main() -> int:
     runs = parser.parse_args().runs
 
     from smsp_cli.sandbox.certs import ensure_credentials
-    from smsp_cli.sandbox.embedded import settings_for
-    from smsp_cli.settings.connection import KEYS
+    from smsp_cli.sandbox.embedded import variables_for
 
     smsp = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
     data = Path(tempfile.mkdtemp(prefix="smsp-bench-"))
     credentials = ensure_credentials(data / "sandbox")
-    settings = settings_for("https://127.0.0.1:9/smsp/pds", credentials)
-    env = child_environment() | {KEYS[key][1]: value for key, value in settings.items()}
+    env = child_environment() | variables_for("https://127.0.0.1:9/smsp/pds", credentials)
     env |= {"SMSP_DATA_DIR": str(data), "SMSP_CONFIG_DIR": str(data / "config")}
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],

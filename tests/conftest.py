@@ -91,10 +91,9 @@ def sandbox_env(
     sandbox: SandboxServer, credentials: SandboxCredentials, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """SMSP_* variables pointing smsp at the session sandbox, set for this test."""
-    from smsp_cli.sandbox.embedded import settings_for
-    from smsp_cli.settings.connection import KEYS
+    from smsp_cli.sandbox.embedded import variables_for
 
-    env = {KEYS[key][1]: value for key, value in settings_for(sandbox.url, credentials).items()}
+    env = variables_for(sandbox.url, credentials)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

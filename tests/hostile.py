@@ -168,11 +168,9 @@ class HostileProvider:
 
     def env(self) -> dict[str, str]:
         """SMSP_* variables that point smsp here with the sandbox's client certificate."""
-        from smsp_cli.sandbox.embedded import settings_for
-        from smsp_cli.settings.connection import KEYS
+        from smsp_cli.sandbox.embedded import variables_for
 
-        values = settings_for(self.url, self.credentials) | {"kind": "test"}
-        return {KEYS[key][1]: value for key, value in values.items()}
+        return variables_for(self.url, self.credentials) | {"SMSP_KIND": "test"}
 
     def serve(self, behaviour: Behaviour) -> HostileProvider:
         """Answer every connection from now on with ``behaviour``."""

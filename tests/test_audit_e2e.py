@@ -97,11 +97,10 @@ def silent_provider(credentials: SandboxCredentials) -> Iterator[_SilentProvider
 def test_a_lookup_killed_before_its_reply_leaves_its_sent_record(
     data: Path, silent_provider: _SilentProvider, credentials: SandboxCredentials
 ) -> None:
-    from smsp_cli.sandbox.embedded import settings_for
-    from smsp_cli.settings.connection import KEYS
+    from smsp_cli.sandbox.embedded import variables_for
 
     url = f"https://127.0.0.1:{silent_provider.port}/smsp/pds"
-    settings = {KEYS[k][1]: v for k, v in settings_for(url, credentials).items()}
+    settings = variables_for(url, credentials)
     process = subprocess.Popen(
         [SMSP, "get", *FOUND, "--json", "--read-timeout", "120"],
         env=_env(data, settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -123,10 +122,9 @@ def test_a_lookup_killed_before_its_reply_leaves_its_sent_record(
 def test_ten_lookups_at_once_append_an_intact_gapless_chain(
     data: Path, sandbox: SandboxServer, credentials: SandboxCredentials
 ) -> None:
-    from smsp_cli.sandbox.embedded import settings_for
-    from smsp_cli.settings.connection import KEYS
+    from smsp_cli.sandbox.embedded import variables_for
 
-    settings = {KEYS[k][1]: v for k, v in settings_for(sandbox.url, credentials).items()}
+    settings = variables_for(sandbox.url, credentials)
     processes = [
         subprocess.Popen([SMSP, "verify", *FOUND, "--json"], env=_env(data, settings),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -150,10 +148,9 @@ def test_ten_lookups_at_once_append_an_intact_gapless_chain(
 def test_a_batch_beside_single_lookups_appends_an_intact_gapless_chain(
     data: Path, tmp_path: Path, sandbox: SandboxServer, credentials: SandboxCredentials
 ) -> None:
-    from smsp_cli.sandbox.embedded import settings_for
-    from smsp_cli.settings.connection import KEYS
+    from smsp_cli.sandbox.embedded import variables_for
 
-    settings = {KEYS[k][1]: v for k, v in settings_for(sandbox.url, credentials).items()}
+    settings = variables_for(sandbox.url, credentials)
     rows = 60
     sheet = tmp_path / "patients.csv"
     sheet.write_text("id,nhs_number,dob\n" + "".join(

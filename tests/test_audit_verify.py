@@ -30,15 +30,14 @@ def written_trail(
     tmp_path_factory: pytest.TempPathFactory, sandbox: Any, credentials: Any
 ) -> Path:
     """A trail of ten records (five lookups, one attempt each) written by the real CLI."""
-    from smsp_cli.sandbox.embedded import settings_for
-    from smsp_cli.settings.connection import KEYS
+    from smsp_cli.sandbox.embedded import variables_for
 
     data = tmp_path_factory.mktemp("written")
     patch = pytest.MonkeyPatch()
     try:
         patch.setenv("SMSP_DATA_DIR", str(data))
-        for key, value in settings_for(sandbox.url, credentials).items():
-            patch.setenv(KEYS[key][1], value)
+        for name, value in variables_for(sandbox.url, credentials).items():
+            patch.setenv(name, value)
         for lookup in LOOKUPS:
             run = smsp(*lookup, "--json")
             assert run.exit_code in (0, 1), run.stderr

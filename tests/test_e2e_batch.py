@@ -20,9 +20,8 @@ from typer.testing import CliRunner
 
 from smsp_cli.cli import app
 from smsp_cli.sandbox.certs import SandboxCredentials, make_ca
-from smsp_cli.sandbox.embedded import settings_for
+from smsp_cli.sandbox.embedded import variables_for
 from smsp_cli.sandbox.server import RecordedRequest, SandboxServer
-from smsp_cli.settings.connection import KEYS
 
 pytestmark = pytest.mark.usefixtures("sandbox_env")
 
@@ -316,8 +315,8 @@ def timed_sandbox(credentials: SandboxCredentials,
             arrivals.append(time.monotonic())
 
     with SandboxServer(credentials, on_request=arrived) as server:
-        for key, value in settings_for(server.url, credentials).items():
-            monkeypatch.setenv(KEYS[key][1], value)
+        for name, value in variables_for(server.url, credentials).items():
+            monkeypatch.setenv(name, value)
         yield arrivals
 
 

@@ -56,10 +56,9 @@ def serve(
         from smsp_cli.output.render import stderr_console
         from smsp_cli.output.sanitize import visible
         from smsp_cli.sandbox.certs import ensure_credentials
-        from smsp_cli.sandbox.embedded import settings_for
+        from smsp_cli.sandbox.embedded import variables_for
         from smsp_cli.sandbox.paths import sandbox_dir
         from smsp_cli.sandbox.server import SandboxServer
-        from smsp_cli.settings.connection import KEYS
 
         records = _patients(patients_csv)
         credentials = ensure_credentials(sandbox_dir())
@@ -80,8 +79,8 @@ def serve(
 
         server = SandboxServer(credentials, host=host, port=port, patients=records, on_request=log)
         with server:
-            for key, value in settings_for(server.url, credentials).items():
-                sys.stdout.write(f"{KEYS[key][1]}={value}\n")
+            for name, value in variables_for(server.url, credentials).items():
+                sys.stdout.write(f"{name}={value}\n")
             sys.stdout.flush()
             console.print(
                 f"sandbox provider listening on {server.url} with {len(records)} synthetic "

@@ -36,3 +36,10 @@ def settings_for(url: str, credentials: SandboxCredentials) -> dict[str, str]:
         "audit_id": SANDBOX_AUDIT_ID,
         "kind": "sandbox",
     }
+
+
+def variables_for(url: str, credentials: SandboxCredentials) -> dict[str, str]:
+    """The same settings as the SMSP_* environment variables (what ``sandbox serve`` prints)."""
+    from smsp_cli.settings.connection import KEYS
+
+    return {KEYS[key][1]: value for key, value in settings_for(url, credentials).items()}
