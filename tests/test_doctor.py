@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from cli import Run, smsp
+from ports import closed_port
 
 from smsp_cli import diagnose
 from smsp_cli.diagnose import Layer, Status
@@ -273,9 +274,7 @@ def test_unresolvable_host(pki: Pki) -> None:
 
 
 def test_connection_refused(pki: Pki) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     failing = _failed(_doctor(f"https://127.0.0.1:{port}/smsp/pds", *pki.client, pki.ca), Layer.TCP)
     assert failing["summary"] == f"connection to 127.0.0.1:{port} refused"
     assert "nothing listens" in failing["cause"]

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from canned import canned, soap_fault
 from cli import smsp
+from ports import closed_url
 
 from smsp_cli.sandbox.certs import SandboxCredentials
 
 
-def _closed_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"https://127.0.0.1:{probe.getsockname()[1]}/smsp/pds"
-
-
 def test_the_header_shows_an_endpoint_given_as_a_flag_even_when_settings_are_missing() -> None:
-    url = _closed_url()
+    url = closed_url()
     run = smsp("doctor", "--endpoint", url)
     assert run.exit_code == 10
     assert run.stdout.splitlines()[0] == f"smsp doctor: {url} (from --endpoint)"
@@ -30,7 +23,7 @@ def test_the_header_shows_an_endpoint_given_as_a_flag_even_when_settings_are_mis
 
 
 def test_every_missing_setting_is_named_at_once() -> None:
-    report = smsp("doctor", "--endpoint", _closed_url(), "--json").json()
+    report = smsp("doctor", "--endpoint", closed_url(), "--json").json()
     config = report["layers"][0]
     assert config["status"] == "fail"
     assert config["summary"] == "no client certificate, CA bundle or audit identity configured"

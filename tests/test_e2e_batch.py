@@ -7,7 +7,6 @@ anything is sent; the failures that stop a batch at once; the rate limit, measur
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from cli import Run, smsp
+from ports import closed_port
 from typer.testing import CliRunner
 
 from smsp_cli.cli import app
@@ -276,15 +276,9 @@ def test_an_untrusted_server_certificate_stops_before_any_row(tmp_path: Path) ->
     assert "stopped at row" in summary(run)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_a_dead_endpoint_is_given_up_after_ten_unreachable_rows() -> None:
     stdin = ("nhs_number,dob\n" + f"{FOUND[0]},{FOUND[1]}\n" * 500).encode()
-    run = batch("get", "-", "--endpoint", f"https://127.0.0.1:{_closed_port()}/smsp/pds",
+    run = batch("get", "-", "--endpoint", f"https://127.0.0.1:{closed_port()}/smsp/pds",
                 "--max-attempts", "1", stdin=stdin)
     assert run.exit_code == 5
     written = rows(run)

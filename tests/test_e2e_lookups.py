@@ -5,11 +5,11 @@ Every command, every response code and every exit code, as a user or a script se
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 from cli import Run, smsp
+from ports import closed_port
 
 from smsp_cli.sandbox.server import SandboxServer
 
@@ -374,12 +374,6 @@ def test_dry_run_prints_the_envelope_and_sends_nothing(sandbox: SandboxServer) -
 # --- could not reach / local configuration ----------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_connection_refused_exits_5() -> None:
     run = smsp(
         "get",
@@ -387,7 +381,7 @@ def test_connection_refused_exits_5() -> None:
         "--dob",
         FOUND[1],
         "--endpoint",
-        f"https://127.0.0.1:{_closed_port()}/smsp/pds",
+        f"https://127.0.0.1:{closed_port()}/smsp/pds",
     )
     assert run.exit_code == 5
     assert "refused" in run.stderr

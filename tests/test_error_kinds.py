@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ports import closed_port
 
 from smsp_cli import operations
 from smsp_cli.errors import ProviderFailed, ProviderRejected, Unreachable, UntrustedServer
@@ -66,11 +67,8 @@ def test_server_certificate_failing_verification_is_untrusted_server(
 def test_connection_refused_is_unreachable_but_not_untrusted(
     credentials: SandboxCredentials,
 ) -> None:
-    import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     settings = _settings(credentials, f"https://127.0.0.1:{port}/smsp/pds", max_attempts="1")
     with pytest.raises(Unreachable) as caught:
         service.call(QUERY, settings)

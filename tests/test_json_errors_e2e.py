@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from canned import canned
 from cli import smsp
+from ports import closed_port
 
 from smsp_cli.sandbox.certs import SandboxCredentials
 from smsp_cli.sandbox.server import SandboxServer
@@ -16,14 +15,8 @@ pytestmark = pytest.mark.usefixtures("sandbox_env")
 FOUND = ("9991000003", "--dob", "1984-03-14")
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_connection_refused_is_unreachable() -> None:
-    run = smsp("get", *FOUND, "--json", "--endpoint", f"https://127.0.0.1:{_closed_port()}/x")
+    run = smsp("get", *FOUND, "--json", "--endpoint", f"https://127.0.0.1:{closed_port()}/x")
     assert run.exit_code == 5
     assert run.json()["exit_code"] == 5
     assert run.json()["error"]["type"] == "unreachable"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from cli import smsp
+from ports import closed_port
 
 from smsp_cli import operations
 from smsp_cli.errors import (
@@ -252,12 +252,6 @@ def test_certificate_failures_are_not_retried(settings: ConnectionSettings) -> N
 # --- against the real sandbox, counted server-side -------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch, sandbox_env: dict[str, str]) -> None:
     monkeypatch.setenv("SMSP_RETRY_BACKOFF", "0.01")
@@ -309,7 +303,7 @@ def test_a_business_no_match_is_sent_once(sandbox: SandboxServer, fast_retries: 
 
 def test_a_closed_port_is_retried_and_each_attempt_shown(fast_retries: None) -> None:
     run = smsp("get", "9991000003", "--dob", "1984-03-14", "-v",
-               "--endpoint", f"https://127.0.0.1:{_closed_port()}/smsp/pds")
+               "--endpoint", f"https://127.0.0.1:{closed_port()}/smsp/pds")
     assert run.exit_code == 5
     assert len(re.findall(r"attempt \d/3: MessageID \S+ failed: connection to", run.stderr)) == 3
     assert "retrying in" in run.stderr

@@ -7,12 +7,12 @@ stderr or the trace file unless --reveal is given.
 from __future__ import annotations
 
 import os
-import socket
 import stat
 from pathlib import Path
 
 import pytest
 from cli import Run, smsp
+from ports import closed_port
 
 from smsp_cli.sandbox.server import SandboxServer
 
@@ -166,9 +166,7 @@ def test_a_trace_file_in_a_missing_folder_fails_before_sending(
 
 
 def test_verbose_report_also_when_the_call_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     monkeypatch.setenv("SMSP_ENDPOINT", f"https://127.0.0.1:{port}/smsp/pds")
     monkeypatch.setenv("SMSP_MAX_ATTEMPTS", "1")
     run = smsp(*GET, "-v")
