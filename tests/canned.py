@@ -7,7 +7,9 @@ It uses the sandbox's certificates, so the settings that reach the sandbox (the
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,13 +19,21 @@ from smsp_cli.sandbox.server import server_context
 
 
 class CannedProvider(ThreadingHTTPServer):
-    """Answers every POST with ``status`` and ``body``; asks for a client certificate."""
+    """Answers every POST with ``status`` and ``body``; asks for a client certificate.
+
+    ``clock_offset`` (seconds) moves the clock its ``Date`` header tells, as a provider whose
+    clock is wrong would.
+    """
 
     daemon_threads = True
 
-    def __init__(self, credentials: SandboxCredentials, body: bytes, *, status: int = 200) -> None:
+    def __init__(
+        self, credentials: SandboxCredentials, body: bytes, *, status: int = 200,
+        clock_offset: float = 0.0,
+    ) -> None:
         self.body = body
         self.status = status
+        self.clock_offset = clock_offset
         self.context = server_context(credentials)
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -52,6 +62,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(self.server.body)))
         self.end_headers()
         self.wfile.write(self.server.body)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        moment = (timestamp or time.time()) + self.server.clock_offset
+        return email.utils.formatdate(moment, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         return

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import socket
-import ssl
 import stat
 import subprocess
 import threading
@@ -21,7 +20,7 @@ from cli import smsp
 from measure import SMSP
 
 from smsp_cli.sandbox.certs import SandboxCredentials
-from smsp_cli.sandbox.server import SandboxServer
+from smsp_cli.sandbox.server import SandboxServer, server_context
 
 pytestmark = pytest.mark.e2e
 
@@ -50,10 +49,7 @@ class _SilentProvider:
     """A mutual-TLS server that reads one request and never answers it."""
 
     def __init__(self, credentials: SandboxCredentials) -> None:
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(credentials.server_cert, credentials.server_key)
-        self.context.load_verify_locations(credentials.ca_cert)
-        self.context.verify_mode = ssl.CERT_REQUIRED
+        self.context = server_context(credentials)  # the sandbox's: client certificate required
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.request = b""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import email.utils
 import re
 import socket
 import ssl
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from canned import CannedProvider
 from cli import Run, smsp
 from ports import closed_port
 
@@ -379,49 +379,6 @@ def test_a_wrong_path_fails_http(sandbox: SandboxServer, credentials: SandboxCre
 # --- a provider with canned answers: a slow clock, or not SMSP at all -------------------
 
 
-class _CannedProvider(ThreadingHTTPServer):
-    """HTTPS with client certificates required, answering every POST with one canned reply."""
-
-    daemon_threads = True
-
-    def __init__(self, pki: Pki, body: bytes, *, clock_offset: float = 0.0) -> None:
-        self.body = body
-        self.clock_offset = clock_offset
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(pki.server.server_cert, pki.server.server_key)
-        self.context.load_verify_locations(cafile=pki.ca)
-        self.context.verify_mode = ssl.CERT_REQUIRED
-        super().__init__(("127.0.0.1", 0), _CannedHandler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(2)
-        try:
-            tls = self.context.wrap_socket(request, server_side=True)
-        except OSError:
-            return  # the doctor's probes without a certificate end here
-        with contextlib.closing(tls):
-            _CannedHandler(tls, client_address, self)
-
-
-class _CannedHandler(BaseHTTPRequestHandler):
-    server: _CannedProvider
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/xml; charset=utf-8")
-        self.send_header("Content-Length", str(len(self.server.body)))
-        self.end_headers()
-        self.wfile.write(self.server.body)
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        moment = (timestamp or time.time()) + self.server.clock_offset
-        return email.utils.formatdate(moment, usegmt=True)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 def _sandbox_settings(
     sandbox: SandboxServer, credentials: SandboxCredentials
 ) -> settings_module.ConnectionSettings:
@@ -444,7 +401,7 @@ def real_reply(sandbox: SandboxServer, credentials: SandboxCredentials) -> bytes
 
 
 def test_clock_skew_beyond_the_window(pki: Pki, real_reply: bytes) -> None:
-    provider = _CannedProvider(pki, real_reply, clock_offset=-20 * 60)
+    provider = CannedProvider(pki.server, real_reply, clock_offset=-20 * 60)
     with _serving(provider) as port:
         run = _doctor(f"https://127.0.0.1:{port}/smsp/pds", *pki.client, pki.ca)
     failing = _failed(run, Layer.CLOCK)
@@ -501,7 +458,7 @@ def test_a_few_seconds_of_skew_is_a_warning(
 
 
 def test_a_reply_that_is_not_smsp_fails_the_smsp_layer(pki: Pki) -> None:
-    with _serving(_CannedProvider(pki, b"<html><body>hello</body></html>")) as port:
+    with _serving(CannedProvider(pki.server, b"<html><body>hello</body></html>")) as port:
         run = _doctor(f"https://127.0.0.1:{port}/smsp/pds", *pki.client, pki.ca)
     failing = _failed(run, Layer.SMSP)
     assert failing["summary"].startswith("not a usable SMSP reply")
