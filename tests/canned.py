@@ -86,14 +86,8 @@ def canned(credentials: SandboxCredentials, body: bytes, *, status: int = 200) -
 
 
 def soap_fault(code: str, text: str, diagnostic: str = "") -> bytes:
-    """A SOAP 1.1 fault with an ITK ToolkitErrorInfo detail (spec §5.7)."""
-    return (
-        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
-        "<soap:Body><soap:Fault><faultcode>soap:Client</faultcode>"
-        f"<faultstring>{text}</faultstring><detail>"
-        '<itk:ToolkitErrorInfo xmlns:itk="urn:nhs-itk:ns:201005">'
-        "<itk:ErrorID>5D4D9B5B-4B4C-4F6B-8E1D-111111111111</itk:ErrorID>"
-        f"<itk:ErrorCode>{code}</itk:ErrorCode><itk:ErrorText>{text}</itk:ErrorText>"
-        f"<itk:ErrorDiagnosticText>{diagnostic}</itk:ErrorDiagnosticText>"
-        "</itk:ToolkitErrorInfo></detail></soap:Fault></soap:Body></soap:Envelope>"
-    ).encode()
+    """A SOAP 1.1 fault with an ITK ToolkitErrorInfo detail (spec §5.7), as the sandbox builds
+    one: the text is escaped, so any characters can be sent."""
+    from smsp_cli.sandbox.responses import fault_reply
+
+    return fault_reply(code, text, diagnostic=diagnostic or None)
