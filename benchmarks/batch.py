@@ -31,11 +31,10 @@ import threading
 import time
 from pathlib import Path
 
-from report import run_child
+from report import run_child, served_sandbox
 
 TARGET = 0.7  # batch rate / bare httpx rate
 NHS_NUMBER, DOB = "9991000003", "1984-03-14"
-SETTINGS_LINES = 6  # what `smsp sandbox serve` prints on stdout
 
 
 def main() -> int:
@@ -51,17 +50,10 @@ def main() -> int:
     env = os.environ | {"SMSP_DATA_DIR": str(work / "data"), "NO_COLOR": "1"}
     env = {name: value for name, value in env.items()
            if not name.startswith("SMSP_") or name == "SMSP_DATA_DIR"}
-    server = subprocess.Popen([smsp, "sandbox", "serve"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
     try:
-        assert server.stdout is not None
-        served = dict(server.stdout.readline().rstrip("\n").split("=", 1)
-                      for _ in range(SETTINGS_LINES))
-        env |= served
-        return _measure(args, smsp, env, served, work)
+        with served_sandbox(smsp, env) as served:
+            return _measure(args, smsp, env | served, served, work)
     finally:
-        server.terminate()
-        server.wait(30)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -117,11 +109,10 @@ def _envelopes(served: dict[str, str], count: int) -> list[bytes]:
     """``count`` get envelopes, each with fresh ids, built the way smsp builds them."""
     from smsp_cli import operations
     from smsp_cli.models import build_query
-    from smsp_cli.settings.connection import KEYS, gather, resolve
+    from smsp_cli.settings.connection import gather, resolve
     from smsp_cli.wire import service
 
-    names = {variable: key for key, (_, variable) in KEYS.items()}
-    settings = resolve(gather({}, {}, {names[name]: value for name, value in served.items()}))
+    settings = resolve(gather({}, served))  # the SMSP_* variables, as smsp itself reads them
     query = build_query(operations.GET, nhs_number=NHS_NUMBER, dob=DOB)
     return [service.prepare(query, settings).body for _ in range(count)]
 

@@ -21,12 +21,20 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from report import Target, check, child_environment, machine_load, measure, print_table, run_child
+from report import (
+    Target,
+    check,
+    child_environment,
+    machine_load,
+    measure,
+    print_table,
+    run_child,
+    served_sandbox,
+)
 
 NHS_NUMBER, DOB = "9991000003", "1984-03-14"
 BARE, HTTPIE, SMSP, CURL = (
@@ -40,17 +48,6 @@ TARGETS = (
     Target(SMSP, BARE, 1.2, "memory"),
     Target(SMSP, HTTPIE, 0.6),
 )
-# What `smsp sandbox serve` prints on stdout before it serves (README, The sandbox provider).
-SERVE_VARIABLES = (
-    "SMSP_ENDPOINT",
-    "SMSP_CERT",
-    "SMSP_KEY",
-    "SMSP_CA_BUNDLE",
-    "SMSP_AUDIT_ID",
-    "SMSP_KIND",
-)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21, help="measured rounds")
@@ -68,31 +65,8 @@ def main() -> int:
         "SMSP_CONFIG_DIR": str(work / "config"),
         "HTTPIE_CONFIG_DIR": str(work / "httpie"),
     }
-    server = subprocess.Popen(
-        [smsp, "sandbox", "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        env |= _served_settings(server)
-        return _compare(runs, env, smsp, http, work)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _served_settings(server: subprocess.Popen[str]) -> dict[str, str]:
-    assert server.stdout is not None
-    settings: dict[str, str] = {}
-    while set(SERVE_VARIABLES) - settings.keys():
-        line = server.stdout.readline()
-        if not line:
-            raise SystemExit("smsp sandbox serve stopped before printing its settings")
-        name, _, value = line.strip().partition("=")
-        settings[name] = value
-    return settings
+    with served_sandbox(smsp, env) as served:
+        return _compare(runs, env | served, smsp, http, work)
 
 
 def _compare(runs: int, env: dict[str, str], smsp: str, http: str, work: Path) -> int:

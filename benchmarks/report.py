@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,3 +178,34 @@ def print_timings(title: str, rows: Mapping[str, Sequence[float]], runs: int) ->
             f"{name:{width}} {median * 1000:10.1f} {min(timings) * 1000:9.1f} "
             f"{median / baseline:11.1f}"
         )
+
+
+# What `smsp sandbox serve` prints on stdout before it serves (README, The sandbox provider).
+SERVE_VARIABLES = (
+    "SMSP_ENDPOINT",
+    "SMSP_CERT",
+    "SMSP_KEY",
+    "SMSP_CA_BUNDLE",
+    "SMSP_AUDIT_ID",
+    "SMSP_KIND",
+)
+
+
+@contextmanager
+def served_sandbox(smsp: str, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
+    """Run `smsp sandbox serve` for the block; yield the SMSP_* settings it printed."""
+    server = subprocess.Popen([smsp, "sandbox", "serve", "--port", "0"], env=dict(env),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        settings: dict[str, str] = {}
+        while set(SERVE_VARIABLES) - settings.keys():
+            line = server.stdout.readline()
+            if not line:
+                raise SystemExit("smsp sandbox serve stopped before printing its settings")
+            name, _, value = line.strip().partition("=")
+            settings[name] = value
+        yield settings
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

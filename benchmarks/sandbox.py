@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from lookup import _served_settings
-from report import child_environment, machine_load
+from report import child_environment, machine_load, served_sandbox
 
 NHS_NUMBER, DOB = "9991000003", "1984-03-14"
 TARGET = 500.0  # lookups a second, one kept-alive connection
@@ -42,14 +40,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="smsp-bench-"))
     env = child_environment() | {"SMSP_DATA_DIR": str(work / "data"),
                                  "SMSP_CONFIG_DIR": str(work / "config")}
-    server = subprocess.Popen([smsp, "sandbox", "serve", "--port", "0"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        env |= _served_settings(server)
-        return _measure(env, options.runs, options.lookups)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with served_sandbox(smsp, env) as served:
+        return _measure(env | served, options.runs, options.lookups)
 
 
 def _measure(env: dict[str, str], runs: int, lookups: int) -> int:
