@@ -9,6 +9,7 @@ stripped of surrounding whitespace; telecom values are kept exactly as sent. :fu
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
@@ -215,8 +216,11 @@ def _children(parent: etree._Element, name: str) -> Iterator[etree._Element]:
     return parent.iterchildren(_hl7_tag(name))
 
 
+@functools.cache
 def _hl7_tag(name: str) -> str:
-    return clark(f"hl7:{name}")  # cached by clark
+    # Cached by name: the reader asks for these tags dozens of times a reply, and a lookup
+    # here is cheaper than building "hl7:name" for clark's own cache each time.
+    return clark(f"hl7:{name}")
 
 
 def attribute(element: etree._Element, name: str) -> str | None:
