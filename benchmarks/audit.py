@@ -39,14 +39,14 @@ def main() -> None:
 
 
 def lookups(data: Path, runs: int) -> None:
-    from smsp_cli import operations
+    from smsp_cli import service
     from smsp_cli.audit import CallAudit, open_trail
-    from smsp_cli.models import build_query
+    from smsp_cli.domain import operations
+    from smsp_cli.domain.models import build_query
     from smsp_cli.sandbox.certs import ensure_credentials
     from smsp_cli.sandbox.embedded import settings_for
     from smsp_cli.sandbox.server import SandboxServer
     from smsp_cli.settings.connection import ConnectionSettings, gather, resolve
-    from smsp_cli.wire import service
 
     class Unrecorded(CallAudit):
         def write(self, settings: ConnectionSettings, fields: Any) -> None:

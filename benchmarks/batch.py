@@ -107,10 +107,10 @@ def _csv(path: Path, rows: int) -> Path:
 
 def _envelopes(served: dict[str, str], count: int) -> list[bytes]:
     """``count`` get envelopes, each with fresh ids, built the way smsp builds them."""
-    from smsp_cli import operations
-    from smsp_cli.models import build_query
+    from smsp_cli import service
+    from smsp_cli.domain import operations
+    from smsp_cli.domain.models import build_query
     from smsp_cli.settings.connection import gather, resolve
-    from smsp_cli.wire import service
 
     settings = resolve(gather({}, served))  # the SMSP_* variables, as smsp itself reads them
     query = build_query(operations.GET, nhs_number=NHS_NUMBER, dob=DOB)
@@ -121,7 +121,7 @@ def _bare_httpx(served: dict[str, str], rows: int, concurrency: int) -> float:
     """(a): lookups a second of prebuilt envelopes posted on kept-alive connections."""
     import httpx
 
-    from smsp_cli import operations
+    from smsp_cli.domain import operations
 
     bodies = _envelopes(served, rows)
     context = ssl.create_default_context(cafile=served["SMSP_CA_BUNDLE"])
@@ -172,7 +172,7 @@ def _batch(smsp: str, env: dict[str, str], source: Path, concurrency: int,
 
 def _curl_loop(served: dict[str, str], rows: int, work: Path) -> float:
     """(b): lookups a second of a shell loop running one `curl` a lookup."""
-    from smsp_cli import operations
+    from smsp_cli.domain import operations
 
     folder = work / "envelopes"
     folder.mkdir(exist_ok=True)

@@ -34,11 +34,11 @@ def main() -> int:
     parser.add_argument("--limit-us", type=float, default=300.0, help="target per operation")
     arguments = parser.parse_args()
 
-    from smsp_cli import operations
-    from smsp_cli.models import build_query
+    from smsp_cli.adapters.smsp.envelope import EnvelopeSettings, build_request
+    from smsp_cli.adapters.smsp.replies import parse_reply
+    from smsp_cli.domain import operations
+    from smsp_cli.domain.models import build_query
     from smsp_cli.settings.identity import parse_audit_identity
-    from smsp_cli.wire.envelope import EnvelopeSettings, build_request
-    from smsp_cli.wire.replies import parse_reply
 
     settings, replies = _sandbox_replies()
     envelope_settings = EnvelopeSettings(
@@ -73,14 +73,15 @@ def main() -> int:
 
 def _sandbox_replies():  # -> (ConnectionSettings, {operation: (body, content type)})
     """One real reply per operation from the embedded sandbox, which is stopped afterwards."""
-    from smsp_cli import operations
-    from smsp_cli.models import build_query
+    from smsp_cli import service
+    from smsp_cli.adapters.smsp.replies import parse_reply
+    from smsp_cli.domain import operations
+    from smsp_cli.domain.models import build_query
     from smsp_cli.sandbox.certs import ensure_credentials
     from smsp_cli.sandbox.embedded import settings_for
     from smsp_cli.sandbox.server import SandboxServer
     from smsp_cli.settings.connection import gather, resolve
-    from smsp_cli.wire import service, transport
-    from smsp_cli.wire.replies import parse_reply
+    from smsp_cli.transport import http as transport
 
     credentials = ensure_credentials(Path(tempfile.mkdtemp(prefix="smsp-core-")) / "sandbox")
     replies = {}

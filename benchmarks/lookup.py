@@ -70,10 +70,10 @@ def main() -> int:
 
 
 def _compare(runs: int, env: dict[str, str], smsp: str, http: str, work: Path) -> int:
-    from smsp_cli import operations
-    from smsp_cli.models import build_query
+    from smsp_cli import service
+    from smsp_cli.domain import operations
+    from smsp_cli.domain.models import build_query
     from smsp_cli.settings.connection import gather, resolve
-    from smsp_cli.wire import service
 
     settings = resolve(gather({}, env))
     query = build_query(operations.GET, nhs_number=NHS_NUMBER, dob=DOB)

@@ -47,10 +47,11 @@ def main() -> int:
 def _measure(env: dict[str, str], runs: int, lookups: int) -> int:
     import httpx
 
-    from smsp_cli import operations
-    from smsp_cli.models import build_query
+    from smsp_cli import service
+    from smsp_cli.domain import operations
+    from smsp_cli.domain.models import build_query
     from smsp_cli.settings.connection import gather, resolve
-    from smsp_cli.wire import service, transport
+    from smsp_cli.transport import http as transport
 
     print(machine_load())
     settings = resolve(gather({}, env))

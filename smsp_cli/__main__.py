@@ -1,5 +1,5 @@
 """Allow ``python -m smsp_cli``."""
 
-from smsp_cli.cli import main
+from smsp_cli.cli.main import main
 
 main()

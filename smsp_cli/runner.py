@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from smsp_cli.errors import SmspError
-from smsp_cli.output.sanitize import hide_values, visible
+from smsp_cli.domain.errors import SmspError
 from smsp_cli.settings import connection as settings_module
+from smsp_cli.untrusted.sanitize import hide_values, visible
 
 if TYPE_CHECKING:
-    from smsp_cli.models import Query
-    from smsp_cli.options import ConnectionOptions, OutputOptions
+    from smsp_cli.cli.options import ConnectionOptions, OutputOptions
+    from smsp_cli.domain.models import Query
     from smsp_cli.settings.connection import ConnectionSettings, Sourced
-    from smsp_cli.wire.retry import AttemptEvent
+    from smsp_cli.transport.retry import AttemptEvent
 
 
 @contextlib.contextmanager
@@ -62,9 +62,9 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     if out.dry_run:
         _dry_run(query, conn)
         return
-    from smsp_cli import tracing
+    from smsp_cli import service
     from smsp_cli.output import banner, render
-    from smsp_cli.wire import service
+    from smsp_cli.output import tracefile as tracing
 
     with connection(conn) as settings:
         banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
@@ -88,8 +88,8 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
 
 def _dry_run(query: Query, conn: ConnectionOptions) -> None:
     """Print the envelope; nothing secret is read, nothing is sent, nobody is asked."""
-    from smsp_cli.wire.dryrun import envelope_settings
-    from smsp_cli.wire.envelope import build_request
+    from smsp_cli.adapters.smsp.dryrun import envelope_settings
+    from smsp_cli.adapters.smsp.envelope import build_request
 
     with layered(conn) as (values, _):
         settings = envelope_settings(values)  # placeholders for what it cannot know
@@ -120,7 +120,7 @@ def _attempts(verbose: int, hidden: tuple[str, ...]) -> Callable[[AttemptEvent],
 def _pretty(body: bytes) -> str:
     from lxml import etree
 
-    from smsp_cli.wire import xmlsafe
+    from smsp_cli.adapters.smsp import xmlsafe
 
     root = xmlsafe.parse(body)
     etree.indent(root)

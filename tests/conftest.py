@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from hostile import HostileProvider
-
     from smsp_cli.sandbox.certs import SandboxCredentials
     from smsp_cli.sandbox.server import SandboxServer
+    from tests.lib.hostile import HostileProvider
 
 # SMSP_TEST_REFERENCE moves it, so a test can see the suite as a clone of the project alone.
 REFERENCE = Path(
@@ -102,7 +101,7 @@ def sandbox_env(
 @pytest.fixture(scope="session")
 def hostile_provider(credentials: SandboxCredentials) -> Iterator[HostileProvider]:
     """One hostile provider (tests/hostile.py) on 127.0.0.1 for the session."""
-    from hostile import HostileProvider
+    from tests.lib.hostile import HostileProvider
 
     with HostileProvider(credentials) as provider:
         yield provider
@@ -113,7 +112,7 @@ def hostile(
     hostile_provider: HostileProvider, monkeypatch: pytest.MonkeyPatch
 ) -> HostileProvider:
     """The hostile provider, serving a good reply until told otherwise; smsp pointed at it."""
-    from hostile_behaviours import ok_reply
+    from tests.lib.hostile_behaviours import ok_reply
 
     for name, value in hostile_provider.env().items():
         monkeypatch.setenv(name, value)

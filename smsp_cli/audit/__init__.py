@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smsp_cli.lazyexports import lazy_exports
+from smsp_cli.system.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from smsp_cli.audit.calls import CallAudit, CallRecorder

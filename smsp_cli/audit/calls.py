@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 from smsp_cli.audit import records
 
 if TYPE_CHECKING:
+    from smsp_cli.adapters.smsp.envelope import BuiltRequest
     from smsp_cli.audit.trail import Trail
-    from smsp_cli.errors import SmspError
-    from smsp_cli.models import Query
-    from smsp_cli.results import Reply
+    from smsp_cli.domain.errors import SmspError
+    from smsp_cli.domain.models import Query
+    from smsp_cli.domain.results import Reply
     from smsp_cli.settings.connection import ConnectionSettings
-    from smsp_cli.wire.envelope import BuiltRequest
 
 SUPERSEDED = "DEMOG-0017"
 
@@ -140,7 +140,7 @@ class CallRecorder:
 
     def interrupted(self, request: BuiltRequest) -> None:
         """The attempt was stopped (Ctrl-C): best effort, never hiding the interruption."""
-        from smsp_cli.errors import SmspError
+        from smsp_cli.domain.errors import SmspError
 
         with contextlib.suppress(SmspError, OSError):
             self._failed(request, 130, "interrupted", None)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smsp_cli.audit.paths import CHECKPOINT_NAME
-from smsp_cli.files import sync_directory
+from smsp_cli.system.files import sync_directory
 
 FILE_MODE = 0o600
 SIZE = 128  # bytes: the whole file, padded, ending in a newline

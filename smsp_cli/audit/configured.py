@@ -61,7 +61,7 @@ def options_for_profile(profile: str | None) -> TrailOptions:
     A profile not created yet, or a config file being repaired, must not stop its change from
     being recorded: the environment alone then applies, and failing that the defaults.
     """
-    from smsp_cli.errors import ConfigError
+    from smsp_cli.domain.errors import ConfigError
     from smsp_cli.settings import config
     from smsp_cli.settings.connection import Sourced, audit_settings, gather
 

@@ -43,7 +43,7 @@ def passphrase_rejected(what: str, *, source: str, profile: str | None) -> None:
     Best effort: the passphrase error itself is what the user must see, so a trail that cannot
     be written is only noted on stderr.
     """
-    from smsp_cli.errors import SmspError
+    from smsp_cli.domain.errors import SmspError
 
     fields = records.config_change(
         "passphrase-rejected",

@@ -12,7 +12,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from smsp_cli.errors import ConfigError
+from smsp_cli.domain.errors import ConfigError
 
 IDENT = "smsp"
 

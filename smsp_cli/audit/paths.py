@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from smsp_cli.files import data_dir
+from smsp_cli.system.files import data_dir
 
 DIRECTORY_NAME = "audit"
 CURRENT_NAME = "audit.jsonl"

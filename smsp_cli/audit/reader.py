@@ -18,7 +18,7 @@ from typing import BinaryIO
 from smsp_cli.audit import checkpoint
 from smsp_cli.audit.checkpoint import Checkpoint, CheckpointUnreadable
 from smsp_cli.audit.paths import LOCK_NAME, trail_files
-from smsp_cli.errors import ConfigError
+from smsp_cli.domain.errors import ConfigError
 
 # A record is well under a kilobyte; a longer line is not one, and is not held whole.
 MAX_LINE = 1024 * 1024

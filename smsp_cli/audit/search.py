@@ -17,7 +17,7 @@ from typing import Any
 
 from smsp_cli.audit import records
 from smsp_cli.audit.reader import Line, snapshot
-from smsp_cli.errors import UsageError
+from smsp_cli.domain.errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 from smsp_cli.audit import records
 from smsp_cli.audit.search import record_time
-from smsp_cli.models import format_nhs_number
-from smsp_cli.output.sanitize import visible
+from smsp_cli.domain.models import format_nhs_number
+from smsp_cli.untrusted.sanitize import visible
 
 HEADER = f"{'SEQ':>7}  {'TIME (UTC)':<19}  {'EVENT':<8}  {'NHS NUMBER':<12}  WHAT"
 _INDENT = " " * 9
@@ -53,7 +53,7 @@ def _time(record: Mapping[str, Any]) -> str:
 
 
 def _operation(record: Mapping[str, Any]) -> str:
-    from smsp_cli.operations import BY_NAME
+    from smsp_cli.domain.operations import BY_NAME
 
     name = record.get("operation")
     found = BY_NAME.get(name) if isinstance(name, str) else None

@@ -38,8 +38,8 @@ from smsp_cli.audit import checkpoint, records
 from smsp_cli.audit.checkpoint import Checkpoint, CheckpointFile, CheckpointUnreadable
 from smsp_cli.audit.paths import CURRENT_NAME, LOCK_NAME, TORN_SUFFIX, rotated_files, rotated_name
 from smsp_cli.audit.tail import read_tail
-from smsp_cli.errors import ConfigError
-from smsp_cli.files import sync_directory
+from smsp_cli.domain.errors import ConfigError
+from smsp_cli.system.files import sync_directory
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 FILE_MODE = 0o600

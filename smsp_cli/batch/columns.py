@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from smsp_cli import operations
-from smsp_cli.errors import UsageError
-from smsp_cli.operations import Operation
+from smsp_cli.domain import operations
+from smsp_cli.domain.errors import UsageError
+from smsp_cli.domain.operations import Operation
 
 ID_COLUMN = "id"
 

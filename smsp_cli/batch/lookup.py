@@ -1,7 +1,7 @@
 """The one seam between batch and the wire: a parsed row in, the row's output object out.
 
 :func:`prepare` validates a row without sending anything; :class:`RowLookup` sends a valid one
-through :func:`smsp_cli.wire.service.call` with what the whole batch shares: one TLS context (the
+through :func:`smsp_cli.service.call` with what the whole batch shares: one TLS context (the
 client key is read, and its passphrase found, once) and one pool of kept-alive connections.
 
 The output objects are a public contract: ``{"row", "id", "exit_code", "result"}``
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from smsp_cli.batch.columns import ID_COLUMN, ColumnPlan
 from smsp_cli.batch.reader import InputRow, undecodable
-from smsp_cli.errors import (
+from smsp_cli.domain.errors import (
     ConfigError,
     ExitCode,
     ProviderRejected,
@@ -28,14 +28,14 @@ from smsp_cli.errors import (
     UsageError,
     ValidationError,
 )
-from smsp_cli.operations import Operation
+from smsp_cli.domain.operations import Operation
 
 if TYPE_CHECKING:
     import httpx
 
     from smsp_cli.batch.ratelimit import RateLimiter
-    from smsp_cli.models import Query
-    from smsp_cli.results import Outcome
+    from smsp_cli.domain.models import Query
+    from smsp_cli.domain.results import Outcome
     from smsp_cli.settings.connection import ConnectionSettings
 
 # Answers that would be the same for every row: the batch stops at the first.
@@ -84,7 +84,7 @@ class Job:
 
 def prepare(row: InputRow, operation: Operation, plan: ColumnPlan) -> Job:
     """Validate one row for ``operation``; an invalid row is decided here, with exit code 2."""
-    from smsp_cli.models import build_query
+    from smsp_cli.domain.models import build_query
 
     record = plan.fields(row.record)
     row_id = _echoed_id(record.pop(ID_COLUMN, None))
@@ -173,8 +173,9 @@ class RowLookup:
         limiter: RateLimiter | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        from smsp_cli import service
         from smsp_cli.audit import CallAudit, TrailOptions, open_trail
-        from smsp_cli.wire import retry, service
+        from smsp_cli.transport import retry
 
         # One TLS context and one kept-alive pool for every row; the certificate and key are
         # read once, so a passphrase is asked for (or read) once for the whole batch.
@@ -203,7 +204,7 @@ class RowLookup:
 
     def __call__(self, job: Job) -> RowOutcome:
         """Send the job's query (after its rate-limit slot) and judge the answer."""
-        from smsp_cli.wire import service
+        from smsp_cli import service
 
         if job.ready is not None:
             return job.ready
@@ -255,7 +256,7 @@ def cut_short(job: Job) -> RowOutcome:
 
 def _probe() -> Query:
     """Any valid query: only the envelope's provider settings are being checked."""
-    from smsp_cli import operations
-    from smsp_cli.models import build_query
+    from smsp_cli.domain import operations
+    from smsp_cli.domain.models import build_query
 
     return build_query(operations.VERIFY, nhs_number="9991000003", dob="1984-03-14")

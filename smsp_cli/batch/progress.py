@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from smsp_cli.errors import ExitCode
+from smsp_cli.domain.errors import ExitCode
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

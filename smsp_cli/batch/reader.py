@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from smsp_cli.batch import InputFormat
-from smsp_cli.errors import UsageError
+from smsp_cli.domain.errors import UsageError
 
 MAX_LINE_BYTES = 1024 * 1024
 STDIN = "-"

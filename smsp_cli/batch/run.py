@@ -20,16 +20,16 @@ from smsp_cli.batch import InputFormat, columns, reader
 from smsp_cli.batch.lookup import Job, RowOutcome, prepare
 from smsp_cli.batch.progress import ProgressBar, Tally
 from smsp_cli.batch.sink import Earlier, FileSink, InputIdentity, StdoutSink, encode_row, open_file
-from smsp_cli.errors import ConfigError, ExitCode, SmspError, UsageError
-from smsp_cli.output.sanitize import provider_text
-from smsp_cli.streams import is_terminal, note, silence_stdout
+from smsp_cli.domain.errors import ConfigError, ExitCode, SmspError, UsageError
+from smsp_cli.system.streams import is_terminal, note, silence_stdout
+from smsp_cli.untrusted.sanitize import provider_text
 
 if TYPE_CHECKING:
     from smsp_cli.batch.columns import ColumnPlan
     from smsp_cli.batch.reader import BatchInput
     from smsp_cli.batch.scheduler import Stopped
-    from smsp_cli.operations import Operation
-    from smsp_cli.options import ConnectionOptions
+    from smsp_cli.cli.options import ConnectionOptions
+    from smsp_cli.domain.operations import Operation
     from smsp_cli.settings.connection import ConnectionSettings
 
 # Unknown JSON keys are named once each; past this many, no more are remembered.

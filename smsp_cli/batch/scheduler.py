@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from smsp_cli.batch.lookup import Job, RowOutcome, cut_short
-from smsp_cli.errors import SmspError, Unreachable
+from smsp_cli.domain.errors import SmspError, Unreachable
 
 UNREACHABLE_LIMIT = 10
 WINDOW_PER_WORKER = 2  # rows held per thread: room to keep every thread busy past a slow row

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from smsp_cli.errors import ConfigError, UsageError
+from smsp_cli.domain.errors import ConfigError, UsageError
 
 FILE_MODE = 0o600  # rows hold patient data
 META_SUFFIX = ".meta"

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.reporting import reported_errors
-from smsp_cli.streams import note, silence_stdout
-from smsp_cli.usage import SmspTyper
+from smsp_cli.cli.reporting import reported_errors
+from smsp_cli.cli.usage import SmspTyper
+from smsp_cli.system.streams import note, silence_stdout
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,7 +87,7 @@ def search(
     with reported_errors(json_output=json_lines):
         from smsp_cli.audit import trail_dir
         from smsp_cli.audit.search import Filters, Tally, normal_message_id, parse_time, search
-        from smsp_cli.models import parse_nhs_number
+        from smsp_cli.domain.models import parse_nhs_number
 
         filters = Filters(
             nhs_number=parse_nhs_number(nhs_number, "--nhs-number") if nhs_number else None,
@@ -176,7 +176,7 @@ def _report_json(report: Report) -> dict[str, object]:
 
 
 def _print_report(report: Report) -> None:
-    from smsp_cli.output.sanitize import visible
+    from smsp_cli.untrusted.sanitize import visible
 
     lines = [f"trail       {visible(str(report.directory))}"]
     if not report.files and report.checkpoint is None:

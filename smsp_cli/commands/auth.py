@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.options import ProfileOpt
-from smsp_cli.reporting import reported_errors
-from smsp_cli.streams import note
-from smsp_cli.usage import SmspTyper
+from smsp_cli.cli.options import ProfileOpt
+from smsp_cli.cli.reporting import reported_errors
+from smsp_cli.cli.usage import SmspTyper
+from smsp_cli.system.streams import note
 
 if TYPE_CHECKING:
     from smsp_cli.settings.clientcert import PassphraseGetter
@@ -54,7 +54,7 @@ def set_passphrase(
     """Store the profile's passphrase in the keyring, after checking it unlocks the key."""
     with reported_errors():
         from smsp_cli.audit import config_change
-        from smsp_cli.errors import ConfigError
+        from smsp_cli.domain.errors import ConfigError
         from smsp_cli.settings import clientcert, config, credentials
         from smsp_cli.settings.connection import SANDBOX_PROFILE
 
@@ -98,7 +98,7 @@ def set_passphrase(
 
 
 def _ask(name: str, *, confirm: bool) -> Secret:
-    from smsp_cli.errors import ConfigError
+    from smsp_cli.domain.errors import ConfigError
     from smsp_cli.settings import credentials
 
     value = credentials.prompt_hidden(f"Passphrase for profile {name}: ")
@@ -121,7 +121,7 @@ def _given(secret: Secret) -> PassphraseGetter:
 def status(profile: ProfileOpt = None) -> None:
     """Say whether a passphrase is stored and whether it unlocks the key (never show it)."""
     with reported_errors():
-        from smsp_cli.errors import ConfigError, SmspError
+        from smsp_cli.domain.errors import ConfigError, SmspError
         from smsp_cli.settings import clientcert, config, credentials
 
         name = config.profile_to_edit(config.load(), profile)
@@ -165,7 +165,7 @@ def delete(profile: ProfileOpt = None) -> None:
     """Remove the profile's passphrase from the keyring."""
     with reported_errors():
         from smsp_cli.audit import config_change
-        from smsp_cli.errors import ConfigError
+        from smsp_cli.domain.errors import ConfigError
         from smsp_cli.settings import config, credentials
 
         name = config.profile_to_edit(config.load(), profile)

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from smsp_cli.batch import InputFormat
-from smsp_cli.options import ConnectionOptions, connection_options
-from smsp_cli.reporting import reported_errors
+from smsp_cli.cli.options import ConnectionOptions, connection_options
+from smsp_cli.cli.reporting import reported_errors
 
 BATCH_PANEL = "Batch"
 
@@ -75,8 +75,8 @@ def batch(
     conn: ConnectionOptions,
 ) -> None:
     """Look up every row of a CSV or JSON-lines file; one JSON line per row, in input order."""
-    from smsp_cli import operations
     from smsp_cli.batch.run import BatchRequest, run_batch
+    from smsp_cli.domain import operations
 
     with reported_errors():
         request = BatchRequest(

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
-from smsp_cli.options import ProfileArg, ProfileOpt, with_parameters
-from smsp_cli.reporting import reported_errors
-from smsp_cli.streams import note
-from smsp_cli.usage import SmspTyper
+from smsp_cli.cli.options import ProfileArg, ProfileOpt, with_parameters
+from smsp_cli.cli.reporting import reported_errors
+from smsp_cli.cli.usage import SmspTyper
+from smsp_cli.system.streams import note
 
 app = SmspTyper(
     help="Provider profiles: endpoint, certificates, audit identity and more, set once.",
@@ -157,7 +157,7 @@ def init(
 
 
 def _exists(name: str, path: object) -> Exception:
-    from smsp_cli.errors import ConfigError
+    from smsp_cli.domain.errors import ConfigError
 
     return ConfigError(
         f"profile {name!r} already exists in {path}",
@@ -166,7 +166,7 @@ def _exists(name: str, path: object) -> Exception:
 
 
 def _ask_name(interactive: bool) -> str:
-    from smsp_cli.errors import ConfigError
+    from smsp_cli.domain.errors import ConfigError
 
     if not interactive:
         raise ConfigError("no profile name given", hint="pass --profile NAME")
@@ -175,7 +175,7 @@ def _ask_name(interactive: bool) -> str:
 
 def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
     """Every given value, typed and checked; the required ones asked for when missing."""
-    from smsp_cli.errors import ConfigError, SmspError
+    from smsp_cli.domain.errors import ConfigError, SmspError
     from smsp_cli.settings import config
     from smsp_cli.settings.connection import KEYS
 
@@ -222,7 +222,7 @@ def _check_credentials(values: dict[str, Any]) -> None:
     """Refuse files that are missing, or a key that does not match its certificate."""
     from pathlib import Path
 
-    from smsp_cli.errors import ConfigError
+    from smsp_cli.domain.errors import ConfigError
     from smsp_cli.settings import clientcert
 
     ca_bundle = Path(values["ca_bundle"])
@@ -300,7 +300,7 @@ def show(
 
 
 def _passphrase_row(merged: dict[str, Any], source: Any) -> tuple[str, str]:
-    from smsp_cli.errors import SmspError
+    from smsp_cli.domain.errors import SmspError
     from smsp_cli.settings import clientcert
 
     cert, key = merged.get("cert"), merged.get("key")
@@ -358,7 +358,7 @@ def unset(
     """Remove one value from a profile, so the environment or the default applies."""
     with reported_errors():
         from smsp_cli.audit import config_change
-        from smsp_cli.errors import ConfigError
+        from smsp_cli.domain.errors import ConfigError
         from smsp_cli.settings import config
 
         with config.locked() as loaded:
@@ -397,7 +397,7 @@ def use(name: ProfileArg) -> None:
     """Make NAME the default profile."""
     with reported_errors():
         from smsp_cli.audit import config_change
-        from smsp_cli.errors import ConfigError
+        from smsp_cli.domain.errors import ConfigError
         from smsp_cli.settings import config
         from smsp_cli.settings.connection import SANDBOX_PROFILE
 

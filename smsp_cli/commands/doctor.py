@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.completion import profile_names
-from smsp_cli.options import CONNECTION_PANEL, ConnectionOptions, connection_option
-from smsp_cli.output.sanitize import visible
-from smsp_cli.reporting import reported_errors
+from smsp_cli.cli.completion import profile_names
+from smsp_cli.cli.options import CONNECTION_PANEL, ConnectionOptions, connection_option
+from smsp_cli.cli.reporting import reported_errors
+from smsp_cli.untrusted.sanitize import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -246,7 +246,7 @@ def _print_waterfall(console: Console, report: Report) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from smsp_cli.tracing import bar, format_seconds
+    from smsp_cli.output.tracetext import bar, format_seconds
 
     table = Table(title="Timings", title_justify="left", box=None, show_header=True)
     for column, justify in (("step", "left"), ("start", "right"), ("took", "right")):

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from smsp_cli import operations
-from smsp_cli.completion import gender_words
-from smsp_cli.models import build_query
-from smsp_cli.operations import Operation
-from smsp_cli.options import ConnectionOptions, OutputOptions, lookup_options
+from smsp_cli.cli.completion import gender_words
+from smsp_cli.cli.options import ConnectionOptions, OutputOptions, lookup_options
+from smsp_cli.cli.reporting import reported_errors
+from smsp_cli.domain import operations
+from smsp_cli.domain.models import build_query
+from smsp_cli.domain.operations import Operation
 from smsp_cli.output.formats import OutputFormat
-from smsp_cli.reporting import reported_errors
 from smsp_cli.runner import run
 
 PATIENT_PANEL = "Patient"

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.reporting import reported_errors
-from smsp_cli.usage import SmspTyper
+from smsp_cli.cli.reporting import reported_errors
+from smsp_cli.cli.usage import SmspTyper
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.patients import SandboxPatient
@@ -22,7 +22,7 @@ app = SmspTyper(
 
 
 def _patients(csv_path: Path | None) -> tuple[SandboxPatient, ...]:
-    from smsp_cli.errors import ConfigError
+    from smsp_cli.domain.errors import ConfigError
     from smsp_cli.sandbox.builtin import BUILT_IN
     from smsp_cli.sandbox.opentest import load_csv
 
@@ -54,11 +54,11 @@ def serve(
     """Serve the sandbox provider over HTTPS with mutual TLS until interrupted."""
     with reported_errors():
         from smsp_cli.output.render import stderr_console
-        from smsp_cli.output.sanitize import visible
         from smsp_cli.sandbox.certs import ensure_credentials
         from smsp_cli.sandbox.embedded import variables_for
         from smsp_cli.sandbox.paths import sandbox_dir
         from smsp_cli.sandbox.server import SandboxServer
+        from smsp_cli.untrusted.sanitize import visible
 
         records = _patients(patients_csv)
         credentials = ensure_credentials(sandbox_dir())
@@ -114,9 +114,9 @@ def list_patients(
 def _print_patients(rows: list[dict[str, object]]) -> None:
     from rich.console import Console
 
-    from smsp_cli.output import bounds
     from smsp_cli.output.fit import Column, fitted_table
     from smsp_cli.output.table import CONFIDENTIAL, nhs
+    from smsp_cli.untrusted import bounds
 
     columns = (
         Column("NHS number", whole=True),
@@ -154,7 +154,7 @@ def _print_patients(rows: list[dict[str, object]]) -> None:
 
 def _name(row: dict[str, object]) -> str:
     """``FAIRWEATHER, Eleanor Mary``: the family name first, as NHS patient banners show it."""
-    from smsp_cli.output import bounds
+    from smsp_cli.untrusted import bounds
 
     given = row.get("given_names")
     given_text = " ".join(str(name) for name in given) if isinstance(given, list) else ""

@@ -14,18 +14,18 @@ from smsp_cli.diagnose.network import Target, check_dns, check_tcp
 from smsp_cli.diagnose.report import Check, Layer, Report, Status, fail, skipped
 from smsp_cli.diagnose.soap import check_http, check_smsp, probe_query
 from smsp_cli.diagnose.tls import check_tls, client_context
-from smsp_cli.errors import SmspError
-from smsp_cli.tracing import Trace
+from smsp_cli.domain.errors import SmspError
+from smsp_cli.transport.trace import Trace
 
 if TYPE_CHECKING:
     import datetime as dt
 
-    from smsp_cli.models import Query
-    from smsp_cli.options import ConnectionOptions
-    from smsp_cli.results import Outcome
+    from smsp_cli.cli.options import ConnectionOptions
+    from smsp_cli.domain.models import Query
+    from smsp_cli.domain.results import Outcome
     from smsp_cli.settings.clientcert import ClientCredentials
     from smsp_cli.settings.connection import ConnectionSettings, Sourced
-    from smsp_cli.tracing import Phase
+    from smsp_cli.transport.trace import Phase
 
 
 def diagnose(
@@ -210,7 +210,8 @@ class _Climb:
 
     def _call(self) -> None:
         """The one real SMSP call that layers 6, 7 and 8 judge."""
-        from smsp_cli.wire import retry, service
+        from smsp_cli import service
+        from smsp_cli.transport import retry
 
         trace = Trace()
         self.found.trace = trace

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from smsp_cli.diagnose.certtext import CERT_WARN_DAYS, cn, day, dn, key_kind, moment, validity_text
 from smsp_cli.diagnose.report import Check, Layer, Status, fail
-from smsp_cli.errors import SmspError
+from smsp_cli.domain.errors import SmspError
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from smsp_cli.diagnose.report import Check, Layer, Status, fail
-from smsp_cli.tracing import format_seconds
-from smsp_cli.wire.deadline import Deadline
-from smsp_cli.wire.netaddr import hostport, is_ip, resolve_within
+from smsp_cli.output.tracetext import format_seconds
+from smsp_cli.transport.deadline import Deadline
+from smsp_cli.transport.netaddr import hostport, is_ip, resolve_within
 
 
 @dataclass(frozen=True)

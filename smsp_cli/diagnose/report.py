@@ -7,7 +7,7 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from smsp_cli.tracing import Phase
+    from smsp_cli.transport.trace import Phase
 
 
 class Layer(IntEnum):

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from smsp_cli.diagnose.report import Check, Layer, Status, fail
-from smsp_cli.errors import UsageError
-from smsp_cli.output.sanitize import provider_text
+from smsp_cli.domain.errors import UsageError
+from smsp_cli.untrusted.sanitize import provider_text
 
 if TYPE_CHECKING:
-    from smsp_cli.errors import SmspError
-    from smsp_cli.models import Query
-    from smsp_cli.results import Outcome
-    from smsp_cli.tracing import Trace
+    from smsp_cli.domain.errors import SmspError
+    from smsp_cli.domain.models import Query
+    from smsp_cli.domain.results import Outcome
+    from smsp_cli.transport.trace import Trace
 
 # The probe for layer 7: a built-in sandbox patient, and for other providers a syntactically
 # valid number from the 999 test range that belongs to no real patient. Any well-formed answer,
@@ -23,8 +23,8 @@ PROBE_DOB = "1984-03-14"
 
 def probe_query(nhs_number: str | None = None, dob: str | None = None) -> Query:
     """The verifyNHSNumber request layer 7 sends: the given patient, or the built-in probe."""
-    from smsp_cli import operations
-    from smsp_cli.models import build_query
+    from smsp_cli.domain import operations
+    from smsp_cli.domain.models import build_query
 
     if (nhs_number is None) != (dob is None):
         raise UsageError(

@@ -20,7 +20,7 @@ from smsp_cli.diagnose.certtext import (
 from smsp_cli.diagnose.network import os_reason
 from smsp_cli.diagnose.report import Check, Layer, Status
 from smsp_cli.diagnose.tls_failure import alert_name, handshake_failure
-from smsp_cli.tracing import format_seconds
+from smsp_cli.output.tracetext import format_seconds
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -38,7 +38,7 @@ def client_context(
     settings: ConnectionSettings, client: ClientCredentials | None
 ) -> ssl.SSLContext:
     """The very TLS context a lookup uses: CA bundle, our certificate, minimum version."""
-    from smsp_cli.wire import transport
+    from smsp_cli.transport import http as transport
 
     return transport.ssl_context(
         settings.ca_bundle,

@@ -10,7 +10,7 @@ from smsp_cli.diagnose.certtext import dn, san_names, server_certificate_facts, 
 from smsp_cli.diagnose.local import read_ca_bundle
 from smsp_cli.diagnose.network import os_reason
 from smsp_cli.diagnose.report import Check, Layer, fail
-from smsp_cli.wire.netaddr import hostport
+from smsp_cli.transport.netaddr import hostport
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -26,8 +26,8 @@ import ssl
 import time
 from dataclasses import dataclass, replace
 
-from smsp_cli.wire.deadline import Deadline
-from smsp_cli.wire.netaddr import is_ip
+from smsp_cli.transport.deadline import Deadline
+from smsp_cli.transport.netaddr import is_ip
 
 _HANDSHAKE_RECORD = 22
 _ALERT_RECORD = 21

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from smsp_cli.streams import is_terminal
+from smsp_cli.system.streams import is_terminal
 
 if TYPE_CHECKING:
     from smsp_cli.settings.connection import ConnectionSettings

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsp_cli.errors import ExitCode, SmspError
-from smsp_cli.operations import BY_NAME, Reply
+from smsp_cli.domain.errors import ExitCode, SmspError
+from smsp_cli.domain.operations import BY_NAME, Reply
+from smsp_cli.domain.results import Address, GpPractice, Outcome, Patient
 from smsp_cli.output.messages import error_message
-from smsp_cli.output.sanitize import visible
-from smsp_cli.results import Address, GpPractice, Outcome, Patient
+from smsp_cli.untrusted.sanitize import visible
 
 
 def address_json(address: Address) -> dict[str, Any]:

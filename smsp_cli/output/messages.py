@@ -1,7 +1,7 @@
 """One-line texts about an outcome, shared by stderr and the JSON error object.
 
 stderr never carries the patient's NHS number, names or date of birth: the warnings have a
-form for stderr (:attr:`smsp_cli.results.Outcome.stderr_warnings`) that points at the output
+form for stderr (:attr:`smsp_cli.domain.results.Outcome.stderr_warnings`) that points at the output
 instead, and an outcome built without one has its identifiers masked.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smsp_cli.errors import ExitCode
-from smsp_cli.output.bounds import cut
-from smsp_cli.output.sanitize import mask_identifiers, visible
+from smsp_cli.domain.errors import ExitCode
+from smsp_cli.untrusted.bounds import cut
+from smsp_cli.untrusted.sanitize import mask_identifiers, visible
 
 if TYPE_CHECKING:
-    from smsp_cli.results import Outcome
+    from smsp_cli.domain.results import Outcome
 
 
 def stderr_warnings(outcome: Outcome) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ the free text of a SOAP fault, whose digit runs are removed (a provider may quot
 A body that does not parse as XML is redacted even harder: markup is kept so the shape of
 the reply still shows, every run of text and every attribute value goes.
 
-lxml is imported lazily, through :mod:`smsp_cli.wire.xmlsafe`.
+lxml is imported lazily, through :mod:`smsp_cli.adapters.smsp.xmlsafe`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from smsp_cli.output.sanitize import hide_identifiers
-from smsp_cli.wire import xmlsafe
+from smsp_cli.adapters.smsp import xmlsafe
+from smsp_cli.untrusted.sanitize import hide_identifiers
 
 if TYPE_CHECKING:
     from lxml import etree

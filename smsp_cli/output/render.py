@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 from smsp_cli.output.formats import OutputFormat
 from smsp_cli.output.jsonshape import outcome_json
 from smsp_cli.output.messages import error_message, stderr_warnings
-from smsp_cli.streams import is_terminal
+from smsp_cli.system.streams import is_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from smsp_cli.results import Outcome
+    from smsp_cli.domain.results import Outcome
 
 __all__ = ["SYNTHETIC_NOTE", "OutputFormat", "emit", "stderr_console"]
 
@@ -69,8 +69,8 @@ def _print_table(outcome: Outcome, note: str | None) -> None:
 
     from rich.console import Console
 
-    from smsp_cli.output.bounds import capped
     from smsp_cli.output.table import result_table  # only tables need it (and rich)
+    from smsp_cli.untrusted.bounds import capped
 
     screen = Console()  # the real stdout: its width, and whether it takes colour
     rendered = io.StringIO()

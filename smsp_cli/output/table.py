@@ -1,6 +1,6 @@
 """A lookup's result as a table for people: one row per field, bounded and sanitised.
 
-Every value comes from the provider, so each passes through :mod:`smsp_cli.output.bounds`
+Every value comes from the provider, so each passes through :mod:`smsp_cli.untrusted.bounds`
 (cut to 200 characters, lists to 20 entries, made visible by the one sanitiser) before rich
 sees it, and rich gets it as ``Text``, never as markup. The table carries the confidentiality
 label once, at the top (MSCA-IG-04), and NHS numbers 3-3-4 (MSCA-PDS-06).
@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smsp_cli.models import format_nhs_number
-from smsp_cli.operations import BY_NAME, Reply
-from smsp_cli.output import bounds, telecom
+from smsp_cli.domain.models import format_nhs_number
+from smsp_cli.domain.operations import BY_NAME, Reply
+from smsp_cli.output import telecom
+from smsp_cli.untrusted import bounds
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from rich.table import Table
 
-    from smsp_cli.results import Address, Outcome, Patient
+    from smsp_cli.domain.results import Address, Outcome, Patient
 
 CONFIDENTIAL = "NHS Confidential: personal data about a patient"
 ABSENT = "—"

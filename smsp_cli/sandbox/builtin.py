@@ -7,7 +7,7 @@ person) and passes modulus 11; every address is in the fictional county of Borse
 
 from __future__ import annotations
 
-from smsp_cli.results import Address, GpPractice, Patient, Telecom
+from smsp_cli.domain.results import Address, GpPractice, Patient, Telecom
 from smsp_cli.sandbox.patients import SandboxPatient
 
 

@@ -24,12 +24,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smsp_cli.ids import UPPER_UUID, UUID
-from smsp_cli.operations import BY_SERVICE, Operation
+from smsp_cli.adapters.smsp import xmlsafe
+from smsp_cli.adapters.smsp.xmlsafe import NS
+from smsp_cli.domain.ids import UPPER_UUID, UUID
+from smsp_cli.domain.operations import BY_SERVICE, Operation
 from smsp_cli.sandbox.xmlrules import in_order
 from smsp_cli.settings.identity import AuditId
-from smsp_cli.wire import xmlsafe
-from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from lxml import etree

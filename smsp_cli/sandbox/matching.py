@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from smsp_cli.models import Gender, PartialDate
-from smsp_cli.operations import DETAILS, GET, VERIFY, Operation
-from smsp_cli.results import Patient
+from smsp_cli.domain.models import Gender, PartialDate
+from smsp_cli.domain.operations import DETAILS, GET, VERIFY, Operation
+from smsp_cli.domain.results import Patient
 from smsp_cli.sandbox.patients import SandboxPatient, read_hl7_date, read_iso_date
 
 SUCCESS = "SMSP-0000"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smsp_cli.files import data_dir
+from smsp_cli.system.files import data_dir
 
 
 def sandbox_dir() -> Path:

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from smsp_cli.models import PartialDate
+from smsp_cli.domain.models import PartialDate
+from smsp_cli.domain.results import Patient
 from smsp_cli.output import jsonshape
-from smsp_cli.results import Patient
 
 
 class Forced(NamedTuple):

@@ -14,9 +14,11 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from smsp_cli.errors import ValidationError
-from smsp_cli.ids import UPPER_UUID
-from smsp_cli.models import (
+from smsp_cli.adapters.smsp import xmlsafe
+from smsp_cli.adapters.smsp.xmlsafe import NS
+from smsp_cli.domain.errors import ValidationError
+from smsp_cli.domain.ids import UPPER_UUID
+from smsp_cli.domain.models import (
     NHS_NUMBER_OID,
     SEX_CODE_SYSTEM,
     Gender,
@@ -25,11 +27,9 @@ from smsp_cli.models import (
     is_valid_nhs_number,
     parse_postcode,
 )
-from smsp_cli.operations import DETAILS, ITEM_ORDER, DobResolution, Operation
+from smsp_cli.domain.operations import DETAILS, ITEM_ORDER, DobResolution, Operation
 from smsp_cli.sandbox.matching import Criteria
 from smsp_cli.sandbox.xmlrules import in_order
-from smsp_cli.wire import xmlsafe
-from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from lxml import etree

@@ -1,6 +1,7 @@
 """The sandbox's replies, built from templates/sandbox/*.xml (spec §3.4-3.7, §5.6, §5.7).
 
-Each template is filled exactly once through :mod:`smsp_cli.wire.templating` (lxml escapes every
+Each template is filled exactly once through :mod:`smsp_cli.adapters.smsp.templating` (lxml escapes
+every
 value) and optional parts are removed from the tree. Parts that repeat (addresses, telecoms) are
 separate templates, each filled on its own and then inserted, so no value is ever read again as
 a placeholder.
@@ -10,19 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smsp_cli.ids import new_uuid
-from smsp_cli.models import Gender
-from smsp_cli.operations import Reply
-from smsp_cli.results import ADDRESS_USES
+from smsp_cli.adapters.smsp import templating, xmlsafe
+from smsp_cli.adapters.smsp.xmlsafe import NS
+from smsp_cli.domain.ids import new_uuid
+from smsp_cli.domain.models import Gender
+from smsp_cli.domain.operations import Reply
+from smsp_cli.domain.results import ADDRESS_USES
 from smsp_cli.sandbox.matching import CODES_WITH_PATIENT
-from smsp_cli.wire import templating, xmlsafe
-from smsp_cli.wire.xmlsafe import NS
 
 if TYPE_CHECKING:
     from lxml import etree
 
-    from smsp_cli.operations import Operation
-    from smsp_cli.results import Address, GpPractice, Patient
+    from smsp_cli.domain.operations import Operation
+    from smsp_cli.domain.results import Address, GpPractice, Patient
     from smsp_cli.sandbox.matching import Answer
 
 ENVELOPE_TEMPLATE = "sandbox/reply-envelope.xml"

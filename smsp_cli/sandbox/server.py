@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from smsp_cli.codes import FAULT_CODES
+from smsp_cli.domain.codes import FAULT_CODES
 from smsp_cli.sandbox import checks, responses
 from smsp_cli.sandbox.matching import Answer, PatientIndex
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from smsp_cli.wire import xmlsafe
+from smsp_cli.adapters.smsp import xmlsafe
 
 if TYPE_CHECKING:
     from lxml import etree

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smsp_cli.errors import ConfigError
+from smsp_cli.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     import ssl

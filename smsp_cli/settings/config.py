@@ -28,8 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smsp_cli.errors import ConfigError
-from smsp_cli.files import sync_directory
+from smsp_cli.domain.errors import ConfigError
 from smsp_cli.settings import tomlwrite
 from smsp_cli.settings.connection import (
     PROFILE_KEYS,
@@ -40,6 +39,7 @@ from smsp_cli.settings.connection import (
     gather,
 )
 from smsp_cli.settings.tomlwrite import render
+from smsp_cli.system.files import sync_directory
 
 CONFIG_DIR_VARIABLE = "SMSP_CONFIG_DIR"
 CONFIG_FILE_NAME = "config.toml"
@@ -205,7 +205,7 @@ def typed(key: str, text: str, *, source: str) -> Value:
         raise ConfigError(f"unknown setting {key!r}", hint=_unknown_key_hint(key, None))
     # A setting holds no control, format or bidi character: one shown later could drive the
     # terminal or reorder a line. The sanitiser's own list decides.
-    from smsp_cli.output.sanitize import first_unsafe, visible
+    from smsp_cli.untrusted.sanitize import first_unsafe, visible
 
     unsafe = first_unsafe(text)
     if unsafe is not None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from smsp_cli.errors import ConfigError, UsageError
-from smsp_cli.wording import listed
+from smsp_cli.domain.errors import ConfigError, UsageError
+from smsp_cli.domain.wording import listed
 
 _T = TypeVar("_T")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from smsp_cli.errors import ConfigError
+from smsp_cli.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from smsp_cli.settings.connection import ConnectionSettings
@@ -216,7 +216,7 @@ def read_passphrase_file(path: Path, *, source: str) -> Secret:
 
 def stdin_is_terminal() -> bool:
     """True when someone can be asked (a test replaces this)."""
-    from smsp_cli.streams import is_terminal
+    from smsp_cli.system.streams import is_terminal
 
     return is_terminal(sys.stdin)
 

@@ -1,0 +1,239 @@
+"""The HL7 payload of a business reply, read into a :class:`results.Reply` (spec §3.5-3.7).
+
+Blank and absent stay distinct in everything read from the payload (spec §3.7): an element that
+is present but empty gives ``""``, an element (or attribute) that is absent gives ``None``. So
+``<family/>`` gives ``family_name=""`` and a name without ``family`` gives ``None``. Text is
+stripped of surrounding whitespace; telecom values are kept exactly as sent. :func:`text` and
+:func:`attribute` read every value that way, the SOAP fault's included.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+from smsp_cli.adapters.smsp.xmlsafe import clark
+from smsp_cli.domain import operations, results
+from smsp_cli.domain.models import NHS_NUMBER_OID, Gender, PartialDate
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+# HL7 TS: a date of 4, 6 or 8 digits; only a full date may carry a time, and any precision an
+# optional UTC offset. The time and offset are ignored: SMSP dates are dates (spec §3.7).
+_HL7_TIMESTAMP = re.compile(
+    r"^(?:(?P<day>\d{8})(?:\d{2,}(?:\.\d+)?)?|(?P<month>\d{6})|(?P<year>\d{4}))"
+    r"(?:[+-]\d{4})?$"
+)
+
+
+class PayloadFields(NamedTuple):
+    """What a reply's payload adds to its :class:`results.Reply` (spec §3.5-3.7)."""
+
+    verified: bool | None = None  # verify only: validIdentifier/value
+    nhs_number: str | None = None  # verify and trace
+    local_identifier: str | None = None  # trace
+    patient: results.Patient | None = None  # get, search, details
+
+
+def read_payload(payload: etree._Element, kind: str) -> PayloadFields:
+    """What a payload of ``kind`` carries; a payload of another kind carries nothing."""
+    reader = _READERS.get(kind)
+    return PayloadFields() if reader is None else reader(payload)
+
+
+def _read_verify(payload: etree._Element) -> PayloadFields:
+    """verifyNHSNumberResponse (spec §3.5): the VI flag and the (possibly new) NHS number."""
+    observation = payload.find(clark("hl7:component/hl7:validIdentifier"))
+    if observation is None:
+        return PayloadFields()
+    flag = _child(observation, "value")
+    patient = observation.find(clark("hl7:subject/hl7:patient"))
+    return PayloadFields(
+        verified=None if flag is None else _boolean(flag.get("value")),
+        nhs_number=None if patient is None else _identifiers(patient)[0],
+    )
+
+
+def _read_nhs_number(payload: etree._Element) -> PayloadFields:
+    """getNHSNumberResponse (spec §3.6): the NHS number and the echoed local identifier."""
+    patient = payload.find(clark("hl7:subject/hl7:patient"))
+    if patient is None:
+        return PayloadFields()
+    nhs_number, local_identifier = _identifiers(patient)
+    return PayloadFields(nhs_number=nhs_number, local_identifier=local_identifier)
+
+
+def _read_patient_details(payload: etree._Element) -> PayloadFields:
+    """getPatientDetailsResponse (spec §3.7)."""
+    patient = payload.find(clark("hl7:subject/hl7:patient"))
+    if patient is None:
+        return PayloadFields()
+    return PayloadFields(patient=_patient(patient))
+
+
+_READERS: dict[str, Callable[[etree._Element], PayloadFields]] = {
+    operations.Reply.VERIFY.value: _read_verify,
+    operations.Reply.NHS_NUMBER.value: _read_nhs_number,
+    operations.Reply.PATIENT_DETAILS.value: _read_patient_details,
+}
+
+
+# --- The patient (spec §3.7) --------------------------------------------------------------------
+
+
+def _patient(patient: etree._Element) -> results.Patient:
+    nhs_number, local_identifier = _identifiers(patient)
+    name = _child(patient, "name")
+    person = _child(patient, "patientPerson")
+    return results.Patient(
+        nhs_number=nhs_number,
+        local_identifier=local_identifier,
+        title=_child_text(name, "prefix"),
+        given_names=() if name is None else _texts(name, "given"),
+        family_name=_child_text(name, "family"),
+        gender=_gender(_child_attribute(person, "administrativeGenderCode", "code")),
+        birth_date=_iso_date(_child_attribute(person, "birthTime", "value")),
+        death_date=_iso_date(_child_attribute(person, "deceasedTime", "value")),
+        addresses=tuple(_address(addr) for addr in _children(patient, "addr")),
+        telecoms=_telecoms(patient),
+        gp_practice=_gp_practice(person),
+    )
+
+
+def _identifiers(patient: etree._Element) -> tuple[str | None, str | None]:
+    """(NHS number, local identifier): the id with the NHS root, and the first other id."""
+    nhs_number: str | None = None
+    local_identifier: str | None = None
+    for identifier in _children(patient, "id"):
+        extension = attribute(identifier, "extension")
+        if attribute(identifier, "root") == NHS_NUMBER_OID:
+            nhs_number = extension if nhs_number is None else nhs_number
+        elif local_identifier is None:
+            local_identifier = extension
+    return nhs_number, local_identifier
+
+
+def _gender(code: str | None) -> str | None:
+    if code is None:
+        return None
+    gender = Gender.from_code(code)
+    return code if gender is None else gender.label
+
+
+def _iso_date(value: str | None) -> str | None:
+    """HL7 YYYY, YYYYMM or YYYYMMDD[time] as ISO YYYY, YYYY-MM or YYYY-MM-DD; else the raw value.
+
+    All three lengths are accepted for both dates (spec §3.7 [CONFLICT] recommendation).
+    """
+    if value is None:
+        return None
+    match = _HL7_TIMESTAMP.match(value.strip())
+    date_text = None if match is None else match["day"] or match["month"] or match["year"]
+    date = None if date_text is None else PartialDate.from_hl7(date_text)
+    return value if date is None else date.iso()
+
+
+def _address(addr: etree._Element) -> results.Address:
+    """AD.NHS.AddressType2: postalCode plus five streetAddressLine, blanks dropped from lines."""
+    use = attribute(addr, "use")
+    lines: list[str] = []
+    postcode: str | None = None
+    line_tag = _hl7_tag("streetAddressLine")
+    # One pass over the children: a patient has up to three addresses of six parts each.
+    for part in addr.iterchildren(line_tag, _hl7_tag("postalCode")):
+        if part.tag == line_tag:
+            line = text(part)
+            if line:
+                lines.append(line)
+        elif postcode is None:
+            postcode = text(part)
+    return results.Address(
+        use=None if use is None else results.ADDRESS_USES.get(use, use),
+        lines=tuple(lines),
+        postcode=postcode,
+    )
+
+
+def _telecoms(patient: etree._Element) -> tuple[results.Telecom, ...]:
+    """Telecoms exactly as PDS holds them; one without @value has nothing to show: skipped."""
+    found = []
+    for telecom in _children(patient, "telecom"):
+        value = telecom.get("value")
+        if value is not None:
+            found.append(results.Telecom(use=telecom.get("use"), value=value))
+    return tuple(found)
+
+
+def _gp_practice(person: etree._Element | None) -> results.GpPractice | None:
+    practice = None if person is None else _child(person, "gPPractice")
+    if practice is None:
+        return None
+    organisation = _child(practice, "locationOrganization")
+    addr = _child(practice, "addr")
+    # The practice code is read whatever the id root: the OID is [UNCONFIRMED] (spec §3.7).
+    return results.GpPractice(
+        code=_child_attribute(organisation, "id", "extension"),
+        name=_child_text(organisation, "name"),
+        address=None if addr is None else _address(addr),
+        telephone=_child_attribute(practice, "telecom", "value"),
+    )
+
+
+# --- Reading values: blank is "", absent is None ------------------------------------------------
+
+
+def text(element: etree._Element | None) -> str | None:
+    """Stripped text content (comments excluded); ``""`` when empty, ``None`` when absent."""
+    if element is None:
+        return None
+    if len(element) == 0:
+        # No child element, comment or PI: its own text is all itertext() would yield. Most
+        # values are such leaves, and this spares a generator per value.
+        return (element.text or "").strip()
+    # itertext() is typed str | bytes; a parsed document only ever yields str.
+    return "".join(part for part in element.itertext() if isinstance(part, str)).strip()
+
+
+def _child_text(parent: etree._Element | None, name: str) -> str | None:
+    return None if parent is None else text(_child(parent, name))
+
+
+def _texts(parent: etree._Element, name: str) -> tuple[str, ...]:
+    return tuple(text(child) or "" for child in _children(parent, name))
+
+
+def _child(parent: etree._Element, name: str) -> etree._Element | None:
+    """The first HL7 child element called ``name``, if any."""
+    # iterchildren matches a tag in C: twice as fast as find() on a lookup this frequent.
+    return next(parent.iterchildren(_hl7_tag(name)), None)
+
+
+def _children(parent: etree._Element, name: str) -> Iterator[etree._Element]:
+    """The HL7 child elements called ``name``, in document order."""
+    return parent.iterchildren(_hl7_tag(name))
+
+
+@functools.cache
+def _hl7_tag(name: str) -> str:
+    # Cached by name: the reader asks for these tags dozens of times a reply, and a lookup
+    # here is cheaper than building "hl7:name" for clark's own cache each time.
+    return clark(f"hl7:{name}")
+
+
+def attribute(element: etree._Element, name: str) -> str | None:
+    """An attribute's value stripped of surrounding whitespace; ``None`` when absent."""
+    value = element.get(name)
+    return None if value is None else value.strip()
+
+
+def _child_attribute(parent: etree._Element | None, child: str, name: str) -> str | None:
+    found = None if parent is None else _child(parent, child)
+    return None if found is None else attribute(found, name)
+
+
+def _boolean(value: str | None) -> bool | None:
+    """HL7 BL: exactly "true" or "false"; anything else is no answer."""
+    return {"true": True, "false": False}.get((value or "").strip())

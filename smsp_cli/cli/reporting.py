@@ -1,0 +1,72 @@
+"""The one place where errors become a line on stderr and an exit code.
+
+With ``-o json`` (or ``--json``) a failure also prints, on stdout, the error object scripts
+read: ``{"exit_code": k, "error": {type, message, response_code, fault_code}}``, whose
+``message`` is the very line stderr shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from smsp_cli.domain.errors import ExitCode, SmspError, UsageError
+
+
+@contextmanager
+def reported_errors(*, json_output: bool = False) -> Iterator[None]:
+    """Turn SmspError into ``smsp: error: <one line>`` and its exit code; never a traceback."""
+    try:
+        yield
+    except SmspError as error:
+        report(error, json_output=json_output, help_command=_command_path())
+        raise typer.Exit(int(error.exit_code)) from None
+    except KeyboardInterrupt:
+        _line("smsp: interrupted")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except Exception as error:
+        if os.environ.get("SMSP_DEBUG"):
+            raise
+        # An unexpected failure is a bug in smsp; its text may hold patient data, so only the
+        # type is shown unless the user asks for the detail.
+        internal = SmspError(
+            f"internal error ({type(error).__name__})", hint="set SMSP_DEBUG=1 for details"
+        )
+        report(internal, json_output=json_output)
+        raise typer.Exit(int(ExitCode.PROVIDER_FAILED)) from None
+
+
+def report(error: SmspError, *, json_output: bool = False, help_command: str | None = None) -> None:
+    """Show one error: its line on stderr and, for scripts, its error object on stdout.
+
+    ``help_command`` (``smsp get``) adds the line that says where help is, after a usage error.
+    """
+    from smsp_cli.output.jsonshape import error_json
+
+    shape = error_json(error)
+    if json_output:
+        sys.stdout.write(json.dumps(shape, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    _line(f"smsp: error: {shape['error']['message']}")
+    if help_command is not None and isinstance(error, UsageError):
+        _line(f"Try '{help_command} -h' for help.")
+
+
+def _command_path() -> str | None:
+    """``smsp get``: the command running now, for the line that says where its help is."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else None
+
+
+def _line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()

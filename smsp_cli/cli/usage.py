@@ -1,0 +1,162 @@
+"""The command-line classes behind every smsp command: one-line usage errors, plain help.
+
+Typer (through the Click it vendors) reports a missing option, an unknown option or command
+or an extra argument in a box, its own way. smsp's commands report every usage error the
+same way instead, as the README promises::
+
+    smsp: error: missing --dob
+    Try 'smsp get -h' for help.
+
+with exit code 2 and, when ``-o json`` or ``--json`` was given, the error object on stdout.
+All missing required options and arguments are named at once. The help pages are written
+by :mod:`smsp_cli.cli.helptext`, so they fit an 80-column terminal.
+
+:class:`SmspTyper` is the Typer app to use: its groups and commands get these classes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import typer
+from typer._click import exceptions as click_errors
+from typer.core import TyperCommand, TyperGroup
+
+from smsp_cli.cli import helptext
+from smsp_cli.domain.errors import ExitCode
+from smsp_cli.domain.wording import listed
+
+
+class SmspCommand(TyperCommand):
+    """A command whose help fits the terminal and that names every missing option at once."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """Write the plain help page (see :mod:`smsp_cli.cli.helptext`)."""
+        formatter.write(helptext.command_help(self, ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Refuse missing required parameters all at once, before Click finds the first."""
+        # Completion parses half-typed command lines (resilient parsing): nothing is missing yet.
+        missing = [] if ctx.resilient_parsing else _missing(self, ctx, args)
+        if missing:
+            raise click_errors.UsageError(f"missing {listed(missing)}", ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+class SmspGroup(TyperGroup):
+    """The group: plain help, and every usage error reported as one line with exit code 2."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """Write the plain help page (see :mod:`smsp_cli.cli.helptext`)."""
+        formatter.write(helptext.group_help(self, ctx))
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; a usage error becomes ``smsp: error: ...`` and exit 2."""
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(
+                args=argv,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except click_errors.NoArgsIsHelpError as error:
+            # `smsp` or `smsp config` alone: the help, as a usage error.
+            sys.stderr.write(error.format_message() + "\n")
+            result = int(ExitCode.USAGE)
+        except click_errors.ClickException as error:
+            result = report_usage_error(error, argv)
+        except typer.Abort:
+            sys.stderr.write("smsp: aborted\n")
+            result = 1
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+class SmspTyper(typer.Typer):
+    """A Typer app whose groups are :class:`SmspGroup` and commands :class:`SmspCommand`."""
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("cls", SmspGroup)
+        # Help is written by smsp_cli.cli.helptext; no rich boxes, no markup in help strings.
+        options.setdefault("rich_markup_mode", None)
+        options.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(**options)
+
+    def command(self, name: str | None = None, **options: Any) -> Callable[[Any], Any]:
+        """Register a command, as an :class:`SmspCommand` unless told otherwise."""
+        options.setdefault("cls", SmspCommand)
+        return super().command(name, **options)
+
+
+def report_usage_error(error: click_errors.ClickException, argv: Sequence[str]) -> int:
+    """Print a Click error as smsp's one line (and the JSON error object if asked for)."""
+    from smsp_cli.cli.reporting import report
+    from smsp_cli.domain.errors import UsageError
+
+    ctx = getattr(error, "ctx", None)
+    command_path = ctx.command_path if ctx is not None else "smsp"
+    report(
+        UsageError(_sentence(error.format_message())),
+        json_output=wants_json(argv),
+        help_command=command_path,
+    )
+    return int(ExitCode.USAGE)
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """True when the command line asks for JSON: ``--json``, ``-o json``, ``--output=json``."""
+    previous = ""
+    for word in argv:
+        if word == "--":
+            break
+        lowered = word.lower()
+        if lowered in ("--json", "-ojson", "--output=json") or (
+            previous in ("-o", "--output") and lowered == "json"
+        ):
+            return True
+        previous = word
+    return False
+
+
+def _sentence(message: str) -> str:
+    """Click's ``Missing option '--dob'.`` as smsp writes errors: ``missing option '--dob'``."""
+    text = " ".join(message.split()).rstrip(".")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def _missing(command: TyperCommand, ctx: Any, args: list[str]) -> list[str]:
+    """The required parameters ``args`` leaves out, by the names a user types."""
+    try:
+        parsed, _, _ = command.make_parser(ctx).parse_args(args=list(args))
+    except click_errors.UsageError:
+        return []  # Click reports the bad option itself
+    params = command.get_params(ctx)
+    if any(param.is_eager and parsed.get(param.name or "") for param in params):
+        return []  # --help and --version need nothing else
+    return [
+        _shown_name(param)
+        for param in params
+        if param.required and parsed.get(param.name or "") in (None, ())
+    ]
+
+
+def _shown_name(param: Any) -> str:
+    if param.param_type_name == "argument":
+        return str(param.metavar or param.name.upper())
+    return str(max(param.opts, key=len))
+
+

@@ -1,0 +1,141 @@
+"""One exception tree for everything smsp can report; each class owns its exit code.
+
+Domain code raises these and never prints or exits. :mod:`smsp_cli.cli.reporting` is the single
+place that turns them into one line on stderr and the exit code below (documented in the
+README; a test keeps the two equal).
+
+    SmspError
+    ├── UsageError            2  bad input: nothing was sent
+    ├── ProviderRejected      3  the provider refused the request (fault 1000/3000, SMSP-0001...)
+    ├── ProviderFailed        4  the provider failed, or answered unusably
+    │   └── UnsafeReply       4  a reply we refuse to parse (DOCTYPE, entities, oversized)
+    ├── Unreachable           5  DNS, connect, TLS handshake, certificate verification, timeout
+    │   └── UntrustedServer   5  the server's certificate failed verification
+    └── ConfigError           6  local configuration or credentials
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smsp_cli.domain.results import Fault
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; scripts depend on these numbers."""
+
+    OK = 0
+    NEGATIVE = 1
+    USAGE = 2
+    REJECTED = 3
+    PROVIDER_FAILED = 4
+    UNREACHABLE = 5
+    CONFIG = 6
+
+
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success (also DEMOG-0017 and SMSP-0003, with a warning)",
+    ExitCode.NEGATIVE: (
+        "negative business answer (DEMOG-0001, DEMOG-0007, DEMOG-0040 or not verified, "
+        "DEMOG-0022, DEMOG-0042)"
+    ),
+    ExitCode.USAGE: "usage or validation error; nothing was sent",
+    ExitCode.REJECTED: (
+        "provider rejected the request (SMSP-0001, SMSP-0002, SMSP-0005, fault 1000 or 3000, "
+        "HTTP 4xx)"
+    ),
+    ExitCode.PROVIDER_FAILED: (
+        "provider failed or answered unusably (SMSP-0004, SMSP-9999, DEMOG-9999, unknown code, "
+        "fault 2100 or 2200, HTTP 5xx without a fault, malformed, oversized or unsafe XML)"
+    ),
+    ExitCode.UNREACHABLE: (
+        "could not reach the provider (DNS, connect, TLS handshake, certificate verification, "
+        "timeout)"
+    ),
+    ExitCode.CONFIG: "local configuration or credential problem",
+}
+
+
+class SmspError(Exception):
+    """Base of every error smsp reports to the user as one line."""
+
+    exit_code: ExitCode = ExitCode.PROVIDER_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        fault: Fault | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.fault = fault  # the SOAP fault behind the error, when the provider sent one
+        self.http_status = http_status  # the HTTP status that carried no SOAP answer, if any
+
+    def one_line(self) -> str:
+        """The message and, when there is one, what to do next, on a single line."""
+        text = self.message if not self.hint else f"{self.message} ({self.hint})"
+        return " ".join(text.split())
+
+
+class UsageError(SmspError):
+    """The user's input breaks a rule; the request was not sent."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ValidationError(UsageError):
+    """A field fails a client-side rule (spec §3.2-3.3, §7.4)."""
+
+    def __init__(self, field: str, rule: str, *, message: str | None = None) -> None:
+        super().__init__(message or f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+    @classmethod
+    def combined(cls, problems: list[ValidationError]) -> ValidationError:
+        """One error for every problem found, on one line: ``date of birth: ...; gender: ...``."""
+        if len(problems) == 1:
+            return problems[0]
+        return cls(
+            ", ".join(problem.field for problem in problems),
+            "; ".join(problem.rule for problem in problems),
+            message="; ".join(problem.message for problem in problems),
+        )
+
+
+class ProviderRejected(SmspError):
+    """The provider refused the request (fault 1000/3000, SMSP-0001/0002/0005, HTTP 4xx)."""
+
+    exit_code = ExitCode.REJECTED
+
+
+class ProviderFailed(SmspError):
+    """The provider failed, or its reply could not be used."""
+
+    exit_code = ExitCode.PROVIDER_FAILED
+
+
+class UnsafeReply(ProviderFailed):
+    """The reply was refused before parsing: DOCTYPE, entity, oversized or not XML."""
+
+
+class Unreachable(SmspError):
+    """The provider could not be reached: DNS, connect, TLS, certificate or timeout."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class UntrustedServer(Unreachable):
+    """The server's certificate failed verification: no retry or other request can pass."""
+
+
+class ConfigError(SmspError):
+    """Local configuration or credentials are missing, unreadable or inconsistent."""
+
+    exit_code = ExitCode.CONFIG

@@ -1,0 +1,286 @@
+"""One SMSP call end to end: envelope, mutual TLS POST, reply, judgement, bounded retries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from smsp_cli.domain import codes
+from smsp_cli.domain.errors import ExitCode
+from smsp_cli.domain.models import format_nhs_number
+from smsp_cli.domain.operations import VERIFY, Operation
+from smsp_cli.domain.results import Outcome, Reply
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import httpx
+
+    from smsp_cli.adapters.smsp.envelope import BuiltRequest
+    from smsp_cli.audit import CallAudit
+    from smsp_cli.domain.models import Query
+    from smsp_cli.settings.clientcert import PassphraseGetter
+    from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.settings.credentials import Secret
+    from smsp_cli.transport.http import Session
+    from smsp_cli.transport.retry import AttemptEvent, RetryPolicy
+    from smsp_cli.transport.trace import Trace
+
+
+def prepare(
+    query: Query,
+    settings: ConnectionSettings,
+    *,
+    now: dt.datetime | None = None,
+    username: str | None = None,
+) -> BuiltRequest:
+    """Build the envelope this query would send with these settings (stamped ``now``).
+
+    ``username`` is the client certificate's CN when the caller has already loaded it.
+    """
+    from smsp_cli.adapters.smsp.envelope import EnvelopeSettings, build_request
+    from smsp_cli.settings.identity import parse_audit_identity
+
+    envelope_settings = EnvelopeSettings(
+        endpoint=settings.endpoint,
+        # ITK-WS WS-SEC-02: Username carries the client certificate's Subject CN.
+        username=username or settings.username or _certificate_cn(settings),
+        audit_identity=parse_audit_identity(settings.audit_id),
+        sender_address=settings.sender_address,  # optional wsa:From (WS-ADR-05)
+    )
+    return build_request(query, envelope_settings, now=now)
+
+
+def _certificate_cn(settings: ConnectionSettings) -> str:
+    from smsp_cli.settings import clientcert
+
+    # A PEM certificate is read without its key; a PKCS#12 file may need its passphrase.
+    return clientcert.common_name(settings.cert, settings.key, _passphrase_source(settings))
+
+
+def _passphrase_source(settings: ConnectionSettings) -> PassphraseGetter:
+    """The settings' passphrase source, set up only if a file turns out to be encrypted."""
+    found: list[PassphraseGetter] = []
+
+    def passphrase(what: str) -> Secret:
+        if not found:
+            # The keyring and prompt machinery load only for an encrypted key or PKCS#12.
+            from smsp_cli.settings.credentials import PassphraseSource
+
+            found.append(PassphraseSource.for_settings(settings))
+        return found[0](what)
+
+    return passphrase
+
+
+def open_session(
+    settings: ConnectionSettings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    max_connections: int = 10,
+) -> Session:
+    """One TLS context and connection pool for these settings, for one call or many.
+
+    The client certificate and key are loaded here, once, so a passphrase is asked for (or
+    read) at most once however many requests the session sends.
+    """
+    from smsp_cli.settings import clientcert
+    from smsp_cli.transport import http as http
+
+    client = clientcert.for_tls(settings.cert, settings.key, _passphrase_source(settings))
+    context = http.ssl_context(
+        settings.ca_bundle,
+        settings.cert,
+        settings.key,
+        client=client,
+        min_tls_version=settings.min_tls_version,
+    )
+    return http.Session(
+        context, transport=transport, client=client, max_connections=max_connections
+    )
+
+
+def call(
+    query: Query,
+    settings: ConnectionSettings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    trace: Trace | None = None,
+    policy: RetryPolicy | None = None,
+    on_attempt: Callable[[AttemptEvent], None] | None = None,
+    session: Session | None = None,
+    audit: CallAudit | None = None,
+    batch_row: int | None = None,
+) -> Outcome:
+    """Send the query to the provider and judge its reply (recording it in ``trace``).
+
+    Transient failures are retried within ``policy`` (default: the settings' max_attempts and
+    retry_backoff); ``on_attempt`` hears of every attempt, for -v. ``session`` (see
+    :func:`open_session`) lets many calls share one TLS context and pool; without it the call
+    opens and closes its own, on ``transport`` when one is given. Every attempt is recorded in
+    the audit trail (``audit``, default the one the settings configure), with ``batch_row``
+    when the call is one row of a batch.
+    """
+    from smsp_cli.audit import CallAudit
+
+    if session is not None and transport is not None:
+        raise ValueError("give a session or a transport, not both")
+    recording = audit or CallAudit()  # without one: the trail the settings configure
+    try:
+        if session is None:
+            with open_session(settings, transport=transport, max_connections=1) as own:
+                return _call(query, settings, own, trace, policy, on_attempt, recording,
+                             batch_row)
+        return _call(query, settings, session, trace, policy, on_attempt, recording, batch_row)
+    finally:
+        if audit is None:
+            recording.close()
+
+
+def sender_name(settings: ConnectionSettings, session: Session) -> str:
+    """wsse:Username: the setting, else the session's client certificate CN (ITK-WS WS-SEC-02)."""
+    if settings.username:
+        return settings.username
+    client = session.client
+    return client.common_name if client is not None else _certificate_cn(settings)
+
+
+def _call(
+    query: Query,
+    settings: ConnectionSettings,
+    session: Session,
+    trace: Trace | None,
+    policy: RetryPolicy | None,
+    on_attempt: Callable[[AttemptEvent], None] | None,
+    audit: CallAudit,
+    batch_row: int | None,
+) -> Outcome:
+    from smsp_cli.adapters.smsp.replies import parse_reply
+    from smsp_cli.domain.errors import SmspError
+    from smsp_cli.transport import retry
+
+    username = sender_name(settings, session)
+    recorder = audit.begin(query, settings, username=username, batch_row=batch_row)
+    policy = policy or retry.RetryPolicy(
+        attempts=settings.max_attempts, backoff=settings.retry_backoff
+    )
+    attempt = 0
+    while True:
+        attempt += 1
+        # Spec §5.9: each attempt is a new message, with a fresh MessageID, trackingid and
+        # timestamp; nothing of a failed attempt is reused.
+        request = prepare(query, settings, username=username)
+        recorder.sent(request, attempt)  # spec §7.2: on record before it leaves, or not sent
+        status: int | None = None
+        try:
+            # Each attempt has its own deadline: connect + read timeout.
+            answer = session.post(
+                settings.endpoint,
+                request.body,
+                soap_action=request.soap_action,
+                quote_soap_action=settings.soap_action_quoted,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+                trace=trace,
+            )
+            status = answer.status_code
+            reply = parse_reply(
+                answer.status_code,
+                answer.body,
+                expected=query.operation.reply,
+                content_type=answer.headers.get("content-type"),
+            )
+        except SmspError as error:
+            recorder.failed(request, error, status)
+            wait = policy.delay(attempt) if policy.should_retry(error, attempt, status) else None
+            if on_attempt is not None:
+                on_attempt(_event(attempt, policy, request, error.one_line(), wait))
+            if wait is None:
+                if attempt > 1:
+                    error.message = f"{error.message} (after {attempt} attempts)"
+                    error.args = (error.message,)
+                raise
+            policy.sleep(wait)
+            continue
+        except BaseException:
+            recorder.interrupted(request)
+            raise
+        recorder.received(request, reply, status)
+        if on_attempt is not None:
+            on_attempt(_event(attempt, policy, request, None, None))
+        synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
+        environment = "sandbox" if synthetic else settings.environment
+        return judge(
+            query.operation, reply, request.message_id, environment=environment, query=query
+        )
+
+
+def _event(
+    attempt: int, policy: RetryPolicy, request: BuiltRequest, failure: str | None,
+    wait: float | None,
+) -> AttemptEvent:
+    from smsp_cli.transport.retry import AttemptEvent
+
+    return AttemptEvent(
+        attempt, policy.attempts, request.message_id, request.tracking_id, failure, wait
+    )
+
+
+# The embedded provider names itself in the Server header, so its answers are labelled
+# synthetic even when reached through `smsp sandbox serve` and plain settings.
+SANDBOX_SERVER_HEADER = "smsp-sandbox"
+
+
+def _from_sandbox(headers: Mapping[str, str]) -> bool:
+    return headers.get("server", "").split("/")[0].strip() == SANDBOX_SERVER_HEADER
+
+
+def judge(
+    operation: Operation,
+    reply: Reply,
+    message_id: str,
+    *,
+    environment: str,
+    query: Query | None = None,
+) -> Outcome:
+    """Map the reply's response code to its text, warnings and exit code (spec §6).
+
+    With the ``query`` that was sent, the advice after "no match" or "several matches" fits
+    the command that ran and what it was given.
+    """
+    info = codes.lookup(reply.response_code)
+    exit_code = info.exit_code
+    warnings: list[str] = []
+    stderr: list[str] = []  # the same, without the patient's identifiers
+    advice = codes.match_advice(reply.response_code, query) if query is not None else None
+    if advice:
+        warnings.append(advice)
+        stderr.append(advice)
+    elif info.warning:
+        new_number = reply.patient.nhs_number if reply.patient else reply.nhs_number
+        if "{nhs}" not in info.warning:
+            warnings.append(info.warning)
+            stderr.append(info.warning)
+        elif new_number:
+            warnings.append(info.warning.format(nhs=format_nhs_number(new_number)))
+            stderr.append(info.warning.format(nhs="shown in the output"))
+        else:
+            # getPatientDetails given a superseded number answers without a record.
+            warnings.append(info.warning.split(":")[0] + ": use verify to find the new number")
+            stderr.append(warnings[-1])
+    if operation is VERIFY and reply.verified is False and exit_code == ExitCode.OK:
+        # A provider may say "not verified" in validIdentifier alone, with a success code.
+        exit_code = ExitCode.NEGATIVE
+        warnings.append("the NHS number was not verified against these details; do not use it")
+        stderr.append(warnings[-1])
+    return Outcome(
+        operation=operation.name,
+        reply=reply,
+        response_text=info.text,
+        exit_code=int(exit_code),
+        message_id=message_id,
+        warnings=tuple(warnings),
+        stderr_warnings=tuple(stderr),
+        synthetic=environment == "sandbox",
+        environment=environment,
+    )

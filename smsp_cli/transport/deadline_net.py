@@ -1,0 +1,176 @@
+"""The sockets under httpx, each operation bounded by the attempt's deadline.
+
+httpcore's own sync backend gives every ``recv``/``send`` the full read or write timeout and
+loops ``send`` with a fresh timeout each time, so a provider that drips its status line, its
+headers, its chunk sizes or its TLS records a byte at a time keeps an attempt alive for ever.
+This backend does the same work, but every operation first cuts its timeout to the time left
+(:func:`smsp_cli.transport.deadline.bounded`) and none starts once the deadline has passed:
+
+* DNS: ``getaddrinfo`` in a daemon thread, waited for at most the time left;
+* TCP connect: each address with the time left;
+* TLS handshake: one ``do_handshake`` call, which CPython bounds as a whole by the socket
+  timeout (however the server splits its records);
+* reads: one ``recv`` (one TLS record at most, again bounded as a whole);
+* writes: ``send`` in a loop, each call with the time left.
+
+Only :mod:`smsp_cli.transport.http` imports this module (it imports httpx and httpcore).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+from smsp_cli.transport.deadline import bounded
+from smsp_cli.transport.netaddr import resolve_within
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A TCP or TLS socket whose every wait ends by the deadline in force."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """At most ``max_bytes``, as soon as some arrive."""
+        try:
+            self._sock.settimeout(bounded(timeout))
+            return self._sock.recv(max_bytes)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """All of ``buffer``; each ``send`` waits only for the time left."""
+        view = memoryview(buffer)
+        try:
+            while view:
+                self._sock.settimeout(bounded(timeout))
+                sent = self._sock.send(view)
+                view = view[sent:]
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+
+    def close(self) -> None:
+        """Close the socket."""
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        """The TLS handshake, bounded as a whole."""
+        try:
+            self._sock.settimeout(bounded(timeout))
+            wrapped = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            self.close()
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:  # ssl.SSLError included
+            self.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        return DeadlineStream(wrapped)
+
+    def get_extra_info(self, info: str) -> Any:
+        """What httpcore and the -v trace ask of a stream."""
+        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
+            return self._sock._sslobj  # type: ignore[attr-defined]  # as httpcore's own backend
+        if info == "client_addr":
+            return self._sock.getsockname()
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":
+            return _readable(self._sock)
+        return None
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """Opens :class:`DeadlineStream` connections."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        """Resolve ``host`` and connect to its addresses in turn, all within the deadline."""
+        source = None if local_address is None else (local_address, 0)
+        try:
+            addresses = resolve_within(host, port, _finite(bounded(timeout)))
+            failure: OSError = OSError(f"no address for {host}")
+            for address in addresses:
+                try:
+                    sock = socket.create_connection(
+                        (address, port), timeout=bounded(timeout), source_address=source
+                    )
+                except OSError as exc:  # a timeout too: the next address may answer
+                    failure = exc
+                    continue
+                for option in socket_options or ():
+                    sock.setsockopt(*option)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return DeadlineStream(sock)
+            raise failure
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+
+    def sleep(self, seconds: float) -> None:
+        """httpcore's retry pause (smsp sets no httpcore retries)."""
+        time.sleep(seconds)
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport, its connection pool on :class:`DeadlineBackend` sockets."""
+
+    def __init__(self, context: ssl.SSLContext, *, max_connections: int) -> None:
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        super().__init__(verify=context, trust_env=False, limits=limits)
+        # httpx offers no way to choose the network backend; its pool is rebuilt with ours,
+        # configured as HTTPTransport configures it (HTTP/1.1, no proxy).
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=DeadlineBackend(),
+        )
+
+
+def _finite(timeout: float | None) -> float:
+    return 3600.0 if timeout is None else timeout
+
+
+def _readable(sock: socket.socket) -> bool:
+    """True when an idle keep-alive socket has data or was closed (so it cannot be reused)."""
+    descriptor = sock.fileno()
+    if descriptor == -1:
+        return True
+    if sys.platform == "win32" or not hasattr(select, "poll"):
+        ready, _, _ = select.select([descriptor], [], [], 0)
+        return bool(ready)
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN)
+    return bool(poller.poll(0))

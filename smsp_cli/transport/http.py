@@ -1,0 +1,348 @@
+"""The only module that talks HTTP: mutual TLS with httpx, one deadline, a bounded reply body.
+
+A :class:`Session` holds one TLS context and one keep-alive connection pool; each of its
+requests runs under its own deadline (connect + read timeout) that bounds every socket
+operation (:mod:`smsp_cli.transport.deadline_net`), and its reply is decoded and capped a piece at
+a time (:mod:`smsp_cli.transport.decoding`). :func:`post` is one request on a one-shot session.
+
+httpx errors are translated here, so nothing above this module sees them::
+
+    httpx.TransportError
+    ├── httpx.TimeoutException (Connect/Read/Write/Pool)  -> Unreachable "too slow"
+    ├── httpx.ConnectError      DNS, refused, TLS handshake -> Unreachable, cause named
+    │                           (server certificate not verified -> UntrustedServer)
+    ├── httpx.ReadError / WriteError / RemoteProtocolError  -> Unreachable / ProviderFailed
+    └── ...
+
+Timeouts, refused or reset connections and connections dropped mid-exchange are raised as
+:class:`TransientNetworkError`, the failures :mod:`smsp_cli.transport.retry` may try again (spec
+§5.9);
+DNS, TLS and certificate failures are not, because sending again cannot fix them.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from smsp_cli.adapters.smsp.xmlsafe import MAX_BODY_BYTES
+from smsp_cli.domain.errors import (
+    ConfigError,
+    ProviderFailed,
+    Unreachable,
+    UnsafeReply,
+    UntrustedServer,
+)
+from smsp_cli.transport import deadline
+from smsp_cli.transport.deadline import Deadline
+from smsp_cli.transport.decoding import decoded
+
+if TYPE_CHECKING:
+    import httpx
+
+    from smsp_cli.settings.clientcert import TlsClient
+    from smsp_cli.transport.trace import Trace
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    """What came back over the wire, read within the size bound."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+    elapsed: float  # seconds from sending to the last byte
+
+
+class TransientNetworkError(Unreachable):
+    """A timeout or a refused, reset or dropped connection: it may pass (spec §5.9)."""
+
+
+_TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def ssl_context(
+    ca_bundle: Path,
+    cert: Path,
+    key: Path | None = None,
+    *,
+    client: TlsClient | None = None,
+    min_tls_version: str = "1.2",
+) -> ssl.SSLContext:
+    """A client context: TLS 1.2+, our CA bundle, our certificate; server always verified.
+
+    ``client`` is the already loaded certificate and key (see :mod:`smsp_cli.settings.clientcert`);
+    without it, ``cert`` and ``key`` are read here and must not be encrypted. Only ``ca_bundle``
+    is trusted, not the system's store (whose loading would also cost more than a handshake).
+    """
+    files = ((ca_bundle, "CA bundle"), (cert, "client certificate"), (key, "client key"))
+    for path, what in files if client is None else files[:1]:
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{what} {path} does not exist or is not a file")
+    try:
+        # Spec §5.8: the provider's certificate is checked against the configured CA bundle.
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_bundle))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"CA bundle {ca_bundle} is not readable PEM: {_reason(exc)}") from None
+    # Spec §5.8: TLS 1.2 or later; a profile may insist on 1.3.
+    context.minimum_version = _TLS_VERSIONS.get(min_tls_version, ssl.TLSVersion.TLSv1_2)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    from smsp_cli.settings import clientcert
+
+    # The key goes through clientcert, which never writes it to disk in the clear.
+    (client or clientcert.load(cert, key)).load_into(context)
+    return context
+
+
+class Session:
+    """One TLS context and one keep-alive connection pool for many requests, thread-safe.
+
+    Each :meth:`post` runs under its own deadline (connect + read timeout, from its start), so
+    requests sharing the pool from several threads never lend each other time. ``transport``
+    replaces the network for tests (``httpx.MockTransport``); ``client`` is the loaded client
+    certificate behind ``context``, when the caller has one (its CN is the default username).
+    """
+
+    def __init__(
+        self,
+        context: ssl.SSLContext | None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        client: TlsClient | None = None,
+        max_connections: int = 10,
+    ) -> None:
+        import httpx
+
+        if transport is None:
+            from smsp_cli.transport.deadline_net import DeadlineTransport
+
+            tls = context if context is not None else ssl.create_default_context()
+            transport = DeadlineTransport(tls, max_connections=max_connections)
+        self.client = client
+        self._http = httpx.Client(
+            transport=transport,
+            trust_env=False,
+            follow_redirects=False,
+            # Replies are wanted as sent; anything encoded anyway is decoded here, bounded.
+            headers={"Accept-Encoding": "identity"},
+        )
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._http.close()
+
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        soap_action: str,
+        quote_soap_action: bool = False,
+        connect_timeout: float,
+        read_timeout: float,
+        max_bytes: int = MAX_BODY_BYTES,
+        trace: Trace | None = None,
+    ) -> HttpReply:
+        """POST a SOAP envelope and read the reply, within one deadline and ``max_bytes``.
+
+        ``trace`` (for -v, --trace-file and doctor) records phase timings, headers and bodies.
+        """
+        import httpx
+
+        headers = {
+            "Content-Type": "text/xml; charset=utf-8",
+            # The NHS examples send SOAPAction unquoted; WS-I BP quotes it: configurable (§5.5).
+            "SOAPAction": f'"{soap_action}"' if quote_soap_action else soap_action,
+        }
+        # One deadline from connect to last byte bounds every socket operation.
+        limit = Deadline.after(connect_timeout + read_timeout)
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=limit.seconds)
+        started = time.monotonic()
+        try:
+            with deadline.applied(limit):
+                request = self._http.build_request(
+                    "POST",
+                    url,
+                    content=body,
+                    headers=headers,
+                    timeout=timeout,
+                    extensions=trace.extensions() if trace is not None else None,
+                )
+                if trace is not None:
+                    trace.on_request(request, within=limit.remaining())
+                response = self._http.send(request, stream=True)
+                try:
+                    if trace is not None:
+                        trace.on_response(response)
+                    data = _read_bounded(response, max_bytes, limit)
+                finally:
+                    response.close()
+        except httpx.TimeoutException as exc:
+            raise _too_slow(url, exc, limit, connect_timeout, read_timeout) from None
+        except httpx.ConnectError as exc:
+            failure = TransientNetworkError if _transient(exc) else Unreachable
+            if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
+                failure = UntrustedServer  # no row of a batch can get past it
+            raise failure(_connect_failure(url, exc)) from None
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            raise TransientNetworkError(
+                f"connection to {_host(url)} failed: {_reason(exc)}"
+            ) from None
+        except httpx.InvalidURL as exc:
+            raise ConfigError(f"endpoint {url!r} is not a valid URL: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise ProviderFailed(
+                f"HTTP exchange with {_host(url)} failed: {_reason(exc)}"
+            ) from None
+        if trace is not None:
+            trace.on_body(data)
+        return HttpReply(
+            status_code=response.status_code,
+            headers=dict(response.headers),
+            body=data,
+            elapsed=time.monotonic() - started,
+        )
+
+
+def post(
+    url: str,
+    body: bytes,
+    *,
+    soap_action: str,
+    quote_soap_action: bool = False,
+    context: ssl.SSLContext | None,
+    connect_timeout: float,
+    read_timeout: float,
+    max_bytes: int = MAX_BODY_BYTES,
+    transport: httpx.BaseTransport | None = None,
+    trace: Trace | None = None,
+) -> HttpReply:
+    """One POST on a connection of its own (a one-shot :class:`Session`)."""
+    with Session(context, transport=transport, max_connections=1) as session:
+        return session.post(
+            url,
+            body,
+            soap_action=soap_action,
+            quote_soap_action=quote_soap_action,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_bytes=max_bytes,
+            trace=trace,
+        )
+
+
+def _read_bounded(response: httpx.Response, max_bytes: int, limit: Deadline) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise UnsafeReply(f"reply of {declared} bytes is over the {max_bytes}-byte limit")
+    pieces: list[bytes] = []
+    chunks: Iterable[bytes]
+    if response.is_stream_consumed:
+        # A reply built in memory (httpx.MockTransport in tests): httpx has already read it.
+        chunks, encoding = [response.content], None
+    else:
+        # Raw bytes, decoded here a piece at a time so the cap holds for what they inflate to.
+        chunks, encoding = response.iter_raw(), response.headers.get("content-encoding")
+    for piece in decoded(chunks, encoding, max_bytes):
+        # Socket reads end by the deadline; this also stops a transport without sockets.
+        if limit.expired:
+            import httpx
+
+            raise httpx.ReadTimeout("the deadline passed while the reply was arriving")
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def _too_slow(
+    url: str, exc: Exception, limit: Deadline, connect_timeout: float, read_timeout: float
+) -> TransientNetworkError:
+    import httpx
+
+    host = _host(url)
+    if isinstance(exc, httpx.ConnectTimeout) and not limit.expired:
+        detail = f"timed out connecting (connect timeout {connect_timeout:g}s)"
+    else:
+        detail = (
+            f"timed out before its reply was complete (deadline {limit.seconds:g}s: "
+            f"connect {connect_timeout:g}s + read {read_timeout:g}s)"
+        )
+    return TransientNetworkError(
+        f"the provider at {host} was too slow: {detail}",
+        hint="check the endpoint, or raise --timeout",
+    )
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.netloc or url
+
+
+_TLS_ALERTS = {
+    "unknown ca": "the server does not trust our client certificate's CA",
+    "bad certificate": "the server rejected our client certificate",
+    "certificate required": "the server requires a client certificate",
+    "certificate expired": "the server says a certificate has expired",
+    "certificate unknown": "the server rejected our client certificate",
+    "handshake failure": "TLS handshake failure (no common protocol or cipher, or the server "
+    "refused our certificate)",
+    "wrong version number": "the server did not answer with TLS (is it plain HTTP?)",
+    "record layer failure": "the server did not answer with TLS (is it plain HTTP?)",
+    "protocol version": "the server does not support TLS 1.2 or later",
+}
+
+
+def _connect_failure(url: str, exc: Exception) -> str:
+    host = _host(url)
+    cause = _root_cause(exc)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"server certificate of {host} failed verification: {cause.verify_message}"
+    if isinstance(cause, socket.gaierror):
+        return f"cannot resolve host {host}: {cause.strerror}"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"connection to {host} refused (is the provider running?)"
+    text = _reason(exc).lower()
+    for alert, meaning in _TLS_ALERTS.items():
+        if alert in text:
+            return f"TLS handshake with {host} failed: {meaning}"
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return f"cannot resolve host {host}"
+    if "connection refused" in text:
+        return f"connection to {host} refused (is the provider running?)"
+    return f"cannot connect to {host}: {_reason(exc)}"
+
+
+def _transient(exc: Exception) -> bool:
+    """A refused, reset or timed-out connection may succeed later; DNS and TLS failures won't."""
+    cause = _root_cause(exc)
+    if isinstance(cause, ssl.SSLError | socket.gaierror):
+        return False
+    if isinstance(cause, ConnectionError | TimeoutError):
+        return True
+    text = _reason(exc).lower()
+    return "connection refused" in text or "connection reset" in text
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    return seen
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())

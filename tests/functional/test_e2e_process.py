@@ -1,0 +1,150 @@
+"""The installed console script as a user runs it: separate processes, real sockets, real TLS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.lib.measure import SMSP
+
+
+def _env() -> dict[str, str]:
+    # Only the settings given, but never the user's config (the test's own folder).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SMSP_") or k == "SMSP_CONFIG_DIR"}
+    env["SMSP_DATA_DIR"] = os.environ["SMSP_DATA_DIR"]
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SMSP, *args], capture_output=True, text=True, env=_env(), timeout=timeout, check=False
+    )
+
+
+def test_readme_lookup_with_the_sandbox_profile() -> None:
+    done = _run("get", "9991000003", "--dob", "1984-03-14", "--profile", "sandbox", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["patient"]["family_name"] == "Fairweather"
+    assert "synthetic" in done.stderr
+
+
+def test_sandbox_profile_from_the_environment_variable() -> None:
+    env = _env() | {"SMSP_PROFILE": "sandbox"}
+    done = subprocess.run(
+        [SMSP, "verify", "9991000003", "--dob", "1984-03-14"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "999 100 0003" in done.stdout
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "smsp_cli", "--version"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("smsp ")
+
+
+def test_sandbox_serve_prints_settings_a_script_can_use() -> None:
+    server = subprocess.Popen(
+        [SMSP, "sandbox", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert server.stdout is not None
+        settings: dict[str, str] = {}
+        while len(settings) < 6:
+            line = server.stdout.readline()
+            assert line, "sandbox serve ended before printing its settings"
+            name, _, value = line.rstrip("\n").partition("=")
+            settings[name] = value
+        assert set(settings) == {
+            "SMSP_ENDPOINT",
+            "SMSP_CERT",
+            "SMSP_KEY",
+            "SMSP_CA_BUNDLE",
+            "SMSP_AUDIT_ID",
+            "SMSP_KIND",
+        }
+        assert settings["SMSP_ENDPOINT"].startswith("https://127.0.0.1:")
+        done = subprocess.run(
+            [SMSP, "trace", "--family", "Fairweather", "--dob", "1984", "--gender", "f", "--json"],
+            capture_output=True,
+            text=True,
+            env=_env() | settings,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["nhs_number"] == "9991000003"
+        assert "synthetic" in done.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_sandbox_patients_json_lists_every_scenario() -> None:
+    done = _run("sandbox", "patients", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    scenarios = {row["scenario"] for row in rows}
+    assert {
+        "found",
+        "sensitive",
+        "minimal",
+        "deceased",
+        "superseded",
+        "invalidated",
+        "multiple-match",
+        "not-verified",
+        "cached",
+        "spine-down",
+        "provider-error",
+        "spine-error",
+        "retryable-fault",
+    } <= scenarios
+    for row in rows:
+        assert {
+            "nhs_number",
+            "birth_date",
+            "family_name",
+            "given_names",
+            "gender",
+            "postcode",
+            "scenario",
+        } <= set(row)
+
+
+@pytest.mark.parametrize("args", [("--help",), ("get", "--help"), ("sandbox", "--help")])
+def test_help_is_available(args: tuple[str, ...]) -> None:
+    done = _run(*args)
+    assert done.returncode == 0
+    assert "Usage" in done.stdout
+
+
+def test_bad_input_in_a_real_process_is_one_error_line_and_exit_2() -> None:
+    done = _run("get", "123", "--dob", "1984-03-14", "--profile", "sandbox")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    error, help_line = done.stderr.splitlines()
+    assert error.startswith("smsp: error: NHS number: ")
+    assert help_line == "Try 'smsp get -h' for help."

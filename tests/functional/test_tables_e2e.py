@@ -1,0 +1,122 @@
+"""Every table smsp prints, through the real CLI at 80, 100 and 120 columns, and on a terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smsp_cli.domain.models import format_nhs_number
+from smsp_cli.output.table import CONFIDENTIAL
+from smsp_cli.sandbox.builtin import BUILT_IN
+from tests.lib.cli import smsp
+
+
+@pytest.fixture(params=[80, 100, 120])
+def columns(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("COLUMNS", str(request.param))
+    return int(request.param)
+
+
+def test_sandbox_patients_keep_every_name_and_scenario_whole(columns: int) -> None:
+    run = smsp("sandbox", "patients")
+    assert run.exit_code == 0, run.stderr
+    assert max(len(line) for line in run.stdout.splitlines()) <= columns
+    words = set()
+    for record in BUILT_IN:
+        patient = record.patient
+        assert patient.nhs_number
+        assert patient.family_name
+        words |= {format_nhs_number(patient.nhs_number), patient.family_name.upper(),
+                  record.scenario, *patient.given_names}
+    assert {word for word in words if word not in run.stdout} == set()
+    assert run.stdout.count(CONFIDENTIAL) == 1
+    if columns < 100:
+        assert "Postcode left out at this width; --json shows all" in run.stdout
+    else:
+        assert "BO1 4QX" in run.stdout
+        assert "left out" not in run.stdout
+
+
+@pytest.mark.usefixtures("sandbox_env")
+def test_a_lookup_table_fits_and_keeps_its_words(columns: int) -> None:
+    run = smsp("get", "9991000003", "--dob", "1984-03-14")
+    assert run.exit_code == 0, run.stderr
+    assert max(len(line) for line in run.stdout.splitlines()) <= columns
+    for word in ("Fairweather", "Borsetshire", "eleanor.fairweather@example.com",
+                 "Address (correspondence)", "01632 960184 (home)"):
+        assert word in run.stdout
+    assert run.stdout.count(CONFIDENTIAL) == 1
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """Run smsp with stdout on a pseudo-terminal (stderr a pipe); return code, tty, stderr."""
+    main, secondary = pty.openpty()
+    env = os.environ | {"COLUMNS": "100"}
+    done = subprocess.Popen(
+        [sys.executable, "-m", "smsp_cli", *args],
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(secondary)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([main], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(main)
+    assert done.stderr is not None
+    stderr = done.stderr.read().decode()
+    return done.wait(timeout=60), screen.decode(), stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
+def test_on_a_terminal_each_warning_and_the_sandbox_note_appear_once() -> None:
+    code, screen, stderr = _on_a_terminal(
+        "get", "9991000054", "--dob", "1967-05-21", "--profile", "sandbox"
+    )
+    assert code == 0, stderr
+    assert "superseded" in screen
+    assert screen.count("superseded") == 1
+    assert screen.count("synthetic") == 1
+    assert screen.count(CONFIDENTIAL) == 1
+    assert stderr == ""
+
+
+@pytest.mark.usefixtures("sandbox_env")
+def test_through_sandbox_serve_settings_the_sandbox_note_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `smsp sandbox serve` prints SMSP_KIND=sandbox with the other settings.
+    monkeypatch.setenv("SMSP_KIND", "sandbox")
+    run = smsp("get", "9991000003", "--dob", "1984-03-14", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr == "smsp: SANDBOX: synthetic data from the embedded provider, not from PDS\n"
+
+
+def test_cells_of_a_patients_file_are_shown_through_the_sanitiser(tmp_path: Path) -> None:
+    csv = tmp_path / "patients.csv"
+    csv.write_text(
+        "NHS_NUMBER,DATE_OF_BIRTH,FAMILY_NAME,GIVEN_NAME,GENDER,POST_CODE\n"
+        "9991000003,19840314,EV\x1b[31mIL,Ann\u202eeb,Female,BO1 4QX\n",
+        encoding="utf-8",
+    )
+    run = smsp("sandbox", "patients", "--patients", str(csv))
+    assert run.exit_code == 0, run.stderr
+    assert "EV\\x1b[31MIL, Ann\\u202eeb" in run.stdout
+    assert "Ann\\u202eeb" in run.stdout
+    assert "\x1b" not in run.stdout
+    assert "\u202e" not in run.stdout

@@ -1,0 +1,225 @@
+"""What the hostile provider (tests/hostile.py) can do: each function returns a Behaviour.
+
+Encoded and bomb replies, drips at every phase, hostile text in every field, replies that echo
+the patient's identifiers, and a legal reply just under the body cap.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import cache
+from typing import TYPE_CHECKING
+
+from tests.lib.hostile import Behaviour, Pace, Part
+
+if TYPE_CHECKING:
+    from smsp_cli.domain.results import Patient
+
+
+def http_reply(
+    body: bytes,
+    *,
+    status: str = "200 OK",
+    headers: Sequence[tuple[str, str]] = (("Content-Type", "text/xml; charset=utf-8"),),
+) -> bytes:
+    """A whole HTTP/1.1 response with Content-Length, closing the connection."""
+    lines = [f"HTTP/1.1 {status}", *(f"{name}: {value}" for name, value in headers)]
+    lines += [f"Content-Length: {len(body)}", "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def encode(body: bytes, codings: Sequence[str]) -> bytes:
+    """``body`` encoded with each coding in turn (as Content-Encoding lists them)."""
+    for coding in codings:
+        if coding == "gzip":
+            body = gzip.compress(body, mtime=0)
+        elif coding == "deflate":
+            body = zlib.compress(body)
+        elif coding == "br":
+            import brotli  # type: ignore[import-untyped, unused-ignore]
+
+            body = brotli.compress(body)
+        elif coding == "zstd":
+            import zstandard  # type: ignore[import-untyped, unused-ignore]
+
+            body = zstandard.ZstdCompressor().compress(body)
+        else:
+            raise ValueError(coding)
+    return body
+
+
+def patient_reply(patient: Patient | None = None, *, code: str = "SMSP-0000") -> bytes:
+    """A valid getPatientDetailsResponse envelope (the sandbox's own builder)."""
+    from smsp_cli.domain import operations
+    from smsp_cli.sandbox.builtin import BUILT_IN
+    from smsp_cli.sandbox.matching import Answer
+    from smsp_cli.sandbox.responses import business_reply
+
+    chosen = patient or BUILT_IN[0].patient
+    return business_reply(operations.GET, Answer(code, chosen))
+
+
+def huge_patient_reply(given_length: int = 8_000_000, addresses: int = 3000) -> bytes:
+    """A legal getPatientDetailsResponse just under the body cap: a huge name, many addresses."""
+    from copy import deepcopy
+
+    from lxml import etree
+
+    from smsp_cli.sandbox.builtin import BUILT_IN
+
+    patient = replace(BUILT_IN[0].patient, given_names=("G" * given_length,))
+    root = etree.fromstring(patient_reply(patient), etree.XMLParser(huge_tree=True))
+    holder = root.find(".//{urn:hl7-org:v3}subject/{urn:hl7-org:v3}patient")
+    assert holder is not None
+    found = holder.findall("{urn:hl7-org:v3}addr")
+    first = found[0]
+    parent = first.getparent()
+    assert parent is not None
+    for _ in range(addresses - len(found)):
+        parent.insert(parent.index(first), deepcopy(first))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def huge_reply() -> Behaviour:
+    """:func:`huge_patient_reply`, at once."""
+    return Behaviour((Part(http_reply(huge_patient_reply())),), name="huge")
+
+
+# Legal in XML 1.0 and hostile on a terminal: the 8-bit CSI and NEL (C1), DEL, bidi overrides
+# and isolates, rich markup and XML markup (escaped on the wire, text once parsed).
+HOSTILE_TEXT = "\x9b31m[bold red]<b>\u202eevil\u2066x\u2069\x85\x7f[/]"
+
+
+def hostile_patient() -> Patient:
+    """The built-in patient with :data:`HOSTILE_TEXT` in every text field."""
+    from smsp_cli.domain.results import Address, GpPractice, Telecom
+    from smsp_cli.sandbox.builtin import BUILT_IN
+
+    evil = HOSTILE_TEXT
+    address = Address("home", (f"1 {evil} Street", evil), f"BO1{evil}")
+    return replace(
+        BUILT_IN[0].patient,
+        title=evil,
+        given_names=(evil, f"Mary{evil}"),
+        family_name=f"Fair{evil}weather",
+        addresses=(address,),
+        telecoms=(Telecom("home", f"tel:{evil}"),),
+        gp_practice=GpPractice(f"Y1{evil}", f"Surgery {evil}", address, f"tel:{evil}"),
+    )
+
+
+def hostile_text_reply() -> Behaviour:
+    """A valid reply with escapes, markup and bidi in every field."""
+    return Behaviour((Part(http_reply(patient_reply(hostile_patient()))),), name="hostile text")
+
+
+# What a careless provider echoes back: the patient's NHS number and date of birth.
+ECHOED = "NHS number 9434765919 (943 476 5919), date of birth 1984-03-14 (14/03/1984)"
+
+
+def fault_echoing_the_patient() -> Behaviour:
+    """A SOAP fault 1000 whose ErrorText and diagnostic echo the patient's identifiers."""
+    from smsp_cli.sandbox.responses import fault_reply
+
+    body = fault_reply("1000", f"Invalid request for {ECHOED}", diagnostic=ECHOED)
+    return Behaviour(
+        (Part(http_reply(body, status="500 Internal Server Error")),), name="fault echo"
+    )
+
+
+def http_body_echoing_the_patient() -> Behaviour:
+    """A plain-text HTTP 503 whose body echoes the patient's identifiers."""
+    headers = (("Content-Type", "text/plain; charset=utf-8"),)
+    body = f"Service unavailable while looking up {ECHOED}".encode()
+    return Behaviour(
+        (Part(http_reply(body, status="503 Service Unavailable", headers=headers)),),
+        name="body echo",
+    )
+
+
+def ok_reply() -> Behaviour:
+    """A well-behaved provider: one valid reply, at once."""
+    return Behaviour((Part(http_reply(patient_reply())),), name="ok")
+
+
+def encoded_reply(codings: Sequence[str]) -> Behaviour:
+    """A valid reply, compressed with ``codings`` whatever the request asked for."""
+    body = encode(patient_reply(), codings)
+    headers = (("Content-Type", "text/xml"), ("Content-Encoding", ", ".join(codings)))
+    return Behaviour((Part(http_reply(body, headers=headers)),), name="encoded")
+
+
+@cache
+def gzip_bomb(inflated: int = 2 << 30) -> bytes:
+    """``gzip, gzip``: a few KiB that inflate to ``inflated`` bytes of zeros."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    zeros = bytes(1 << 24)
+    pieces = [inner.compress(zeros) for _ in range(inflated // len(zeros))]
+    pieces.append(inner.flush())
+    return gzip.compress(b"".join(pieces), compresslevel=9, mtime=0)
+
+
+def bomb_reply() -> Behaviour:
+    """A 2 GiB gzip bomb, doubly gzipped so it travels in a few KiB."""
+    headers = (("Content-Type", "text/xml"), ("Content-Encoding", "gzip, gzip"))
+    return Behaviour((Part(http_reply(gzip_bomb(), headers=headers)),), name="bomb")
+
+
+# One byte at a time, every so often.
+_EVERY_0_3 = Pace(every=0.3)
+_EVERY_0_15 = Pace(every=0.15)
+_EVERY_0_05 = Pace(every=0.05)
+
+# Drips never end on their own: each lasts far longer than any deadline a test sets.
+_ENDLESS = 10_000
+
+
+def drip_status_line(pace: Pace = _EVERY_0_3) -> Behaviour:
+    """The status line one byte at a time (a long reason phrase)."""
+    return Behaviour((Part(b"HTTP/1.1 200 " + b"O" * _ENDLESS, pace=pace),), name="status")
+
+
+def drip_headers(pace: Pace = _EVERY_0_3) -> Behaviour:
+    """The status line at once, then a header one byte at a time."""
+    return Behaviour(
+        (Part(b"HTTP/1.1 200 OK\r\n"), Part(b"X-Drip: " + b"d" * _ENDLESS, pace=pace)),
+        name="headers",
+    )
+
+
+def drip_body(pace: Pace = _EVERY_0_3) -> Behaviour:
+    """Headers at once, then the body one byte at a time."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {_ENDLESS}\r\n\r\n"
+    return Behaviour((Part(head.encode()), Part(b" " * _ENDLESS, pace=pace)), name="body")
+
+
+def drip_chunk_sizes(pace: Pace = _EVERY_0_15) -> Behaviour:
+    """A chunked body of one-byte chunks whose size lines trickle in."""
+    head = Part(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunks = [part for _ in range(_ENDLESS) for part in (Part(b"1\r\n", pace=pace), Part(b" \r\n"))]
+    return Behaviour((head, *chunks), name="chunk sizes")
+
+
+def drip_tls_records(pace: Pace = _EVERY_0_05) -> Behaviour:
+    """A valid reply in one TLS record whose bytes trickle onto the wire."""
+    return Behaviour((Part(http_reply(patient_reply()), records=pace),), name="tls records")
+
+
+def drip_tls_handshake(pace: Pace = _EVERY_0_05) -> Behaviour:
+    """The server's handshake flight one byte at a time."""
+    return replace(ok_reply(), handshake=pace, name="tls handshake")
+
+
+def drips() -> list[Behaviour]:
+    """Every phase dripped."""
+    return [
+        drip_tls_handshake(),
+        drip_status_line(),
+        drip_headers(),
+        drip_body(),
+        drip_chunk_sizes(),
+        drip_tls_records(),
+    ]
