@@ -1,7 +1,7 @@
 """The root group, whose commands' modules are imported only when those commands run.
 
 ``smsp get`` must not pay for the doctor, the sandbox, the keyring or batch. The group knows
-every command by name from :data:`smsp_cli.cli.main.COMMANDS` and keeps the real commands in a
+every command by name from :data:`smsp_cli.cli.registry.COMMANDS` and keeps the real commands in a
 mapping that builds each one on first lookup, so everything Typer does with ``commands``
 (resolving, "did you mean", adding) works unchanged. Listing commands for help or shell
 completion needs only names and one line of help each, so while listing, the group hands out
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typer._click import Command, Context
     from typer._click.shell_completion import CompletionItem
 
-    from smsp_cli.cli.main import CommandEntry
+    from smsp_cli.cli.registry import CommandEntry
 
 
 def lazy_group(entries: Iterable[CommandEntry]) -> type[TyperGroup]:

@@ -1,10 +1,11 @@
 """``smsp --help`` (and bare ``smsp``) written before Typer is imported.
 
 The root page is the one people and scripts ask for most, and everything on it is known
-without Typer or any command module: the root options and :data:`smsp_cli.cli.main.COMMANDS`. So it
-is written here with :func:`smsp_cli.cli.helptext.group_page`, the function that writes the page
-for :class:`~smsp_cli.cli.usage.SmspGroup`; tests/test_startup.py holds the two byte for byte
-equal at several widths. Every other help page is Typer's.
+without Typer or any command module: the root options and
+:data:`smsp_cli.cli.registry.COMMANDS`. So it is written here with
+:func:`smsp_cli.cli.helptext.group_page`, the function that writes the page for
+:class:`~smsp_cli.cli.usage.SmspGroup`; tests/unit/cli/test_lazy_commands.py holds the two byte
+for byte equal at several widths. Every other help page is Typer's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from smsp_cli.cli import helptext
-from smsp_cli.cli import main as cli
+from smsp_cli.cli import registry as cli
 from smsp_cli.domain.errors import ExitCode
 
 # The root group's options as Typer declares them, with the help Typer gives its own.

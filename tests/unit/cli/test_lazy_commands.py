@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from smsp_cli.cli import main as cli
+from smsp_cli.cli import registry
 from smsp_cli.cli.lazygroup import build_command
 from tests.lib.cli import smsp
 
@@ -65,9 +66,9 @@ def test_the_version_written_without_typer_is_typers() -> None:
     assert fast.stderr == slow.stderr == b""
 
 
-@pytest.mark.parametrize("entry", cli.COMMANDS, ids=lambda entry: entry.name)
+@pytest.mark.parametrize("entry", registry.COMMANDS, ids=lambda entry: entry.name)
 def test_each_listed_command_is_the_real_command_with_the_same_help(
-    entry: cli.CommandEntry,
+    entry: registry.CommandEntry,
 ) -> None:
     command = build_command(entry)
     assert command.name == entry.name
@@ -77,7 +78,7 @@ def test_each_listed_command_is_the_real_command_with_the_same_help(
 def test_every_command_module_is_listed() -> None:
     package = Path(cli.__file__).parents[1] / "commands"
     modules = {path.stem for path in package.glob("*.py") if path.stem != "__init__"}
-    listed = {entry.target.split(":")[0].rsplit(".", 1)[1] for entry in cli.COMMANDS}
+    listed = {entry.target.split(":")[0].rsplit(".", 1)[1] for entry in registry.COMMANDS}
     assert listed == modules
 
 
