@@ -274,7 +274,7 @@ def judge(
         warnings.append("the NHS number was not verified against these details; do not use it")
         stderr.append(warnings[-1])
     return Outcome(
-        operation=operation.name,
+        operation=operation,
         reply=reply,
         response_text=info.text,
         exit_code=int(exit_code),

@@ -109,7 +109,7 @@ def check_smsp(trace: Trace, outcome: Outcome | None, error: SmspError | None) -
         return Check(
             Layer.SMSP,
             Status.PASS,
-            f"{outcome.operation} answered {reply.response_code} ({outcome.response_text})",
+            f"{outcome.operation.name} answered {reply.response_code} ({outcome.response_text})",
             (("reply", f"{reply.response_code} {outcome.response_text}"),),
         )
     if error is not None and error.fault is not None:

@@ -20,8 +20,11 @@ class DobResolution(Enum):
     ANY = "YYYYMMDD, YYYYMM or YYYY"
 
 
-class Reply(Enum):
-    """The three response payload shapes (spec §3.5-3.7)."""
+class ReplyKind(Enum):
+    """The three response payload shapes (spec §3.5-3.7): what kind of reply, not the reply.
+
+    The reply itself, as read, is :class:`smsp_cli.domain.results.Reply`.
+    """
 
     VERIFY = "verifyNHSNumberResponse-v1-0"
     NHS_NUMBER = "getNHSNumberResponse-v1-0"
@@ -47,7 +50,7 @@ class Operation:
     name: str  # the WSDL operation name, e.g. "verifyNHSNumber"
     request_root: str  # HL7 payload root element
     request_code: str  # payload code/@code
-    reply: Reply
+    reply: ReplyKind  # the reply payload this operation answers with
     schema: str  # QUPA message type of the request payload
     items: tuple[str, ...]  # queryEvent items allowed, in XSD order
     required: frozenset[str]  # items that must be present
@@ -90,7 +93,7 @@ VERIFY = Operation(
     name="verifyNHSNumber",
     request_root="verifyNHSNumberRequest-v1-0",
     request_code="verifyNHSNumberRequest-v1-0",
-    reply=Reply.VERIFY,
+    reply=ReplyKind.VERIFY,
     schema="QUPA_MT000001GB01",
     items=_ordered("Person.DateOfBirth", "Person.NHSNumber", "Person.Name"),
     required=frozenset({"Person.DateOfBirth", "Person.NHSNumber"}),
@@ -104,7 +107,7 @@ TRACE = Operation(
     name="getNHSNumber",
     request_root="getNHSNumberRequest-v1-0",
     request_code="getNHSNumberRequest-v1-0",
-    reply=Reply.NHS_NUMBER,
+    reply=ReplyKind.NHS_NUMBER,
     schema="QUPA_MT000002GB01",
     items=_ordered(
         "Person.DateOfBirth",
@@ -124,7 +127,7 @@ GET = Operation(
     name="getPatientDetailsByNHSNumber",
     request_root="getPatientDetailsByNHSNumberRequest-v1-0",
     request_code="getPatientDetailsByNHSNumberRequest-v1-0",
-    reply=Reply.PATIENT_DETAILS,
+    reply=ReplyKind.PATIENT_DETAILS,
     schema="QUPA_MT000003GB01",
     items=_ordered(
         "Person.DateOfBirth", "Person.LocalIdentifier", "Person.NHSNumber", "Person.Name"
@@ -140,7 +143,7 @@ SEARCH = Operation(
     name="getPatientDetailsBySearch",
     request_root="getPatientDetailsBySearchRequest-v1-0",
     request_code="getPatientDetailsBySearchRequest-v1-0",
-    reply=Reply.PATIENT_DETAILS,
+    reply=ReplyKind.PATIENT_DETAILS,
     schema="QUPA_MT000004GB01",
     items=_ordered(
         "Person.DateOfBirth",
@@ -161,7 +164,7 @@ DETAILS = Operation(
     # The root is not "...Request-v1-0" for this one operation (spec §2).
     request_root="getPatientDetails-v1-0",
     request_code="getPatientDetailsRequest-v1-0",
-    reply=Reply.PATIENT_DETAILS,
+    reply=ReplyKind.PATIENT_DETAILS,
     schema="QUPA_MT000005GB01",
     items=ITEM_ORDER,
     required=frozenset({"Person.DateOfBirth"}),

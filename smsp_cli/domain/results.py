@@ -9,6 +9,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smsp_cli.domain.operations import Operation
 
 ADDRESS_USES = {"H": "home", "TMP": "temporary", "PST": "correspondence"}
 
@@ -99,7 +103,7 @@ class Reply:
 class Outcome:
     """A reply judged for the user: its code's text, warnings and exit code."""
 
-    operation: str  # WSDL operation name, e.g. getPatientDetailsByNHSNumber
+    operation: Operation  # the operation that was asked (its name is the WSDL operation's)
     reply: Reply
     response_text: str
     exit_code: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from smsp_cli.domain.errors import ExitCode, SmspError
-from smsp_cli.domain.operations import BY_NAME, Reply
+from smsp_cli.domain.operations import ReplyKind
 from smsp_cli.domain.results import Address, GpPractice, Outcome, Patient
 from smsp_cli.output.messages import error_message
 from smsp_cli.untrusted.sanitize import visible
@@ -54,17 +54,17 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     """The whole result of one lookup."""
     reply = outcome.reply
     shape: dict[str, Any] = {
-        "operation": outcome.operation,
+        "operation": outcome.operation.name,
         "response_code": reply.response_code,
         "response_text": outcome.response_text,
         "message_id": outcome.message_id,
         "warnings": list(outcome.warnings),
     }
-    kind = BY_NAME[outcome.operation].reply
-    if kind is Reply.VERIFY:
+    kind = outcome.operation.reply
+    if kind is ReplyKind.VERIFY:
         shape["verified"] = bool(reply.verified)
         shape["nhs_number"] = reply.nhs_number
-    elif kind is Reply.NHS_NUMBER:
+    elif kind is ReplyKind.NHS_NUMBER:
         shape["nhs_number"] = reply.nhs_number
         shape["local_identifier"] = reply.local_identifier
     else:

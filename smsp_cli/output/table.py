@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from smsp_cli.domain.models import format_nhs_number
-from smsp_cli.domain.operations import BY_NAME, Reply
+from smsp_cli.domain.operations import ReplyKind
 from smsp_cli.output import telecom
 from smsp_cli.untrusted import bounds
 
@@ -37,7 +37,7 @@ def result_table(outcome: Outcome, width: int, *, note: str | None = None) -> Ta
     """The whole result as a field/value table fitted to ``width`` terminal cells."""
     from smsp_cli.output.fit import Column, fitted_table
 
-    title = f"{outcome.operation}: {bounds.cut(outcome.reply.response_code)} " + bounds.cut(
+    title = f"{outcome.operation.name}: {bounds.cut(outcome.reply.response_code)} " + bounds.cut(
         outcome.response_text
     )
     rows = result_rows(outcome, note=note)
@@ -55,13 +55,13 @@ def result_table(outcome: Outcome, width: int, *, note: str | None = None) -> Ta
 def result_rows(outcome: Outcome, *, note: str | None = None) -> list[Row]:
     """The rows of the table: the answer, then warnings, where it came from, the MessageID."""
     reply = outcome.reply
-    kind = BY_NAME[outcome.operation].reply
+    kind = outcome.operation.reply
     rows: list[Row]
-    if kind is Reply.VERIFY:
+    if kind is ReplyKind.VERIFY:
         # JSON says false for "not verified" and for a reply that does not say: so does this.
         verified = "yes" if reply.verified else "no"
         rows = [("Verified", verified), ("NHS number", nhs(reply.nhs_number))]
-    elif kind is Reply.NHS_NUMBER:
+    elif kind is ReplyKind.NHS_NUMBER:
         rows = [("NHS number", nhs(reply.nhs_number)), ("Local id", text(reply.local_identifier))]
     elif reply.patient is None:
         rows = [("Patient", "no patient returned")]

@@ -15,7 +15,7 @@ from smsp_cli.adapters.smsp import templating, xmlsafe
 from smsp_cli.adapters.smsp.xmlsafe import NS
 from smsp_cli.domain.ids import new_uuid
 from smsp_cli.domain.models import Gender
-from smsp_cli.domain.operations import Reply
+from smsp_cli.domain.operations import ReplyKind
 from smsp_cli.domain.results import ADDRESS_USES
 from smsp_cli.sandbox.matching import CODES_WITH_PATIENT
 
@@ -124,12 +124,12 @@ def reply_payload(
         templating.fill(root, values)
         return root
     values["nhs_number"] = patient.nhs_number
-    if operation.reply is Reply.VERIFY:
+    if operation.reply is ReplyKind.VERIFY:
         values["verified"] = "false" if answer.verified is False else "true"
         templating.fill(root, values)
         return root
     _local_id(root, values, local_id)
-    if operation.reply is Reply.NHS_NUMBER:
+    if operation.reply is ReplyKind.NHS_NUMBER:
         templating.fill(root, values)
         return root
     return _patient_details(root, values, patient)

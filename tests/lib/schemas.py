@@ -33,10 +33,10 @@ SCHEMAS_DIR = REFERENCE_DIR / "requirements-pack" / "PDSMiniServices" / "Schemas
 DISTRIBUTION_ENVELOPE = "distributionEnvelope-v2-0"
 TOOLKIT_ERROR_INFO = "ITKMessageTypes-2010-05"  # itk:ToolkitErrorInfo, the SOAP fault detail
 
-REPLY_SCHEMAS: dict[operations.Reply, str] = {
-    operations.Reply.VERIFY: "COMT_MT000013GB01",
-    operations.Reply.NHS_NUMBER: "COMT_MT000014GB01",
-    operations.Reply.PATIENT_DETAILS: "COMT_MT000016GB01",
+REPLY_SCHEMAS: dict[operations.ReplyKind, str] = {
+    operations.ReplyKind.VERIFY: "COMT_MT000013GB01",
+    operations.ReplyKind.NHS_NUMBER: "COMT_MT000014GB01",
+    operations.ReplyKind.PATIENT_DETAILS: "COMT_MT000016GB01",
 }
 
 # HL7 payload root element name -> the schema that defines it (spec §2).

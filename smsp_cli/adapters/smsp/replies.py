@@ -48,7 +48,7 @@ def parse_reply(
     status_code: int,
     body: bytes,
     *,
-    expected: operations.Reply | None = None,
+    expected: operations.ReplyKind | None = None,
     content_type: str | None = None,
 ) -> results.Reply:
     """Parse one SMSP reply into a :class:`results.Reply`, or raise the SmspError it means.
@@ -220,7 +220,9 @@ _FAULT_HINTS = {
 # --- Step 5: the business payload ---------------------------------------------------------------
 
 
-def _read_business_reply(root: etree._Element, expected: operations.Reply | None) -> results.Reply:
+def _read_business_reply(
+    root: etree._Element, expected: operations.ReplyKind | None
+) -> results.Reply:
     payload = _locate_payload(root)
     kind = xmlsafe.local_name(payload)
     if expected is not None and kind != expected.value:

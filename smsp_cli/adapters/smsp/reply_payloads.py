@@ -75,9 +75,9 @@ def _read_patient_details(payload: etree._Element) -> PayloadFields:
 
 
 _READERS: dict[str, Callable[[etree._Element], PayloadFields]] = {
-    operations.Reply.VERIFY.value: _read_verify,
-    operations.Reply.NHS_NUMBER.value: _read_nhs_number,
-    operations.Reply.PATIENT_DETAILS.value: _read_patient_details,
+    operations.ReplyKind.VERIFY.value: _read_verify,
+    operations.ReplyKind.NHS_NUMBER.value: _read_nhs_number,
+    operations.ReplyKind.PATIENT_DETAILS.value: _read_patient_details,
 }
 
 

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from smsp_cli.domain.operations import BY_NAME
 from smsp_cli.domain.results import Address, GpPractice, Outcome, Patient, Reply, Telecom
 from smsp_cli.output import render
 from smsp_cli.output.jsonshape import outcome_error, outcome_json
@@ -54,13 +55,10 @@ def outcome(
     synthetic: bool = False,
     **reply: object,
 ) -> Outcome:
-    kind = {
-        "verifyNHSNumber": "verifyNHSNumberResponse-v1-0",
-        "getNHSNumber": "getNHSNumberResponse-v1-0",
-    }.get(operation, "getPatientDetailsResponse-v1-0")
+    asked = BY_NAME[operation]
     return Outcome(
-        operation=operation,
-        reply=Reply(kind=kind, response_code=code, patient=patient, **reply),  # type: ignore[arg-type]
+        operation=asked,
+        reply=Reply(kind=asked.reply.value, response_code=code, patient=patient, **reply),  # type: ignore[arg-type]
         response_text="Success" if code == "SMSP-0000" else "Some text",
         exit_code=exit_code,
         message_id="8B75CC89-D7A5-40CC-A7A1-CF2E68C907FC",

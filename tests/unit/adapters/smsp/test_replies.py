@@ -15,7 +15,7 @@ from smsp_cli.adapters.smsp import xmlsafe
 from smsp_cli.adapters.smsp.replies import parse_reply
 from smsp_cli.domain import errors, results
 from smsp_cli.domain.errors import ExitCode
-from smsp_cli.domain.operations import Reply as Kind
+from smsp_cli.domain.operations import ReplyKind as Kind
 from tests.conftest import reference_path
 
 EXAMPLES = "requirements-pack/PDSMiniServices/Examples/PDSMiniServices"
