@@ -1,10 +1,17 @@
-"""One SMSP call end to end: envelope, mutual TLS POST, reply, judgement, bounded retries."""
+"""One call end to end, whichever API answers it: request, mutual TLS, reply, judgement, retries.
+
+The orchestrator above the adapters (:mod:`smsp_cli.adapters`): it resolves who is sending,
+records every attempt in the audit trail (spec §7.2), traces the exchange, retries what may
+pass (spec §5.9) and judges the reply (spec §6). The adapter for the settings' API builds each
+request, sends it through the shared transport and reads the reply into the domain's results.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from smsp_cli import adapters
 from smsp_cli.domain import codes
 from smsp_cli.domain.errors import ExitCode
 from smsp_cli.domain.models import format_nhs_number
@@ -16,7 +23,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from smsp_cli.adapters.smsp.envelope import BuiltRequest
+    from smsp_cli.adapters import Adapter, Request
     from smsp_cli.audit import CallAudit
     from smsp_cli.domain.models import Query
     from smsp_cli.settings.clientcert import PassphraseGetter
@@ -33,22 +40,15 @@ def prepare(
     *,
     now: dt.datetime | None = None,
     username: str | None = None,
-) -> BuiltRequest:
-    """Build the envelope this query would send with these settings (stamped ``now``).
+) -> Request:
+    """Build the request this query would send with these settings (stamped ``now``).
 
     ``username`` is the client certificate's CN when the caller has already loaded it.
     """
-    from smsp_cli.adapters.smsp.envelope import EnvelopeSettings, build_request
-    from smsp_cli.settings.identity import parse_audit_identity
-
-    envelope_settings = EnvelopeSettings(
-        endpoint=settings.endpoint,
-        # ITK-WS WS-SEC-02: Username carries the client certificate's Subject CN.
-        username=username or settings.username or _certificate_cn(settings),
-        audit_identity=parse_audit_identity(settings.audit_id),
-        sender_address=settings.sender_address,  # optional wsa:From (WS-ADR-05)
-    )
-    return build_request(query, envelope_settings, now=now)
+    # ITK-WS WS-SEC-02: the sender is the client certificate's Subject CN unless set.
+    sender = username or settings.username or _certificate_cn(settings)
+    adapter: Adapter[Request] = adapters.for_settings(settings)
+    return adapter.build(query, settings, username=sender, now=now)
 
 
 def _certificate_cn(settings: ConnectionSettings) -> str:
@@ -155,10 +155,10 @@ def _call(
     audit: CallAudit,
     batch_row: int | None,
 ) -> Outcome:
-    from smsp_cli.adapters.smsp.replies import parse_reply
     from smsp_cli.domain.errors import SmspError
     from smsp_cli.transport import retry
 
+    adapter: Adapter[Any] = adapters.for_settings(settings)
     username = sender_name(settings, session)
     recorder = audit.begin(query, settings, username=username, batch_row=batch_row)
     policy = policy or retry.RetryPolicy(
@@ -169,27 +169,13 @@ def _call(
         attempt += 1
         # Spec §5.9: each attempt is a new message, with a fresh MessageID, trackingid and
         # timestamp; nothing of a failed attempt is reused.
-        request = prepare(query, settings, username=username)
+        request = adapter.build(query, settings, username=username)
         recorder.sent(request, attempt)  # spec §7.2: on record before it leaves, or not sent
         status: int | None = None
         try:
-            # Each attempt has its own deadline: connect + read timeout.
-            answer = session.post(
-                settings.endpoint,
-                request.body,
-                soap_action=request.soap_action,
-                quote_soap_action=settings.soap_action_quoted,
-                connect_timeout=settings.connect_timeout,
-                read_timeout=settings.read_timeout,
-                trace=trace,
-            )
+            answer = adapter.send(session, request, settings, trace=trace)
             status = answer.status_code
-            reply = parse_reply(
-                answer.status_code,
-                answer.body,
-                expected=query.operation.reply,
-                content_type=answer.headers.get("content-type"),
-            )
+            reply = adapter.read(query, answer)
         except SmspError as error:
             recorder.failed(request, error, status)
             wait = policy.delay(attempt) if policy.should_retry(error, attempt, status) else None
@@ -216,7 +202,7 @@ def _call(
 
 
 def _event(
-    attempt: int, policy: RetryPolicy, request: BuiltRequest, failure: str | None,
+    attempt: int, policy: RetryPolicy, request: Request, failure: str | None,
     wait: float | None,
 ) -> AttemptEvent:
     from smsp_cli.transport.retry import AttemptEvent

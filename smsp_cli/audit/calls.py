@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from smsp_cli.audit import records
 
 if TYPE_CHECKING:
-    from smsp_cli.adapters.smsp.envelope import BuiltRequest
+    from smsp_cli.adapters import Request
     from smsp_cli.audit.trail import Trail
     from smsp_cli.domain.errors import SmspError
     from smsp_cli.domain.models import Query
@@ -99,7 +99,7 @@ class CallRecorder:
         self._identity = identity
         self._attempt = 0
 
-    def sent(self, request: BuiltRequest, attempt: int) -> None:
+    def sent(self, request: Request, attempt: int) -> None:
         """Before the request leaves: who, where, which message, which patient."""
         self._attempt = attempt
         self._write(records.SENT, request, {
@@ -108,7 +108,7 @@ class CallRecorder:
             "nhs_numbers": self._requested(),
         })
 
-    def received(self, request: BuiltRequest, reply: Reply, http_status: int | None) -> None:
+    def received(self, request: Request, reply: Reply, http_status: int | None) -> None:
         """A business reply: its MessageID, the response code, the NHS numbers it names."""
         numbers = [n for n in (reply.nhs_number, reply.patient and reply.patient.nhs_number) if n]
         fields: dict[str, Any] = {
@@ -124,7 +124,7 @@ class CallRecorder:
         fields["nhs_numbers"] = list(dict.fromkeys(numbers))
         self._write(records.RECEIVED, request, fields)
 
-    def failed(self, request: BuiltRequest, error: SmspError, http_status: int | None) -> None:
+    def failed(self, request: Request, error: SmspError, http_status: int | None) -> None:
         """No business reply: a SOAP fault is still a reply (received, with its fault code)."""
         if error.fault is not None:
             fault = error.fault
@@ -138,7 +138,7 @@ class CallRecorder:
         self._failed(request, int(error.exit_code), _error_type(int(error.exit_code)),
                      http_status)
 
-    def interrupted(self, request: BuiltRequest) -> None:
+    def interrupted(self, request: Request) -> None:
         """The attempt was stopped (Ctrl-C): best effort, never hiding the interruption."""
         from smsp_cli.domain.errors import SmspError
 
@@ -146,7 +146,7 @@ class CallRecorder:
             self._failed(request, 130, "interrupted", None)
 
     def _failed(
-        self, request: BuiltRequest, exit_code: int, error: str, http_status: int | None
+        self, request: Request, exit_code: int, error: str, http_status: int | None
     ) -> None:
         self._write(records.FAILED, request,
                     {"http_status": http_status, "exit_code": exit_code, "error": error})
@@ -154,7 +154,7 @@ class CallRecorder:
     def _requested(self) -> list[str]:
         return [self._query.nhs_number] if self._query.nhs_number else []
 
-    def _write(self, event: str, request: BuiltRequest, fields: Mapping[str, Any]) -> None:
+    def _write(self, event: str, request: Request, fields: Mapping[str, Any]) -> None:
         self._audit.write(self._settings, records.stamped(event, {
             **self._details,
             "message_id": request.message_id,
