@@ -8,15 +8,18 @@ request, sends it through the shared transport and reads the reply into the doma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli import adapters
 from smsp_cli.domain import codes
-from smsp_cli.domain.errors import ExitCode
+from smsp_cli.domain.errors import ExitCode, SmspError
 from smsp_cli.domain.models import format_nhs_number
 from smsp_cli.domain.operations import VERIFY, Operation
 from smsp_cli.domain.results import Outcome, Reply
+from smsp_cli.settings import connection as settings_module
+from smsp_cli.untrusted.sanitize import hide_values
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -24,14 +27,95 @@ if TYPE_CHECKING:
     import httpx
 
     from smsp_cli.adapters import Adapter, Request
+    from smsp_cli.adapters.smsp.envelope import BuiltRequest
     from smsp_cli.audit import CallAudit
     from smsp_cli.domain.models import Query
     from smsp_cli.settings.clientcert import PassphraseGetter
-    from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.settings.connection import ConnectionSettings, Sourced
     from smsp_cli.settings.credentials import Secret
     from smsp_cli.transport.http import Session
     from smsp_cli.transport.retry import AttemptEvent, RetryPolicy
     from smsp_cli.transport.trace import Trace
+
+
+# --- Settings for the run ------------------------------------------------------------------------
+# The profile is --profile, else SMSP_PROFILE, else the config file's default_profile; the
+# built-in ``sandbox`` profile starts the embedded provider, any other comes from the config file.
+
+Flags = Mapping[str, str | None]
+"""The settings given as flags, by setting name (None: not given)."""
+
+
+@contextlib.contextmanager
+def run_settings(flags: Flags) -> Iterator[ConnectionSettings]:
+    """Settings for this run; with the sandbox profile, a live embedded provider behind them."""
+    with layered(flags) as (values, profile_file):
+        yield settings_module.resolve(values, profile_file=profile_file)
+
+
+@contextlib.contextmanager
+def layered(flags: Flags) -> Iterator[tuple[dict[str, Sourced], str | None]]:
+    """Every setting with its source, and the config file its profile came from (if any)."""
+    from smsp_cli.settings import config
+
+    loaded = config.load()
+    profile = config.choose_profile(loaded, dict(flags))
+    if profile is None or profile.value != settings_module.SANDBOX_PROFILE:
+        yield config.layered(loaded, dict(flags)), str(loaded.path) if profile else None
+        return
+    from smsp_cli.sandbox.embedded import running_sandbox
+
+    with running_sandbox() as profile_values:
+        yield config.layered(loaded, dict(flags), sandbox_values=profile_values), None
+
+
+# --- One lookup ----------------------------------------------------------------------------------
+
+
+def lookup(
+    query: Query,
+    flags: Flags,
+    *,
+    verbose: int = 0,
+    trace_file: str | None = None,
+    reveal: bool = False,
+) -> tuple[Outcome, ConnectionSettings]:
+    """Send one validated query with the settings the flags name; its outcome and the settings.
+
+    ``verbose`` (-v) and ``trace_file`` (--trace-file) ask for the exchange's trace, written
+    when the call ends, also when it fails; ``reveal`` leaves the patient's values in it.
+    """
+    from smsp_cli.output import banner
+    from smsp_cli.output import tracefile as tracing
+
+    with run_settings(flags) as settings:
+        banner.announce(settings)  # spec §7.3: the Computer Misuse Act banner, live only
+        hidden = query.identifying_values()
+        with tracing.session(
+            verbose=verbose, trace_file=trace_file, reveal=reveal, hidden=hidden
+        ) as trace:
+            try:
+                # Every attempt is recorded in the audit trail (spec §7.2).
+                outcome = call(
+                    query, settings, trace=trace,
+                    on_attempt=tracing.attempt_notes(verbose, hidden),
+                )
+            except SmspError as error:
+                # A provider may echo the patient in a fault: never on stderr.
+                error.message = hide_values(error.message, hidden, "***")
+                raise
+    return outcome, settings
+
+
+def dry_run(query: Query, flags: Flags) -> tuple[BuiltRequest, str]:
+    """The request a lookup would send, and where: nothing secret read, nothing sent, nobody asked.
+    """
+    from smsp_cli.adapters.smsp.dryrun import envelope_settings
+    from smsp_cli.adapters.smsp.envelope import build_request
+
+    with layered(flags) as (values, _):
+        settings = envelope_settings(values)  # placeholders for what it cannot know
+        return build_request(query, settings), settings.endpoint
 
 
 def prepare(
@@ -155,7 +239,6 @@ def _call(
     audit: CallAudit,
     batch_row: int | None,
 ) -> Outcome:
-    from smsp_cli.domain.errors import SmspError
     from smsp_cli.transport import retry
 
     adapter: Adapter[Any] = adapters.for_settings(settings)

@@ -51,7 +51,7 @@ class BatchRequest:
 
 def run_batch(request: BatchRequest, conn: ConnectionOptions) -> int:
     """Run the batch and return its exit code; raise the SmspError that stops or prevents it."""
-    from smsp_cli.runner import connection
+    from smsp_cli.service import run_settings
 
     mapping = columns.parse_mapping(request.column_options)
     if request.resume and request.out is None:
@@ -63,7 +63,7 @@ def run_batch(request: BatchRequest, conn: ConnectionOptions) -> int:
     with contextlib.closing(batch_input):
         plan = _plan(request.operation, batch_input, mapping)
         sink, earlier = _open_sink(request, batch_input)
-        with contextlib.closing(sink), connection(conn) as settings:
+        with contextlib.closing(sink), run_settings(conn.setting_flags()) as settings:
             return _run(request, settings, batch_input, plan, sink, earlier)
 
 

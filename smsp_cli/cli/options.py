@@ -72,6 +72,14 @@ class ConnectionOptions:
             flags[key] = ("true" if value else "false") if isinstance(value, bool) else value
         return flags
 
+    def setting_flags(self) -> dict[str, str | None]:
+        """Every setting given as a flag, by setting name, the credential switches included."""
+        flags = self.flags()
+        # --passphrase-file and --no-input are settings too (SMSP_PASSPHRASE_FILE, SMSP_NO_INPUT).
+        flags["passphrase_file"] = self.passphrase_file
+        flags["no_input"] = "true" if self.no_input else None
+        return flags
+
 
 @dataclass(frozen=True)
 class OutputOptions:

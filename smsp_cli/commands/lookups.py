@@ -12,10 +12,9 @@ from smsp_cli.cli.completion import gender_words
 from smsp_cli.cli.options import ConnectionOptions, OutputOptions, lookup_options
 from smsp_cli.cli.reporting import reported_errors
 from smsp_cli.domain import operations
-from smsp_cli.domain.models import build_query
+from smsp_cli.domain.models import Query, build_query
 from smsp_cli.domain.operations import Operation
 from smsp_cli.output.formats import OutputFormat
-from smsp_cli.runner import run
 
 PATIENT_PANEL = "Patient"
 
@@ -135,6 +134,30 @@ def lookup(operation: Operation) -> Callable[[Callable[..., None]], Callable[...
         return lookup_options(command)
 
     return decorate
+
+
+def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
+    """Send one validated query and show the result; exit with the outcome's code."""
+    from smsp_cli import service
+
+    if out.dry_run:
+        from smsp_cli.output import dryrun
+
+        dryrun.show(*service.dry_run(query, conn.setting_flags()))
+        return
+    from smsp_cli.output import banner, render
+
+    outcome, settings = service.lookup(
+        query,
+        conn.setting_flags(),
+        verbose=out.verbose,
+        trace_file=out.trace_file,
+        reveal=out.reveal,
+    )
+    # Test and sandbox output never passes for live data: the label goes with the result.
+    render.emit(outcome, out.output, label=banner.label(settings))
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 @lookup(operations.VERIFY)

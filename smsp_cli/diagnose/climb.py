@@ -32,12 +32,12 @@ def diagnose(
     conn: ConnectionOptions, *, query: Query | None = None, clock: Clock = utc_now
 ) -> Report:
     """Resolve the settings these options name (starting the sandbox if asked), then climb."""
-    from smsp_cli.runner import connection
+    from smsp_cli.service import run_settings
 
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         try:
-            settings = stack.enter_context(connection(conn))
+            settings = stack.enter_context(run_settings(conn.setting_flags()))
         except SmspError as error:
             values = _effective_values(conn)
             facts, sources = setting_facts(
@@ -66,11 +66,10 @@ def diagnose(
 
 def _effective_values(conn: ConnectionOptions) -> dict[str, Sourced]:
     """The settings as flags, environment and profile give them, valid or not."""
-    from smsp_cli.runner import setting_flags
     from smsp_cli.settings import config
     from smsp_cli.settings.connection import gather
 
-    flags = setting_flags(conn)
+    flags = conn.setting_flags()
     try:
         return config.layered(config.load(), flags)
     except SmspError:  # an unreadable config file: what flags and environment say

@@ -8,14 +8,15 @@ import errno
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsp_cli.domain.errors import ConfigError
+from smsp_cli.untrusted.sanitize import hide_values, visible
 
 if TYPE_CHECKING:
-    from smsp_cli.cli.options import OutputOptions
+    from smsp_cli.transport.retry import AttemptEvent
     from smsp_cli.transport.trace import Trace
 
 TRACE_FILE_MODE = 0o600
@@ -94,23 +95,29 @@ def _make_private(descriptor: int, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def session(out: OutputOptions, *, hidden: tuple[str, ...] = ()) -> Iterator[Trace | None]:
-    """A trace for one lookup when ``-v`` or ``--trace-file`` asks for one, else None.
+def session(
+    *,
+    verbose: int = 0,
+    trace_file: str | None = None,
+    reveal: bool = False,
+    hidden: tuple[str, ...] = (),
+) -> Iterator[Trace | None]:
+    """A trace for one lookup when ``-v`` (``verbose``) or ``--trace-file`` asks for one, else None.
 
     ``hidden`` are the patient's values as the user gave them: redacted wherever they appear,
-    also in the provider's free text, unless ``--reveal`` is given.
+    also in the provider's free text, unless ``reveal`` (``--reveal``) is given.
 
     The report is shown and written when the block ends, also when the lookup failed: that
     is when it is needed most. A trace file that cannot be written is a warning, never a
     reason to lose the lookup's own result or error.
     """
-    if not out.verbose and not out.trace_file:
+    if not verbose and not trace_file:
         yield None
         return
     # The trace machinery loads only when a trace is asked for: most lookups have none.
     from smsp_cli.transport.trace import Trace
 
-    sink = TraceFile.create(Path(out.trace_file).expanduser()) if out.trace_file else None
+    sink = TraceFile.create(Path(trace_file).expanduser()) if trace_file else None
     trace = Trace()
     try:
         yield trace
@@ -119,22 +126,37 @@ def session(out: OutputOptions, *, hidden: tuple[str, ...] = ()) -> Iterator[Tra
         raise
     finally:
         trace.finish()
-        _deliver(trace, out, sink, hidden)
+        _deliver(trace, verbose=verbose, reveal=reveal, sink=sink, hidden=hidden)
 
 
 def _deliver(
-    trace: Trace, out: OutputOptions, sink: TraceFile | None, hidden: tuple[str, ...]
+    trace: Trace, *, verbose: int, reveal: bool, sink: TraceFile | None, hidden: tuple[str, ...]
 ) -> None:
     from smsp_cli.output.tracetext import render
 
-    if out.verbose:
-        sys.stderr.write(render(trace, reveal=out.reveal, pretty=True, hidden=hidden))
+    if verbose:
+        sys.stderr.write(render(trace, reveal=reveal, pretty=True, hidden=hidden))
         sys.stderr.flush()
     if sink is None:
         return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        text = render(trace, reveal=out.reveal, pretty=False, hidden=hidden)
+        text = render(trace, reveal=reveal, pretty=False, hidden=hidden)
         sink.write(f"* smsp trace, {stamp}\n" + text)
     except OSError as exc:
         sys.stderr.write(f"smsp: warning: could not write trace file {sink.path}: {exc}\n")
+
+
+def attempt_notes(
+    verbose: int, hidden: tuple[str, ...]
+) -> Callable[[AttemptEvent], None] | None:
+    """For ``-v``, a line on stderr about every attempt (spec §5.9: ids only, no patient data)."""
+    if not verbose:
+        return None
+
+    def observe(event: AttemptEvent) -> None:
+        line = visible(hide_values(event.describe(), hidden, "***"))
+        sys.stderr.write(f"smsp: {line}\n")
+        sys.stderr.flush()
+
+    return observe

@@ -58,14 +58,12 @@ def test_an_unknown_code_exits_4_with_its_code_in_the_error(
     sandbox: SandboxServer, credentials: SandboxCredentials
 ) -> None:
     from smsp_cli import service
-    from smsp_cli.cli.options import ConnectionOptions
     from smsp_cli.domain import operations
     from smsp_cli.domain.models import build_query
-    from smsp_cli.runner import connection
     from smsp_cli.transport.trace import Trace
 
     trace = Trace()
-    with connection(ConnectionOptions()) as settings:
+    with service.run_settings({}) as settings:
         service.call(build_query(operations.GET, nhs_number=FOUND[0], dob=FOUND[2]), settings,
                      trace=trace)
     assert trace.response_body

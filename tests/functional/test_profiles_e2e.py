@@ -297,10 +297,11 @@ class _Terminal(io.StringIO):
 
 
 def test_live_banner_on_a_terminal_names_the_caller(profile: dict[str, config.Value]) -> None:
-    from smsp_cli.cli.options import ConnectionOptions
-    from smsp_cli.runner import connection
+    from smsp_cli import service
 
-    with connection(ConnectionOptions()) as settings:
+
+
+    with service.run_settings({}) as settings:
         shown = _Terminal()
         banner.announce(settings, stream=shown)
         quiet = io.StringIO()
