@@ -62,6 +62,11 @@ class ConnectionOptions:
     retry_backoff: str | None = None
     concurrency: str | None = None  # smsp batch only: lookups in flight at once
     rate_limit: str | None = None  # smsp batch only: lookups a second at most
+    api: str | None = None  # smsp or fhir
+    signing_key: str | None = None  # PDS FHIR: the RSA private key that signs the JWT
+    signing_key_id: str | None = None  # PDS FHIR: the JWT's kid
+    token_url: str | None = None  # PDS FHIR: the identity service's token URL
+    ods_code: str | None = None  # PDS FHIR: NHSD-End-User-Organisation-ODS
 
     def flags(self) -> dict[str, str | None]:
         """The setting flags by setting name (not the credential-handling switches)."""
@@ -162,6 +167,25 @@ _CONNECTION_PARAMETERS: dict[str, Any] = {
             "--timeout", "SMSP_TIMEOUT", "Connect and read timeout in seconds.", "SECONDS",
         ),
     ],
+    "api": Annotated[
+        str | None,
+        connection_option(
+            "--api", "SMSP_API", "smsp (SOAP, the default) or fhir (PDS FHIR).", "API"
+        ),
+    ],
+    "signing_key": Annotated[
+        str | None,
+        connection_option(
+            "--signing-key", "SMSP_SIGNING_KEY", "PDS FHIR: RSA private key that signs (PEM).",
+            "FILE",
+        ),
+    ],
+    "signing_key_id": Annotated[
+        str | None,
+        connection_option(
+            "--signing-key-id", "SMSP_SIGNING_KEY_ID", "PDS FHIR: the key's id (JWT kid).", "KID"
+        ),
+    ],
     "passphrase_file": Annotated[
         str | None,
         typer.Option(
@@ -238,6 +262,16 @@ _CONNECTION_PARAMETERS.update(
             _tuning(
                 "--retry-backoff", "SMSP_RETRY_BACKOFF", "First retry delay in seconds.", "SECONDS"
             ),
+        ],
+        "token_url": Annotated[
+            str | None,
+            _tuning("--token-url", "SMSP_TOKEN_URL", "PDS FHIR: token URL (default by endpoint).",
+                    "URL"),
+        ],
+        "ods_code": Annotated[
+            str | None,
+            _tuning("--ods-code", "SMSP_ODS_CODE", "PDS FHIR: your organisation's ODS code.",
+                    "CODE"),
         ],
     }
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -33,7 +34,13 @@ _QUESTIONS = {
     "ca_bundle": "CA bundle that signs the provider's certificate (PEM)",
     "audit_id": "Audit identity (an ASID, urn:nhs-uk:identity:..., or urp=...,user=...,org=...)",
     "username": "wsse:Username (blank: the certificate's CN)",
+    "api_key": "PDS FHIR API key (the application's key from the developer portal)",
+    "signing_key": "PDS FHIR signing key: the RSA private key (PEM)",
+    "signing_key_id": "PDS FHIR signing key id (the kid its public key is published under)",
 }
+# ... and these for a PDS FHIR profile (`config init --api fhir`); the token URL follows from
+# an NHS England endpoint, so it is asked only when the endpoint has no default.
+_FHIR_REQUIRED = ("kind", "endpoint", "api_key", "signing_key", "signing_key_id")
 _BOOLEAN_SETTINGS = ("soap_action_quoted", "no_input", "audit_syslog")
 _HELP = {
     "endpoint": "Provider URL (https://...).",
@@ -55,7 +62,13 @@ _HELP = {
     "audit_max_bytes": "Audit trail file size before it rotates (default 64MiB).",
     "audit_syslog": "Also send every audit record to the system log.",
     "concurrency": "smsp batch: lookups in flight at once, 1-64 (default 4).",
-    "rate_limit": "smsp batch: at most this many lookups a second (default: no limit).",
+    "rate_limit": "smsp batch: at most this many lookups a second (default: no limit; "
+    "PDS FHIR 5).",
+    "api": "smsp (SOAP/ITK, the default) or fhir (PDS FHIR).",
+    "signing_key": "PDS FHIR: the RSA private key that signs the JWT (PEM).",
+    "signing_key_id": "PDS FHIR: the kid its public key is published under.",
+    "token_url": "PDS FHIR: the token URL (default: the endpoint's environment's).",
+    "ods_code": "PDS FHIR: sent as NHSD-End-User-Organisation-ODS.",
 }
 
 
@@ -78,8 +91,8 @@ def _add_setting_flags(command: Callable[..., None], *, layered: bool) -> Callab
     own = [p for name, p in signature.parameters.items() if name != "flags"]
     extra = []
     for key, (flag, variable) in KEYS.items():
-        if key in ("profile", "no_input"):
-            continue  # declared by the command itself
+        if key in ("profile", "no_input") or not flag:
+            continue  # declared by the command itself, or kept out of argv (api_key)
         text = f"{_HELP.get(key, '')} (env {variable})" if layered else _HELP.get(key, "")
         if key in _BOOLEAN_SETTINGS:
             hint: Any = Annotated[
@@ -183,7 +196,15 @@ def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
     for key, text in flags.items():
         if text is not None and text != "":
             values[key] = config.typed(key, text, source=KEYS[key][0])
-    for key in (*_REQUIRED, "username"):
+    fhir = values.get("api") == "fhir"
+    if fhir and "api_key" not in values and os.environ.get("SMSP_API_KEY", "").strip():
+        # The API key has no flag (kept out of argv): without a terminal it comes from here.
+        values["api_key"] = config.typed("api_key", os.environ["SMSP_API_KEY"].strip(),
+                                         source="SMSP_API_KEY")
+    required = (*_FHIR_REQUIRED, "token_url") if fhir else (*_REQUIRED, "username")
+    for key in required:
+        if key == "token_url" and (key in values or _has_token_default(values)):
+            continue
         if key in values or (key == "key" and _is_pkcs12(values.get("cert"))):
             continue
         if not interactive:
@@ -192,9 +213,10 @@ def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
             if key == "kind":
                 values[key] = "live"  # written out, so the file says what the guard rails assume
                 continue
+            way = KEYS[key][0] or f"set {KEYS[key][1]}"
             raise ConfigError(
                 f"no {key} given for the new profile",
-                hint=f"pass {KEYS[key][0]} (or run on a terminal to be asked)",
+                hint=f"pass {way} (or run on a terminal to be asked)",
             )
         while True:
             suggested = "live" if key == "kind" else ""
@@ -208,6 +230,12 @@ def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
             except SmspError as error:
                 note(error.one_line())
     return values
+
+
+def _has_token_default(values: dict[str, Any]) -> bool:
+    from smsp_cli.settings.fhir import default_token_url
+
+    return default_token_url(str(values.get("endpoint", ""))) is not None
 
 
 def _is_pkcs12(cert: object) -> bool:
@@ -225,6 +253,13 @@ def _check_credentials(values: dict[str, Any]) -> None:
     from smsp_cli.domain.errors import ConfigError
     from smsp_cli.settings import clientcert
 
+    if values.get("api") == "fhir":
+        signing_key = Path(values["signing_key"])
+        if not signing_key.is_file():
+            raise ConfigError(f"signing key {signing_key} does not exist or is not a file")
+        if values.get("ca_bundle") and not Path(values["ca_bundle"]).is_file():
+            raise ConfigError(f"CA bundle {values['ca_bundle']} does not exist or is not a file")
+        return
     ca_bundle = Path(values["ca_bundle"])
     if not ca_bundle.is_file():
         raise ConfigError(f"CA bundle {ca_bundle} does not exist or is not a file")
@@ -239,6 +274,8 @@ def _suggest_passphrase(name: str, values: dict[str, Any]) -> None:
 
     from smsp_cli.settings.clientcert import needs_passphrase
 
+    if values.get("api") == "fhir":
+        return
     key = Path(values["key"]) if values.get("key") else None
     if not values.get("passphrase_file") and needs_passphrase(Path(values["cert"]), key):
         note(

@@ -59,7 +59,7 @@ _INTEGER_KEYS = frozenset({"max_attempts", "concurrency"})
 _NUMBER_KEYS = frozenset(
     {"timeout", "connect_timeout", "read_timeout", "retry_backoff", "rate_limit"}
 )
-PATH_KEYS = frozenset({"cert", "key", "ca_bundle", "passphrase_file"})
+PATH_KEYS = frozenset({"cert", "key", "ca_bundle", "passphrase_file", "signing_key"})
 _SECRET_WORDS = ("passphrase", "password", "secret", "pin")
 
 

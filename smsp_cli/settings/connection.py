@@ -15,6 +15,7 @@ from typing import NoReturn, TypeVar
 
 from smsp_cli.domain.errors import ConfigError, UsageError
 from smsp_cli.domain.wording import listed
+from smsp_cli.settings.fhir import API_FHIR, FhirSettings
 
 _T = TypeVar("_T")
 
@@ -28,6 +29,8 @@ MAX_RATE_LIMIT = 10_000.0
 # setting name -> (flag, environment variable)
 KEYS: dict[str, tuple[str, str]] = {
     "profile": ("--profile", "SMSP_PROFILE"),
+    # Which API the profile speaks: smsp (SOAP/ITK, mutual TLS) or fhir (PDS FHIR, signed JWT).
+    "api": ("--api", "SMSP_API"),
     "endpoint": ("--endpoint", "SMSP_ENDPOINT"),
     "cert": ("--cert", "SMSP_CERT"),
     "key": ("--key", "SMSP_KEY"),
@@ -55,7 +58,20 @@ KEYS: dict[str, tuple[str, str]] = {
     # transactions-per-second limit agreed with the provider, spec §5.9).
     "concurrency": ("--concurrency", "SMSP_CONCURRENCY"),
     "rate_limit": ("--rate-limit", "SMSP_RATE_LIMIT"),
+    # PDS FHIR (api = "fhir", settings/fhir.py). The API key is an identifier, not a secret,
+    # but it is kept out of argv like one: a variable and a profile key, no flag ("").
+    "api_key": ("", "SMSP_API_KEY"),
+    "signing_key": ("--signing-key", "SMSP_SIGNING_KEY"),
+    "signing_key_id": ("--signing-key-id", "SMSP_SIGNING_KEY_ID"),
+    "token_url": ("--token-url", "SMSP_TOKEN_URL"),
+    "ods_code": ("--ods-code", "SMSP_ODS_CODE"),
 }
+
+# Settings only one API reads.
+SMSP_ONLY_KEYS = frozenset({"cert", "key", "audit_id", "username", "sender_address",
+                            "soap_action_quoted"})
+FHIR_ONLY_KEYS = frozenset({"api_key", "signing_key", "signing_key_id", "token_url",
+                            "ods_code"})
 
 KINDS = ("live", "test", "sandbox")
 TLS_VERSIONS = ("1.2", "1.3")
@@ -64,6 +80,7 @@ PKCS12_SUFFIXES = (".p12", ".pfx")
 # The built-in default layer, below the profile. Anything unknown is treated as live: the
 # guard rails (spec §7.3) are on unless a profile says otherwise.
 DEFAULTS: dict[str, str] = {
+    "api": "smsp",
     "kind": "live",
     # Spec §5.5: the NHS examples send SOAPAction unquoted; quoting is configurable.
     "soap_action_quoted": "false",
@@ -121,6 +138,8 @@ class ConnectionSettings:
     audit_syslog: bool = False  # also send every audit record to the system log
     concurrency: int = 4  # smsp batch: lookups in flight at once
     rate_limit: float | None = None  # smsp batch: lookups a second at most; None: no limit
+    api: str = "smsp"  # smsp | fhir: which adapter speaks to the provider
+    fhir: FhirSettings | None = None  # set when api is fhir (cert, key, audit_id unused then)
 
     @property
     def is_sandbox(self) -> bool:
@@ -143,7 +162,7 @@ def gather(
     env = os.environ if env is None else env
     merged: dict[str, Sourced] = {}
     for key, (flag, variable) in KEYS.items():
-        flag_value = flags.get(key)
+        flag_value = flags.get(key) if flag else None  # no flag: never taken from argv
         if flag_value is not None and flag_value != "":
             merged[key] = Sourced(flag_value, flag)
         elif env.get(variable):
@@ -172,6 +191,8 @@ def resolve(
     value's error can name the file and the command that adds it.
     """
     profile = values.get("profile")
+    if _parsed(values, "api", _api) == API_FHIR:
+        return _resolve_fhir(values)
     _require_all(values, profile.value if profile else None, profile_file)
     endpoint = values["endpoint"]
     if not endpoint.value.lower().startswith("https://"):
@@ -208,6 +229,69 @@ def resolve(
         audit_syslog=_parsed(values, "audit_syslog", _boolean),
         concurrency=_parsed(values, "concurrency", _concurrency),
         rate_limit=_rate_limit(values["rate_limit"]) if "rate_limit" in values else None,
+    )
+
+
+def _resolve_fhir(values: Mapping[str, Sourced]) -> ConnectionSettings:
+    """Settings for a PDS FHIR profile: no client certificate or audit identity, a signing key."""
+    from smsp_cli.settings import fhir
+
+    missing = [key for key in fhir.REQUIRED if values.get(key) is None]
+    if missing:
+        message, hint = fhir.missing_message(missing, KEYS)
+        raise ConfigError(message, hint=hint)
+    endpoint = values["endpoint"]
+    if not endpoint.value.lower().startswith("https://"):
+        raise ConfigError(
+            f"endpoint {endpoint.value!r} from {endpoint.source} is not an https:// URL",
+            hint="PDS FHIR is reached over TLS",
+        )
+    token = values.get("token_url")
+    token_url = token.value if token is not None else fhir.default_token_url(endpoint.value)
+    if token_url is None:
+        raise ConfigError(
+            f"no token URL configured for the endpoint {endpoint.value!r}",
+            hint="only int.api.service.nhs.uk and api.service.nhs.uk have a default: set "
+            "--token-url or SMSP_TOKEN_URL, or `smsp config set token_url URL`",
+        )
+    if token is not None and not token.value.lower().startswith("https://"):
+        _invalid(token, f"token_url {token.value!r} from {token.source} is not an https:// URL")
+    ods = values.get("ods_code")
+    ca_bundle = values.get("ca_bundle")
+    passphrase_file = values.get("passphrase_file")
+    rate = values.get("rate_limit")
+    connect_timeout, read_timeout = _timeouts(values)
+    profile = values.get("profile")
+    return ConnectionSettings(
+        profile=profile.value if profile else None,
+        endpoint=endpoint.value.rstrip("/"),
+        cert=Path(),  # not used: PDS FHIR signs in with a JWT, not a client certificate
+        key=None,
+        ca_bundle=_path(ca_bundle) if ca_bundle else Path(),
+        audit_id="",
+        username=None,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        sources={key: found.source for key, found in values.items()},
+        kind=_parsed(values, "kind", _kind),
+        min_tls_version=_parsed(values, "min_tls_version", _tls_version),
+        passphrase_file=_path(passphrase_file) if passphrase_file else None,
+        no_input=_parsed(values, "no_input", _boolean),
+        max_attempts=_parsed(values, "max_attempts", _attempts),
+        retry_backoff=_parsed(values, "retry_backoff", _backoff),
+        audit_max_bytes=_parsed(values, "audit_max_bytes", _byte_count),
+        audit_syslog=_parsed(values, "audit_syslog", _boolean),
+        concurrency=_parsed(values, "concurrency", _concurrency),
+        rate_limit=_rate_limit(rate) if rate is not None else fhir.DEFAULT_FHIR_RATE,
+        api=API_FHIR,
+        fhir=FhirSettings(
+            api_key=values["api_key"].value.strip(),
+            signing_key=_path(values["signing_key"]),
+            signing_key_id=values["signing_key_id"].value.strip(),
+            token_url=token_url,
+            ods_code=ods.value.strip() if ods else None,
+            ca_bundle=_path(ca_bundle) if ca_bundle else None,
+        ),
     )
 
 
@@ -352,6 +436,18 @@ def _boolean(found: Sourced) -> bool:
     return text in _TRUE
 
 
+def _api(found: Sourced) -> str:
+    from smsp_cli.settings.fhir import check_api
+
+    return check_api(found.value, found.source)
+
+
+def _url(found: Sourced) -> str:
+    if not found.value.lower().startswith("https://"):
+        _invalid(found, f"{found.value!r} from {found.source} is not an https:// URL")
+    return found.value
+
+
 def _kind(found: Sourced) -> str:
     text = found.value.strip().lower()
     if text not in KINDS:
@@ -418,6 +514,8 @@ def _rate_limit(found: Sourced) -> float:
 
 
 _PARSERS: dict[str, Callable[[Sourced], object]] = {
+    "api": _api,
+    "token_url": _url,
     "timeout": _seconds,
     "connect_timeout": _seconds,
     "read_timeout": _seconds,
