@@ -125,7 +125,9 @@ def headers(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     for name, value in items:
         lowered = name.lower()
         if lowered in _SECRET_HEADERS:
-            shown.append((name, REDACTED))
+            # The scheme is no secret and says what was sent: "Bearer [redacted]".
+            scheme = value.split(" ", 1)[0] if " " in value.strip() else ""
+            shown.append((name, f"{scheme} {REDACTED}" if scheme.isalpha() else REDACTED))
         elif lowered in _PLAIN_HEADERS:
             shown.append((name, value))
         else:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,13 +159,34 @@ class Session:
 
         ``trace`` (for -v, --trace-file and doctor) records phase timings, headers and bodies.
         """
-        import httpx
-
         headers = {
             "Content-Type": "text/xml; charset=utf-8",
             # The NHS examples send SOAPAction unquoted; WS-I BP quotes it: configurable (§5.5).
             "SOAPAction": f'"{soap_action}"' if quote_soap_action else soap_action,
         }
+        return self.send(
+            "POST", url, headers=headers, content=body, connect_timeout=connect_timeout,
+            read_timeout=read_timeout, max_bytes=max_bytes, trace=trace,
+        )
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        connect_timeout: float,
+        read_timeout: float,
+        max_bytes: int = MAX_BODY_BYTES,
+        trace: Trace | None = None,
+    ) -> HttpReply:
+        """Send one request of any method and read the reply, within one deadline and
+        ``max_bytes`` (what both adapters share: SOAP POSTs and PDS FHIR's GETs and token POST).
+        """
+        import httpx
+
         # One deadline from connect to last byte bounds every socket operation.
         limit = Deadline.after(connect_timeout + read_timeout)
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=limit.seconds)
@@ -173,9 +194,10 @@ class Session:
         try:
             with deadline.applied(limit):
                 request = self._http.build_request(
-                    "POST",
+                    method,
                     url,
-                    content=body,
+                    content=content,
+                    params=list(params) if params else None,
                     headers=headers,
                     timeout=timeout,
                     extensions=trace.extensions() if trace is not None else None,

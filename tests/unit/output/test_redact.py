@@ -233,7 +233,11 @@ def test_headers_keep_the_plain_ones_and_hide_secrets() -> None:
     )
     assert shown["Content-Type"] == "text/xml"
     assert shown["Content-Length"] == "12345678"
-    assert shown["Authorization"] == shown["Set-Cookie"] == "[redacted]"
+    # The scheme is kept, the credential never: "Bearer [redacted]" with -v.
+    assert shown["Authorization"] == "Basic [redacted]"
+    assert shown["Set-Cookie"] == "[redacted]"
+    assert dict(redact.headers([("Authorization", "Bearer abc123")])) == {
+        "Authorization": "Bearer [redacted]"}
     assert shown["X-Patient"] == "[redacted]"
 
 
