@@ -63,10 +63,22 @@ def layered(flags: Flags) -> Iterator[tuple[dict[str, Sourced], str | None]]:
     if profile is None or profile.value != settings_module.SANDBOX_PROFILE:
         yield config.layered(loaded, dict(flags)), str(loaded.path) if profile else None
         return
-    from smsp_cli.sandbox.embedded import running_sandbox
+    from smsp_cli.sandbox.embedded import running_fhir_sandbox, running_sandbox
 
-    with running_sandbox() as profile_values:
+    # --api fhir (or SMSP_API=fhir) with the sandbox profile: the embedded PDS FHIR provider.
+    api = settings_module.gather({"api": flags.get("api")}).get("api")
+    start = running_fhir_sandbox if api is not None and api.value.lower() == "fhir" else (
+        running_sandbox)
+    with start() as profile_values:
         yield config.layered(loaded, dict(flags), sandbox_values=profile_values), None
+
+
+def chosen_api(flags: Flags) -> str:
+    """smsp or fhir: the API the flags, environment and profile choose (nothing started)."""
+    from smsp_cli.settings import config
+
+    found = config.layered(config.load(), dict(flags)).get("api")
+    return found.value.strip().lower() if found is not None else "smsp"
 
 
 # --- One lookup ----------------------------------------------------------------------------------
@@ -103,6 +115,7 @@ def lookup(
             except SmspError as error:
                 # A provider may echo the patient in a fault: never on stderr.
                 error.message = hide_values(error.message, hidden, "***")
+                error.api = settings.api  # type: ignore[attr-defined]  # the JSON's "api"
                 raise
     return outcome, settings
 
@@ -209,6 +222,12 @@ def call(
 
     if session is not None and transport is not None:
         raise ValueError("give a session or a transport, not both")
+    if settings.api == "fhir":
+        from smsp_cli import service_fhir
+
+        return service_fhir.call(query, settings, transport=transport, trace=trace,
+                                 policy=policy, on_attempt=on_attempt, session=session,
+                                 audit=audit, batch_row=batch_row)
     recording = audit or CallAudit()  # without one: the trail the settings configure
     try:
         if session is None:
@@ -342,6 +361,11 @@ def judge(
         exit_code = ExitCode.NEGATIVE
         warnings.append("the NHS number was not verified against these details; do not use it")
         stderr.append(warnings[-1])
+    patient = reply.patient
+    if patient is not None and patient.death_date:
+        warnings.append(f"the patient has died (date of death {patient.death_date})")
+        stderr.append("the patient has died")
+    given = query.nhs_number if query is not None else None
     return Outcome(
         operation=operation,
         reply=reply,
@@ -352,4 +376,6 @@ def judge(
         stderr_warnings=tuple(stderr),
         synthetic=environment == "sandbox",
         environment=environment,
+        superseded_nhs_number=given if reply.response_code == "DEMOG-0017" else None,
+        warning_codes=("deceased",) if patient is not None and patient.death_date else (),
     )

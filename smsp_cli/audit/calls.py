@@ -56,6 +56,7 @@ class CallAudit:
         from smsp_cli.settings.identity import parse_audit_identity
 
         details: dict[str, Any] = {
+            "api": settings.api,
             "username": username,
             "profile": settings.profile,
             "environment": settings.environment,
@@ -64,8 +65,10 @@ class CallAudit:
         }
         if batch_row is not None:
             details["batch_row"] = batch_row
+        # PDS FHIR sends no audit identity (the API's proxy adds the application's ASID).
         identity = [{"type": item.type, "uri": item.uri}
-                    for item in parse_audit_identity(settings.audit_id)]
+                    for item in parse_audit_identity(settings.audit_id)
+                    ] if settings.audit_id else []
         return CallRecorder(self, settings, query, details, identity)
 
     def write(self, settings: ConnectionSettings, fields: Mapping[str, Any]) -> None:
@@ -79,6 +82,15 @@ class CallAudit:
 
             self._opened = open_trail(TrailOptions.from_settings(settings))
         self._opened.append(fields)
+
+    def token(self, settings: ConnectionSettings, fields: Mapping[str, Any]) -> None:
+        """A PDS FHIR token request: the token URL and its outcome (never the token or JWT)."""
+        self.write(settings, records.stamped(records.TOKEN, {
+            "api": settings.api,
+            "profile": settings.profile,
+            "environment": settings.environment,
+            **fields,
+        }))
 
 
 class CallRecorder:
@@ -108,13 +120,21 @@ class CallRecorder:
             "nhs_numbers": self._requested(),
         })
 
-    def received(self, request: Request, reply: Reply, http_status: int | None) -> None:
-        """A business reply: its MessageID, the response code, the NHS numbers it names."""
+    def received(
+        self, request: Request, reply: Reply, http_status: int | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A business reply: its MessageID, the response code, the NHS numbers it names.
+
+        ``extra``: what the API adds (PDS FHIR: ``issue_code``).
+        """
         numbers = [n for n in (reply.nhs_number, reply.patient and reply.patient.nhs_number) if n]
         fields: dict[str, Any] = {
             "reply_message_id": records.bounded(reply.message_id),
             "http_status": http_status,
             "response_code": records.bounded(reply.response_code),
+            **{key: records.bounded(value) if isinstance(value, str) else value
+               for key, value in (extra or {}).items()},
         }
         given = self._query.nhs_number
         if reply.response_code == SUPERSEDED and given:
@@ -136,7 +156,7 @@ class CallRecorder:
             })
             return
         self._failed(request, int(error.exit_code), _error_type(int(error.exit_code)),
-                     http_status)
+                     http_status, getattr(error, "issue_code", None))
 
     def interrupted(self, request: Request) -> None:
         """The attempt was stopped (Ctrl-C): best effort, never hiding the interruption."""
@@ -146,10 +166,14 @@ class CallRecorder:
             self._failed(request, 130, "interrupted", None)
 
     def _failed(
-        self, request: Request, exit_code: int, error: str, http_status: int | None
+        self, request: Request, exit_code: int, error: str, http_status: int | None,
+        issue_code: str | None = None,
     ) -> None:
-        self._write(records.FAILED, request,
-                    {"http_status": http_status, "exit_code": exit_code, "error": error})
+        fields: dict[str, Any] = {"http_status": http_status, "exit_code": exit_code,
+                                  "error": error}
+        if issue_code is not None:
+            fields["issue_code"] = records.bounded(issue_code)
+        self._write(records.FAILED, request, fields)
 
     def _requested(self) -> list[str]:
         return [self._query.nhs_number] if self._query.nhs_number else []

@@ -5,17 +5,20 @@ trail) and ``prev`` (the SHA-256, in hex, of the previous record's line; ``null`
 then ``time`` (UTC), ``event`` and who made it: ``user`` (the operating system's user) and
 ``host``. The events:
 
-* ``sent``: written and flushed before a request leaves: ``username`` (the wsse:Username sent),
-  ``profile``, ``environment``, ``endpoint``, ``operation``, ``message_id``, ``tracking_id``,
+* ``sent``: written and flushed before a request leaves: ``api`` (smsp or fhir), ``username``
+  (the wsse:Username sent; for PDS FHIR the API key), ``profile``, ``environment``,
+  ``endpoint``, ``operation``, ``message_id`` (PDS FHIR: the X-Request-ID), ``tracking_id``,
   ``attempt``, ``batch_row`` (in a batch), ``audit_identity`` (the itk:id entries sent) and
   ``nhs_numbers`` (those in the request);
 * ``received``: the same call fields, ``reply_message_id``, ``http_status``, ``response_code``
   or ``fault_code``, and ``nhs_numbers`` in the reply; for DEMOG-0017 also the number the
-  request gave, named again in ``superseded_nhs_number``;
+  request gave, named again in ``superseded_nhs_number``; PDS FHIR adds ``issue_code``;
 * ``failed``: an attempt with no usable reply: ``http_status`` when there was one,
   ``exit_code`` and ``error`` (its class, as the JSON error object names it);
 * ``config``: a change by ``config set/unset/use/init`` or ``auth set/delete``, or a rejected
   passphrase (``action``, ``profile``, ``key`` and the non-secret ``value``);
+* ``token``: a PDS FHIR sign-in: ``token_url``, ``outcome`` (issued, refused or failed),
+  ``http_status``; never the token or the JWT;
 * ``integrity``: what the writer found wrong with the trail and did about it (``problem``).
 
 The NHS number is the patient identifier MSCA-AUD asks for; names, dates of birth, addresses
@@ -36,6 +39,7 @@ RECEIVED = "received"
 FAILED = "failed"
 CONFIG = "config"
 INTEGRITY = "integrity"
+TOKEN = "token"  # PDS FHIR: a token request (token URL, outcome; never the token or the JWT)
 
 # Integrity problems the writer records; verify treats every one but TORN as damage.
 TORN = "torn"  # a line cut short by a crash: set aside, nothing lost

@@ -5,7 +5,7 @@ through :func:`smsp_cli.service.call` with what the whole batch shares: one TLS 
 client key is read, and its passphrase found, once) and one pool of kept-alive connections.
 
 The output objects are a public contract: ``{"row", "id", "exit_code", "result"}``
-where ``result`` is exactly the JSON a single lookup prints, or ``{"row", "id", "exit_code",
+where ``result`` is exactly the JSON a single lookup prints, or ``{"row", "id", "api", "exit_code",
 "error"}`` with the error object a failing single lookup prints with ``-o json``.
 """
 
@@ -132,7 +132,7 @@ def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
     if error is None:
         return RowOutcome(number, code, {**head, "result": outcome_json(outcome)})
     # The same error object a single lookup prints with -o json.
-    line = {**head, "error": error}
+    line = {"row": number, "id": row_id, "api": outcome.api, "exit_code": code, "error": error}
     if outcome.reply.response_code == CREDENTIALS_REJECTED:
         rejected = ProviderRejected(error["message"])
         return RowOutcome(number, code, line, rejected, stops_batch=True)

@@ -59,6 +59,23 @@ class Patient:
     addresses: tuple[Address, ...] = ()
     telecoms: tuple[Telecom, ...] = ()
     gp_practice: GpPractice | None = None
+    # True or False when the API says whether the record is restricted (PDS FHIR's
+    # meta.security R); None when it cannot say, as SMSP cannot.
+    restricted: bool | None = None
+    # What a record held only ended entries of, and when the last ended, e.g.
+    # (("address", "2021-12-31"),): the table says "none current (the last ended on ...)".
+    ended_only: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FhirExchange:
+    """What PDS FHIR said besides the record: for the JSON's ``fhir`` object."""
+
+    http_status: int | None = None
+    issue_code: str | None = None  # OperationOutcome issue details code, e.g. RESOURCE_NOT_FOUND
+    diagnostics: str | None = None
+    request_id: str | None = None  # the X-Request-ID sent, mirrored by the reply
+    version_id: str | None = None  # the record's meta.versionId (its ETag)
 
 
 @dataclass(frozen=True)
@@ -114,3 +131,7 @@ class Outcome:
     stderr_warnings: tuple[str, ...] = field(default=())
     synthetic: bool = False  # answered by the embedded sandbox
     environment: str = "live"  # live, test or sandbox: so test data never passes for live
+    api: str = "smsp"  # smsp or fhir: which API answered
+    fhir: FhirExchange | None = None  # PDS FHIR only
+    superseded_nhs_number: str | None = None  # DEMOG-0017: the number that was asked for
+    warning_codes: tuple[str, ...] = field(default=())  # stable codes of the warnings

@@ -47,6 +47,7 @@ def patient_json(patient: Patient | None) -> dict[str, Any] | None:
         "addresses": [address_json(address) for address in patient.addresses],
         "telecoms": [{"use": t.use, "value": t.value} for t in patient.telecoms],
         "gp_practice": gp_practice_json(patient.gp_practice),
+        "restricted": patient.restricted,
     }
 
 
@@ -54,6 +55,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     """The whole result of one lookup."""
     reply = outcome.reply
     shape: dict[str, Any] = {
+        "api": outcome.api,
         "operation": outcome.operation.name,
         "response_code": reply.response_code,
         "response_text": outcome.response_text,
@@ -69,8 +71,19 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         shape["local_identifier"] = reply.local_identifier
     else:
         shape["patient"] = patient_json(reply.patient)
+    shape["warning_codes"] = list(outcome.warning_codes)
+    shape["superseded_nhs_number"] = outcome.superseded_nhs_number
     shape["synthetic"] = outcome.synthetic
     shape["environment"] = outcome.environment
+    if outcome.fhir is not None:
+        exchange = outcome.fhir
+        shape["fhir"] = {
+            "http_status": exchange.http_status,
+            "issue_code": exchange.issue_code,
+            "diagnostics": visible(exchange.diagnostics) if exchange.diagnostics else None,
+            "request_id": exchange.request_id,
+            "version_id": exchange.version_id,
+        }
     error = outcome_error(outcome)
     if error is not None:
         # A reply that is a result but exits 2-6 (SMSP-0001, SMSP-0004, an unknown code...):
@@ -111,14 +124,20 @@ def error_object(
     }
 
 
-def error_json(error: SmspError) -> dict[str, Any]:
+def error_json(error: SmspError, api: str | None = None) -> dict[str, Any]:
     """``{exit_code, error}`` for a failure, as ``-o json`` prints it and batch rows carry it.
 
     ``message`` is the one line stderr shows for the same failure.
     """
     code = int(error.exit_code)
     fault_code = error.fault.error_code if error.fault is not None else None
-    return {
+    shape: dict[str, Any] = {
+        "api": api or getattr(error, "api", None) or "smsp",
         "exit_code": code,
         "error": error_object(code, visible(error.one_line()), fault_code=fault_code),
     }
+    issue_code = getattr(error, "issue_code", None)
+    if (error.http_status is not None or issue_code is not None) and shape["api"] == "fhir":
+        shape["fhir"] = {"http_status": error.http_status, "issue_code": issue_code,
+                         "diagnostics": None, "request_id": None, "version_id": None}
+    return shape

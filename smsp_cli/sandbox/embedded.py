@@ -43,3 +43,32 @@ def variables_for(url: str, credentials: SandboxCredentials) -> dict[str, str]:
     from smsp_cli.settings.connection import KEYS
 
     return {KEYS[key][1]: value for key, value in settings_for(url, credentials).items()}
+
+
+@contextmanager
+def running_fhir_sandbox() -> Iterator[dict[str, str]]:
+    """Start the embedded PDS FHIR provider; yield the profile values that point smsp at it."""
+    from smsp_cli.sandbox.certs import ensure_credentials
+    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
+    from smsp_cli.sandbox.paths import sandbox_dir
+
+    credentials = ensure_credentials(sandbox_dir())
+    with FhirSandboxServer(credentials) as server:
+        yield fhir_settings_for(server.url, server.token_url, credentials)
+
+
+def fhir_settings_for(url: str, token_url: str, credentials: SandboxCredentials
+                      ) -> dict[str, str]:
+    """The PDS FHIR settings, by setting name, that reach a FHIR sandbox at ``url``."""
+    from smsp_cli.sandbox.fhir_server import API_KEY, KEY_ID, SIGNING_KEY_FILE
+
+    return {
+        "api": "fhir",
+        "endpoint": url,
+        "token_url": token_url,
+        "api_key": API_KEY,
+        "signing_key": str(credentials.directory / SIGNING_KEY_FILE),
+        "signing_key_id": KEY_ID,
+        "ca_bundle": str(credentials.ca_cert),
+        "kind": "sandbox",
+    }

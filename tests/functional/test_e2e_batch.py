@@ -82,7 +82,7 @@ def test_a_thousand_rows_with_every_outcome_come_back_in_input_order(
             assert set(row) == {"row", "id", "exit_code", "result"}
             assert row["result"]["response_code"] == what
         else:
-            assert set(row) == {"row", "id", "exit_code", "error"}
+            assert set(row) == {"row", "id", "api", "exit_code", "error"}
             error = row["error"]
             assert what in (error["type"], error["response_code"], error["fault_code"])
     network_rows = sum(1 for _, _, code, _ in expected if code != 2)
@@ -111,7 +111,7 @@ def test_an_error_row_carries_the_line_a_single_lookup_shows() -> None:
     assert (run.exit_code, single.exit_code) == (1, 4)
     [row] = rows(run)
     assert row == {
-        "row": 1, "id": None, "exit_code": 4,
+        "row": 1, "id": None, "api": "smsp", "exit_code": 4,
         "error": {"type": "provider_failed", "message": row["error"]["message"],
                   "response_code": None, "fault_code": "2200"},
     }

@@ -50,6 +50,9 @@ def test_get_returns_the_full_record_as_json() -> None:
 
 def test_json_key_set_is_stable_for_each_command() -> None:
     common = {
+        "api",
+        "warning_codes",
+        "superseded_nhs_number",
         "operation",
         "response_code",
         "response_text",
@@ -83,6 +86,7 @@ def test_json_key_set_is_stable_for_each_command() -> None:
             "addresses",
             "telecoms",
             "gp_practice",
+            "restricted",
         }
 
 
@@ -252,6 +256,7 @@ def test_soap_faults_exit_with_their_class_and_name_the_code(
     run = smsp("get", nhs_number, "--dob", dob, "--json")
     assert run.exit_code == exit_code
     assert run.json() == {
+        "api": "smsp",
         "exit_code": exit_code,
         "error": {
             "type": {3: "rejected", 4: "provider_failed"}[exit_code],
@@ -448,7 +453,7 @@ def test_xml_output_is_the_reply_payload() -> None:
 def test_errors_in_json_mode_print_only_the_error_object_on_stdout() -> None:
     run: Run = smsp("get", "9991000151", "--dob", "1963-03-03", "--json")
     assert run.exit_code == 4
-    assert set(run.json()) == {"exit_code", "error"}
+    assert set(run.json()) == {"api", "exit_code", "error"}
     assert run.stderr.startswith("smsp: error:")
 
 

@@ -29,6 +29,7 @@ def test_error_json_carries_exit_code_type_and_one_line(error: Exception, code: 
     assert isinstance(error, UsageError | Unreachable | ConfigError)
     shape = error_json(error)
     assert shape == {
+        "api": "smsp",
         "exit_code": code,
         "error": {"type": kind, "message": error.one_line(), "response_code": None,
                   "fault_code": None},

@@ -52,6 +52,7 @@ def test_with_json_a_usage_error_is_also_an_error_object_on_stdout(
     run = smsp(*args, "--json")
     assert run.exit_code == 2
     assert run.json() == {
+        "api": "smsp",
         "exit_code": 2,
         "error": {
             "type": "usage",

@@ -27,7 +27,8 @@ SCENARIO_LABELS = {
 }
 JSON_KEYS = [
     "nhs_number", "local_identifier", "title", "given_names", "family_name", "gender",
-    "birth_date", "death_date", "addresses", "telecoms", "gp_practice", "postcode",
+    "birth_date", "death_date", "addresses", "telecoms", "gp_practice", "restricted",
+    "postcode",
 ]
 GENDER_CODES = {"male": "1", "female": "2", "not-known": "0", "not-specified": "9"}
 UK_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]? \d[ABD-HJLNP-UW-Z]{2}")
