@@ -223,7 +223,8 @@ def _status_error(status: int, headers: Mapping[str, str], issue_code: str | Non
                             + ("" if said else f" with {what}"),
                             http_status=status, issue_code=issue_code, diagnostics=diagnostics,
                             hint=_HINTS.get(status))
-    return FhirFailed(f"PDS FHIR failed: HTTP {status}{phrase}{said}"
+    verb = "answered unusably" if 200 <= status < 300 else "failed"
+    return FhirFailed(f"PDS FHIR {verb}: HTTP {status}{phrase}{said}"
                       + ("" if said else f" with {what}"),
                       http_status=status, issue_code=issue_code, diagnostics=diagnostics,
                       retry_after=retry_after(headers) if status in _RETRYABLE else None,
