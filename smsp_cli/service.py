@@ -16,7 +16,7 @@ from smsp_cli import adapters
 from smsp_cli.domain import codes
 from smsp_cli.domain.errors import ExitCode, SmspError
 from smsp_cli.domain.models import format_nhs_number
-from smsp_cli.domain.operations import VERIFY, Operation
+from smsp_cli.domain.operations import TRACE, VERIFY, Operation
 from smsp_cli.domain.results import Outcome, Reply
 from smsp_cli.settings import connection as settings_module
 from smsp_cli.untrusted.sanitize import hide_values
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import httpx
 
     from smsp_cli.adapters import Adapter, Request
+    from smsp_cli.adapters.fhir.requests import FhirRequest
     from smsp_cli.adapters.smsp.envelope import BuiltRequest
     from smsp_cli.audit import CallAudit
     from smsp_cli.domain.models import Query
@@ -129,6 +130,28 @@ def dry_run(query: Query, flags: Flags) -> tuple[BuiltRequest, str]:
     with layered(flags) as (values, _):
         settings = envelope_settings(values)  # placeholders for what it cannot know
         return build_request(query, settings), settings.endpoint
+
+
+def dry_run_fhir(query: Query, flags: Flags) -> list[FhirRequest]:
+    """The PDS FHIR requests a lookup would send: no key read, no token asked for."""
+    from smsp_cli.adapters.fhir import requests as fhir_requests
+    from smsp_cli.domain.operations import DETAILS, GET
+    from smsp_cli.domain.operations import VERIFY as VERIFY_OP
+
+    with layered(flags) as (values, _):
+        endpoint = values.get("endpoint")
+        base = endpoint.value.rstrip("/") if endpoint else "https://<endpoint not set>"
+        ods = values.get("ods_code")
+        ods_code = ods.value if ods else None
+    operation = query.operation
+    if operation in (VERIFY_OP, GET) or (operation is DETAILS and query.nhs_number):
+        assert query.nhs_number is not None
+        return [fhir_requests.read(base, query.nhs_number, ods_code=ods_code)]
+    found = [fhir_requests.search(base, query, ods_code=ods_code)]
+    if operation is not TRACE:
+        # Then a read of the one match, whose number the search gives.
+        found.append(fhir_requests.read(base, "{id of the match}", ods_code=ods_code))
+    return found
 
 
 def prepare(

@@ -134,6 +134,13 @@ def status(profile: ProfileOpt = None) -> None:
             lines.append(f"entry       {'stored' if stored is not None else 'none'}")
         except credentials.KeyringUnavailable as unavailable:
             lines.append(f"keyring     unavailable: {unavailable}")
+        token_key = _token_key(name)
+        if token_key is not None:
+            # PDS FHIR: whether a token is cached, and until when (never the token).
+            lines.append(f"token       {_token_state(token_key[0])}")
+            lines.append(f"token URL   {token_key[1]}")
+            sys.stdout.write("\n".join(lines) + "\n")
+            return
         files = _credential_files(name)
         problem = None
         if files is None:
@@ -177,3 +184,53 @@ def delete(profile: ProfileOpt = None) -> None:
             changes.record("auth-delete", removed=removed)
         note(f"deleted the passphrase for profile {name}" if removed
               else f"no passphrase stored for profile {name}")
+
+
+def _token_key(name: str) -> tuple[str, str] | None:
+    """(token cache key, token URL) for a PDS FHIR profile; None for an SMSP one."""
+    from smsp_cli.settings import config
+    from smsp_cli.settings.fhir import default_token_url
+
+    merged = config.layered(config.load(), {"profile": name})
+    api, api_key = merged.get("api"), merged.get("api_key")
+    if api is None or api.value.strip().lower() != "fhir" or api_key is None:
+        return None
+    from smsp_cli.adapters.fhir.tokencache import cache_key
+
+    token = merged.get("token_url")
+    endpoint = merged.get("endpoint")
+    url = token.value if token else default_token_url(endpoint.value if endpoint else "")
+    if url is None:
+        return None
+    return cache_key(name, api_key.value.strip(), url), url
+
+
+def _token_state(key: str) -> str:
+    import datetime as dt
+
+    from smsp_cli.adapters.fhir import tokencache
+
+    token = tokencache.status(key)
+    if token is None:
+        return "none cached (the next lookup signs in)"
+    until = dt.datetime.fromtimestamp(token.expires_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"cached until {until} UTC"
+
+
+@app.command()
+def logout(profile: ProfileOpt = None) -> None:
+    """Remove the PDS FHIR access token cached for the profile (the next lookup signs in)."""
+    with reported_errors():
+        from smsp_cli.adapters.fhir import tokencache
+        from smsp_cli.domain.errors import ConfigError
+        from smsp_cli.settings import config
+
+        name = config.profile_to_edit(config.load(), profile)
+        found = _token_key(name)
+        if found is None:
+            raise ConfigError(f"profile {name} is not a PDS FHIR profile with an API key",
+                              hint="auth logout removes a PDS FHIR token; `smsp auth delete` "
+                              "removes a stored passphrase")
+        removed = tokencache.drop(found[0])
+        note(f"removed the cached token for profile {name}" if removed
+             else f"no token cached for profile {name}")

@@ -140,12 +140,18 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
     """Send one validated query and show the result; exit with the outcome's code."""
     from smsp_cli import service
 
-    if out.output is OutputFormat.xml and service.chosen_api(conn.setting_flags()) == "fhir":
+    fhir = service.chosen_api(conn.setting_flags()) == "fhir"
+    if out.output is OutputFormat.xml and fhir:
         from smsp_cli.domain.errors import UsageError
 
         # Checked before anything is sent: PDS FHIR has no XML payload to show.
         raise UsageError("-o xml has no meaning for PDS FHIR (its replies are JSON)",
                          hint="use -o json, or the table")
+    if out.dry_run and fhir:
+        from smsp_cli.output import dryrun
+
+        dryrun.show_http(service.dry_run_fhir(query, conn.setting_flags()))
+        return
     if out.dry_run:
         from smsp_cli.output import dryrun
 

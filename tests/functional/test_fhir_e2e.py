@@ -229,3 +229,55 @@ def test_embedded_profile_sandbox_api_fhir_works_without_settings() -> None:
     assert run.exit_code == 0, run.stderr
     assert run.json()["api"] == "fhir"
     assert run.json()["synthetic"] is True
+
+
+def test_config_init_api_fhir_then_auth_status_and_logout(
+    fhir_sandbox: FhirSandboxServer, credentials: SandboxCredentials,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    from smsp_cli.adapters.fhir import tokencache
+    from smsp_cli.sandbox.fhir_server import API_KEY, KEY_ID, SIGNING_KEY_FILE
+
+    tokencache.forget_process_tokens()
+    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SMSP_API_KEY", API_KEY)  # no flag: kept out of argv
+    init = smsp("config", "init", "--profile", "pds", "--api", "fhir", "--kind", "test",
+                "--endpoint", fhir_sandbox.url, "--token-url", fhir_sandbox.token_url,
+                "--signing-key", str(credentials.directory / SIGNING_KEY_FILE),
+                "--signing-key-id", KEY_ID, "--ca-bundle", str(credentials.ca_cert),
+                "--no-input")
+    assert init.exit_code == 0, init.stderr
+    monkeypatch.delenv("SMSP_API_KEY")
+    shown = smsp("config", "show", "--profile", "pds", "--sources")
+    rows = {line.split()[0]: line.split()[1:] for line in shown.stdout.splitlines()}
+    assert rows["api_key"][:3] == [API_KEY, "[profile", "pds"]
+    assert rows["api"][:3] == ["fhir", "[profile", "pds"]
+    before = smsp("auth", "status", "--profile", "pds")
+    assert "token       none cached" in before.stdout
+    run = smsp("get", *FOUND[:1], "--dob", FOUND[1], "--profile", "pds", "--json")
+    assert run.exit_code == 0, run.stderr
+    after = smsp("auth", "status", "--profile", "pds")
+    assert "token       cached until " in after.stdout
+    assert "token URL   " + fhir_sandbox.token_url in after.stdout
+    logout = smsp("auth", "logout", "--profile", "pds")
+    assert logout.exit_code == 0
+    assert "removed the cached token for profile pds" in logout.stderr
+    assert "none cached" in smsp("auth", "status", "--profile", "pds").stdout
+
+
+@pytest.mark.usefixtures("fhir_env")
+def test_dry_run_prints_the_http_requests_and_asks_for_no_token(
+    fhir_sandbox: FhirSandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSP_SIGNING_KEY", "/nonexistent/key.pem")  # never read
+    before = len(fhir_sandbox.calls)
+    run = smsp("search", "--family", "Fairweather", "--dob", FOUND[1], "--gender", "f",
+               "--dry-run")
+    assert run.exit_code == 0, run.stderr
+    first, second = run.stdout.strip().split("\n\n")
+    assert first.splitlines()[0] == (
+        f"GET {fhir_sandbox.url}/Patient?family=Fairweather&gender=female&"
+        "birthdate=eq1984-03-14&_max-results=1&_exact-match=true")
+    assert "Authorization: Bearer [not requested]" in first
+    assert second.splitlines()[0] == f"GET {fhir_sandbox.url}/Patient/{{id of the match}}"
+    assert len(fhir_sandbox.calls) == before  # nothing sent
