@@ -50,9 +50,19 @@ def serve(
             help="Patients in the Opentest CSV format instead of the built-in ones.",
         ),
     ] = None,
+    api: Annotated[
+        str,
+        typer.Option("--api", metavar="API",
+                     help="smsp (SOAP, mutual TLS) or fhir (PDS FHIR and its token service)."),
+    ] = "smsp",
 ) -> None:
-    """Serve the sandbox provider over HTTPS with mutual TLS until interrupted."""
+    """Serve the sandbox provider over HTTPS until interrupted (--api fhir: PDS FHIR)."""
     with reported_errors():
+        from smsp_cli.settings.fhir import check_api
+
+        if check_api(api, "--api") == "fhir":
+            _serve_fhir(host, port, _patients(patients_csv))
+            return
         from smsp_cli.output.render import stderr_console
         from smsp_cli.sandbox.certs import ensure_credentials
         from smsp_cli.sandbox.embedded import variables_for
@@ -89,6 +99,29 @@ def serve(
                 soft_wrap=True,
             )
             server.serve_forever()
+
+
+def _serve_fhir(host: str, port: int, records: tuple[SandboxPatient, ...]) -> None:
+    from smsp_cli.output.render import stderr_console
+    from smsp_cli.sandbox.certs import ensure_credentials
+    from smsp_cli.sandbox.embedded import fhir_settings_for
+    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
+    from smsp_cli.sandbox.paths import sandbox_dir
+    from smsp_cli.settings.connection import KEYS
+
+    credentials = ensure_credentials(sandbox_dir())
+    server = FhirSandboxServer(credentials, host=host, port=port, patients=records)
+    with server:
+        values = fhir_settings_for(server.url, server.token_url, credentials)
+        for key, value in values.items():
+            sys.stdout.write(f"{KEYS[key][1]}={value}\n")
+        sys.stdout.flush()
+        stderr_console().print(
+            f"PDS FHIR sandbox listening on {server.url} (token URL {server.token_url}) with "
+            f"{len(records)} synthetic patients; Ctrl-C stops it",
+            markup=False, soft_wrap=True,
+        )
+        server.serve_forever()
 
 
 @app.command("patients")

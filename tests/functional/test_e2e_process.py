@@ -102,6 +102,34 @@ def test_sandbox_serve_prints_settings_a_script_can_use() -> None:
         server.wait(timeout=10)
 
 
+def test_fhir_sandbox_serve_prints_settings_a_script_can_use() -> None:
+    server = subprocess.Popen([SMSP, "sandbox", "serve", "--api", "fhir"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=_env())
+    try:
+        assert server.stdout is not None
+        settings: dict[str, str] = {}
+        while len(settings) < 8:
+            line = server.stdout.readline()
+            assert line, "sandbox serve --api fhir ended before printing its settings"
+            name, _, value = line.rstrip("\n").partition("=")
+            settings[name] = value
+        assert set(settings) == {"SMSP_API", "SMSP_ENDPOINT", "SMSP_TOKEN_URL", "SMSP_API_KEY",
+                                 "SMSP_SIGNING_KEY", "SMSP_SIGNING_KEY_ID", "SMSP_CA_BUNDLE",
+                                 "SMSP_KIND"}
+        done = subprocess.run(
+            [SMSP, "trace", "--family", "Fairweather", "--dob", "1984", "--gender", "f", "--json"],
+            capture_output=True, text=True, env=_env() | settings, timeout=60, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["nhs_number"] == "9991000003"
+        assert json.loads(done.stdout)["api"] == "fhir"
+        assert "synthetic" in done.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def test_sandbox_patients_json_lists_every_scenario() -> None:
     done = _run("sandbox", "patients", "--json")
     assert done.returncode == 0, done.stderr
