@@ -28,6 +28,7 @@ BLANK = "(blank)"
 # Providers leave out the addresses and telecoms of a restricted (sensitive) record, and the
 # reply carries no flag that says so (spec §3.7): a bare dash would mislead.
 WITHHELD = "none returned (the record may be restricted)"
+RESTRICTED = "withheld (the record is restricted)"
 _LABEL_LIMIT = 24  # a provider's use code in a row label, e.g. "Address (home)"
 
 Row = tuple[str, str]
@@ -88,10 +89,22 @@ def patient_rows(patient: Patient, *, superseded: bool = False) -> list[Row]:
     rows.append(("Date of birth", text(patient.birth_date)))
     if patient.death_date is not None:
         rows.append(("Date of death", text(patient.death_date)))
-    rows += _address_rows(patient.addresses)
-    rows += _telecom_rows(patient)
-    rows += _practice_rows(patient)
+    ended = dict(patient.ended_only)
+    rows += _address_rows(patient.addresses, _none_shown(patient, ended.get("address")))
+    rows += _telecom_rows(patient, _none_shown(patient, ended.get("telecom")))
+    rows += _practice_rows(patient, _none_shown(patient, ended.get("gp"), ABSENT))
     return rows
+
+
+def _none_shown(patient: Patient, ended: str | None, otherwise: str = WITHHELD) -> str:
+    """What an empty list shows: ended entries only, a restricted record, or maybe withheld."""
+    if ended is not None:
+        return f"none current (the last ended on {text(ended)})"
+    if patient.restricted:
+        return RESTRICTED
+    if patient.restricted is False:
+        return ABSENT  # the API says the record is not restricted: there is none
+    return otherwise
 
 
 def _name_rows(patient: Patient) -> list[Row]:
@@ -105,9 +118,9 @@ def _name_rows(patient: Patient) -> list[Row]:
     return rows
 
 
-def _address_rows(addresses: Sequence[Address]) -> list[Row]:
+def _address_rows(addresses: Sequence[Address], empty: str = WITHHELD) -> list[Row]:
     if not addresses:
-        return [("Address", WITHHELD)]
+        return [("Address", empty)]
     shown = bounds.first(addresses)
     rows = [
         (f"Address ({bounds.label(address.use or 'unknown use', _LABEL_LIMIT)})",
@@ -119,10 +132,10 @@ def _address_rows(addresses: Sequence[Address]) -> list[Row]:
     return rows
 
 
-def _telecom_rows(patient: Patient) -> list[Row]:
+def _telecom_rows(patient: Patient, empty: str = WITHHELD) -> list[Row]:
     telecoms = patient.telecoms
     if not telecoms:
-        return [("Phone, email", WITHHELD)]
+        return [("Phone, email", empty)]
     shown = bounds.first(telecoms)
     rows = [
         (telecom.kind(entry.value[:_LABEL_LIMIT]), _telecom_text(entry.value, entry.use))
@@ -133,10 +146,10 @@ def _telecom_rows(patient: Patient) -> list[Row]:
     return rows
 
 
-def _practice_rows(patient: Patient) -> list[Row]:
+def _practice_rows(patient: Patient, empty: str = ABSENT) -> list[Row]:
     practice = patient.gp_practice
     if practice is None:
-        return [("GP practice", ABSENT)]
+        return [("GP practice", empty)]
     code_and_name = [part for part in (practice.code, practice.name) if part]
     rows = [("GP practice", bounds.joined(code_and_name, " ") if code_and_name else ABSENT)]
     if practice.address is not None:

@@ -36,7 +36,9 @@ _GROUPS = (
 
 def kind(value: str) -> str:
     """``Phone``, ``Email``, ``Fax`` or ``Telecom``, from the URL scheme."""
-    scheme = value.partition(":")[0].strip().lower() if ":" in value else "tel"
+    # PDS FHIR sends values without a scheme: an address with @ is an email.
+    default = "mailto" if "@" in value else "tel"
+    scheme = value.partition(":")[0].strip().lower() if ":" in value else default
     return _SCHEMES.get(scheme, "Telecom")
 
 
@@ -45,7 +47,7 @@ def display(value: str, use: str | None) -> str:
     scheme, colon, rest = value.partition(":")
     known = colon and scheme.strip().lower() in _SCHEMES
     shown = rest.strip() if known else value.strip()
-    if not known or scheme.strip().lower() in ("tel", "fax"):
+    if (not known and "@" not in shown) or (known and scheme.strip().lower() in ("tel", "fax")):
         shown = phone_number(shown)
     return f"{shown} ({use_words(use)})" if use else shown
 

@@ -124,3 +124,15 @@ def test_a_token_file_others_can_read_is_never_used(tmp_path: Path,
     tokencache.forget_process_tokens()
     assert tokencache.cached("k") is None
     assert repr(AccessToken("secret-token", 1.0)).count("secret") == 0
+
+
+def test_the_table_says_none_current_with_the_last_end_date() -> None:
+    from smsp_cli.output.table import patient_rows
+
+    rows = dict(patient_rows(records.patient(ALL_ENDED, today=TODAY)))
+    assert rows["Address"] == "none current (the last ended on 2021-12-31)"
+    assert rows["Phone, email"] == "none current (the last ended on 2021-12-31)"
+    assert rows["GP practice"] == "none current (the last ended on 2021-12-31)"
+    restricted = records.patient({"resourceType": "Patient", "id": "9000000025",
+                                  "meta": {"security": [{"code": "R"}]}})
+    assert dict(patient_rows(restricted))["Address"] == "withheld (the record is restricted)"
