@@ -47,11 +47,16 @@ def _subclasses(cls: type) -> set[type]:
 
 
 def test_every_error_class_exits_with_the_code_its_readme_row_documents() -> None:
+    from smsp_cli.adapters.fhir.replies import FhirFailed, FhirRejected
+    from smsp_cli.adapters.fhir.signin import TokenRefused
     from smsp_cli.audit.trail import TrailUnavailable
     from smsp_cli.transport.http import TransientNetworkError
 
     rows = {**_ROW_OF, TransientNetworkError: "could not reach the provider",
-            TrailUnavailable: "local configuration or credential problem"}
+            TrailUnavailable: "local configuration or credential problem",
+            FhirRejected: "provider rejected the request",
+            FhirFailed: "provider failed or answered unusably",
+            TokenRefused: "local configuration or credential problem"}
     documented = _exit_code_rows()
     assert set(documented) == {int(code) for code in ExitCode}
     # Private classes (a leading underscore) signal inside smsp and never reach the user.
