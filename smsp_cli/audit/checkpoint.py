@@ -1,24 +1,25 @@
 """The checkpoint beside the trail: the last sequence number and hash written, so that records
 cut from the end of the trail show (a hash chain alone cannot tell a short trail from a cut one).
 
-It is rewritten on every append, atomically and cheaply: the file holds exactly one 128-byte
-line, replaced by a single ``pwrite`` at offset 0. That lies within one disk sector, so a crash
-leaves the old checkpoint or the new one, never a mix; readers take the trail's lock, so they
-never see a write half done. (Creating a new file and renaming it over the old costs a forced
-flush per append on ext4, which a batch writing hundreds of records a second cannot pay.)
+It is rewritten once the records it names are on the disk, atomically and cheaply: the file
+holds exactly one 128-byte line, replaced by a single write at offset 0. That lies within one
+disk sector, so a crash leaves the old checkpoint or the new one, never a mix; readers take the
+trail's lock, so they never see a write half done. (Creating a new file and renaming it over
+the old costs a forced flush per append on ext4, which a batch writing hundreds of records a
+second cannot pay.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from smsp_cli.audit.paths import CHECKPOINT_NAME
-from smsp_cli.system.files import sync_directory
+from smsp_cli.system.safefiles import UnsafeFile, files
 
-FILE_MODE = 0o600
 SIZE = 128  # bytes: the whole file, padded, ending in a newline
 
 
@@ -40,14 +41,30 @@ class CheckpointUnreadable(Exception):
 
 
 def read(directory: Path) -> Checkpoint | None:
-    """The checkpoint in ``directory``, None when there is none; CheckpointUnreadable if damaged."""
+    """The checkpoint in ``directory``, None when there is none; CheckpointUnreadable if damaged.
+
+    A FIFO, device or link in its place raises UnsafeFile (never read, never waited on).
+    """
+    layer = files()
     try:
-        with open(directory / CHECKPOINT_NAME, "rb") as handle:
-            data = handle.read(SIZE * 4)
+        descriptor = layer.open_file(directory / CHECKPOINT_NAME, os.O_RDONLY, create=False)
     except FileNotFoundError:
         return None
+    except UnsafeFile:
+        raise
     except OSError as exc:
         raise CheckpointUnreadable(exc.strerror or str(exc)) from None
+    try:
+        data = layer.read_at(descriptor, SIZE * 4, 0)
+    except OSError as exc:
+        raise CheckpointUnreadable(exc.strerror or str(exc)) from None
+    finally:
+        os.close(descriptor)
+    return decode(data)
+
+
+def decode(data: bytes) -> Checkpoint:
+    """The checkpoint held in ``data``; CheckpointUnreadable when it holds none."""
     try:
         found = json.loads(data)
     except (ValueError, UnicodeDecodeError):
@@ -69,6 +86,14 @@ class CheckpointFile:
     def __init__(self, directory: Path) -> None:
         self.path = directory / CHECKPOINT_NAME
         self._fd = -1
+        self._files = files()
+
+    def open(self) -> None:
+        """Open an existing checkpoint now: a FIFO or link in its place fails here, before any
+        call is made (a missing one is created when first written)."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._fd = self._files.open_file(self.path, os.O_RDWR, create=False)
 
     def is_current(self) -> bool:
         """True when the file held open is still the one at the checkpoint's path."""
@@ -90,12 +115,23 @@ class CheckpointFile:
         """
         if not self.is_current():
             self._reopen()
-        os.pwrite(self._fd, checkpoint.encode(), 0)
+        self._files.write_at(self._fd, checkpoint.encode(), 0)
+
+    def advance(self, checkpoint: Checkpoint) -> None:
+        """Write ``checkpoint`` unless the file already names that record or a later one."""
+        if not self.is_current():
+            self._reopen()
+        try:
+            saved: Checkpoint | None = decode(self._files.read_at(self._fd, SIZE, 0))
+        except CheckpointUnreadable:
+            saved = None
+        if saved is None or saved.seq < checkpoint.seq:
+            self.write(checkpoint)
 
     def sync(self) -> None:
         """Force the checkpoint to the disk."""
         if self._fd >= 0:
-            os.fsync(self._fd)
+            self._files.sync(self._fd)
 
     def close(self) -> None:
         """Let go of the file."""
@@ -105,12 +141,11 @@ class CheckpointFile:
 
     def _reopen(self) -> None:
         self.close()
-        created = not self.path.exists()
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
-        if os.fstat(self._fd).st_mode & 0o777 != FILE_MODE:
-            os.fchmod(self._fd, FILE_MODE)
-        os.ftruncate(self._fd, SIZE)
-        if created:
-            # A checkpoint that vanished in a power cut would read as deleted: make it stay.
-            os.fsync(self._fd)
-            sync_directory(self.path.parent)
+        self._fd = self._files.open_file(self.path, os.O_RDWR)
+        if os.fstat(self._fd).st_size != SIZE:
+            os.ftruncate(self._fd, SIZE)
+        if os.fstat(self._fd).st_size and not any(self._files.read_at(self._fd, 1, 0)):
+            # Created just now (all zeros): a checkpoint that vanished in a power cut would
+            # read as deleted, so make its entry stay.
+            self._files.sync(self._fd)
+            self._files.sync_directory(self.path.parent)

@@ -17,8 +17,9 @@ from typing import BinaryIO
 
 from smsp_cli.audit import checkpoint
 from smsp_cli.audit.checkpoint import Checkpoint, CheckpointUnreadable
-from smsp_cli.audit.paths import LOCK_NAME, trail_files
+from smsp_cli.audit.paths import CHECKPOINT_NAME, LOCK_NAME, trail_files
 from smsp_cli.domain.errors import ConfigError
+from smsp_cli.system.safefiles import UnsafeFile, files
 
 # A record is well under a kilobyte; a longer line is not one, and is not held whole.
 MAX_LINE = 1024 * 1024
@@ -67,41 +68,49 @@ class Snapshot:
 def snapshot(directory: Path) -> Iterator[Snapshot]:
     """The trail in ``directory`` as it is now (no files at all when there is no trail)."""
     taken = Snapshot(directory)
+    layer = files()
     try:
         with _shared_lock(directory):
             for path in trail_files(directory):
                 try:
-                    handle = open(path, "rb")  # noqa: SIM115 - closed by Snapshot.close
+                    descriptor = layer.open_file(path, os.O_RDONLY, create=False)
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
                     raise _unreadable(path, exc) from None
-                taken.files.append((path.name, handle, os.fstat(handle.fileno()).st_size))
+                handle = os.fdopen(descriptor, "rb")
+                taken.files.append((path.name, handle, os.fstat(descriptor).st_size))
             try:
                 taken.checkpoint = checkpoint.read(directory)
             except CheckpointUnreadable:
                 taken.checkpoint_unreadable = True
+            except OSError as exc:
+                raise _unreadable(directory / CHECKPOINT_NAME, exc) from None
         yield taken
     finally:
         taken.close()
 
 
 def _unreadable(path: Path, exc: OSError) -> ConfigError:
+    if isinstance(exc, UnsafeFile):
+        return ConfigError(f"cannot read the audit trail {exc.filename}: {exc.what}",
+                           hint="smsp uses only regular files of its own in its audit directory")
     return ConfigError(f"cannot read the audit trail {path}: {exc.strerror or exc}",
                        hint="check the file's owner and mode (0600)")
 
 
 @contextlib.contextmanager
 def _shared_lock(directory: Path) -> Iterator[None]:
+    layer = files()
     try:
-        import fcntl
-
-        descriptor = os.open(directory / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW)
-    except (ImportError, OSError):
-        yield  # no lock file: no writer has ever run here (or not POSIX)
+        descriptor = layer.open_file(directory / LOCK_NAME, os.O_RDONLY, create=False)
+    except FileNotFoundError:
+        yield  # no lock file: no writer has ever run here
         return
+    except OSError as exc:
+        raise _unreadable(directory / LOCK_NAME, exc) from None
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        layer.lock(descriptor, shared=True)
         yield
     finally:
         os.close(descriptor)

@@ -6,8 +6,9 @@ of the file can only be what a crash (or a full disk) left of a record: torn.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from smsp_cli.system.safefiles import files
 
 _CHUNK = 64 * 1024
 
@@ -24,12 +25,13 @@ def read_tail(descriptor: int, size: int) -> Tail:
     """Read backwards from ``size`` until the last whole line is found (or the file's start)."""
     if size == 0:
         return Tail(None, b"")
+    read_at = files().read_at
     end = size
     buffer = b""
     # Find the last newline: everything after it is torn.
     while True:
         start = max(0, end - _CHUNK)
-        buffer = os.pread(descriptor, end - start, start) + buffer
+        buffer = read_at(descriptor, end - start, start) + buffer
         end = start
         cut = buffer.rfind(b"\n")
         if cut >= 0 or start == 0:
@@ -44,6 +46,6 @@ def read_tail(descriptor: int, size: int) -> Tail:
         if begin >= 0 or end == 0:
             break
         start = max(0, end - _CHUNK)
-        whole = os.pread(descriptor, end - start, start) + whole
+        whole = read_at(descriptor, end - start, start) + whole
         end = start
     return Tail(whole[begin + 1 :], torn)

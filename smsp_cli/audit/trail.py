@@ -14,13 +14,19 @@ lock outlives a rotation), and under it:
    the checkpoint's, so that no number is ever used twice;
 4. rotates the file when this record would take it past ``max_bytes``;
 5. writes the line in one ``write`` (flushed to the operating system: a SIGKILL after it loses
-   nothing), and with ``fsync_interval`` 0 forces it to the disk before returning;
-6. rewrites the checkpoint (one ``pwrite`` in place: see :mod:`.checkpoint`).
+   nothing), stamping its ``time`` there, never earlier than the record before it;
+6. rewrites the checkpoint (one write in place: see :mod:`.checkpoint`), but only to name
+   records already on the disk.
 
-``fsync_interval`` 0 suits single lookups: every record is on the disk before the request it
-describes leaves. A long-running writer (batch) passes e.g. 1.0: records are flushed one by one,
-and a background thread forces them to the disk at most that long after they were written, and
-``close`` (also run at exit) forces the rest.
+Group commit: a ``sent`` record (and with ``fsync_interval`` 0, every record) is on the disk
+before ``append`` returns. The writer waits for an fsync of the trail (and of its directory when
+a file was created) that began after its own record was written; one fsync covers every record
+written since the last, so threads of a batch share one fsync per group instead of one each.
+Other records are forced to the disk by a background sync at most ``fsync_interval`` seconds
+after they were written, and by ``close`` (also run at exit).
+
+Every file is opened through :mod:`smsp_cli.system.safefiles`: never through a link, only a
+regular file (or directory) owned by the user; a FIFO or device in its place is refused at once.
 """
 
 from __future__ import annotations
@@ -39,11 +45,10 @@ from smsp_cli.audit.checkpoint import Checkpoint, CheckpointFile, CheckpointUnre
 from smsp_cli.audit.paths import CURRENT_NAME, LOCK_NAME, TORN_SUFFIX, rotated_files, rotated_name
 from smsp_cli.audit.tail import read_tail
 from smsp_cli.domain.errors import ConfigError
-from smsp_cli.system.files import sync_directory
+from smsp_cli.system.safefiles import DIR_MODE, FILE_MODE, UnsafeFile, files, write_all
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-FILE_MODE = 0o600
-DIR_MODE = 0o700
+__all__ = ["DEFAULT_MAX_BYTES", "DIR_MODE", "FILE_MODE", "Trail", "TrailUnavailable"]
 
 # (fields, line) -> None: called with every record written, e.g. to send it to syslog.
 Forward = Callable[[Mapping[str, Any], str], None]
@@ -54,7 +59,12 @@ class TrailUnavailable(ConfigError):
 
 
 class Trail:
-    """The append-only audit trail in ``directory``; safe to share between threads."""
+    """The append-only audit trail in ``directory``; safe to share between threads.
+
+    ``directory``'s parent is the data directory (which may be a link the user made: it is
+    resolved once); ``directory`` itself and everything in it must be smsp's own. ``sync``
+    replaces the fsync of the trail file (tests count the fsyncs of each group with it).
+    """
 
     def __init__(
         self,
@@ -64,31 +74,41 @@ class Trail:
         fsync_interval: float = 0.0,
         forward: Forward | None = None,
         notify: Callable[[str], None] | None = None,
+        sync: Callable[[int], None] | None = None,
     ) -> None:
+        self._files = files()
         self.directory = directory
         self.path = directory / CURRENT_NAME
         self.max_bytes = max_bytes
         self.fsync_interval = fsync_interval
         self._forward = forward
         self._notify = notify or _note_on_stderr
+        self._sync_file = sync or self._files.sync
         self._mutex = threading.Lock()
         self._lock_fd = -1
         self._fd = -1
-        self._checkpoint = CheckpointFile(directory)
         self._known: tuple[int, int] | None = None  # (inode, size) as this writer left the file
         self._head = Checkpoint(0, None)
-        self._dirty = False
+        self._last_time = ""
         self._closed = False
+        # Group commit: records written by this writer, and how many of them are on the disk.
+        self._written = 0
+        self._on_disk = 0
+        self._directory_dirty = False  # a file was created: its directory entry needs a sync
+        self._commit = threading.Condition()
+        self._committing = False
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
         try:
-            directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            if directory.stat().st_mode & 0o777 != DIR_MODE:
-                with contextlib.suppress(OSError):  # not ours to change: the files stay 0600
-                    os.chmod(directory, DIR_MODE)
-            self._lock_fd = _open(directory / LOCK_NAME, os.O_RDWR)
+            base = self._files.base_directory(directory.parent)
+            self.directory = self._files.directory(base / directory.name)
+            self.path = self.directory / CURRENT_NAME
+            self._checkpoint = CheckpointFile(self.directory)
+            self._lock_fd = self._files.open_file(self.directory / LOCK_NAME, os.O_RDWR)
             with self._locked():
-                self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
+                self._fd = self._open_current()
+                self._checkpoint.open()
+                self._check_torn_file()
         except OSError as exc:
             self._close_descriptors()
             raise self._unavailable(exc) from None
@@ -99,7 +119,10 @@ class Trail:
         return self.fsync_interval <= 0
 
     def append(self, fields: Mapping[str, Any]) -> int:
-        """Write one record at the end of the chain; return its sequence number."""
+        """Write one record at the end of the chain; return its sequence number.
+
+        A ``sent`` record (every record, when :attr:`durable`) is on the disk when this returns.
+        """
         with self._mutex:
             if self._closed:
                 raise TrailUnavailable(f"the audit trail {self.path} is already closed")
@@ -109,17 +132,21 @@ class Trail:
             except OSError as exc:
                 raise self._unavailable(exc) from None
             seq = self._head.seq
+            generation = self._written
             if not self.durable:
                 self._start_flusher()
+        if self.durable or fields.get("event") == records.SENT:
+            self._commit_through(generation)
         if self._forward is not None:
             for record_fields, line in written:
                 self._forward(record_fields, line.decode("utf-8").rstrip("\n"))
         return seq
 
     def sync(self) -> None:
-        """Force what was written to the disk (trail, checkpoint and directory entries)."""
+        """Force every record written so far to the disk (and move the checkpoint to it)."""
         with self._mutex:
-            self._sync_locked()
+            generation = self._written
+        self._commit_through(generation)
 
     def close(self) -> None:
         """Force the rest to the disk and release the files; the trail takes no more records."""
@@ -130,12 +157,14 @@ class Trail:
         self._wake.set()
         if self._flusher is not None and self._flusher is not threading.current_thread():
             self._flusher.join()
-        with self._mutex:
-            try:
-                self._sync_locked()
-            except OSError:
-                pass  # closing at exit: nothing left to tell
-            finally:
+        try:
+            self.sync()
+            with self._mutex:
+                self._checkpoint.sync()
+        except (OSError, TrailUnavailable):
+            pass  # closing at exit: nothing left to tell
+        finally:
+            with self._mutex:
                 self._close_descriptors()
         atexit.unregister(self.close)
 
@@ -145,6 +174,57 @@ class Trail:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # --- group commit ------------------------------------------------------------------------
+
+    def _commit_through(self, generation: int) -> None:
+        """Return once record ``generation`` of this writer is on the disk.
+
+        One thread at a time leads: it syncs everything written when its sync began, and every
+        thread whose record that covers returns with it; the rest wait for the next sync.
+        """
+        with self._commit:
+            while self._on_disk < generation:
+                if not self._committing:
+                    self._committing = True
+                    break
+                self._commit.wait()
+            else:
+                return
+        covered = 0
+        try:
+            covered = self._sync_once()
+        except OSError as exc:
+            raise self._unavailable(exc) from None
+        finally:
+            with self._commit:
+                self._committing = False
+                self._on_disk = max(self._on_disk, covered)
+                self._commit.notify_all()
+
+    def _sync_once(self) -> int:
+        """One fsync of the trail file for every record written so far; the records covered."""
+        with self._mutex:
+            if self._fd < 0:
+                return self._on_disk
+            covered, head = self._written, self._head
+            if covered <= self._on_disk:
+                return covered
+            descriptor = os.dup(self._fd)  # a rotation may close the original meanwhile
+            directory_dirty, self._directory_dirty = self._directory_dirty, False
+        try:
+            self._sync_file(descriptor)
+        finally:
+            os.close(descriptor)
+        if directory_dirty:
+            self._files.sync_directory(self.directory)
+        with self._mutex:
+            if self._lock_fd >= 0:
+                with self._locked():
+                    # The records are on the disk, so the checkpoint may name them now; it only
+                    # ever moves forward (another writer may have moved it past them).
+                    self._checkpoint.advance(head)
+        return covered
+
     # --- under the locks ---------------------------------------------------------------------
 
     def _append_locked(self, fields: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], bytes]]:
@@ -152,16 +232,23 @@ class Trail:
         head, notices = self._prepare()
         written: list[tuple[Mapping[str, Any], bytes]] = []
         for seq, notice in [*notices, (None, fields)]:
-            head, line = self._write(head, notice, seq)
+            head, line, notice = self._write(head, notice, seq)
             written.append((notice, line))
-        if self.durable:
-            # The record is on the disk, so the checkpoint can only ever be behind it. A
-            # writer that syncs later moves the checkpoint when it syncs (_sync_locked).
-            self._checkpoint.write(head)
         self._head = head
         stat = os.fstat(self._fd)
         self._known = (stat.st_ino, stat.st_size)
         return written
+
+    def _open_current(self) -> int:
+        descriptor = self._files.open_file(self.path, os.O_RDWR | os.O_APPEND)
+        if os.fstat(descriptor).st_size == 0:
+            self._directory_dirty = True  # (probably) created just now
+        return descriptor
+
+    def _check_torn_file(self) -> None:
+        keep = self.path.with_name(self.path.name + TORN_SUFFIX)
+        with contextlib.suppress(FileNotFoundError):
+            self._files.check_file(keep, os.lstat(keep))
 
     def _follow_rotation(self) -> None:
         try:
@@ -172,7 +259,7 @@ class Trail:
         if on_disk is None or (on_disk.st_ino, on_disk.st_dev) != (held.st_ino, held.st_dev):
             os.close(self._fd)
             self._fd = -1
-            self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
+            self._fd = self._open_current()
             self._known = None
 
     def _prepare(self) -> tuple[Checkpoint, list[tuple[int | None, Mapping[str, Any]]]]:
@@ -184,6 +271,8 @@ class Trail:
         torn = self._set_aside(tail.torn, stat.st_size) if tail.torn else None
         line = tail.last_line if tail.last_line is not None else self._last_rotated_line()
         record = records.decode(line) if line is not None else None
+        if record is not None and isinstance(record.get("time"), str):
+            self._last_time = max(self._last_time, record["time"])
         try:
             saved: Checkpoint | None = checkpoint.read(self.directory)
             unreadable = False
@@ -246,12 +335,13 @@ class Trail:
     def _set_aside(self, torn: bytes, size: int) -> Mapping[str, Any]:
         """Move a torn last line to ``audit.jsonl.torn`` and cut it from the trail."""
         keep = self.path.with_name(self.path.name + TORN_SUFFIX)
-        descriptor = _open(keep, os.O_WRONLY | os.O_APPEND)
+        descriptor = self._files.open_file(keep, os.O_WRONLY | os.O_APPEND)
         try:
-            _write_all(descriptor, torn + b"\n")
-            os.fsync(descriptor)
+            write_all(descriptor, torn + b"\n")
+            self._files.sync(descriptor)
         finally:
             os.close(descriptor)
+        self._files.sync_directory(self.directory)
         os.ftruncate(self._fd, size - len(torn))
         return self._notice(
             records.TORN,
@@ -265,7 +355,7 @@ class Trail:
         rotated = rotated_files(self.directory)
         if not rotated:
             return None
-        descriptor = os.open(rotated[-1][1], os.O_RDONLY | os.O_NOFOLLOW)
+        descriptor = self._files.open_file(rotated[-1][1], os.O_RDONLY, create=False)
         try:
             return read_tail(descriptor, os.fstat(descriptor).st_size).last_line
         finally:
@@ -273,16 +363,21 @@ class Trail:
 
     def _write(
         self, head: Checkpoint, fields: Mapping[str, Any], seq: int | None
-    ) -> tuple[Checkpoint, bytes]:
+    ) -> tuple[Checkpoint, bytes, Mapping[str, Any]]:
         number = head.seq + 1 if seq is None else seq
+        stamp = fields.get("time")
+        if isinstance(stamp, str):
+            # A record stamped before it reached the lock may come after a later stamp: it
+            # takes the time of the record before it, so time never goes backwards against seq.
+            if stamp < self._last_time:
+                fields = {**fields, "time": self._last_time}
+            else:
+                self._last_time = stamp
         line = records.encode(number, head.hash, fields)
         self._rotate_if_full(len(line))
-        _write_all(self._fd, line)  # one write: flushed to the OS, whole or torn, never mixed
-        if self.durable:
-            os.fsync(self._fd)
-        else:
-            self._dirty = True
-        return Checkpoint(number, records.digest(line)), line
+        write_all(self._fd, line)  # one write: flushed to the OS, whole or torn, never mixed
+        self._written += 1
+        return Checkpoint(number, records.digest(line)), line, fields
 
     def _rotate_if_full(self, incoming: int) -> None:
         size = os.fstat(self._fd).st_size
@@ -290,40 +385,21 @@ class Trail:
             return
         rotated = rotated_files(self.directory)
         number = rotated[-1][0] + 1 if rotated else 1
-        os.fsync(self._fd)  # a finished file is history: on the disk before it is renamed
+        self._sync_file(self._fd)  # a finished file is history: on the disk before it is renamed
         os.rename(self.path, self.directory / rotated_name(number))
         os.close(self._fd)
         self._fd = -1
-        self._fd = _open(self.path, os.O_RDWR | os.O_APPEND)
-        sync_directory(self.directory)
-
-    def _sync_locked(self) -> None:
-        if not self._dirty or self._fd < 0:
-            return
-        # The records first, then the checkpoint: written the other way round, a power cut
-        # could leave the checkpoint ahead of the trail, which verify would call a cut.
-        os.fsync(self._fd)
-        with self._locked():
-            stat = os.fstat(self._fd)
-            if self._known == (stat.st_ino, stat.st_size):
-                # Nobody has written since this writer: its head is the end of the chain.
-                # (Otherwise the later writer has moved the checkpoint past it already.)
-                self._checkpoint.write(self._head)
-                self._checkpoint.sync()
-        self._dirty = False
+        self._fd = self._open_current()
+        self._files.sync_directory(self.directory)
+        self._directory_dirty = False
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: one process at a time is the user's to ensure
-            yield
-            return
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self._files.lock(self._lock_fd)
         try:
             yield
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            self._files.unlock(self._lock_fd)
 
     # --- background sync (fsync_interval > 0) ------------------------------------------------
 
@@ -340,12 +416,14 @@ class Trail:
         while not self._wake.wait(self.fsync_interval):
             try:
                 self.sync()
-            except OSError as exc:
-                self._notify(f"cannot force the audit trail to the disk: {exc.strerror}")
+            except (OSError, TrailUnavailable) as exc:
+                self._notify(f"cannot force the audit trail to the disk: {exc}")
 
     def _close_descriptors(self) -> None:
-        with contextlib.suppress(OSError):
-            self._checkpoint.close()
+        checkpoint_file = getattr(self, "_checkpoint", None)
+        if checkpoint_file is not None:
+            with contextlib.suppress(OSError):
+                checkpoint_file.close()
         for descriptor in (self._fd, self._lock_fd):
             if descriptor >= 0:
                 with contextlib.suppress(OSError):
@@ -353,31 +431,13 @@ class Trail:
         self._fd = self._lock_fd = -1
 
     def _unavailable(self, exc: OSError) -> TrailUnavailable:
+        where = exc.filename or self.path
+        reason = exc.what if isinstance(exc, UnsafeFile) else (exc.strerror or str(exc))
         return TrailUnavailable(
-            f"cannot write the audit trail {self.path}: {exc.strerror or exc}",
+            f"cannot write the audit trail {where}: {reason}",
             hint="smsp records every call and change before making it; fix the file or its "
             "directory, or set SMSP_DATA_DIR",
         )
-
-
-def _open(path: Path, flags: int) -> int:
-    """Open (creating, mode 0600) without following a symbolic link; tighten a looser mode."""
-    descriptor = os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
-    try:
-        mode = os.fstat(descriptor).st_mode & 0o777
-        if mode != FILE_MODE:
-            os.fchmod(descriptor, FILE_MODE)
-    except OSError:
-        os.close(descriptor)
-        raise
-    return descriptor
-
-
-def _write_all(descriptor: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(descriptor, view)
-        view = view[written:]
 
 
 def _note_on_stderr(text: str) -> None:

@@ -281,14 +281,18 @@ def test_a_single_lookup_writer_forces_every_record_to_the_disk(
         assert fsyncs.count == 5
 
 
-def test_a_batch_writer_flushes_each_record_and_syncs_once_a_second(
+def _outcome(n: int) -> dict[str, Any]:
+    return records.stamped("received", {"message_id": f"MSG-{n}", "nhs_numbers": []})
+
+
+def test_a_batch_writer_flushes_each_outcome_and_syncs_it_once_a_second(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trail = Trail(tmp_path, fsync_interval=1.0)
     fsyncs = _Fsyncs(monkeypatch, tmp_path / "audit.jsonl")
     started = time.monotonic()
     for n in range(200):
-        trail.append(_fields(n))
+        trail.append(_outcome(n))
     elapsed = time.monotonic() - started
     # Flushed to the operating system one by one: another reader sees every record at once.
     assert len(_raw_lines(tmp_path / "audit.jsonl")) == 200
@@ -297,7 +301,7 @@ def test_a_batch_writer_flushes_each_record_and_syncs_once_a_second(
     while fsyncs.count == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert fsyncs.count >= 1  # the background sync came, about a second later
-    trail.append(_fields(201))
+    trail.append(_outcome(201))
     before_close = fsyncs.count
     trail.close()
     assert fsyncs.count == before_close + 1  # close forces the rest
@@ -372,7 +376,7 @@ def test_a_writer_that_syncs_later_moves_the_checkpoint_only_once_its_records_ar
     # that a power cut could still take back, or verify would report a cut.
     trail = Trail(tmp_path, fsync_interval=3600)
     try:
-        first = trail.append({"event": "sent"})
+        first = trail.append({"event": "received"})
         before = read(tmp_path)
         last = trail.append({"event": "received"})
         assert read(tmp_path) == before  # nothing moved before the records reach the disk
@@ -383,3 +387,74 @@ def test_a_writer_that_syncs_later_moves_the_checkpoint_only_once_its_records_ar
         assert synced.seq == last
     finally:
         trail.close()
+
+
+class _CountingSync:
+    """An injected sync: counts calls and notes how much of the trail each one covered."""
+
+    def __init__(self, path: Path, pause: float) -> None:
+        self.path = path
+        self.pause = pause
+        self.covered: list[int] = []  # the trail's size when each sync began
+        self._lock = threading.Lock()
+
+    def __call__(self, descriptor: int) -> None:
+        size = os.fstat(descriptor).st_size
+        time.sleep(self.pause)  # a disk that takes a while: records queue behind the sync
+        os.fsync(descriptor)
+        with self._lock:
+            self.covered.append(size)
+
+
+def test_group_commit_puts_each_sent_record_on_the_disk_before_append_returns(
+    tmp_path: Path,
+) -> None:
+    sync = _CountingSync(tmp_path / "audit.jsonl", pause=0.02)
+    ends: list[tuple[int, int]] = []  # (where this thread's record ended, syncs begun before)
+    lock = threading.Lock()
+    with Trail(tmp_path, fsync_interval=3600, sync=sync) as trail:
+
+        def work(worker: int) -> None:
+            for n in range(10):
+                seq = trail.append(_fields(worker * 100 + n))
+                with lock:
+                    ends.append((seq, max(sync.covered)))
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        groups = len(sync.covered)
+    lines = _raw_lines(tmp_path / "audit.jsonl")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    # Each append returned only after a sync that began once its record was in the file.
+    for seq, covered in ends:
+        assert covered >= offsets[seq]
+    # 80 sent records, 8 threads: one fsync per group, far fewer than one per record.
+    assert 10 <= groups <= 40
+    _assert_chained(tmp_path)
+
+
+def test_group_commit_syncs_once_per_record_when_records_come_one_at_a_time(
+    tmp_path: Path,
+) -> None:
+    sync = _CountingSync(tmp_path / "audit.jsonl", pause=0.0)
+    with Trail(tmp_path, fsync_interval=3600, sync=sync) as trail:
+        for n in range(5):
+            trail.append(_fields(n))
+            assert len(sync.covered) == n + 1  # a lone sent record waits for its own fsync
+        trail.append(_outcome(5))
+        assert len(sync.covered) == 5  # an outcome waits for no fsync: the next group takes it
+    assert len(sync.covered) == 6  # close forced the outcome too
+
+
+def test_times_never_go_backwards_against_seq(tmp_path: Path) -> None:
+    early = records.stamped("sent", {"message_id": "M"}) | {"time": "2000-01-01T00:00:00.000000Z"}
+    with Trail(tmp_path) as trail:
+        trail.append(_fields(1))
+        trail.append(early)  # stamped long before it reached the lock
+    times = [record["time"] for record in _records(tmp_path)]
+    assert times[1] == times[0]  # the later record takes the earlier one's time
