@@ -190,9 +190,9 @@ class Trail:
                 self._commit.wait()
             else:
                 return
-        covered = 0
+        covered, head = self._on_disk, None
         try:
-            covered = self._sync_once()
+            covered, head = self._sync_once()
         except OSError as exc:
             raise self._unavailable(exc) from None
         finally:
@@ -200,15 +200,17 @@ class Trail:
                 self._committing = False
                 self._on_disk = max(self._on_disk, covered)
                 self._commit.notify_all()
+        if head is not None:
+            # After the waiters are let go: moving the checkpoint is no request's business.
+            self._advance_checkpoint(head)
 
-    def _sync_once(self) -> int:
-        """One fsync of the trail file for every record written so far; the records covered."""
+    def _sync_once(self) -> tuple[int, Checkpoint | None]:
+        """One fsync of the trail file for every record written so far: the records covered,
+        and the head they end at (None when there was nothing to sync)."""
         with self._mutex:
-            if self._fd < 0:
-                return self._on_disk
+            if self._fd < 0 or self._written <= self._on_disk:
+                return self._written, None
             covered, head = self._written, self._head
-            if covered <= self._on_disk:
-                return covered
             descriptor = os.dup(self._fd)  # a rotation may close the original meanwhile
             directory_dirty, self._directory_dirty = self._directory_dirty, False
         try:
@@ -217,13 +219,18 @@ class Trail:
             os.close(descriptor)
         if directory_dirty:
             self._files.sync_directory(self.directory)
-        with self._mutex:
-            if self._lock_fd >= 0:
-                with self._locked():
-                    # The records are on the disk, so the checkpoint may name them now; it only
-                    # ever moves forward (another writer may have moved it past them).
-                    self._checkpoint.advance(head)
-        return covered
+        return covered, head
+
+    def _advance_checkpoint(self, head: Checkpoint) -> None:
+        try:
+            with self._mutex:
+                if self._lock_fd >= 0:
+                    with self._locked():
+                        # The records are on the disk, so the checkpoint may name them now; it
+                        # only moves forward (another writer may have moved it past them).
+                        self._checkpoint.advance(head)
+        except OSError as exc:
+            raise self._unavailable(exc) from None
 
     # --- under the locks ---------------------------------------------------------------------
 
