@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from smsp_cli.adapters.fhir.requests import FhirRequest
     from smsp_cli.adapters.smsp.envelope import BuiltRequest
     from smsp_cli.audit import CallAudit
+    from smsp_cli.domain.correlation import Correlation
     from smsp_cli.domain.models import Query
     from smsp_cli.settings.clientcert import PassphraseGetter
     from smsp_cli.settings.connection import ConnectionSettings, Sourced
@@ -281,6 +282,7 @@ def _call(
     audit: CallAudit,
     batch_row: int | None,
 ) -> Outcome:
+    from smsp_cli.domain.correlation import correlate
     from smsp_cli.transport import retry
 
     adapter: Adapter[Any] = adapters.for_settings(settings)
@@ -301,6 +303,8 @@ def _call(
             answer = adapter.send(session, request, settings, trace=trace)
             status = answer.status_code
             reply = adapter.read(query, answer)
+            # Before anything of the reply is used: does it answer this request?
+            correlation = correlate(query, reply, request.message_id)
         except SmspError as error:
             recorder.failed(request, error, status)
             wait = policy.delay(attempt) if policy.should_retry(error, attempt, status) else None
@@ -322,7 +326,8 @@ def _call(
         synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
         environment = "sandbox" if synthetic else settings.environment
         return judge(
-            query.operation, reply, request.message_id, environment=environment, query=query
+            query.operation, reply, request.message_id, environment=environment, query=query,
+            correlation=correlation,
         )
 
 
@@ -353,11 +358,14 @@ def judge(
     *,
     environment: str,
     query: Query | None = None,
+    correlation: Correlation | None = None,
 ) -> Outcome:
     """Map the reply's response code to its text, warnings and exit code (spec §6).
 
     With the ``query`` that was sent, the advice after "no match" or "several matches" fits
-    the command that ran and what it was given.
+    the command that ran and what it was given. ``correlation`` is what
+    :func:`smsp_cli.domain.correlation.correlate` found (the successor of a superseded number);
+    without it the reply's own number stands for the successor.
     """
     info = codes.lookup(reply.response_code)
     exit_code = info.exit_code
@@ -369,6 +377,8 @@ def judge(
         stderr.append(advice)
     elif info.warning:
         new_number = reply.patient.nhs_number if reply.patient else reply.nhs_number
+        if correlation is not None:
+            new_number = correlation.successor
         if "{nhs}" not in info.warning:
             warnings.append(info.warning)
             stderr.append(info.warning)

@@ -156,7 +156,8 @@ class CallRecorder:
             })
             return
         self._failed(request, int(error.exit_code), _error_type(int(error.exit_code)),
-                     http_status, getattr(error, "issue_code", None))
+                     http_status, getattr(error, "issue_code", None),
+                     reason=getattr(error, "reason", None))
 
     def interrupted(self, request: Request) -> None:
         """The attempt was stopped (Ctrl-C): best effort, never hiding the interruption."""
@@ -167,12 +168,15 @@ class CallRecorder:
 
     def _failed(
         self, request: Request, exit_code: int, error: str, http_status: int | None,
-        issue_code: str | None = None,
+        issue_code: str | None = None, *, reason: str | None = None,
     ) -> None:
         fields: dict[str, Any] = {"http_status": http_status, "exit_code": exit_code,
                                   "error": error}
         if issue_code is not None:
             fields["issue_code"] = records.bounded(issue_code)
+        if reason is not None:
+            # A reply that did not answer the request: what did not match (never the patient).
+            fields["reason"] = reason
         self._write(records.FAILED, request, fields)
 
     def _requested(self) -> list[str]:

@@ -14,7 +14,9 @@ then ``time`` (UTC), ``event`` and who made it: ``user`` (the operating system's
   or ``fault_code``, and ``nhs_numbers`` in the reply; for DEMOG-0017 also the number the
   request gave, named again in ``superseded_nhs_number``; PDS FHIR adds ``issue_code``;
 * ``failed``: an attempt with no usable reply: ``http_status`` when there was one,
-  ``exit_code`` and ``error`` (its class, as the JSON error object names it);
+  ``exit_code`` and ``error`` (its class, as the JSON error object names it); for a reply
+  that did not answer the request, ``reason`` says what did not match (``relates_to``,
+  ``several_patients``, ``other_nhs_number``, ``no_nhs_number``, ``other_local_identifier``);
 * ``config``: a change by ``config set/unset/use/init`` or ``auth set/delete``, or a rejected
   passphrase (``action``, ``profile``, ``key`` and the non-secret ``value``);
 * ``token``: a PDS FHIR sign-in: ``token_url``, ``outcome`` (issued, refused or failed),

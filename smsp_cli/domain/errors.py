@@ -8,7 +8,8 @@ README; a test keeps the two equal).
     ├── UsageError            2  bad input: nothing was sent
     ├── ProviderRejected      3  the provider refused the request (fault 1000/3000, SMSP-0001...)
     ├── ProviderFailed        4  the provider failed, or answered unusably
-    │   └── UnsafeReply       4  a reply we refuse to parse (DOCTYPE, entities, oversized)
+    │   ├── UnsafeReply       4  a reply we refuse to parse (DOCTYPE, entities, oversized)
+    │   └── MismatchedReply   4  a reply that does not answer the request sent
     ├── Unreachable           5  DNS, connect, TLS handshake, certificate verification, timeout
     │   └── UntrustedServer   5  the server's certificate failed verification
     └── ConfigError           6  local configuration or credentials
@@ -48,7 +49,8 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ),
     ExitCode.PROVIDER_FAILED: (
         "provider failed or answered unusably (SMSP-0004, SMSP-9999, DEMOG-9999, unknown code, "
-        "fault 2100 or 2200, HTTP 5xx without a fault, malformed, oversized or unsafe XML)"
+        "fault 2100 or 2200, HTTP 5xx without a fault, malformed, oversized or unsafe XML, "
+        "a reply that does not answer the request sent)"
     ),
     ExitCode.UNREACHABLE: (
         "could not reach the provider (DNS, connect, TLS handshake, certificate verification, "
@@ -123,6 +125,18 @@ class ProviderFailed(SmspError):
 
 class UnsafeReply(ProviderFailed):
     """The reply was refused before parsing: DOCTYPE, entity, oversized or not XML."""
+
+
+class MismatchedReply(ProviderFailed):
+    """The reply does not answer the request sent: another message, patient or number.
+
+    ``reason`` is the short word the audit trail's failed record names it by (see
+    :mod:`smsp_cli.domain.correlation`). Never retried: the provider did answer.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message, hint="nothing of it was used; report it to the provider")
+        self.reason = reason
 
 
 class Unreachable(SmspError):

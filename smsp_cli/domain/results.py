@@ -108,6 +108,14 @@ class Reply:
     nhs_number: str | None = None  # verify and trace
     local_identifier: str | None = None  # trace
     patient: Patient | None = None  # get, search, details
+    # What the correlation rule (smsp_cli/domain/correlation.py) checks. ``relates_to``: the
+    # ids of the request the reply says it answers (SMSP wsa:RelatesTo; none when omitted).
+    # ``nhs_numbers``: every NHS number the payload carries, in document order.
+    # ``records``: how many patient records the payload holds; None when the adapter did not
+    # count them (the rule then counts ``patient`` or ``nhs_number``).
+    relates_to: tuple[str, ...] = ()
+    nhs_numbers: tuple[str, ...] = ()
+    records: int | None = None
     serialise_payload: Callable[[], bytes] = field(default=bytes, repr=False, compare=False)
 
     @functools.cached_property

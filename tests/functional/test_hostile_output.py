@@ -22,6 +22,9 @@ from tests.lib.hostile_behaviours import (
 )
 
 GET = ("get", "9434765919", "--dob", "1984-03-14")
+# The patient the hostile provider's valid replies carry (the sandbox's first): a reply for
+# another number is refused before anything of it is shown.
+GET_SERVED = ("get", "9991000003", "--dob", "1984-03-14")
 IDENTIFIERS = ("9434765919", "943 476 5919", "1984-03-14", "14/03/1984")
 # What must never reach a terminal raw: C1 CSI and NEL, DEL, ESC, bidi overrides and isolates.
 RAW = ("\x9b", "\x85", "\x7f", "\x1b", "\u202e", "\u2066", "\u2069")
@@ -29,7 +32,7 @@ RAW = ("\x9b", "\x85", "\x7f", "\x1b", "\u202e", "\u2066", "\u2069")
 
 def test_json_keeps_hostile_text_in_every_field_exact(hostile: HostileProvider) -> None:
     hostile.serve(hostile_text_reply())
-    run = smsp(*GET, "--json")
+    run = smsp(*GET_SERVED, "--json")
     assert run.exit_code == 0, run.stderr
     patient = run.json()["patient"]
     assert patient["title"] == HOSTILE_TEXT
@@ -59,7 +62,7 @@ def test_a_table_shows_hostile_text_as_visible_escapes(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     hostile.serve(hostile_text_reply())
-    run = smsp(*GET, *verbosity)
+    run = smsp(*GET_SERVED, *verbosity)
     assert run.exit_code == 0, run.stderr
     assert [raw for raw in RAW if raw in run.stdout] == []
     assert "\\x9b31m" in run.stdout
@@ -72,7 +75,7 @@ def test_a_huge_reply_gives_a_bounded_table_quickly(hostile: HostileProvider) ->
     from tests.lib import measure
 
     hostile.serve(huge_reply())  # an 8 MB given name and 3,000 addresses: legal, just
-    done = measure.run(*GET)
+    done = measure.run(*GET_SERVED)
     assert done.exit_code == 0, done.stderr
     assert len(done.stdout.encode()) <= 64 * 1024
     assert "… and 2,980 more (-o json shows all)" in done.stdout

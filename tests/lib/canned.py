@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +18,23 @@ from typing import Any
 from smsp_cli.sandbox.certs import SandboxCredentials
 from smsp_cli.sandbox.server import server_context
 
+_MESSAGE_ID = re.compile(rb"<(?:\w+:)?MessageID>([^<]*)</(?:\w+:)?MessageID>")
+_RELATES_TO = re.compile(rb"(<(?:\w+:)?RelatesTo>)[^<]*(</(?:\w+:)?RelatesTo>)")
+
+
+def answering(body: bytes, request: bytes) -> bytes:
+    """``body`` with its wsa:RelatesTo (if any) naming the request's MessageID."""
+    sent = _MESSAGE_ID.search(request)
+    if sent is None:
+        return body
+    return _RELATES_TO.sub(lambda found: found[1] + sent[1] + found[2], body, count=1)
+
 
 class CannedProvider(ThreadingHTTPServer):
     """Answers every POST with ``status`` and ``body``; asks for a client certificate.
+
+    The body answers the request it is sent for: a RelatesTo in it names that request's
+    MessageID, as a provider's would.
 
     ``clock_offset`` (seconds) moves the clock its ``Date`` header tells, as a provider whose
     clock is wrong would.
@@ -56,12 +71,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: CannedProvider
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        request = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = answering(self.server.body, request)
         self.send_response(self.server.status)
         self.send_header("Content-Type", "text/xml; charset=utf-8")
-        self.send_header("Content-Length", str(len(self.server.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(self.server.body)
+        self.wfile.write(body)
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         moment = (timestamp or time.time()) + self.server.clock_offset

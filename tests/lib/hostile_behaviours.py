@@ -223,3 +223,43 @@ def drips() -> list[Behaviour]:
         drip_chunk_sizes(),
         drip_tls_records(),
     ]
+
+
+def business(
+    operation_name: str,
+    code: str = "SMSP-0000",
+    patient: Patient | None = None,
+    *,
+    verified: bool | None = None,
+    relates_to: str | None = None,
+) -> bytes:
+    """A valid business reply of the sandbox's own making, for ``operation_name``."""
+    from smsp_cli.domain.operations import BY_NAME
+    from smsp_cli.sandbox.builtin import BUILT_IN
+    from smsp_cli.sandbox.matching import Answer
+    from smsp_cli.sandbox.responses import business_reply
+
+    answer = Answer(code, patient or BUILT_IN[0].patient, verified=verified)
+    return business_reply(BY_NAME[operation_name], answer, relates_to=relates_to)
+
+
+def answering(body: bytes, name: str = "") -> Behaviour:
+    """``body`` in one HTTP reply, at once."""
+    return Behaviour((Part(http_reply(body)),), name=name)
+
+
+def two_patients(body: bytes) -> bytes:
+    """``body`` with its patient record given twice (the second under another NHS number)."""
+    from copy import deepcopy
+
+    from lxml import etree
+
+    root = etree.fromstring(body)
+    subject = root.find(".//{urn:hl7-org:v3}subject")
+    assert subject is not None
+    second = deepcopy(subject)
+    for identifier in second.iter("{urn:hl7-org:v3}id"):
+        if identifier.get("root") == "2.16.840.1.113883.2.1.4.1":
+            identifier.set("extension", "9990001014")
+    subject.addnext(second)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -240,6 +240,9 @@ def _read_business_reply(
         nhs_number=carried.nhs_number,
         local_identifier=carried.local_identifier,
         patient=carried.patient,
+        relates_to=_relates_to(root),
+        nhs_numbers=carried.nhs_numbers,
+        records=carried.records,
         serialise_payload=functools.partial(_serialise, payload),
     )
 
@@ -288,6 +291,14 @@ def _message_id(root: etree._Element) -> str | None:
     if root.tag != clark("soap:Envelope"):
         return None
     return reply_payloads.text(root.find(clark("soap:Header/wsa:MessageID")))
+
+
+def _relates_to(root: etree._Element) -> tuple[str, ...]:
+    """Every wsa:RelatesTo of the SOAP header: the MessageIDs the reply says it answers."""
+    if root.tag != clark("soap:Envelope"):
+        return ()
+    found = root.iterfind(clark("soap:Header/wsa:RelatesTo"))
+    return tuple(value for element in found if (value := reply_payloads.text(element)))
 
 
 def _serialise(payload: etree._Element) -> bytes:

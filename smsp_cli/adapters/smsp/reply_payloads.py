@@ -36,12 +36,30 @@ class PayloadFields(NamedTuple):
     nhs_number: str | None = None  # verify and trace
     local_identifier: str | None = None  # trace
     patient: results.Patient | None = None  # get, search, details
+    records: int = 0  # patient records in the payload (the correlation rule wants one at most)
+    nhs_numbers: tuple[str, ...] = ()  # every NHS number of every record, in document order
 
 
 def read_payload(payload: etree._Element, kind: str) -> PayloadFields:
-    """What a payload of ``kind`` carries; a payload of another kind carries nothing."""
+    """What a payload of ``kind`` carries; a payload of another kind carries nothing.
+
+    The first record is read in full; every record is counted and its NHS numbers collected,
+    so that a reply holding two patients, or one patient with two numbers, is never taken for
+    the first of them (:mod:`smsp_cli.domain.correlation`).
+    """
     reader = _READERS.get(kind)
-    return PayloadFields() if reader is None else reader(payload)
+    if reader is None:
+        return PayloadFields()
+    fields = reader(payload)
+    patients = list(payload.iterfind(_RECORD_PATHS[kind]))
+    numbers = tuple(
+        number
+        for patient in patients
+        for identifier in _children(patient, "id")
+        if attribute(identifier, "root") == NHS_NUMBER_OID
+        and (number := attribute(identifier, "extension")) is not None
+    )
+    return fields._replace(records=len(patients), nhs_numbers=numbers)
 
 
 def _read_verify(payload: etree._Element) -> PayloadFields:
@@ -73,6 +91,15 @@ def _read_patient_details(payload: etree._Element) -> PayloadFields:
         return PayloadFields()
     return PayloadFields(patient=_patient(patient))
 
+
+# Where each kind of payload holds its patient records (spec §3.5-3.7).
+_RECORD_PATHS = {
+    operations.Reply.VERIFY.value: clark(
+        "hl7:component/hl7:validIdentifier/hl7:subject/hl7:patient"
+    ),
+    operations.Reply.NHS_NUMBER.value: clark("hl7:subject/hl7:patient"),
+    operations.Reply.PATIENT_DETAILS.value: clark("hl7:subject/hl7:patient"),
+}
 
 _READERS: dict[str, Callable[[etree._Element], PayloadFields]] = {
     operations.ReplyKind.VERIFY.value: _read_verify,

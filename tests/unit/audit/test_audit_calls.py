@@ -53,7 +53,7 @@ def _trail(trail_dir: Path) -> list[dict[str, Any]]:
 
 
 def _reply(code: str = "SMSP-0000", patient: Patient | None = PATIENT) -> httpx.Response:
-    body = responses.business_reply(operations.GET, Answer(code, patient), relates_to="X")
+    body = responses.business_reply(operations.GET, Answer(code, patient), relates_to=None)
     return httpx.Response(200, content=body, headers={"Content-Type": "text/xml"})
 
 

@@ -126,7 +126,7 @@ def _ok() -> httpx.Response:
 
     patient = Patient(nhs_number="9991000003", given_names=("Eleanor",),
                       family_name="Fairweather", gender="female", birth_date="1984-03-14")
-    body = responses.business_reply(operations.GET, Answer("SMSP-0000", patient), relates_to="X")
+    body = responses.business_reply(operations.GET, Answer("SMSP-0000", patient), relates_to=None)
     return httpx.Response(200, content=body, headers={"Content-Type": "text/xml"})
 
 
@@ -141,7 +141,7 @@ def _business(code: str) -> httpx.Response:
     from smsp_cli.sandbox import responses
     from smsp_cli.sandbox.matching import Answer
 
-    body = responses.business_reply(operations.GET, Answer(code, None), relates_to="X")
+    body = responses.business_reply(operations.GET, Answer(code, None), relates_to=None)
     return httpx.Response(200, content=body, headers={"Content-Type": "text/xml"})
 
 
