@@ -35,7 +35,7 @@ _ROW_OF = {
     errors.ProviderRejected: "provider rejected the request",
     errors.ProviderFailed: "provider failed or answered unusably",
     errors.UnsafeReply: "provider failed or answered unusably",
-    errors.MismatchedReply: "a reply that does not answer the request sent",
+    errors.MismatchedReply: "provider failed or answered unusably",
     errors.Unreachable: "could not reach the provider",
     errors.UntrustedServer: "could not reach the provider",
     errors.ConfigError: "local configuration or credential problem",

@@ -94,11 +94,11 @@ def _read_patient_details(payload: etree._Element) -> PayloadFields:
 
 # Where each kind of payload holds its patient records (spec §3.5-3.7).
 _RECORD_PATHS = {
-    operations.Reply.VERIFY.value: clark(
+    operations.ReplyKind.VERIFY.value: clark(
         "hl7:component/hl7:validIdentifier/hl7:subject/hl7:patient"
     ),
-    operations.Reply.NHS_NUMBER.value: clark("hl7:subject/hl7:patient"),
-    operations.Reply.PATIENT_DETAILS.value: clark("hl7:subject/hl7:patient"),
+    operations.ReplyKind.NHS_NUMBER.value: clark("hl7:subject/hl7:patient"),
+    operations.ReplyKind.PATIENT_DETAILS.value: clark("hl7:subject/hl7:patient"),
 }
 
 _READERS: dict[str, Callable[[etree._Element], PayloadFields]] = {
