@@ -27,6 +27,16 @@ REFERENCE_ORIGIN = (
 )
 
 
+FUNCTIONAL = Path(__file__).resolve().parent / "functional"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/functional/ ``e2e``: ``pytest -m e2e`` selects them all."""
+    for item in items:
+        if item.path.is_relative_to(FUNCTIONAL):
+            item.add_marker(pytest.mark.e2e)
+
+
 def reference_path(relative: str = "") -> Path:
     """A file or folder of the reference pack; skips the calling test, saying why, if absent."""
     path = REFERENCE / relative

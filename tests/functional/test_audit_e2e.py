@@ -22,8 +22,6 @@ from smsp_cli.sandbox.server import SandboxServer, server_context
 from tests.lib.cli import smsp
 from tests.lib.measure import SMSP
 
-pytestmark = pytest.mark.e2e
-
 FOUND = ("9991000003", "--dob", "1984-03-14")
 
 

@@ -12,8 +12,6 @@ import pytest
 from smsp_cli.audit import Trail, records
 from tests.lib.cli import Run, smsp
 
-pytestmark = pytest.mark.e2e
-
 FOUND = ("9991000003", "--dob", "1984-03-14")
 SUPERSEDED, SUCCESSOR = "9991000054", "9991000062"
 

@@ -14,8 +14,6 @@ from smsp_cli.audit import Trail, records
 from smsp_cli.audit.verify import verify
 from tests.lib.cli import Run, smsp
 
-pytestmark = pytest.mark.e2e
-
 LOOKUPS = (
     ("verify", "9991000003", "--dob", "1984-03-14"),
     ("get", "9991000003", "--dob", "1984-03-14"),

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
     from smsp_cli.sandbox.server import SandboxServer
 
-pytestmark = pytest.mark.e2e
-
 PASSPHRASE = "Tr0ub4dor&3 never-print-me"
 FOUND = ("9991000003", "--dob", "1984-03-14")
 SMARTCARD = "urp=555021935107,user=555021936108,role=R8000,org=urn:nhs-uk:identity:ods:RHM"
