@@ -3,6 +3,7 @@ sandbox, then tampered with every way, each one found and named with its sequenc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -146,6 +147,56 @@ def test_records_cut_from_the_end_are_found(trail: Path) -> None:
     run = smsp("audit", "verify")
     assert run.exit_code == 1
     assert "NOT WHOLE at sequence 8: cut: records 8 to 10 are missing" in run.stdout
+
+
+def test_one_record_cut_from_the_end_is_found(trail: Path) -> None:
+    # The smallest cut: the checkpoint is exactly one record ahead of the trail.
+    _rewrite(trail, _lines(trail)[:9])
+    run = smsp("audit", "verify")
+    assert run.exit_code == 1
+    assert "NOT WHOLE at sequence 10: cut: record 10 is missing" in run.stdout
+    problem = _problem(smsp("audit", "verify", "--json"))
+    assert (problem["seq"], problem["kind"]) == (10, "cut")
+
+
+def _sha256(line: bytes) -> str:
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def _write_checkpoint(trail: Path, seq: int, digest: str) -> None:
+    # The checkpoint file's documented shape: one JSON line padded to 128 bytes.
+    text = json.dumps({"seq": seq, "hash": digest})
+    (trail / "checkpoint.json").write_bytes((text.ljust(127) + "\n").encode("ascii"))
+
+
+def test_a_lagging_checkpoint_alone_is_only_a_note(trail: Path) -> None:
+    lines = _lines(trail)
+    _write_checkpoint(trail, 8, _sha256(lines[7]))
+    run = smsp("audit", "verify")
+    assert run.exit_code == 0, run.stdout
+    assert "the checkpoint is 2 record(s) behind the trail" in run.stdout
+
+
+def test_an_edited_checkpointed_record_is_found_when_the_chain_after_it_is_relinked(
+    trail: Path,
+) -> None:
+    # The checkpoint lags the trail (a crash between a record and its checkpoint), then the
+    # record it names is edited and every later record re-linked: the chain is whole again,
+    # and only the checkpoint's hash can tell.
+    lines = _lines(trail)
+    _write_checkpoint(trail, 8, _sha256(lines[7]))
+    assert b'"attempt":1' in lines[7]
+    lines[7] = lines[7].replace(b'"attempt":1', b'"attempt":2')
+    for index in (8, 9):
+        old_prev = _sha256(_lines(trail)[index - 1]).encode()
+        assert old_prev in lines[index]
+        lines[index] = lines[index].replace(old_prev, _sha256(lines[index - 1]).encode())
+    _rewrite(trail, lines)
+    problem = _problem(smsp("audit", "verify", "--json"))
+    assert (problem["seq"], problem["kind"]) == (8, "edited")
+    assert problem["detail"] == (
+        "sequence 8 was edited: it is not the record the checkpoint holds"
+    )
 
 
 def test_records_cut_from_the_end_stay_found_after_more_lookups(
