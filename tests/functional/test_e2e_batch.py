@@ -7,6 +7,7 @@ anything is sent; the failures that stop a batch at once; the rate limit, measur
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -287,6 +288,51 @@ def test_a_dead_endpoint_is_given_up_after_ten_unreachable_rows() -> None:
     assert [row["row"] for row in written] == list(range(1, len(written) + 1))
     assert all(row["error"]["type"] == "unreachable" for row in written)
     assert "10 rows in a row could not reach the provider" in run.stderr
+
+
+class ClosingListener:
+    """A loopback port that accepts every connection and closes it at once, counting them."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port = int(self._socket.getsockname()[1])
+        self.connections = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> ClosingListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._socket.close()
+        self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return  # closed by __exit__
+            self.connections += 1
+            connection.close()
+
+
+def test_one_at_a_time_the_tenth_unreachable_row_stops_the_batch() -> None:
+    # One lookup in flight and one attempt each: every connection the provider sees is one
+    # row. The tenth stops the batch: nine rows written, the tenth named as the stop. Row 11
+    # may already be with the lone worker when row 10's failure is judged (the scheduler
+    # queues a window ahead), so one more connection can be seen; a twelfth never.
+    stdin = ("nhs_number,dob\n" + f"{FOUND[0]},{FOUND[1]}\n" * 30).encode()
+    with ClosingListener() as provider:
+        run = batch("get", "-", "--endpoint", f"https://127.0.0.1:{provider.port}/smsp/pds",
+                    "--max-attempts", "1", "--concurrency", "1", stdin=stdin)
+    assert run.exit_code == 5, run.stderr
+    assert provider.connections in (10, 11)
+    assert [row["row"] for row in rows(run)] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert all(row["error"]["type"] == "unreachable" for row in rows(run))
+    assert "10 rows in a row could not reach the provider" in run.stderr
+    assert "9 rows: 0 ok, 0 not found, 0 invalid, 9 failed" in summary(run)
+    assert summary(run).endswith("; stopped at row 10")
 
 
 def test_missing_settings_prevent_the_batch_with_exit_6(tmp_path: Path) -> None:

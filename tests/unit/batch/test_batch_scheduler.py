@@ -19,17 +19,17 @@ from smsp_cli.batch.columns import plan
 from smsp_cli.batch.lookup import Job, RowLookup, RowOutcome, prepare
 from smsp_cli.batch.ratelimit import RateLimiter
 from smsp_cli.batch.reader import InputRow
-from smsp_cli.batch.scheduler import UNREACHABLE_LIMIT, Scheduler
+from smsp_cli.batch.scheduler import Scheduler
 from smsp_cli.domain import operations
 from smsp_cli.domain.errors import ProviderRejected, Unreachable
-from smsp_cli.domain.models import is_valid_nhs_number
 from smsp_cli.sandbox.certs import SandboxCredentials
 from smsp_cli.sandbox.embedded import settings_for
 from smsp_cli.sandbox.server import SandboxServer
 from smsp_cli.settings.connection import gather, resolve
+from tests.lib.nhs_numbers import OPENTEST
 
 DOB = "1984-03-14"
-NUMBERS = [n for n in (str(9992000000 + i) for i in range(2000)) if is_valid_nhs_number(n)]
+NUMBERS = list(OPENTEST)  # row n looks up NUMBERS[n - 1]; fifty rows at the most
 Handler = Callable[[int, httpx.Request], httpx.Response | None]
 
 
@@ -141,13 +141,14 @@ def test_a_held_up_row_stops_the_scheduler_running_ahead_of_the_window(
     assert scheduler.most_held <= 6
 
 
-def test_http_403_stops_the_batch_and_later_rows_stay_out(
+@pytest.mark.parametrize("status", [401, 403])
+def test_http_401_or_403_stops_the_batch_and_later_rows_stay_out(
     sandbox: SandboxServer, credentials: SandboxCredentials,
-    make_provider: Callable[[Handler], Provider],
+    make_provider: Callable[[Handler], Provider], status: int,
 ) -> None:
     def refuse_row_5(row: int, request: httpx.Request) -> httpx.Response | None:
         if row >= 5:
-            return httpx.Response(403, content=b"")
+            return httpx.Response(status, content=b"")
         time.sleep(0.05)  # earlier rows are still on their way when row 5 is refused
         return None
 
@@ -157,7 +158,7 @@ def test_http_403_stops_the_batch_and_later_rows_stay_out(
     assert scheduler.stopped is not None
     assert scheduler.stopped.row == 5
     assert isinstance(scheduler.stopped.error, ProviderRejected)
-    assert scheduler.stopped.error.http_status == 403
+    assert scheduler.stopped.error.http_status == status
     assert [outcome.number for outcome in written] == [1, 2, 3, 4]  # answers already coming
     assert max(provider.seen) <= 5 + scheduler.window  # nothing sent long after the stop
 
@@ -170,14 +171,35 @@ def test_ten_unreachable_rows_in_a_row_stop_the_batch(
         raise httpx.ConnectError("[Errno 111] Connection refused")
 
     provider = make_provider(refuse)
-    scheduler, written = _run(_lookup(sandbox, credentials, provider), _jobs(200))
+    scheduler, written = _run(_lookup(sandbox, credentials, provider), _jobs(50))
     assert scheduler.stopped is not None
     assert isinstance(scheduler.stopped.error, Unreachable)
-    assert f"{UNREACHABLE_LIMIT} rows in a row" in scheduler.stopped.error.message
-    assert scheduler.stopped.row <= UNREACHABLE_LIMIT + scheduler.window
-    assert len(provider.seen) < 200
+    assert scheduler.stopped.error.message.startswith(
+        "10 rows in a row could not reach the provider, so the batch stopped; the last: "
+    )
+    assert scheduler.stopped.row <= 10 + scheduler.window
+    assert len(provider.seen) < 50
     assert all(outcome.exit_code == 5 for outcome in written)
     assert [outcome.number for outcome in written] == list(range(1, len(written) + 1))
+
+
+def test_one_at_a_time_the_tenth_unreachable_row_is_the_stop(
+    sandbox: SandboxServer, credentials: SandboxCredentials,
+    make_provider: Callable[[Handler], Provider],
+) -> None:
+    def refuse(row: int, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    provider = make_provider(refuse)
+    # One lookup at a time and one attempt each (max_attempts 1): "in a row" is input order.
+    scheduler, written = _run(_lookup(sandbox, credentials, provider), _jobs(30),
+                              concurrency=1)
+    assert scheduler.stopped is not None
+    assert scheduler.stopped.row == 10
+    assert [outcome.number for outcome in written] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    # Row 11 may already be with the lone worker when row 10 is judged; row 12 never.
+    assert provider.seen[:10] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert len(provider.seen) <= 11
 
 
 def test_unreachable_rows_between_answers_do_not_stop_the_batch(
