@@ -6,6 +6,7 @@ anything is sent; the failures that stop a batch at once; the rate limit, measur
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -361,6 +362,10 @@ def timed_sandbox(credentials: SandboxCredentials,
 
 
 def test_rate_limit_holds_within_ten_percent(timed_sandbox: list[float]) -> None:
+    # Timed at the provider, on a machine that may be busy: a stall can only delay requests
+    # (never make the limiter send faster), and it can bunch at most the requests in flight
+    # (--concurrency 8) into a shorter gap. So the median gap is held within ten percent of
+    # 20 ms, and the rate over the whole run and in its busiest second are held above only.
     stdin = ("nhs_number,dob\n" + f"{FOUND[0]},{FOUND[1]}\n" * 200).encode()
     started = time.monotonic()
     run = batch("get", "-", "--rate-limit", "50", "--concurrency", "8", stdin=stdin)
@@ -369,11 +374,14 @@ def test_rate_limit_holds_within_ten_percent(timed_sandbox: list[float]) -> None
     assert len(rows(run)) == 200
     arrivals = sorted(timed_sandbox)
     assert len(arrivals) == 200
+    gaps = sorted(later - earlier for earlier, later in itertools.pairwise(arrivals))
+    median_gap = gaps[len(gaps) // 2]
+    assert 0.018 <= median_gap <= 0.022, f"median gap {median_gap * 1000:.1f} ms at 50/s"
     measured = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    assert 45 <= measured <= 55, f"{measured:.1f} lookups/s at --rate-limit 50"
+    assert measured <= 55, f"{measured:.1f} lookups/s at --rate-limit 50"
     assert elapsed >= 199 / 50  # no burst: 199 intervals of 20 ms at the least
-    busiest = max(sum(1 for t in arrivals if start <= t < start + 0.5) for start in arrivals)
-    assert busiest <= 0.5 * 50 * 1.1 + 1  # and no half second above the rate either
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
+    assert busiest <= 50 * 1.1 + 8, f"{busiest} lookups in one second"
 
 
 def test_resume_cuts_a_torn_last_line_and_says_so(tmp_path: Path) -> None:

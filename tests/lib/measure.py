@@ -19,22 +19,27 @@ import resource, subprocess, sys, time
 started = time.monotonic()
 done = subprocess.run(sys.argv[2:], check=False)
 seconds = time.monotonic() - started
-peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as out:
-    out.write(f"{peak_kib} {seconds}")
+    out.write(f"{usage.ru_maxrss} {seconds} {usage.ru_utime + usage.ru_stime}")
 sys.exit(done.returncode)
 """
 
 
 @dataclass(frozen=True)
 class Measured:
-    """One smsp process: exit code, streams, wall time and peak resident memory."""
+    """One smsp process: exit code, streams, wall time, CPU time and peak resident memory.
+
+    ``cpu_seconds`` (user + system) is what smsp itself spent: unlike the wall time it hardly
+    grows when other processes share the machine, so work bounds are asserted on it.
+    """
 
     exit_code: int
     stdout: str
     stderr: str
     seconds: float
     peak_mib: float
+    cpu_seconds: float
 
 
 def run(*args: str, timeout: float = 120) -> Measured:
@@ -49,5 +54,6 @@ def run(*args: str, timeout: float = 120) -> Measured:
             timeout=timeout,
             check=False,
         )
-        peak_kib, seconds = figures.read_text().split()
-    return Measured(done.returncode, done.stdout, done.stderr, float(seconds), int(peak_kib) / 1024)
+        peak_kib, seconds, cpu_seconds = figures.read_text().split()
+    return Measured(done.returncode, done.stdout, done.stderr, float(seconds),
+                    int(peak_kib) / 1024, float(cpu_seconds))

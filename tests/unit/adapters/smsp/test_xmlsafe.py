@@ -80,10 +80,10 @@ def test_utf16_document_without_dtd_parses() -> None:
 @pytest.mark.parametrize("document", HOSTILE.values(), ids=HOSTILE.keys())
 def test_libxml2_layer_refuses_dtds_even_without_the_byte_scan(document: bytes) -> None:
     # Defence in depth: an encoding the scan does not know must still be stopped here.
-    started = time.monotonic()
+    started = time.process_time()  # CPU, which a busy machine does not stretch
     with pytest.raises(xmlsafe.UnsafeXml):
         xmlsafe._parse_refusing_dtd(document)
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 1
 
 
 def test_xxe_never_reads_the_file(tmp_path: Path) -> None:
@@ -128,10 +128,10 @@ def test_xinclude_is_left_as_an_inert_element(tmp_path: Path) -> None:
 def test_deep_nesting_is_refused_quickly_as_hostile() -> None:
     depth = 100_000
     document = b"<a>" * depth + b"</a>" * depth
-    started = time.monotonic()
+    started = time.process_time()  # CPU, which a busy machine does not stretch
     with pytest.raises(xmlsafe.UnsafeXml) as caught:
         xmlsafe.parse(document)
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 1
     assert not isinstance(caught.value, xmlsafe.MalformedXml)
 
 
