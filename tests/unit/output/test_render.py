@@ -245,9 +245,10 @@ def test_every_field_at_its_longest_still_gives_at_most_64_kib(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: int
 ) -> None:
     monkeypatch.setenv("COLUMNS", str(columns))
-    started = time.perf_counter()
+    started = time.process_time()  # CPU, which a busy machine does not stretch
     out, _ = emitted(capsys, outcome(WORST, warnings=(LONG,) * 3), terminal=True)
-    assert time.perf_counter() - started < 1.0
+    took = time.process_time() - started
+    assert took < 1.0, f"{took:.2f} s of CPU"
     assert len(out.encode("utf-8")) <= 64 * 1024
     assert out.startswith("NHS Confidential:")
     if columns <= 40:

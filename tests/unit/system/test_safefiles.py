@@ -87,7 +87,7 @@ def test_what_is_not_a_regular_file_is_refused_at_once(
     started = time.monotonic()
     with pytest.raises(UnsafeFile) as caught:
         layer.open_file(path, os.O_RDWR)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # a FIFO opened blindly would block for ever
     assert str(path) in str(caught.value)
     wanted = {"symlink": "is a symbolic link", "fifo": "is a FIFO", "directory": "is a directory",
               "socket": "is a socket"}[make]
