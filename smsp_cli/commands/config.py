@@ -232,6 +232,10 @@ def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
     return values
 
 
+class _Encrypted(Exception):
+    """The signing key is encrypted: its passphrase is not asked for by config init."""
+
+
 def _has_token_default(values: dict[str, Any]) -> bool:
     from smsp_cli.settings.fhir import default_token_url
 
@@ -257,6 +261,14 @@ def _check_credentials(values: dict[str, Any]) -> None:
         signing_key = Path(values["signing_key"])
         if not signing_key.is_file():
             raise ConfigError(f"signing key {signing_key} does not exist or is not a file")
+        from smsp_cli.adapters.fhir.signin import load_signing_key
+
+        def locked(what: str) -> Any:
+            raise _Encrypted
+
+        # RSA, 2048 bits or more, a private key; an encrypted one is checked on first use.
+        with contextlib.suppress(_Encrypted):
+            load_signing_key(signing_key, locked)
         if values.get("ca_bundle") and not Path(values["ca_bundle"]).is_file():
             raise ConfigError(f"CA bundle {values['ca_bundle']} does not exist or is not a file")
         return
