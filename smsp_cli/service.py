@@ -166,10 +166,23 @@ def prepare(
 
     ``username`` is the client certificate's CN when the caller has already loaded it.
     """
+    if settings.fhir is not None:
+        from smsp_cli.adapters.fhir import requests as fhir_requests
+
+        # A PDS FHIR read stands for what every row sends; the signing key is checked too.
+        service_fhir_key(settings)
+        return fhir_requests.read(settings.endpoint, query.nhs_number or "9991000003")
     # ITK-WS WS-SEC-02: the sender is the client certificate's Subject CN unless set.
     sender = username or settings.username or _certificate_cn(settings)
     adapter: Adapter[Request] = adapters.for_settings(settings)
     return adapter.build(query, settings, username=sender, now=now)
+
+
+def service_fhir_key(settings: ConnectionSettings) -> None:
+    """Load the PDS FHIR signing key now (its passphrase asked once), or raise ConfigError."""
+    from smsp_cli import service_fhir
+
+    service_fhir.signing_key(settings)
 
 
 def _certificate_cn(settings: ConnectionSettings) -> str:
@@ -205,6 +218,11 @@ def open_session(
     The client certificate and key are loaded here, once, so a passphrase is asked for (or
     read) at most once however many requests the session sends.
     """
+    if settings.api == "fhir":
+        from smsp_cli import service_fhir
+
+        return service_fhir.open_session(settings, transport=transport,
+                                         max_connections=max_connections)
     from smsp_cli.settings import clientcert
     from smsp_cli.transport import http as http
 
@@ -266,6 +284,8 @@ def call(
 
 def sender_name(settings: ConnectionSettings, session: Session) -> str:
     """wsse:Username: the setting, else the session's client certificate CN (ITK-WS WS-SEC-02)."""
+    if settings.fhir is not None:
+        return settings.fhir.api_key  # PDS FHIR: the application, by its API key
     if settings.username:
         return settings.username
     client = session.client

@@ -10,6 +10,7 @@ DEMOG-0022, TOO_MANY_MATCHES is DEMOG-0007. verify and get apply SMSP's verifica
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -102,7 +103,7 @@ class Tokens:
 
         tokencache.drop(self.key)
         fhir = _fhir(self._settings)
-        key = signin.load_signing_key(fhir.signing_key, _passphrase(self._settings))
+        key = signing_key(self._settings)
         assertion = signin.client_assertion(
             key, api_key=fhir.api_key, key_id=fhir.signing_key_id, token_url=fhir.token_url
         )
@@ -142,6 +143,22 @@ class Tokens:
         if error is not None:
             fields["exit_code"] = int(error.exit_code)
         self._audit.token(self._settings, fields)
+
+
+_keys: dict[str, Any] = {}
+_keys_lock = threading.Lock()
+
+
+def signing_key(settings: ConnectionSettings) -> Any:
+    """The profile's signing key, loaded once a process (so its passphrase is asked once)."""
+    from smsp_cli.adapters.fhir import signin
+
+    path = _fhir(settings).signing_key
+    with _keys_lock:
+        key = _keys.get(str(path))
+        if key is None:
+            key = _keys[str(path)] = signin.load_signing_key(path, _passphrase(settings))
+        return key
 
 
 def _passphrase(settings: ConnectionSettings) -> Callable[[str], Any]:
@@ -278,7 +295,7 @@ def _send(request: FhirRequest, context: _Context) -> FhirAnswer:
                 after = error.retry_after if isinstance(error, FhirFailed) else None
                 wait = min(after, RETRY_AFTER_CAP) if after is not None else (
                     context.policy.delay(attempt))
-            _observe(context, attempt, request, error.one_line(), wait)
+            _observe(context, attempt, request, error.one_line(), wait, status)
             if wait is None:
                 raise _after(error, attempt) from None
             context.policy.sleep(wait)
@@ -300,13 +317,13 @@ def _after(error: SmspError, attempt: int) -> SmspError:
 
 
 def _observe(context: _Context, attempt: int, request: FhirRequest, failure: str | None,
-             wait: float | None) -> None:
+             wait: float | None, status: int | None = None) -> None:
     if context.on_attempt is None:
         return
     from smsp_cli.transport.retry import AttemptEvent
 
     context.on_attempt(AttemptEvent(attempt, context.policy.attempts, request.message_id,
-                                    request.tracking_id, failure, wait))
+                                    request.tracking_id, failure, wait, status))
 
 
 def _audit_reply(answer: FhirAnswer) -> Reply:

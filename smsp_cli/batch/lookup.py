@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from smsp_cli.domain.models import Query
     from smsp_cli.domain.results import Outcome
     from smsp_cli.settings.connection import ConnectionSettings
+    from smsp_cli.transport.retry import AttemptEvent
 
 # Answers that would be the same for every row: the batch stops at the first.
 ACCESS_DENIED_FAULT = "3000"  # ToolkitSOAPErrorCodes, spec §5.7
@@ -214,13 +215,23 @@ class RowLookup:
         try:
             outcome = service.call(
                 job.query, self._settings, session=self._session, policy=self._policy,
-                audit=self._audit, batch_row=job.number,
+                audit=self._audit, batch_row=job.number, on_attempt=self._observe,
             )
         except _Stopped:
             return cut_short(job)
         except SmspError as error:
             return failed(job.number, job.id, error)
         return answered(job.number, job.id, outcome)
+
+    def _observe(self, event: AttemptEvent) -> None:
+        # A 429 (too many requests) halves the batch's rate for 30 s; the row retries.
+        if event.http_status == 429 and self._limiter is not None:
+            self._limiter.slow_down()
+
+    @property
+    def slowdowns(self) -> int:
+        """How often a 429 halved the batch's rate."""
+        return self._limiter.slowdowns if self._limiter is not None else 0
 
     def stop(self) -> None:
         """Stop waiting: retries and rate-limit slots give up at once."""

@@ -22,6 +22,9 @@ class RateLimiter:
         if not rate > 0:
             raise ValueError("rate must be positive")
         self.interval = 1.0 / rate
+        self._base_interval = self.interval
+        self._slow_until = 0.0  # while the clock is before this, the rate is slowed
+        self.slowdowns = 0  # how often a 429 halved the rate
         self._clock = clock
         self._due: float | None = None  # when the next start may happen
         self._lock = threading.Lock()
@@ -40,12 +43,30 @@ class RateLimiter:
         """Start now and return 0, or return the seconds until a start is due."""
         with self._lock:
             now = self._clock()
+            self._restore(now)
             if self._due is not None and now < self._due:
                 return self._due - now
             on_schedule = self._due is not None and now - self._due < self.interval
             start = self._due if on_schedule and self._due is not None else now
             self._due = start + self.interval
             return 0.0
+
+    def slow_down(self, seconds: float = 30.0) -> None:
+        """Halve the rate for the next ``seconds`` (a provider said 429: too many requests).
+
+        Another 429 inside the window starts the 30 s again at the same half rate (the rates
+        do not compound: a burst of 429s from rows already in flight is one signal); once the
+        window has passed, the agreed rate is back.
+        """
+        with self._lock:
+            self.interval = self._base_interval * 2.0
+            self._slow_until = self._clock() + seconds
+            self.slowdowns += 1
+
+    def _restore(self, now: float) -> None:
+        if self._slow_until and now >= self._slow_until:
+            self.interval = self._base_interval
+            self._slow_until = 0.0
 
     def cancel(self) -> None:
         """Release every waiter now, and refuse every later one."""

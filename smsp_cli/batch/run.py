@@ -120,14 +120,14 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
         with bar if bar is not None else contextlib.nullcontext():
             stopped = scheduler.run(rows)
     except KeyboardInterrupt:
-        _finish(settings, tally, earlier, sink, tail="interrupted")
+        _finish(settings, tally, earlier, sink, tail=_slowed("interrupted", lookup.slowdowns))
         raise
     except _OutputClosed:
         # The reader of stdout went away (`| head`): stop quietly, as a shell pipeline expects.
         _finish(settings, tally, earlier, sink, tail="stdout was closed")
         return _EXIT_PIPE_CLOSED
     except SmspError:
-        _finish(settings, tally, earlier, sink, tail="stopped")
+        _finish(settings, tally, earlier, sink, tail=_slowed("stopped", lookup.slowdowns))
         raise
     finally:
         lookup.close()
@@ -135,10 +135,10 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
         where = f"stopped at row {stopped.row}"
         if isinstance(sink, FileSink) and not batch_input.is_stdin:
             where += f"; rerun with --resume to go on from there in {sink.name}"
-        _finish(settings, tally, earlier, sink, tail=where)
+        _finish(settings, tally, earlier, sink, tail=_slowed(where, lookup.slowdowns))
         _debug(stopped)
         raise stopped.error
-    _finish(settings, tally, earlier, sink)
+    _finish(settings, tally, earlier, sink, tail=_slowed(None, lookup.slowdowns))
     every = tally.exit_codes + earlier.exit_codes
     return ExitCode.OK if set(every) <= {ExitCode.OK} else ExitCode.NEGATIVE
 
@@ -190,6 +190,15 @@ def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
     if tail:
         line += f"; {tail}"
     note(line)
+
+
+def _slowed(tail: str | None, slowdowns: int) -> str | None:
+    """The summary's tail, saying how often a 429 halved the rate (rows waited, none failed)."""
+    if not slowdowns:
+        return tail
+    times = "once" if slowdowns == 1 else f"{slowdowns} times"
+    said = f"the provider answered 429 (too many requests) {times}: the rate was halved for 30 s"
+    return f"{tail}; {said}" if tail else said
 
 
 class _OutputClosed(Exception):

@@ -88,6 +88,7 @@ class FhirSandboxServer:
         patients: Iterable[SandboxPatient] | None = None,
         token_lifetime: int = TOKEN_LIFETIME,
         timeout: float = 15.0,
+        expire_tokens_every: int = 0,
     ) -> None:
         if patients is None:
             from smsp_cli.sandbox.builtin import BUILT_IN
@@ -98,6 +99,10 @@ class FhirSandboxServer:
         self.credentials = credentials
         self.host, self.port, self.timeout = host, port, timeout
         self.token_lifetime = token_lifetime
+        # Every N Patient calls, every token issued stops being valid: a token that expires
+        # in the middle of a batch (0: never).
+        self.expire_tokens_every = expire_tokens_every
+        self._served = 0
         held = tuple(patients)
         # The records with their SMSP-forced codes lifted, so that a search finds them.
         self.search_index = PatientIndex(
@@ -271,6 +276,10 @@ class FhirSandboxServer:
             return 401, fhir_records.operation_outcome(
                 "ACCESS_DENIED", diagnostics="Invalid access token", display="Access Denied - "
                 "Unauthorised"), mirrored
+        with self.lock:
+            self._served += 1
+            if self.expire_tokens_every and self._served % self.expire_tokens_every == 0:
+                self.tokens.clear()  # this call still passes; the next with it gets a 401
         relative = path[len(FHIR_PATH):]
         if relative.startswith("/Patient/") and relative.count("/") == 2:
             return (*self._read(relative.split("/")[2], request_id), mirrored)

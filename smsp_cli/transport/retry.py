@@ -82,6 +82,7 @@ class AttemptEvent:
     tracking_id: str
     failure: str | None = None  # the one-line error, when the attempt failed
     retry_in: float | None = None  # seconds before the next attempt, when there is one
+    http_status: int | None = None  # the status that failed it, when one did (429: slow down)
 
     def describe(self) -> str:
         """A line for stderr with -v (ids only: no patient data)."""

@@ -306,3 +306,20 @@ def test_cancel_releases_a_waiting_caller_at_once() -> None:
     started = time.monotonic()
     assert limiter.wait() is False
     assert time.monotonic() - started < 5
+
+
+def test_a_429_halves_the_rate_for_30_seconds_without_compounding() -> None:
+    from smsp_cli.batch.ratelimit import RateLimiter
+
+    now = [100.0]
+    limiter = RateLimiter(10.0, clock=lambda: now[0])
+    assert limiter.interval == pytest.approx(0.1)
+    limiter.slow_down()
+    limiter.slow_down()  # a second 429 inside the window: still half the rate
+    assert limiter.interval == pytest.approx(0.2)
+    assert limiter.slowdowns == 2
+    assert limiter.try_start() == 0.0
+    assert limiter.try_start() == pytest.approx(0.2)
+    now[0] = 130.5  # the window has passed: the agreed rate is back
+    assert limiter.try_start() == 0.0
+    assert limiter.interval == pytest.approx(0.1)
