@@ -19,7 +19,8 @@ from smsp_cli.adapters.fhir import records
 from smsp_cli.adapters.fhir import requests as fhir_requests
 from smsp_cli.adapters.fhir.replies import FhirAnswer, FhirFailed, FhirRejected
 from smsp_cli.domain import warning_codes
-from smsp_cli.domain.errors import ProviderFailed, SmspError
+from smsp_cli.domain.correlation import OTHER_NHS_NUMBER, SEVERAL_PATIENTS
+from smsp_cli.domain.errors import MismatchedReply, ProviderFailed, SmspError
 from smsp_cli.domain.models import is_valid_nhs_number
 from smsp_cli.domain.operations import DETAILS, GET, TRACE, VERIFY, Operation
 from smsp_cli.domain.results import FhirExchange, Outcome, Patient, Reply
@@ -130,6 +131,16 @@ class Tokens:
         self._record("issued", status, None)
         tokencache.store(self.key, token)
         return token
+
+    def after_refusal(self, refused: str) -> str:
+        """A token to try after ``refused`` got a 401: one another thread has already got, or
+        a new one."""
+        from smsp_cli.adapters.fhir import tokencache
+
+        token = tokencache.cached(self.key)
+        if token is not None and token.value != refused:
+            return token.value
+        return self.fresh().value
 
     def drop(self) -> None:
         """Forget the token: the API said it is no longer good."""
@@ -242,8 +253,8 @@ def _judged(query: Query, context: _Context) -> Outcome:
     if full.resource_type == "Patient":
         record = full.resource
         if records.patient(record).nhs_number != match:
-            raise ProviderFailed("PDS FHIR answered the read of the matched record with "
-                                 "another patient's record", hint="the reply was not used")
+            raise MismatchedReply("PDS FHIR answered the read of the matched record with "
+                                  "another patient's record", reason=OTHER_NHS_NUMBER)
         patient = records.patient(record, local_identifier=_local(query))
         full_reply = _reply(operation, "SMSP-0000", patient)
         return _outcome(query, full_reply, full_request, full, context, _extra(patient))
@@ -281,7 +292,7 @@ def _send(request: FhirRequest, context: _Context) -> FhirAnswer:
             if rejected.unauthorised and not signed_in_again:
                 # A 401 with a token we held: drop it, sign in, send once more (same id).
                 signed_in_again = True
-                token = context.tokens.fresh().value
+                token = context.tokens.after_refusal(token)
                 _observe(context, attempt, request, rejected.one_line(), 0.0)
                 continue
             _observe(context, attempt, request, rejected.one_line(), None)
@@ -365,9 +376,9 @@ def _read_reply(query: Query, answer: FhirAnswer) -> tuple[Reply, _Extra]:
     if not is_valid_nhs_number(held) or not passes:
         # Another record than the one asked for, which the details given do not verify: it
         # belongs to another patient (the correlation rule): nothing of it is shown.
-        raise ProviderFailed(
+        raise MismatchedReply(
             "PDS FHIR answered with a record for another NHS number that does not verify "
-            "against the details given", hint="the reply was not used; report it to the provider",
+            "against the details given", reason=OTHER_NHS_NUMBER,
         )
     # PDS's answer for a superseded number: the record under its new number (DEMOG-0017).
     extra = _extra(patient)
@@ -383,8 +394,8 @@ def _search_reply(query: Query, answer: FhirAnswer) -> tuple[Reply, _Extra, str 
     if not matches:
         return _reply(operation, "DEMOG-0001", None), _Extra(), None
     if len(matches) > 1:
-        raise ProviderFailed(f"PDS FHIR answered a search with {len(matches)} records despite "
-                             "_max-results=1", hint="the reply was not used")
+        raise MismatchedReply(f"PDS FHIR answered a search with {len(matches)} records despite "
+                              "_max-results=1", reason=SEVERAL_PATIENTS)
     patient = records.patient(matches[0], local_identifier=_local(query))
     if not is_valid_nhs_number(patient.nhs_number or ""):
         raise ProviderFailed("PDS FHIR answered a search with a record without a valid NHS "
@@ -428,12 +439,15 @@ def _reply(operation: Operation, code: str, patient: Patient | None,
 def _outcome(query: Query, reply: Reply, request: FhirRequest, answer: FhirAnswer,
              context: _Context, extra: _Extra) -> Outcome:
     from smsp_cli import service
+    from smsp_cli.domain.correlation import correlate
 
     settings = context.settings
+    # The API-neutral rule: the number asked for (or one successor), one patient at most.
+    correlation = correlate(query, reply, request.message_id)
     synthetic = settings.is_sandbox or answer.from_sandbox
     outcome = service.judge(query.operation, reply, request.message_id,
                             environment="sandbox" if synthetic else settings.environment,
-                            query=query)
+                            query=query, correlation=correlation)
     version = records.version_id(answer.resource) if answer.resource_type == "Patient" else None
     return replace(
         outcome,

@@ -30,8 +30,8 @@ RATE_LIMITED = "9991000151,1963-03-03"  # answers 429 once per X-Request-ID, the
 def fhir_sandbox(credentials: SandboxCredentials) -> Iterator[FhirSandboxServer]:
     from smsp_cli.sandbox.fhir_server import FhirSandboxServer
 
-    # Every token stops being valid after 7 Patient calls: it "expires" mid-batch, often.
-    with FhirSandboxServer(credentials, expire_tokens_every=7) as server:
+    # Every token stops being valid after 15 Patient calls: it "expires" mid-batch, often.
+    with FhirSandboxServer(credentials, expire_tokens_every=15) as server:
         yield server
 
 
