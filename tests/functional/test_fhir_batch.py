@@ -97,13 +97,13 @@ def test_fhir_batch_defaults_to_five_a_second(fhir_env: dict[str, str]) -> None:
 
 def test_killed_and_resumed_every_row_appears_once(fhir_env: dict[str, str],
                                                    tmp_path: Path) -> None:
-    count = 120
+    count = 300  # two seconds at 150 a second: killed well before the end, even when busy
     source = tmp_path / "in.csv"
     source.write_text("id,nhs_number,dob\n" + "".join(f"r{n},{FOUND}\n"
                                                       for n in range(1, count + 1)))
     out = tmp_path / "out.jsonl"
     command = [SMSP, "batch", "get", str(source), "--out", str(out), "--resume",
-               "--rate-limit", "300"]
+               "--rate-limit", "150"]
     env = {**os.environ, "NO_COLOR": "1"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
