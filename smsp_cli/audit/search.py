@@ -5,6 +5,10 @@ Filters combine with AND; the trail is streamed, file by file, oldest first. ``-
 finds every record of an attempt that named the number: the ``sent`` record with the request's
 number, the ``received`` or ``failed`` record after it, and a reply naming it (DEMOG-0017 names
 the superseded number and its successor).
+
+A search by NHS number, MessageID or user decodes only the lines that hold the value sought
+(:mod:`.needles`): its cost grows with the trail's size at about the speed of finding a string
+in it. A search by time or environment alone decodes every line.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from smsp_cli.audit import records
-from smsp_cli.audit.reader import Line, snapshot
+from smsp_cli.audit.needles import ENDED_BY, MAX_OPEN_CALLS, Finder, Needle, record_shaped
+from smsp_cli.audit.reader import Block, Line, snapshot
 from smsp_cli.domain.errors import UsageError
 
 
@@ -69,11 +74,28 @@ class Filters:
         return calls is not None and message_id in calls
 
 
+    def needles(self) -> tuple[Needle, bool] | None:
+        """A needle every matching line holds, and whether finding it needs case folded.
+
+        None when no filter gives one (time and environment alone), or when it cannot be
+        found byte for byte: then every line is decoded.
+        """
+        if self.nhs_number is not None:
+            return Needle.exact(self.nhs_number), False
+        if self.message_id is not None:
+            needle = Needle.caseless(self.message_id)
+            return (needle, True) if needle else None
+        if self.user is not None:
+            needle = Needle.caseless(self.user.casefold())
+            return (needle, True) if needle else None
+        return None
+
+
 @dataclass
 class Found:
     """A matching record and the line it was read from (the JSON output prints the line)."""
 
-    line: Line
+    raw: bytes
     record: dict[str, Any]
 
 
@@ -89,15 +111,92 @@ def search(directory: Path, filters: Filters, tally: Tally | None = None) -> Ite
     """Every record in the trail at ``directory`` that matches ``filters``, oldest first."""
     tally = tally if tally is not None else Tally()
     calls: set[str] = set()
+    wanted = filters.needles()
     with snapshot(directory) as taken:
-        for line in taken.lines():
-            record = records.decode(line.raw) if line.whole else None
-            if record is None:
-                tally.skipped += 1
+        if wanted is None:
+            for line in taken.lines():
+                yield from _judged(line, filters, calls, tally)
+            return
+        needle, caseless = wanted
+        open_calls: dict[str, Needle | None] = {}  # found by number, not yet ended
+        for piece in taken.pieces():
+            if isinstance(piece, Line):
+                yield from _judged(piece, filters, calls, tally)
                 continue
-            tally.records += 1
-            if filters.match(record, calls):
-                yield Found(line, record)
+            count = record_shaped(piece)
+            finder = Finder(piece)
+            if count is None or ((caseless or open_calls) and not finder.ascii()):
+                for raw in piece.lines():
+                    yield from _judged(Line(piece.file, 0, raw, True), filters, calls, tally)
+                continue
+            tally.records += count
+            yield from _needled(finder, needle, filters, calls, open_calls, tally)
+
+
+def _judged(line: Line, filters: Filters, calls: set[str], tally: Tally) -> Iterator[Found]:
+    """The exact rule for one line: decoded, counted, matched."""
+    record = records.decode(line.raw) if line.whole else None
+    if record is None:
+        tally.skipped += 1
+        return
+    tally.records += 1
+    if filters.match(record, calls):
+        yield Found(line.raw, record)
+
+
+def _needled(finder: Finder, needle: Needle, filters: Filters, calls: set[str],
+             open_calls: dict[str, Needle | None], tally: Tally) -> Iterator[Found]:
+    """The matching records of a record-shaped block (counted already), decoding only lines
+    that hold a needle: the filter's, or the MessageID of a call found by number and not yet
+    ended (a call whose MessageID gives no needle makes the block read line by line)."""
+    if None in open_calls.values():
+        yield from _every_line(finder.block, 0, filters, calls, tally)
+        return
+    finder.add(needle)
+    many = len(open_calls) > MAX_OPEN_CALLS
+    if many:
+        finder.add_calls(set(open_calls))
+    else:
+        for key, call_needle in open_calls.items():
+            assert call_needle is not None
+            finder.follow(key, call_needle)
+    for start, raw in finder.lines():
+        record = records.decode(raw)
+        if record is None:
+            tally.records -= 1
+            tally.skipped += 1
+            continue
+        known = len(calls)
+        if filters.match(record, calls):
+            yield Found(raw, record)
+        message_id = normal_message_id(record.get("message_id"))
+        if message_id is None:
+            continue
+        if len(calls) > known and message_id not in open_calls:
+            open_calls[message_id] = Needle.caseless(message_id)
+            call_needle = open_calls[message_id]
+            if call_needle is None:  # the rest of the block, and the next, line by line
+                yield from _every_line(finder.block, finder.end_of(start), filters, calls, tally)
+                return
+            if many:
+                finder.add_calls({message_id}, finder.end_of(start))
+            else:
+                finder.follow(message_id, call_needle, finder.end_of(start))
+        elif message_id in open_calls and record.get("event") in ENDED_BY:
+            del open_calls[message_id]
+            finder.following.discard(message_id)
+
+
+def _every_line(block: Block, start: int, filters: Filters, calls: set[str],
+                tally: Tally) -> Iterator[Found]:
+    """The lines of a counted block from ``start`` on, each decoded and matched."""
+    for raw in bytes(block.data[start : block.end - 1]).split(b"\n") if start < block.end else []:
+        record = records.decode(raw)
+        if record is None:
+            tally.records -= 1
+            tally.skipped += 1
+        elif filters.match(record, calls):
+            yield Found(raw, record)
 
 
 def normal_message_id(value: object) -> str | None:

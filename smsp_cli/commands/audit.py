@@ -105,7 +105,7 @@ def search(
                 found += 1
                 if json_lines:
                     # The line as the trail holds it: exact, and its hash can be checked.
-                    sys.stdout.write(hit.line.raw.decode("utf-8", "replace") + "\n")
+                    sys.stdout.write(hit.raw.decode("utf-8", "replace") + "\n")
                 else:
                     _table_rows(hit.record, first=found == 1)
             sys.stdout.flush()

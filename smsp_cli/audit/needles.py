@@ -1,0 +1,179 @@
+"""Finding the few lines a search can match without decoding the rest.
+
+A search by NHS number, MessageID or user matches about one record in a thousand, and decoding
+every line as JSON costs some 30 times what finding a string in the same bytes does. So a block
+of whole lines (:class:`~smsp_cli.audit.reader.Block`) is tested with a few C-speed calls:
+
+* its shape: every line in it starts ``{"seq":`` and ends ``}`` (counted at the joins between
+  lines, and checked against the sequence numbers of its first and last line); a block that
+  is not all record-shaped is searched line by line, decoding every line, as before;
+* a needle, a piece of the value sought that a matching line holds byte for byte: the NHS
+  number itself (digits: no case, never escaped in JSON), or for a MessageID or user, which
+  compare without case, the longest run of the value's characters that have no case and that
+  JSON never escapes (``-7425-40``); without one, the block is lowercased first. Case-free
+  matching counts only in a block that is all ASCII (``K``, the Kelvin sign, lowers to ``k``):
+  any other block is searched line by line.
+
+Each line holding a needle is decoded and judged by the same :meth:`Filters.match`, so what is
+found is what decoding every line finds, for lines as smsp writes them. (A line reshaped by
+hand with JSON escapes, say ``\\u0039`` for ``9``, can hide a value from its needle; that edit
+breaks the hash chain, which ``smsp audit verify`` reports.)
+
+The later records of a call found by NHS number (a reply naming no number, a failure) are
+found by the call's MessageID as a needle, from the record that named the number on, until
+the call's own ``received`` or ``failed`` record ends it. Calls left open (a process killed
+between a request and its reply) would each cost a pass over every later block: past
+:data:`MAX_OPEN_CALLS`, the lines whose ``message_id`` is one of them are found by one pattern
+instead.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from smsp_cli.audit.reader import Block
+
+# A line's start and end, at every join between two record-shaped lines.
+JOIN = b'}\n{"seq":'
+HEAD = b'{"seq":'
+_LEADING_SEQ = re.compile(rb'\{"seq":([1-9][0-9]{0,18}),')
+# Characters with no case that JSON writes as they are: a needle may be made of them.
+_CASELESS = re.compile(r'[0-9 !#-/:-@\[\]-`{-~]+')
+# A needle shorter than this would hold in too many lines to save anything.
+MIN_NEEDLE = 4
+ENDED_BY = ("received", "failed")
+MAX_OPEN_CALLS = 8
+# A line's own MessageID (a line holds one key of that name at most, as smsp writes it);
+# an escaped one is taken whole and judged by decoding the line.
+_MESSAGE_ID = re.compile(rb'"message_id":"((?:[^"\\]|\\.)*)"')
+
+
+def record_shaped(block: Block) -> int | None:
+    """How many lines the block holds when every one is shaped like a record, else None."""
+    data, end = block.data, block.end
+    if not data.startswith(HEAD) or data[end - 2] != ord("}"):
+        return None
+    joins = data.count(JOIN, 0, end)
+    last = data.rfind(b"\n", 0, end - 1) + 1
+    first_seq, last_seq = _leading_seq(data, 0), _leading_seq(data, last)
+    if first_seq is None or last_seq is None or last_seq - first_seq != joins:
+        return None  # a line of another shape, or a gap in the numbers: read line by line
+    return joins + 1
+
+
+def _leading_seq(data: bytearray, start: int) -> int | None:
+    found = _LEADING_SEQ.match(data, start)
+    return int(found.group(1)) if found else None
+
+
+@dataclass(frozen=True)
+class Needle:
+    """Bytes a matching line holds; ``lowered``: found in the lowercased block."""
+
+    text: bytes
+    lowered: bool
+
+    @classmethod
+    def exact(cls, value: str) -> Needle:
+        """A needle for a value compared as it is (an NHS number)."""
+        return cls(value.encode("ascii"), False)
+
+    @classmethod
+    def caseless(cls, value: str) -> Needle | None:
+        """A needle for a value compared without case; None when it is not ASCII."""
+        if not value.isascii() or not value:
+            return None
+        runs = _CASELESS.findall(value)
+        longest = max(runs, key=len, default="")
+        if len(longest) >= MIN_NEEDLE:
+            return cls(longest.encode("ascii"), False)
+        lowered = value.lower()
+        if '"' in lowered or "\\" in lowered or not lowered.isprintable():
+            return None  # JSON escapes it: not byte for byte in the line
+        return cls(lowered.encode("ascii"), True)
+
+
+@dataclass
+class Finder:
+    """The lines of a block that hold a needle, in order; needles may be added as it goes."""
+
+    block: Block
+    _lowered: bytes | None = None
+    _starts: list[int] = field(default_factory=list)
+    _seen: set[int] = field(default_factory=set)
+    following: set[str] = field(default_factory=set)
+    _followers: dict[int, list[tuple[str, Needle]]] = field(default_factory=dict)
+
+    def add(self, needle: Needle, after: int = 0) -> None:
+        """Queue every line holding ``needle`` that starts at or after ``after``."""
+        haystack, end = self._haystack(needle), self.block.end
+        position = haystack.find(needle.text, after, end)
+        while position >= 0:
+            stop = self._queue(position)
+            position = haystack.find(needle.text, stop + 1, end)
+
+    def follow(self, key: str, needle: Needle, after: int = 0) -> None:
+        """Queue the first line holding ``needle`` from ``after``, then, once that line has
+        been judged, the next, while ``key`` is in :attr:`following` (a call's records)."""
+        self.following.add(key)
+        position = self._haystack(needle).find(needle.text, after, self.block.end)
+        if position >= 0:
+            start = self.block.data.rfind(b"\n", 0, position) + 1
+            self._queue(position)
+            self._followers.setdefault(start, []).append((key, needle))
+
+    def _haystack(self, needle: Needle) -> bytes | bytearray:
+        if not needle.lowered:
+            return self.block.data
+        if self._lowered is None:
+            self._lowered = bytes(memoryview(self.block.data)[: self.block.end]).lower()
+        return self._lowered
+
+    def _queue(self, position: int) -> int:
+        """Queue the line holding ``position``; return where it ends (its newline)."""
+        data = self.block.data
+        start = data.rfind(b"\n", 0, position) + 1
+        if start not in self._seen:
+            self._seen.add(start)
+            heapq.heappush(self._starts, start)
+        return data.find(b"\n", position, self.block.end)
+
+    def add_calls(self, message_ids: set[str], after: int = 0) -> None:
+        """Queue every line from ``after`` whose MessageID, compared as search compares it,
+        is one of ``message_ids`` (or is written with an escape)."""
+        data, end = self.block.data, self.block.end
+        for found in _MESSAGE_ID.finditer(data, after, end):
+            value = found.group(1)
+            if b"\\" in value or _normal(value) in message_ids:
+                start = data.rfind(b"\n", 0, found.start()) + 1
+                if start not in self._seen:
+                    self._seen.add(start)
+                    heapq.heappush(self._starts, start)
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """(start, line) of each queued line in order, including lines queued meanwhile."""
+        data = self.block.data
+        while self._starts:
+            start = heapq.heappop(self._starts)
+            stop = data.find(b"\n", start)
+            yield start, bytes(data[start:stop])
+            for key, needle in self._followers.pop(start, []):
+                if key in self.following:
+                    self.follow(key, needle, stop + 1)
+
+    def end_of(self, start: int) -> int:
+        """Where the line starting at ``start`` ends (after its newline)."""
+        return self.block.data.find(b"\n", start) + 1
+
+    def ascii(self) -> bool:
+        """True when every byte of the block is ASCII (and of the buffer after it: what is
+        not yet a whole line there comes again in the next block)."""
+        return self.block.data.isascii()
+
+
+def _normal(value: bytes) -> str:
+    # As search.normal_message_id, for a block known to be ASCII.
+    return value.decode("ascii").strip().lower().removeprefix("uuid:")

@@ -1,0 +1,118 @@
+"""Search and verify over trails of several blocks (1 MiB each): what is found by needles and by
+the lines' starts is what decoding every line finds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smsp_cli.audit import Trail, checkpoint, records
+from smsp_cli.audit.checkpoint import Checkpoint
+from smsp_cli.audit.search import Filters, Tally, search
+from smsp_cli.audit.verify import verify
+
+NUMBER, OTHER = "9434765919", "9991000003"
+PAD = "x" * 700  # about 1 KiB a record: 3,000 records fill three blocks
+
+
+def _write(directory: Path, rows: list[dict[str, Any]]) -> None:
+    """Records as the writer writes them, chained on from the checkpoint (faster than
+    appending one at a time under the lock, which the writer's own tests cover)."""
+    directory.mkdir(exist_ok=True)
+    saved = checkpoint.read(directory) or Checkpoint(0, None)
+    seq, prev, lines = saved.seq, saved.hash, []
+    for fields in rows:
+        seq += 1
+        lines.append(records.encode(seq, prev, records.stamped(fields.pop("event"),
+                                                               {**fields, "pad": PAD})))
+        prev = records.digest(lines[-1])
+    with open(directory / "audit.jsonl", "ab") as handle:
+        handle.write(b"".join(lines))
+    (directory / "checkpoint.json").write_bytes(Checkpoint(seq, prev).encode())
+
+
+def _call(n: int, number: str, *, ends: str | None = "received") -> list[dict[str, Any]]:
+    message_id = f"{n:08X}-7425-40DE-944B-E07FC1F90AE7"
+    rows = [{"event": "sent", "message_id": message_id, "nhs_numbers": [number]}]
+    if ends is not None:
+        rows.append({"event": ends, "message_id": message_id, "nhs_numbers": []})
+    return rows
+
+
+def _seqs(directory: Path, filters: Filters, tally: Tally | None = None) -> list[int]:
+    return [found.record["seq"] for found in search(directory, filters, tally)]
+
+
+def test_a_calls_later_records_are_found_blocks_later_with_many_calls_open(
+    tmp_path: Path,
+) -> None:
+    rows: list[dict[str, Any]] = []
+    for n in range(12):  # twelve calls naming the number, left open (no reply yet)
+        rows += _call(n, NUMBER, ends=None)
+    rows += [row for n in range(100, 1600) for row in _call(n, OTHER)]
+    rows += [{"event": "failed", "message_id": f"{3:08x}-7425-40de-944b-e07fc1f90ae7",
+              "nhs_numbers": []}]  # call 3's failure, written in lowercase, two blocks on
+    _write(tmp_path, rows)
+    tally = Tally()
+    assert _seqs(tmp_path, Filters(nhs_number=NUMBER), tally) == [*range(1, 13), 3013]
+    assert (tally.records, tally.skipped) == (3013, 0)
+
+
+def test_a_call_ended_in_a_later_block_is_found_with_one_call_open(tmp_path: Path) -> None:
+    rows = _call(1, NUMBER, ends=None)
+    rows += [row for n in range(100, 1600) for row in _call(n, OTHER)]
+    rows += [{"event": "received", "message_id": f"{1:08X}-7425-40DE-944B-E07FC1F90AE7",
+              "nhs_numbers": []}]
+    _write(tmp_path, rows)
+    assert _seqs(tmp_path, Filters(nhs_number=NUMBER)) == [1, 3002]
+
+
+def test_message_id_and_user_compare_without_case_across_blocks(tmp_path: Path) -> None:
+    rows = [row for n in range(1500) for row in _call(n, OTHER)]
+    rows[2000]["username"] = "Clinic Desk"
+    _write(tmp_path, rows)
+    assert _seqs(tmp_path, Filters(message_id="000003e8-7425-40de-944b-e07fc1f90ae7")) == [
+        2001, 2002,
+    ]
+    assert _seqs(tmp_path, Filters(user="CLINIC DESK")) == [2001]
+
+
+def test_a_line_that_is_not_a_record_in_a_large_trail_is_counted_as_skipped(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, [row for n in range(1500) for row in _call(n, OTHER)])
+    path = tmp_path / "audit.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1800:1801] = [b"garbage\n"]  # call 900's request replaced: its reply not found
+    path.write_bytes(b"".join(lines))
+    tally = Tally()
+    assert _seqs(tmp_path, Filters(nhs_number=OTHER), tally)[1799:1801] == [1800, 1803]
+    assert (tally.records, tally.skipped) == (2999, 1)
+
+
+def test_verify_of_a_large_trail_keeps_a_torn_line_note_and_finds_a_broken_last_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path, [row for n in range(800) for row in _call(n, OTHER)])
+    path = tmp_path / "audit.jsonl"
+    with open(path, "ab") as handle:
+        handle.write(b'{"seq":1601,"prev":')  # torn by a crash
+    with Trail(tmp_path) as trail:  # sets it aside, says so, and goes on
+        trail.append(records.stamped("sent", {"nhs_numbers": [OTHER]}))
+    _write(tmp_path, [row for n in range(800, 1500) for row in _call(n, OTHER)])
+    report = verify(tmp_path)
+    assert report.ok
+    assert report.records == 3002
+    assert len(report.notes) == 1
+    assert report.notes[0].startswith("sequence 1601: ")
+    last = path.read_bytes().splitlines()[-1]
+    with open(path, "r+b") as handle:  # the last line keeps its start, its JSON broken
+        handle.seek(-len(last) - 1, 2)
+        handle.write(last[:-1] + b"]\n")
+    report = verify(tmp_path)
+    assert report.problem is not None
+    assert (report.problem.seq, report.problem.kind) == (3002, "edited")
+    assert report.problem.detail == "sequence 3002 was edited: its line is not an audit record"
+    capsys.readouterr()
