@@ -438,10 +438,13 @@ class Trail:
         self._fd = self._lock_fd = -1
 
     def _unavailable(self, exc: OSError) -> TrailUnavailable:
-        where = exc.filename or self.path
-        reason = exc.what if isinstance(exc, UnsafeFile) else (exc.strerror or str(exc))
+        if isinstance(exc, UnsafeFile):
+            problem = f"cannot write the audit trail: {exc}"
+        else:
+            problem = (f"cannot write the audit trail {exc.filename or self.path}: "
+                       f"{exc.strerror or exc}")
         return TrailUnavailable(
-            f"cannot write the audit trail {where}: {reason}",
+            problem,
             hint="smsp records every call and change before making it; fix the file or its "
             "directory, or set SMSP_DATA_DIR",
         )

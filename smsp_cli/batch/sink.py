@@ -10,11 +10,9 @@ modification time), so a resume can refuse another batch's file.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
-import stat
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -95,8 +93,10 @@ class FileSink:
 
     def close(self) -> None:
         """Make the rows durable and close the file."""
+        from smsp_cli.system.safefiles import files
+
         with contextlib.suppress(OSError):
-            os.fsync(self._descriptor)
+            files().sync(self._descriptor)
         os.close(self._descriptor)
 
 
@@ -108,6 +108,7 @@ def open_file(path: Path, *, operation: str, identity: InputIdentity | None,
     """
     descriptor = _open(path)
     try:
+        _hold(path, descriptor)
         size = os.fstat(descriptor).st_size
         earlier = Earlier()
         if size and not resume:
@@ -118,8 +119,7 @@ def open_file(path: Path, *, operation: str, identity: InputIdentity | None,
         if size:
             _check_meta(path, operation, identity)
             earlier = _scan(path, descriptor)
-        if not earlier.rows:
-            _write_meta(path, operation, identity)
+        _write_meta(path, operation, identity)  # names this process as the file's batch
         return FileSink(path, descriptor), earlier
     except BaseException:
         os.close(descriptor)
@@ -127,19 +127,42 @@ def open_file(path: Path, *, operation: str, identity: InputIdentity | None,
 
 
 def _open(path: Path) -> int:
-    flags = (os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
-             | getattr(os, "O_CLOEXEC", 0))
+    from smsp_cli.system.safefiles import UnsafeFile, files
+
     try:
-        descriptor = os.open(path, flags, FILE_MODE)
+        return files().open_user_file(path, os.O_RDWR | os.O_APPEND)
+    except UnsafeFile as exc:
+        what = exc.what
+        if what.startswith("is a symbolic link"):
+            what = "is a symbolic link; refusing to follow it"
+        raise UsageError(f"--out {path} {what}", hint="name a regular file") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UsageError(f"--out {path} is a symbolic link; refusing to follow it",
-                             hint="name the file itself") from None
         raise UsageError(f"cannot open --out {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise UsageError(f"--out {path} is not a regular file")
-    return descriptor
+
+
+def _hold(path: Path, descriptor: int) -> None:
+    """Take FILE's lock for this batch: it goes with the process, ``kill -9`` included."""
+    from smsp_cli.system.safefiles import LockBusy, files
+
+    try:
+        files().lock(descriptor, wait=False)
+    except LockBusy:
+        holder = _holder(path)
+        raise UsageError(
+            f"--out {path} is being written by another smsp batch"
+            + (f" (process {holder})" if holder else ""),
+            hint="wait for it to finish, or name another file",
+        ) from None
+
+
+def _holder(path: Path) -> int | None:
+    """The process that last began a batch on FILE, as its ``.meta`` says."""
+    try:
+        recorded = json.loads(meta_path(path).read_bytes()[:65536])
+    except (OSError, ValueError):
+        return None
+    pid = recorded.get("pid") if isinstance(recorded, dict) else None
+    return pid if isinstance(pid, int) and not isinstance(pid, bool) else None
 
 
 def meta_path(path: Path) -> Path:
@@ -150,6 +173,7 @@ def meta_path(path: Path) -> Path:
 def _meta(operation: str, identity: InputIdentity | None) -> dict[str, Any]:
     return {
         "operation": operation,
+        "pid": os.getpid(),
         "input": None if identity is None else {
             "path": identity.path, "size": identity.size, "mtime_ns": identity.mtime_ns,
         },
@@ -157,22 +181,14 @@ def _meta(operation: str, identity: InputIdentity | None) -> dict[str, Any]:
 
 
 def _write_meta(path: Path, operation: str, identity: InputIdentity | None) -> None:
+    from smsp_cli.system.safefiles import files
+
     target = meta_path(path)
-    partial = target.with_name(target.name + ".partial")
     data = (json.dumps(_meta(operation, identity), indent=2) + "\n").encode("utf-8")
     try:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        descriptor = os.open(partial, flags, FILE_MODE)
-        try:
-            os.write(descriptor, data)
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(partial, target)  # whole or not at all
+        files().write_atomically(target, data)  # whole or not at all
     except OSError as exc:
-        raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
+        raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 def _check_meta(path: Path, operation: str, identity: InputIdentity | None) -> None:

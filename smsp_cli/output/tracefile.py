@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import os
-import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smsp_cli.domain.errors import ConfigError
+from smsp_cli.domain.errors import ConfigError, UsageError
 from smsp_cli.untrusted.sanitize import hide_values, visible
 
 if TYPE_CHECKING:
@@ -25,9 +23,10 @@ TRACE_FILE_MODE = 0o600
 class TraceFile:
     """A private file for the trace, opened before anything is sent so a bad path fails fast.
 
-    It is created with mode 0600. An existing file is reused only when it is a regular file of
-    ours with no other hard links; a symbolic link is never followed (O_NOFOLLOW), so a link
-    planted at the path cannot redirect the trace into another file.
+    A new file is created with mode 0600. An existing file is used only when it is an empty
+    regular file of the user's with no other hard links (what ``mktemp`` makes), its mode left
+    as the user set it; a link is never followed, and a file with content, a FIFO or a device
+    is refused (exit 2) before anything is sent: a trace never replaces another file.
     """
 
     def __init__(self, path: Path, descriptor: int) -> None:
@@ -36,26 +35,26 @@ class TraceFile:
 
     @classmethod
     def create(cls, path: Path) -> TraceFile:
-        """Open ``path`` for the trace, or raise ConfigError saying why it cannot be."""
-        flags = (
-            os.O_WRONLY
-            | os.O_CREAT
-            | getattr(os, "O_NOFOLLOW", 0)
-            | getattr(os, "O_NONBLOCK", 0)  # a FIFO with no reader fails instead of hanging
-            | getattr(os, "O_CLOEXEC", 0)
-            | getattr(os, "O_BINARY", 0)
-        )
+        """Open ``path`` for the trace, or raise UsageError saying why it cannot be."""
+        from smsp_cli.system.safefiles import UnsafeFile, files
+
         try:
-            descriptor = os.open(path, flags, TRACE_FILE_MODE)
+            descriptor = files().open_user_file(path, os.O_WRONLY)
+        except UnsafeFile as exc:
+            what = exc.what
+            if what.startswith("is a symbolic link"):
+                what = "is a symbolic link; refusing to follow it"
+            raise UsageError(f"--trace-file {path} {what}", hint="name a new file") from None
         except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.EMLINK):
-                raise ConfigError(
-                    f"trace file {path} is a symbolic link; refusing to follow it",
-                    hint="name a new file",
-                ) from None
             raise ConfigError(f"cannot create trace file {path}: {exc.strerror}") from None
         try:
-            _make_private(descriptor, path)
+            info = os.fstat(descriptor)
+            if info.st_size:
+                raise UsageError(f"--trace-file {path} already exists and is not empty; "
+                                 "a trace never replaces a file", hint="name a new file")
+            if info.st_nlink > 1:
+                raise UsageError(f"--trace-file {path} has other hard links",
+                                 hint="name a new file")
         except BaseException:
             os.close(descriptor)
             raise
@@ -76,22 +75,6 @@ class TraceFile:
         if self._descriptor >= 0:
             os.close(self._descriptor)
             self._descriptor = -1
-
-
-def _make_private(descriptor: int, path: Path) -> None:
-    info = os.fstat(descriptor)
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"trace file {path} exists and is not a regular file")
-    if info.st_nlink > 1:
-        raise ConfigError(
-            f"trace file {path} has other hard links; refusing to overwrite it",
-            hint="name a new file",
-        )
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise ConfigError(f"trace file {path} belongs to another user", hint="name a new file")
-    if hasattr(os, "fchmod"):
-        os.fchmod(descriptor, TRACE_FILE_MODE)  # an existing file may have been 0644
-    os.ftruncate(descriptor, 0)
 
 
 @contextlib.contextmanager

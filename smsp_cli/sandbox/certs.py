@@ -17,9 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-import secrets
 import stat
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -221,19 +219,9 @@ def write_atomically(path: Path, data: bytes, *, private: bool) -> None:
     never readable by others, not even for a moment. Readers see the old file or the new one,
     never half of one.
     """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    mode = _PRIVATE_FILE_MODE if private else _PUBLIC_FILE_MODE
-    descriptor = os.open(temporary, flags, mode)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    from smsp_cli.system.safefiles import files
+
+    files().write_atomically(path, data, mode=_PRIVATE_FILE_MODE if private else _PUBLIC_FILE_MODE)
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:
@@ -282,25 +270,22 @@ def _general_name(san: str) -> x509.GeneralName:
         return x509.DNSName(san)
 
 
-def _make_private_dir(directory: Path) -> None:
-    directory.mkdir(mode=_PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    # The folder holds private keys: tighten one that already existed with a looser mode.
-    if os.name == "posix" and stat.S_IMODE(directory.stat().st_mode) != _PRIVATE_DIR_MODE:
-        os.chmod(directory, _PRIVATE_DIR_MODE)
+def _make_private_dir(directory: Path) -> Path:
+    from smsp_cli.system.safefiles import files
+
+    # The folder holds private keys: never a link, ours, and tightened to 0700 if looser.
+    layer = files()
+    return layer.directory(layer.base_directory(directory.parent) / directory.name)
 
 
 @contextmanager
 def _exclusive_lock(path: Path) -> Iterator[None]:
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, _PRIVATE_FILE_MODE)
+    from smsp_cli.system.safefiles import files
+
+    layer = files()
+    descriptor = layer.open_file(path, os.O_RDWR)
     try:
-        if sys.platform == "win32":
-            import msvcrt
-
-            msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        layer.lock(descriptor)
         yield
     finally:
         os.close(descriptor)  # closing the descriptor releases the lock

@@ -398,26 +398,7 @@ def _check_pair(
 @contextlib.contextmanager
 def _private_files(cert_pem: bytes, key_pem: bytes) -> Iterator[tuple[str, str]]:
     """Two paths OpenSSL can open, holding ``cert_pem`` and the (encrypted) ``key_pem``."""
-    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
-        descriptors: list[int] = []
-        try:
-            for name, content in (("smsp-client-cert", cert_pem), ("smsp-client-key", key_pem)):
-                descriptor = os.memfd_create(name, os.MFD_CLOEXEC)
-                descriptors.append(descriptor)
-                os.write(descriptor, content)
-            yield f"/proc/self/fd/{descriptors[0]}", f"/proc/self/fd/{descriptors[1]}"
-        finally:
-            for descriptor in descriptors:
-                os.close(descriptor)
-        return
-    import tempfile
+    from smsp_cli.system.safefiles import files
 
-    with tempfile.TemporaryDirectory(prefix="smsp-tls-") as directory:  # created 0700
-        paths = []
-        for name, content in (("cert.pem", cert_pem), ("key.pem", key_pem)):
-            path = os.path.join(directory, name)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(content)
-            paths.append(path)
+    with files().private_copies([cert_pem, key_pem]) as paths:
         yield paths[0], paths[1]

@@ -39,7 +39,7 @@ from smsp_cli.settings.connection import (
     gather,
 )
 from smsp_cli.settings.tomlwrite import render
-from smsp_cli.system.files import sync_directory
+from smsp_cli.system.safefiles import LockBusy, UnsafeFile, files
 
 CONFIG_DIR_VARIABLE = "SMSP_CONFIG_DIR"
 CONFIG_FILE_NAME = "config.toml"
@@ -142,9 +142,11 @@ def load(path: Path | None = None) -> Config:
     """Read and check the config file; a missing file is an empty config."""
     path = path or config_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read(path)
     except FileNotFoundError:
         return Config(path)
+    except UnsafeFile as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.what}") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
         raise ConfigError(f"cannot read config file {path}: {reason}") from None
@@ -155,6 +157,13 @@ def load(path: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     return _checked(path, document)
+
+
+def _read(path: Path) -> str:
+    # Never through a link, never a FIFO that would hang every lookup: the file layer refuses.
+    descriptor = files().open_file(path, os.O_RDONLY, create=False)
+    with os.fdopen(descriptor, "rb") as handle:
+        return handle.read().decode("utf-8")
 
 
 def _checked(path: Path, document: Mapping[str, object]) -> Config:
@@ -292,10 +301,12 @@ def locked(path: Path | None = None) -> Iterator[Config]:
     :func:`save` replaces); readers take no lock, since they only ever see a whole file.
     """
     path = path or config_path()
-    lock_path = path.with_name(LOCK_FILE_NAME)
+    layer = files()
     try:
-        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        path = layer.base_directory(path.parent) / path.name
+        descriptor = layer.open_file(path.with_name(LOCK_FILE_NAME), os.O_RDWR)
+    except UnsafeFile as exc:
+        raise ConfigError(f"cannot lock config file {path}: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"cannot lock config file {path}: {exc.strerror or exc}") from None
     try:
@@ -306,16 +317,13 @@ def locked(path: Path | None = None) -> Iterator[Config]:
 
 
 def _wait_for_lock(descriptor: int, path: Path) -> None:
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no advisory locks; the rename below is still atomic
-        return
+    layer = files()
     waited_until = time.monotonic() + LOCK_WAIT
     while True:
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            layer.lock(descriptor, wait=False)
             return
-        except BlockingIOError:
+        except LockBusy:
             if time.monotonic() > waited_until:
                 raise ConfigError(
                     f"config file {path} stayed locked for {LOCK_WAIT:g}s by another smsp",
@@ -333,25 +341,12 @@ def save(config: Config) -> None:
     """
     path = config.path
     text = dumps(config)
-    import secrets  # only when writing: a lookup reads the file at most
-
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    layer = files()
     try:
-        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        # O_EXCL and the mode at creation: the file is never readable by others, not even
-        # for a moment, whatever the umask.
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, FILE_MODE)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        sync_directory(path.parent)
+        directory = layer.base_directory(path.parent)
+        layer.write_atomically(directory / path.name, text.encode("utf-8"))
+    except UnsafeFile as exc:
+        raise ConfigError(f"cannot write config file {path}: {exc.what}") from None
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from smsp_cli.system.safefiles import DIR_MODE, FILE_MODE, Files, LockBusy, UnsafeFile, kind
+from smsp_cli.system.safefiles import (
+    DIR_MODE,
+    FILE_MODE,
+    Files,
+    LockBusy,
+    UnsafeFile,
+    kind,
+    write_all,
+)
 
 assert sys.platform != "win32"  # tells type checkers that what follows is POSIX-only
 
@@ -107,6 +117,28 @@ class PosixFiles(Files):
 
     def write_at(self, descriptor: int, data: bytes, offset: int) -> None:
         os.pwrite(descriptor, data, offset)
+
+    @contextlib.contextmanager
+    def private_copies(self, contents: list[bytes]) -> Iterator[list[str]]:
+        """On Linux, anonymous memory files (memfd) named through the process's own descriptor
+        directory: nothing reaches a disk or a directory others can list. Elsewhere, private
+        temporary files."""
+        own_descriptors = os.path.join(os.sep, "proc", "self", "fd")
+        if (sys.platform != "linux" or not hasattr(os, "memfd_create")
+                or not os.path.isdir(own_descriptors)):
+            with super().private_copies(contents) as paths:
+                yield paths
+            return
+        descriptors: list[int] = []
+        try:
+            for number, content in enumerate(contents):
+                descriptor = os.memfd_create(f"smsp-secret-{number}", os.MFD_CLOEXEC)
+                descriptors.append(descriptor)
+                write_all(descriptor, content)
+            yield [os.path.join(own_descriptors, str(fd)) for fd in descriptors]
+        finally:
+            for descriptor in descriptors:
+                os.close(descriptor)
 
     def sync_directory(self, directory: Path) -> None:
         try:

@@ -27,6 +27,7 @@ import os
 import stat
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -181,12 +182,34 @@ class Files(ABC):
     def sync_directory(self, directory: Path) -> None:
         """Force ``directory``'s entries (new files, renames) to the disk, where possible."""
 
+    @contextlib.contextmanager
+    def private_copies(self, contents: list[bytes]) -> Iterator[list[str]]:
+        """Paths a library that wants file names (OpenSSL) can read, holding ``contents``.
+
+        Here: files in a new private temporary directory (0700; on Windows, in the user's
+        profile), deleted when the block ends.
+        """
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="smsp-tls-") as directory:
+            paths = []
+            for number, content in enumerate(contents):
+                path = os.path.join(directory, f"{number}.pem")
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY,
+                                     FILE_MODE)
+                try:
+                    write_all(descriptor, content)
+                finally:
+                    os.close(descriptor)
+                paths.append(path)
+            yield paths
+
     def replace(self, source: Path, target: Path) -> None:
         """Rename ``source`` over ``target`` atomically (same directory)."""
         os.replace(source, target)
 
-    def write_atomically(self, path: Path, data: bytes) -> None:
-        """Replace ``path`` with ``data``: whole or not at all, 0600, on the disk when done.
+    def write_atomically(self, path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+        """Replace ``path`` with ``data``: whole or not at all, ``mode`` (0600), on the disk.
 
         A new file beside it (O_EXCL, 0600 from the start) is written, synced, renamed over
         ``path`` and the directory synced. An existing ``path`` that is a link or not a regular
@@ -198,7 +221,7 @@ class Files(ABC):
             self.check_file(path, os.lstat(path))
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC | _BINARY
-        descriptor = os.open(temporary, flags, FILE_MODE)
+        descriptor = os.open(temporary, flags, mode)
         try:
             try:
                 write_all(descriptor, data)

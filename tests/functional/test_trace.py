@@ -133,13 +133,38 @@ def test_trace_file_with_reveal_holds_patient_data(tmp_path: Path) -> None:
     assert "Fairweather" in text
 
 
-def test_an_existing_trace_file_is_replaced_and_made_private(tmp_path: Path) -> None:
+def test_an_existing_trace_file_with_content_is_refused_before_sending(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
     trace = tmp_path / "old.trace"
-    trace.write_text("old content that is much longer than nothing\n" * 500)
+    trace.write_text("old content\n")
     trace.chmod(0o644)
+    sent = len(sandbox.requests)
+    run = smsp(*GET, "--trace-file", str(trace))
+    assert run.exit_code == 2
+    assert f"--trace-file {trace} already exists and is not empty" in run.stderr
+    assert trace.read_text(encoding="utf-8") == "old content\n"
+    assert stat.S_IMODE(trace.stat().st_mode) == 0o644  # never loosened or tightened
+    assert len(sandbox.requests) == sent
+
+
+def test_an_empty_file_the_user_made_is_used_and_its_mode_left_alone(tmp_path: Path) -> None:
+    trace = tmp_path / "made-by-mktemp"
+    trace.touch(mode=0o600)
+    trace.chmod(0o640)
     assert smsp(*GET, "--trace-file", str(trace)).exit_code == 0
-    assert stat.S_IMODE(trace.stat().st_mode) == 0o600
-    assert "old content" not in trace.read_text(encoding="utf-8")
+    assert trace.read_text(encoding="utf-8").startswith("* smsp trace, ")
+    assert stat.S_IMODE(trace.stat().st_mode) == 0o640
+
+
+def test_a_fifo_as_trace_file_is_refused_at_once(tmp_path: Path, sandbox: SandboxServer) -> None:
+    fifo = tmp_path / "trace.fifo"
+    os.mkfifo(fifo)
+    sent = len(sandbox.requests)
+    run = smsp(*GET, "--trace-file", str(fifo))
+    assert run.exit_code == 2
+    assert f"--trace-file {fifo} is a FIFO, not a regular file" in run.stderr
+    assert len(sandbox.requests) == sent
 
 
 def test_a_symbolic_link_is_never_followed(tmp_path: Path, sandbox: SandboxServer) -> None:
@@ -149,7 +174,7 @@ def test_a_symbolic_link_is_never_followed(tmp_path: Path, sandbox: SandboxServe
     link.symlink_to(victim)
     sent = len(sandbox.requests)
     run = smsp(*GET, "--trace-file", str(link))
-    assert run.exit_code == 6
+    assert run.exit_code == 2
     assert "is a symbolic link; refusing to follow it" in run.stderr
     assert victim.read_text() == "precious\n"
     assert len(sandbox.requests) == sent  # refused before anything was sent

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 import threading
 import time
 from pathlib import Path
 
 from smsp_cli.adapters.fhir.signin import AccessToken
 from smsp_cli.system.files import data_dir
+from smsp_cli.system.safefiles import files
 
 TOKEN_DIR = "fhir-tokens"
 MARGIN = 30.0  # seconds before expiry a token is no longer handed out
@@ -57,16 +57,10 @@ def store(key: str, token: AccessToken) -> None:
     with _lock:
         _in_process[key] = token
         path = token_path(key)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         data = json.dumps({"access_token": token.value, "expires_at": token.expires_at})
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(descriptor, data.encode("ascii"))
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(temporary, path)
+        layer = files()  # never through a link, 0600 from the start, whole or not at all
+        directory = layer.directory(layer.base_directory(path.parent.parent) / path.parent.name)
+        layer.write_atomically(directory / path.name, data.encode("ascii"))
 
 
 def drop(key: str) -> bool:
@@ -88,16 +82,14 @@ def status(key: str, *, now: float | None = None) -> AccessToken | None:
 
 
 def _read(path: Path) -> AccessToken | None:
+    # Only a regular file of the user's own, never through a link (the file layer checks).
     try:
-        info = path.stat()
+        descriptor = files().open_file(path, os.O_RDONLY, create=False)
     except OSError:
         return None
-    if os.name == "posix" and (
-        info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077
-    ):
-        return None  # not ours alone: never trust or use it
     try:
-        document = json.loads(path.read_bytes()[:16384])
+        with os.fdopen(descriptor, "rb") as handle:
+            document = json.loads(handle.read(16384))
         value, expires = document["access_token"], float(document["expires_at"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

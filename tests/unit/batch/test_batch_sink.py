@@ -36,6 +36,7 @@ def test_a_new_file_is_private_and_described_by_its_meta(tmp_path: Path,
     assert stat.S_IMODE(meta_path(out).stat().st_mode) == 0o600
     assert json.loads(meta_path(out).read_text()) == {
         "operation": "get",
+        "pid": os.getpid(),  # the batch writing it, named to a second one that is refused
         "input": {"path": source.path, "size": source.size, "mtime_ns": source.mtime_ns},
     }
     assert out.read_bytes() == _row(1)

@@ -1,0 +1,134 @@
+"""Hostile local files where smsp's own files, or the user's --out, should be: links, FIFOs,
+a second batch on the same file. Real file layouts made by the test, the real sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from smsp_cli.sandbox.server import SandboxServer
+from tests.lib.cli import smsp
+from tests.lib.measure import SMSP
+
+pytestmark = pytest.mark.usefixtures("sandbox_env")
+
+GET = ("get", "9991000003", "--dob", "1984-03-14")
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "data"
+    monkeypatch.setenv("SMSP_DATA_DIR", str(directory))
+    return directory
+
+
+def _rows(path: Path, count: int) -> Path:
+    path.write_text("id,nhs_number,dob\n" + "".join(
+        f"r{n},9991000003,1984-03-14\n" for n in range(1, count + 1)), encoding="utf-8")
+    return path
+
+
+def test_a_linked_audit_directory_is_refused_and_never_chmodded(
+    data: Path, tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    elsewhere.chmod(0o755)
+    data.mkdir()
+    (data / "audit").symlink_to(elsewhere)
+    sent = len(sandbox.requests)
+    run = smsp(*GET)
+    assert run.exit_code == 6
+    assert f"{data.resolve() / 'audit'} is a symbolic link" in run.stderr
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755
+    assert list(elsewhere.iterdir()) == []
+    assert len(sandbox.requests) == sent
+
+
+def test_a_data_directory_that_is_a_link_the_user_made_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "real-data"
+    real.mkdir()
+    (tmp_path / "dotfiles-data").symlink_to(real)
+    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path / "dotfiles-data"))
+    assert smsp(*GET).exit_code == 0
+    assert (real / "audit" / "audit.jsonl").read_bytes().count(b"\n") == 2
+
+
+@pytest.mark.parametrize("name", ["checkpoint.json", "audit.jsonl", "audit.lock"])
+def test_a_fifo_in_place_of_a_trail_file_is_exit_6_at_once_with_nothing_sent(
+    data: Path, sandbox: SandboxServer, name: str
+) -> None:
+    assert smsp(*GET).exit_code == 0
+    fifo = data.resolve() / "audit" / name
+    fifo.unlink()
+    os.mkfifo(fifo)
+    sent = len(sandbox.requests)
+    started = time.monotonic()
+    run = smsp(*GET)
+    assert time.monotonic() - started < 1
+    assert run.exit_code == 6
+    assert f"{fifo} is a FIFO, not a regular file" in run.stderr
+    assert len(sandbox.requests) == sent
+
+
+def test_a_batch_checks_the_trail_before_its_first_request(
+    data: Path, tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    assert smsp(*GET).exit_code == 0
+    fifo = data.resolve() / "audit" / "audit.jsonl"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    sent = len(sandbox.requests)
+    run = smsp("batch", "get", str(_rows(tmp_path / "in.csv", 300)))
+    assert run.exit_code == 6
+    assert f"{fifo} is a FIFO" in run.stderr
+    assert run.stdout == ""
+    assert len(sandbox.requests) == sent
+
+
+def test_a_fifo_as_out_is_exit_2_with_nothing_sent(tmp_path: Path, sandbox: SandboxServer) -> None:
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    sent = len(sandbox.requests)
+    run = smsp("batch", "get", str(_rows(tmp_path / "in.csv", 3)), "--out", str(fifo))
+    assert run.exit_code == 2
+    assert f"--out {fifo} is a FIFO, not a regular file" in run.stderr
+    assert len(sandbox.requests) == sent
+
+
+def test_a_device_as_out_is_exit_2(tmp_path: Path) -> None:
+    run = smsp("batch", "get", str(_rows(tmp_path / "in.csv", 3)), "--out", os.devnull)
+    assert run.exit_code == 2
+    assert f"--out {os.devnull} is a character device, not a regular file" in run.stderr
+
+
+def test_one_batch_at_a_time_per_out_file(tmp_path: Path) -> None:
+    source = _rows(tmp_path / "in.csv", 200)
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "NO_COLOR": "1"}
+    command = [SMSP, "batch", "get", str(source), "--out", str(out), "--resume"]
+    first = subprocess.Popen([*command, "--rate-limit", "100"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while (not out.exists() or not out.read_bytes()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60,
+                                check=False)
+        assert second.returncode == 2
+        assert (f"--out {out} is being written by another smsp batch (process {first.pid})"
+                in second.stderr)
+        assert first.wait(60) == 0
+    finally:
+        first.kill()
+        first.wait()
+    rows = [json.loads(line)["row"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert rows == list(range(1, 201))
