@@ -38,6 +38,9 @@ class PosixFiles(Files):
     def is_link(self, info: os.stat_result) -> bool:
         return stat.S_ISLNK(info.st_mode)
 
+    def readable_by_others(self, info: os.stat_result) -> bool:
+        return bool(info.st_mode & 0o077)
+
     def owned(self, info: os.stat_result) -> bool:
         return info.st_uid == self._uid
 

@@ -79,6 +79,11 @@ class Files(ABC):
     def owned(self, info: os.stat_result) -> bool:
         """True when the file belongs to the user running smsp."""
 
+    def readable_by_others(self, info: os.stat_result) -> bool:
+        """True when the file's mode lets others read or write it (never, where there are no
+        modes: on Windows the profile directory's ACL decides)."""
+        return False
+
     def check_file(self, path: Path | str, info: os.stat_result) -> None:
         """Raise UnsafeFile unless ``info`` is a regular file, not a link, owned by the user."""
         if self.is_link(info):

@@ -83,11 +83,17 @@ def status(key: str, *, now: float | None = None) -> AccessToken | None:
 
 def _read(path: Path) -> AccessToken | None:
     # Only a regular file of the user's own, never through a link (the file layer checks).
+    layer = files()
     try:
-        descriptor = files().open_file(path, os.O_RDONLY, create=False)
+        descriptor = layer.open_user_file(path, os.O_RDONLY) if path.exists() else -1
     except OSError:
         return None
+    if descriptor < 0:
+        return None
     try:
+        if layer.readable_by_others(os.fstat(descriptor)):
+            os.close(descriptor)
+            return None  # not ours alone: never trust or use it
         with os.fdopen(descriptor, "rb") as handle:
             document = json.loads(handle.read(16384))
         value, expires = document["access_token"], float(document["expires_at"])
