@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from smsp_cli import adapters
 from smsp_cli.domain import codes
-from smsp_cli.domain.errors import ExitCode, SmspError
+from smsp_cli.domain.errors import SmspError
 from smsp_cli.domain.models import format_nhs_number
 from smsp_cli.domain.operations import TRACE, VERIFY, Operation
 from smsp_cli.domain.results import Outcome, Reply
+from smsp_cli.domain.verdict import verdict
 from smsp_cli.settings import connection as settings_module
 from smsp_cli.untrusted.sanitize import hide_values
 
@@ -395,25 +396,21 @@ def judge(
     if advice:
         warnings.append(advice)
         stderr.append(advice)
+    elif reply.response_code == SUPERSEDED:
+        successor = _successor(reply, correlation)
+        line, shown = superseded_warning(operation, query, reply, successor)
+        warnings.append(line)
+        stderr.append(shown)
     elif info.warning:
-        new_number = reply.patient.nhs_number if reply.patient else reply.nhs_number
-        if correlation is not None:
-            new_number = correlation.successor
-        if "{nhs}" not in info.warning:
-            warnings.append(info.warning)
-            stderr.append(info.warning)
-        elif new_number:
-            warnings.append(info.warning.format(nhs=format_nhs_number(new_number)))
-            stderr.append(info.warning.format(nhs="shown in the output"))
-        else:
-            # getPatientDetails given a superseded number answers without a record.
-            warnings.append(info.warning.split(":")[0] + ": use verify to find the new number")
-            stderr.append(warnings[-1])
-    if operation is VERIFY and reply.verified is False and exit_code == ExitCode.OK:
-        # A provider may say "not verified" in validIdentifier alone, with a success code.
-        exit_code = ExitCode.NEGATIVE
-        warnings.append("the NHS number was not verified against these details; do not use it")
-        stderr.append(warnings[-1])
+        warnings.append(info.warning)
+        stderr.append(info.warning)
+    found = None
+    if operation is VERIFY:
+        found = verdict(reply.response_code, reply.verified, info.text, exit_code)
+        exit_code = found.exit_code
+        if found.warning is not None and found.warning not in warnings:
+            warnings.append(found.warning)
+            stderr.append(found.warning)
     patient = reply.patient
     if patient is not None and patient.death_date:
         warnings.append(f"the patient has died (date of death {patient.death_date})")
@@ -429,6 +426,46 @@ def judge(
         stderr_warnings=tuple(stderr),
         synthetic=environment == "sandbox",
         environment=environment,
-        superseded_nhs_number=given if reply.response_code == "DEMOG-0017" else None,
+        superseded_nhs_number=given if reply.response_code == SUPERSEDED else None,
         warning_codes=("deceased",) if patient is not None and patient.death_date else (),
+        verified=found.verified if found is not None else None,
+        verification=found.shown if found is not None else "",
     )
+
+
+SUPERSEDED = "DEMOG-0017"
+# Where to find a superseded number's successor when the provider did not name it.
+_FIND_SUCCESSOR = "find the current number with 'smsp trace' or 'smsp search'"
+
+
+def _successor(reply: Reply, correlation: Correlation | None) -> str | None:
+    if correlation is not None and correlation.superseded is not None:
+        return correlation.successor  # asked by number: only another number succeeds it
+    return reply.patient.nhs_number if reply.patient else reply.nhs_number
+
+
+def superseded_warning(
+    operation: Operation, query: Query | None, reply: Reply, successor: str | None
+) -> tuple[str, str]:
+    """DEMOG-0017's warning, as output and as stderr shows it, for the command that ran.
+
+    With the successor named, it is the number to use (stderr points at the output instead
+    of printing it); without, it says so plainly, with advice that fits the command.
+    """
+    if successor:
+        head = "the NHS number you supplied has been superseded: use the new NHS number"
+        return f"{head} {format_nhs_number(successor)}", f"{head} shown in the output"
+    if query is None or query.nhs_number is None:
+        line = ("the patient's NHS number has been superseded and the provider did not name "
+                "its successor; check the current number with the provider before using it")
+        return line, line
+    head = ("the NHS number you supplied has been superseded and the provider did not name "
+            "its successor")
+    if operation is VERIFY:
+        line = f"{head}: do not use it; {_FIND_SUCCESSOR}"
+    elif reply.patient is not None:
+        line = (f"{head}: the record shown is under the superseded number; "
+                f"{_FIND_SUCCESSOR} before updating local records")
+    else:
+        line = f"{head}; {_FIND_SUCCESSOR}"
+    return line, line

@@ -143,3 +143,7 @@ class Outcome:
     fhir: FhirExchange | None = None  # PDS FHIR only
     superseded_nhs_number: str | None = None  # DEMOG-0017: the number that was asked for
     warning_codes: tuple[str, ...] = field(default=())  # stable codes of the warnings
+    # verify only: the verdict of smsp_cli/domain/verdict.py (None: unknown or not checked),
+    # and the words the table shows for it.
+    verified: bool | None = None
+    verification: str = ""

@@ -64,7 +64,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     }
     kind = outcome.operation.reply
     if kind is ReplyKind.VERIFY:
-        shape["verified"] = bool(reply.verified)
+        shape["verified"] = outcome.verified  # the verdict table (domain/verdict.py)
         shape["nhs_number"] = reply.nhs_number
     elif kind is ReplyKind.NHS_NUMBER:
         shape["nhs_number"] = reply.nhs_number

@@ -59,15 +59,19 @@ def result_rows(outcome: Outcome, *, note: str | None = None) -> list[Row]:
     kind = outcome.operation.reply
     rows: list[Row]
     if kind is ReplyKind.VERIFY:
-        # JSON says false for "not verified" and for a reply that does not say: so does this.
-        verified = "yes" if reply.verified else "no"
+        # The verdict's words: yes, no (why), unknown or not checked (smsp_cli/domain/verdict.py).
+        verified = outcome.verification or ("yes" if outcome.verified else "no")
         rows = [("Verified", verified), ("NHS number", nhs(reply.nhs_number))]
     elif kind is ReplyKind.NHS_NUMBER:
         rows = [("NHS number", nhs(reply.nhs_number)), ("Local id", text(reply.local_identifier))]
     elif reply.patient is None:
         rows = [("Patient", "no patient returned")]
     else:
-        rows = patient_rows(reply.patient, superseded=reply.response_code == "DEMOG-0017")
+        asked = outcome.superseded_nhs_number
+        # DEMOG-0017: only a number other than the one asked for is new.
+        renumbered = reply.response_code == "DEMOG-0017" and (
+            asked is None or reply.patient.nhs_number != asked)
+        rows = patient_rows(reply.patient, superseded=renumbered)
     rows += [("WARNING", bounds.cut(warning)) for warning in outcome.warnings]
     if note:
         rows.append(("Source", note))

@@ -110,17 +110,38 @@ def test_the_confidentiality_label_is_printed_once_at_the_top(
     assert out.splitlines()[0].strip() == CONFIDENTIAL
 
 
-def test_verify_shows_yes_and_no_as_json_says_true_and_false(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(("code", "valid", "word", "flag", "exit_code"), [
+    ("SMSP-0000", True, "yes", True, 0),
+    ("SMSP-0003", True, "yes", True, 0),
+    ("DEMOG-0017", True, "yes", True, 0),
+    ("SMSP-0000", False, "no: not verified", False, 1),
+    ("SMSP-0003", False, "no: not verified", False, 1),
+    ("DEMOG-0040", True, "no: the details do not match this NHS number", False, 1),
+    ("DEMOG-0022", True, "no: this NHS number has been invalidated", False, 1),
+    ("DEMOG-0001", None, "no: no patient has this NHS number and date of birth", False, 1),
+    ("DEMOG-0042", None, "no: this is not a new-style NHS number", False, 1),
+    ("SMSP-0000", None, "unknown: the provider did not say", None, 4),
+    ("DEMOG-0017", None, "unknown: the provider did not say", None, 4),
+    ("SMSP-0001", True, "not checked: Input message validation error", None, 3),
+    ("SMSP-0004", None, "not checked: Could not connect to Spine", None, 4),
+    ("DEMOG-9999", False, "not checked: Generic Spine Service Error", None, 4),
+])
+def test_verify_follows_the_verdict_table_in_json_table_and_exit_code(
+    capsys: pytest.CaptureFixture[str], code: str, valid: bool | None, word: str,
+    flag: bool | None, exit_code: int,
 ) -> None:
-    for verified, word, flag in ((True, "yes", True), (False, "no", False), (None, "no", False)):
-        result = outcome(None, operation="verifyNHSNumber", verified=verified,
-                         nhs_number="9991000003")
-        out, _ = emitted(capsys, result, terminal=True)
-        assert re.search(rf"Verified\s+│ {word}\s", out), out
-        assert "—" not in out.split("Verified")[1].splitlines()[0]
-        render.emit(result, OutputFormat.json)
-        assert json.loads(capsys.readouterr().out)["verified"] is flag
+    from smsp_cli import service
+    from smsp_cli.domain import operations
+
+    reply = Reply(kind=operations.VERIFY.reply.value, response_code=code, verified=valid,
+                  nhs_number="9991000003" if valid is not None else None)
+    result = service.judge(operations.VERIFY, reply, "8B75CC89-D7A5-40CC-A7A1-CF2E68C907FC",
+                           environment="live")
+    assert result.exit_code == exit_code
+    out, _ = emitted(capsys, result, terminal=True)
+    assert re.search(rf"Verified\s+│ {re.escape(word)}\s", out), out
+    render.emit(result, OutputFormat.json)
+    assert json.loads(capsys.readouterr().out)["verified"] is flag
 
 
 def test_telecoms_read_as_numbers_and_addresses_while_json_keeps_the_wire_values(
