@@ -8,6 +8,7 @@ echoes of the patient is masked on stderr.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,34 @@ def test_a_fault_echoing_the_patient_is_masked_on_stderr(
     assert "1000" in run.stderr
     assert [value for value in IDENTIFIERS if value in run.stderr] == []
     assert "*** *** 5919" in run.stderr or "[redacted]" in run.stderr
+
+
+# --- settings: a user's own values are untrusted text too -------------------------------------
+
+# ESC [31m would turn the terminal red and U+202E reverse what follows, were they printed raw.
+HOSTILE_NAME = "client\x1b[31m\u202ecert.pem"
+SHOWN_NAME = "client\\x1b[31m\\u202ecert.pem"
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+@pytest.mark.parametrize(("flag", "variable", "said"), [
+    ("--cert", "SMSP_CERT", "client certificate"),
+    ("--ca-bundle", "SMSP_CA_BUNDLE", "CA bundle"),
+])
+def test_a_setting_with_control_characters_is_shown_escaped_in_the_error_line(
+    sandbox_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    how: str, flag: str, variable: str, said: str,
+) -> None:
+    path = str(tmp_path / HOSTILE_NAME)
+    args: tuple[str, ...] = GET_SERVED
+    if how == "flag":
+        args += (flag, path)
+    else:
+        monkeypatch.setenv(variable, path)
+    for extra in ((), ("--json",)):
+        run = smsp(*args, *extra)
+        assert run.exit_code == 6, run.stderr
+        assert run.stderr.startswith(f"smsp: error: {said} "), run.stderr
+        assert f"{tmp_path}/{SHOWN_NAME}" in run.stderr
+        assert run.stderr.count("\n") == 1
+        assert not any(raw in run.stderr + run.stdout for raw in RAW)
