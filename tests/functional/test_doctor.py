@@ -41,6 +41,10 @@ from tests.lib.cli import Run, smsp
 from tests.lib.ports import closed_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+# A server's certificate names are the server's words: ESC [31m would turn the terminal red and
+# U+202E reverse the rest of the line, were they printed raw.
+HOSTILE_CN = "evil\x1b[31m\u202eprovider"
+HOSTILE_CN_SHOWN = "evil\\x1b[31m\\u202eprovider"
 TIMEOUT = "1"
 
 
@@ -56,6 +60,7 @@ class Pki:
     other_ca: Path
     server: SandboxCredentials  # a server for 127.0.0.1 trusting only ``ca``
     wrong_name: SandboxCredentials  # a server certificate for provider.example only
+    hostile_name: SandboxCredentials  # for 127.0.0.1, its CN holding ESC and U+202E
     client: tuple[Path, Path]
     expired: tuple[Path, Path]
     foreign: tuple[Path, Path]  # issued by the other CA
@@ -95,6 +100,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     client = issue_cert(ca, "doctor client", server=False)
     good = issue_cert(ca, "localhost", server=True, sans=("localhost", "127.0.0.1"))
     wrong = issue_cert(ca, "provider.example", server=True, sans=("provider.example",))
+    hostile = issue_cert(ca, HOSTILE_CN, server=True, sans=("127.0.0.1",))
     expired = issue_cert(
         ca,
         "doctor expired client",
@@ -108,6 +114,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         other_ca=directory / "other-ca.pem",
         server=_server_set(directory / "server", ca, good, client),
         wrong_name=_server_set(directory / "wrong-name", ca, wrong, client),
+        hostile_name=_server_set(directory / "hostile-name", ca, hostile, client),
         client=_pair(client, directory, "client"),
         expired=_pair(expired, directory, "expired"),
         foreign=_pair(
@@ -324,6 +331,18 @@ def silent_port() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
         yield listener.getsockname()[1]
+
+
+def test_a_server_certificate_name_with_controls_is_shown_escaped(pki: Pki) -> None:
+    with SandboxServer(pki.hostile_name, timeout=2) as server:
+        run = smsp("doctor", "--endpoint", server.url, "--ca-bundle", str(pki.ca),
+                   "--cert", str(pki.client[0]), "--key", str(pki.client[1]),
+                   "--audit-id", SANDBOX_AUDIT_ID, "--timeout", TIMEOUT)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "\x1b" not in run.stdout + run.stderr
+    assert "\u202e" not in run.stdout + run.stderr
+    shown = " ".join(run.stdout.split())  # the facts column may wrap
+    assert f"server certificate: CN={HOSTILE_CN_SHOWN}, issued by CN=doctor test CA" in shown
 
 
 def test_a_server_that_never_answers(pki: Pki, silent_port: int) -> None:
