@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from smsp_cli.domain.operations import Operation
     from smsp_cli.settings.connection import ConnectionSettings
 
-# Unknown JSON keys are named once each; past this many, no more are remembered.
-_MAX_NAMED_KEYS = 100
+# Names from the user's file in warnings: at most this many, each cut to this length.
+_MAX_NAMES_SHOWN = 20
+_MAX_NAME_CHARACTERS = 80
 _EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
@@ -154,6 +155,7 @@ class _Rows:
         self._skip = skip
         self.offset = 0
         self._named = set(plan.sources.values()) | set(plan.ignored)
+        self._warned = len([column for column in plan.ignored if column])  # names said so far
 
     def __iter__(self) -> Iterator[Job]:
         for row in self._input.rows():
@@ -164,13 +166,22 @@ class _Rows:
             yield prepare(row, self._operation, self._plan)
 
     def _name_new_keys(self, record: object) -> None:
-        # JSON lines have no header: a key first seen on a later line is named once.
-        if not isinstance(record, dict) or len(self._named) >= _MAX_NAMED_KEYS:
+        # JSON lines have no header: a key first seen on a later line is named once, up to
+        # 20 names in all; then one line says that further keys go unnamed.
+        if not isinstance(record, dict) or self._warned > _MAX_NAMES_SHOWN:
             return
         new = [key for key in record if key not in self._named]
-        if new:
-            self._named.update(new)
-            note(f"warning: ignoring {_names(new)}: not used by {self._operation.command}")
+        if not new:
+            return
+        if self._warned == _MAX_NAMES_SHOWN:
+            self._warned += 1
+            note(f"warning: ignoring further keys not used by {self._operation.command}, "
+                 "without naming them")
+            return
+        new = new[: _MAX_NAMES_SHOWN - self._warned]
+        self._warned += len(new)
+        self._named.update(new)
+        note(f"warning: ignoring {_names(new)}: not used by {self._operation.command}")
 
 
 def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
@@ -222,8 +233,18 @@ def _debug(stopped: Stopped) -> None:
 
 
 def _names(columns: list[str]) -> str:
-    # Column names come from the user's file: shown masked and made visible, never raw.
-    shown = ", ".join(repr(provider_text(column)) for column in columns)
-    return ("column " if len(columns) == 1 else "columns ") + shown
+    # Column names come from the user's file: shown masked and made visible, never raw, and
+    # bounded (a name cut to 80 characters, at most 20 names, then a count), so that a file
+    # of huge keys cannot flood the terminal.
+    shown = [repr(provider_text(_cut_name(column))) for column in columns[:_MAX_NAMES_SHOWN]]
+    left = len(columns) - len(shown)
+    listed = ", ".join(shown) + (f" and {left:,} more" if left else "")
+    return ("column " if len(columns) == 1 else "columns ") + listed
+
+
+def _cut_name(name: str) -> str:
+    if len(name) <= _MAX_NAME_CHARACTERS:
+        return name
+    return f"{name[:_MAX_NAME_CHARACTERS]}… ({len(name) - _MAX_NAME_CHARACTERS:,} more characters)"
 
 

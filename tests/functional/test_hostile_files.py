@@ -132,3 +132,33 @@ def test_one_batch_at_a_time_per_out_file(tmp_path: Path) -> None:
         first.wait()
     rows = [json.loads(line)["row"] for line in out.read_text(encoding="utf-8").splitlines()]
     assert rows == list(range(1, 201))
+
+
+def test_warnings_about_unused_keys_are_bounded(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    with source.open("w", encoding="utf-8") as lines:
+        for n in range(40):
+            key = f"k{n:02d}" + "x" * 100_000  # a new 100 KB key on every line
+            lines.write(json.dumps({"nhs_number": "9991000003", "dob": "1984-03-14",
+                                    key: 1}) + "\n")
+    run = smsp("batch", "get", str(source))
+    assert run.exit_code == 0
+    warnings = [line for line in run.stderr.splitlines() if "warning: ignoring" in line]
+    assert len(warnings) == 21  # 20 names, then one line for the rest
+    assert warnings[0] == ("smsp: warning: ignoring column 'k00" + "x" * 77
+                           + "… (99,923 more characters)': not used by get")
+    assert warnings[-1] == ("smsp: warning: ignoring further keys not used by get, "
+                            "without naming them")
+    assert len(run.stderr) < 10_000
+
+
+def test_a_header_of_many_unused_columns_names_twenty_then_a_count(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    extra = [f"c{n}" for n in range(30)]
+    source.write_text(",".join(["nhs_number", "dob", *extra]) + "\n"
+                      + ",".join(["9991000003", "1984-03-14", *[""] * 30]) + "\n",
+                      encoding="utf-8")
+    run = smsp("batch", "get", str(source))
+    assert run.exit_code == 0
+    shown = ", ".join(f"'c{n}'" for n in range(20))
+    assert f"smsp: warning: ignoring columns {shown} and 10 more: not used by get" in run.stderr
