@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from smsp_cli.untrusted.sanitize import provider_text
+
 if TYPE_CHECKING:
     import datetime as dt
 
@@ -13,8 +15,9 @@ CERT_WARN_DAYS = 30
 
 
 def dn(name: x509.Name) -> str:
-    """A distinguished name, RFC 4514 style."""
-    return name.rfc4514_string() or "(empty name)"
+    """A distinguished name, RFC 4514 style: written by whoever made the certificate, so shown
+    with identifiers masked and made visible, like any provider text."""
+    return provider_text(name.rfc4514_string()) or "(empty name)"
 
 
 def cn(certificate: x509.Certificate) -> str:
@@ -32,7 +35,7 @@ def der_cn(der: bytes) -> str:
         certificate = x509.load_der_x509_certificate(der)
     except ValueError:
         return "(unreadable certificate)"
-    return cn(certificate) or dn(certificate.subject)
+    return provider_text(cn(certificate)) or dn(certificate.subject)
 
 
 def san_names(certificate: x509.Certificate) -> list[str]:
@@ -43,7 +46,7 @@ def san_names(certificate: x509.Certificate) -> list[str]:
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
-    shown = [f"DNS:{n}" for n in names.get_values_for_type(x509.DNSName)]
+    shown = [f"DNS:{provider_text(n)}" for n in names.get_values_for_type(x509.DNSName)]
     shown += [f"IP:{n}" for n in names.get_values_for_type(x509.IPAddress)]
     return shown
 

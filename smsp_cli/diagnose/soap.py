@@ -67,17 +67,21 @@ def check_http(trace: Trace, error: SmspError | None) -> Check:
             or "run a lookup with -v and send it to the provider",
         )
     headers = {name.lower(): value for name, value in trace.response_headers}
+    # Every header and the reason phrase are the provider's words: masked, made visible.
+    reason = provider_text(trace.reason or "")
     facts = (
-        ("status", f"{trace.status} {trace.reason}".strip()),
-        ("server", headers.get("server", "(not named)")),
-        ("content type", headers.get("content-type", "(none)")),
+        ("status", f"{trace.status} {reason}".strip()),
+        ("server", provider_text(headers.get("server", "(not named)"))),
+        ("content type", provider_text(headers.get("content-type", "(none)"))),
     )
-    summary = f"HTTP {trace.status} {trace.reason}".strip()
+    summary = f"HTTP {trace.status} {reason}".strip()
     if trace.status in (200, 500):  # 200 for replies, 500 for SOAP faults (spec §5.6, §5.7)
         return Check(Layer.HTTP, Status.PASS, f"{summary} from {facts[1][1]}", facts)
     status = trace.status
     if 300 <= status < 400:
-        cause = f"the server redirects to {headers.get('location', '(no location)')}"
+        # A redirect's Location may carry the query's NHS number and date of birth.
+        location = provider_text(headers.get("location", "(no location)"))
+        cause = f"the server redirects to {location}"
         step = "SMSP does not follow redirects: put the right URL in --endpoint"
     else:
         cause, step = _HTTP_ADVICE.get(

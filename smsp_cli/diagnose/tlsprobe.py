@@ -195,7 +195,10 @@ def name_text(der: bytes) -> str:
         parts = [_attribute_text(attribute) for attribute in _name_attributes(der)]
     except (IndexError, ValueError):
         return "(unreadable name)"
-    return ", ".join(reversed(parts)) or "(empty name)"
+    from smsp_cli.untrusted.sanitize import provider_text
+
+    # The server's words: identifiers masked and made visible, like any provider text.
+    return provider_text(", ".join(reversed(parts))) or "(empty name)"
 
 
 def _session(tls: ssl.SSLSocket) -> Handshake:

@@ -567,3 +567,51 @@ def test_readme_documents_the_doctor_exit_codes() -> None:
     rows = re.findall(r"^\| (\d+) \| (.+?) \|$", match.group(1), re.M)
     assert {int(code): meaning for code, meaning in rows} == diagnose.EXIT_CODE_MEANINGS
     assert set(diagnose.EXIT_CODE_MEANINGS) == {0} | {layer.exit_code for layer in Layer}
+
+
+class _RedirectingHandler(BaseHTTPRequestHandler):
+    """A provider that redirects, echoing the patient in Location and its headers."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(302, "Found 9434765919")
+        self.send_header("Location", "https://elsewhere.example/pds?nhs=9434765919&dob=1984-03-14")
+        self.send_header("Server", "Gateway for 943 476 5919")
+        self.send_header("Content-Type", "text/xml; patient=9434765919")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+class _RedirectingProvider(CannedProvider):
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(5)
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except OSError:
+            return
+        with contextlib.closing(tls):
+            _RedirectingHandler(tls, client_address, self)
+
+
+def test_doctor_masks_identifiers_in_every_header_it_shows(pki: Pki) -> None:
+    provider = _RedirectingProvider(pki.server, b"")
+    with _serving(provider) as _:
+        url = provider.url
+        report = _doctor(url, *pki.client, pki.ca)
+        checklist = smsp("doctor", "--endpoint", url, "--ca-bundle", str(pki.ca), "--audit-id",
+                         SANDBOX_AUDIT_ID, "--cert", str(pki.client[0]), "--key",
+                         str(pki.client[1]), "--timeout", TIMEOUT)
+    failing = _failed(report, Layer.HTTP)
+    assert failing["cause"] == ("the server redirects to "
+                                "https://elsewhere.example/pds?nhs=*** *** 5919&dob=****-**-**")
+    assert failing["facts"]["server"] == "Gateway for *** *** 5919"
+    assert failing["facts"]["content type"] == "text/xml; patient=*** *** 5919"
+    assert failing["summary"] == "HTTP 302 Found *** *** 5919"
+    for shown in (report.stdout + report.stderr, checklist.stdout + checklist.stderr):
+        assert "9434765919" not in shown
+        assert "943 476 5919" not in shown
+        assert "1984-03-14" not in shown
+    assert "*** *** 5919&dob=****-**-**" in checklist.stdout
