@@ -171,9 +171,10 @@ def _lines(name: str, handle: BinaryIO, size: int) -> Iterator[Line]:
 def _pieces(name: str, handle: BinaryIO, size: int, buffer: bytearray) -> Iterator[Block | Line]:
     descriptor = handle.fileno()
     view = memoryview(buffer)
+    read_into = files().read_into
     offset = 0
     while offset < size:
-        count = os.preadv(descriptor, [view[: min(BLOCK, size - offset)]], offset)
+        count = read_into(descriptor, view[: min(BLOCK, size - offset)], offset)
         if count <= 0:
             return  # the file shrank after the snapshot: it ends here, as lines() would
         end = buffer.rfind(b"\n", 0, count) + 1

@@ -118,6 +118,9 @@ class PosixFiles(Files):
     def read_at(self, descriptor: int, size: int, offset: int) -> bytes:
         return os.pread(descriptor, size, offset)
 
+    def read_into(self, descriptor: int, buffer: memoryview, offset: int) -> int:
+        return os.preadv(descriptor, [buffer], offset)
+
     def write_at(self, descriptor: int, data: bytes, offset: int) -> None:
         os.pwrite(descriptor, data, offset)
 

@@ -174,6 +174,10 @@ class Files(ABC):
         """Up to ``size`` bytes from ``offset`` (the caller holds the file's lock)."""
 
     @abstractmethod
+    def read_into(self, descriptor: int, buffer: memoryview, offset: int) -> int:
+        """Read from ``offset`` into ``buffer`` (no copy where the system allows); the count."""
+
+    @abstractmethod
     def write_at(self, descriptor: int, data: bytes, offset: int) -> None:
         """Write ``data`` at ``offset`` (the caller holds the file's lock)."""
 

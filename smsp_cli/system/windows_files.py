@@ -126,6 +126,13 @@ class WindowsFiles(Files):
         os.lseek(descriptor, offset, os.SEEK_SET)
         return os.read(descriptor, size)
 
+    def read_into(self, descriptor: int, buffer: memoryview, offset: int) -> int:
+        # No preadv on Windows: a seek and a read, into the caller's buffer.
+        os.lseek(descriptor, offset, os.SEEK_SET)
+        data = os.read(descriptor, len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
     def write_at(self, descriptor: int, data: bytes, offset: int) -> None:
         os.lseek(descriptor, offset, os.SEEK_SET)
         view = memoryview(data)

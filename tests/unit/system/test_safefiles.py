@@ -59,6 +59,9 @@ def test_a_new_file_is_created_private_and_written(layer: Files, tmp_path: Path)
         os.write(descriptor, b"one\n")
         layer.write_at(descriptor, b"ONE", 0)
         assert layer.read_at(descriptor, 3, 0) == b"ONE"
+        buffer = bytearray(8)
+        assert layer.read_into(descriptor, memoryview(buffer)[:6], 1) == 3
+        assert bytes(buffer) == b"NE\n\x00\x00\x00\x00\x00"
     finally:
         os.close(descriptor)
     assert path.read_bytes() == b"ONE\n"
