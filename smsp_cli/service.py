@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli import adapters
-from smsp_cli.domain import codes
+from smsp_cli.domain import codes, warning_codes
 from smsp_cli.domain.errors import SmspError
 from smsp_cli.domain.models import format_nhs_number
 from smsp_cli.domain.operations import TRACE, VERIFY, Operation
@@ -372,6 +372,20 @@ def _from_sandbox(headers: Mapping[str, str]) -> bool:
     return headers.get("server", "").split("/")[0].strip() == SANDBOX_SERVER_HEADER
 
 
+class _Warnings:
+    """The warnings of one outcome, each with its stable code and its form for stderr."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.codes: list[str] = []
+        self.stderr: list[str] = []  # the same, without the patient's identifiers
+
+    def add(self, code: str | None, text: str, stderr: str | None = None) -> None:
+        self.texts.append(text)
+        self.codes.append(warning_codes.known(code or warning_codes.UNKNOWN_CODE))
+        self.stderr.append(text if stderr is None else stderr)
+
+
 def judge(
     operation: Operation,
     reply: Reply,
@@ -390,31 +404,32 @@ def judge(
     """
     info = codes.lookup(reply.response_code)
     exit_code = info.exit_code
-    warnings: list[str] = []
-    stderr: list[str] = []  # the same, without the patient's identifiers
+    found = _Warnings()
     advice = codes.match_advice(reply.response_code, query) if query is not None else None
     if advice:
-        warnings.append(advice)
-        stderr.append(advice)
+        found.add(info.warning_code, advice)
     elif reply.response_code == SUPERSEDED:
         successor = _successor(reply, correlation)
         line, shown = superseded_warning(operation, query, reply, successor)
-        warnings.append(line)
-        stderr.append(shown)
+        found.add(warning_codes.SUPERSEDED, line, shown)
     elif info.warning:
-        warnings.append(info.warning)
-        stderr.append(info.warning)
-    found = None
+        found.add(info.warning_code, info.warning)
+    answer = None
     if operation is VERIFY:
-        found = verdict(reply.response_code, reply.verified, info.text, exit_code)
-        exit_code = found.exit_code
-        if found.warning is not None and found.warning not in warnings:
-            warnings.append(found.warning)
-            stderr.append(found.warning)
-    patient = reply.patient
-    if patient is not None and patient.death_date:
-        warnings.append(f"the patient has died (date of death {patient.death_date})")
-        stderr.append("the patient has died")
+        answer = verdict(reply.response_code, reply.verified, info.text, exit_code)
+        exit_code = answer.exit_code
+        if answer.warning is not None and answer.warning not in found.texts:
+            code = (warning_codes.NOT_VERIFIED if answer.verified is False
+                    else warning_codes.VERIFICATION_UNKNOWN)
+            found.add(code, answer.warning)
+    death = reply.patient.death_date if reply.patient is not None else None
+    if death is not None:
+        # A date of death is patient data: stderr points at the output instead.
+        found.add(
+            warning_codes.DECEASED,
+            f"DECEASED: date of death {death}" if death.strip() else "DECEASED",
+            "DECEASED: the patient is recorded as deceased (date of death in the output)",
+        )
     given = query.nhs_number if query is not None else None
     return Outcome(
         operation=operation,
@@ -422,14 +437,14 @@ def judge(
         response_text=info.text,
         exit_code=int(exit_code),
         message_id=message_id,
-        warnings=tuple(warnings),
-        stderr_warnings=tuple(stderr),
+        warnings=tuple(found.texts),
+        warning_codes=tuple(found.codes),
+        stderr_warnings=tuple(found.stderr),
         synthetic=environment == "sandbox",
         environment=environment,
         superseded_nhs_number=given if reply.response_code == SUPERSEDED else None,
-        warning_codes=("deceased",) if patient is not None and patient.death_date else (),
-        verified=found.verified if found is not None else None,
-        verification=found.shown if found is not None else "",
+        verified=answer.verified if answer is not None else None,
+        verification=answer.shown if answer is not None else "",
     )
 
 

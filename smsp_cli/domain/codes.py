@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from smsp_cli.domain import warning_codes as wc
 from smsp_cli.domain.errors import ExitCode
 from smsp_cli.domain.wording import listed
 
@@ -20,6 +21,7 @@ class CodeInfo:
     text: str
     exit_code: ExitCode
     warning: str | None = None
+    warning_code: str | None = None  # the stable code of ``warning`` (domain/warning_codes)
 
 
 _CODES = (
@@ -31,24 +33,28 @@ _CODES = (
         ExitCode.REJECTED,
         "PDS returned data SMSP could not turn into a valid response; the record cannot be "
         "retrieved through SMSP",
+        wc.RESPONSE_INVALID,
     ),
     CodeInfo(
         "SMSP-0003",
         "Data returned from local store, Spine unavailable",
         ExitCode.OK,
         "Spine was unavailable: this data came from the provider's cache and may be stale",
+        wc.CACHED,
     ),
     CodeInfo(
         "SMSP-0004",
         "Could not connect to Spine",
         ExitCode.PROVIDER_FAILED,
         "the provider could not reach Spine; try again later",
+        wc.SPINE_UNREACHABLE,
     ),
     CodeInfo(
         "SMSP-0005",
         "Author Credentials Error",
         ExitCode.REJECTED,
         "the provider rejected the audit identity or credentials; check the audit id",
+        wc.CREDENTIALS_REJECTED,
     ),
     CodeInfo(
         "SMSP-9999",
@@ -60,18 +66,21 @@ _CODES = (
         "No Match",
         ExitCode.NEGATIVE,
         "no patient matched; refine the search (check spelling, add postcode or given name)",
+        wc.NO_MATCH,
     ),
     CodeInfo(
         "DEMOG-0007",
         "Multiple matches found",
         ExitCode.NEGATIVE,
         "more than one patient matched; refine the search (add postcode or given name)",
+        wc.SEVERAL_MATCHES,
     ),
     CodeInfo(
         "DEMOG-0017",
         "Superceding NHS number returned",
         ExitCode.OK,
         "the NHS number you supplied has been superseded: use the new NHS number {nhs}",
+        wc.SUPERSEDED,
     ),
     CodeInfo(
         "DEMOG-0022",
@@ -79,14 +88,22 @@ _CODES = (
         ExitCode.NEGATIVE,
         "this NHS number has been invalidated: it is no longer in use, the record is "
         "referred to the back office, and all its data must be treated with caution",
+        wc.INVALIDATED,
     ),
     CodeInfo(
         "DEMOG-0040",
         "NHS number not verified",
         ExitCode.NEGATIVE,
         "the NHS number was not verified against these details; do not use it",
+        wc.NOT_VERIFIED,
     ),
-    CodeInfo("DEMOG-0042", "NHS Number is not a new style number", ExitCode.NEGATIVE),
+    CodeInfo(
+        "DEMOG-0042",
+        "NHS Number is not a new style number",
+        ExitCode.NEGATIVE,
+        "this is an old-style NHS number; ask for the patient's 10-digit NHS number",
+        wc.NOT_NEW_STYLE,
+    ),
     CodeInfo("DEMOG-9999", "Generic Spine Service Error", ExitCode.PROVIDER_FAILED),
 )
 
@@ -110,6 +127,7 @@ def lookup(code: str) -> CodeInfo:
         f"Unknown response code {code}",
         ExitCode.PROVIDER_FAILED,
         "smsp does not know this code, so the reply is treated as a failure",
+        wc.UNKNOWN_CODE,
     )
 
 
@@ -143,17 +161,23 @@ def _widen(query: Query) -> str:
 
 
 def _narrow(query: Query) -> str:
+    # Only what the query left out can narrow it. A request carries one given name, and PDS
+    # matches it against every given name a record holds: when a forename matched several,
+    # another of the patient's given names (a middle name) may single one out.
     more = []
-    if query.postcode is None and "Person.Postcode" in query.operation.items:
-        more.append("postcode")
     if query.given is None and "Person.Name" in query.operation.items:
-        more.append("given name")
+        more.append("a given name")
+    if query.postcode is None and "Person.Postcode" in query.operation.items:
+        more.append("a postcode")
     if not query.dob.is_full:
         more.append("the full date of birth")
-    if more:
-        return f"refine the search (add {listed(more, 'or')})"
+    tips = [f"add {listed(more, 'or')}"] if more else []
     if _has_wildcard(query):
-        return "refine the search (spell out the names instead of using *)"
+        tips.append("spell out the names instead of using *")
+    elif query.given is not None:
+        tips.append("give another of the patient's given names, such as a middle name")
+    if tips:
+        return f"refine the search ({', or '.join(tips)})"
     return "the details given fit more than one record; check them with the patient"
 
 

@@ -91,13 +91,43 @@ class UsageError(SmspError):
     exit_code = ExitCode.USAGE
 
 
-class ValidationError(UsageError):
-    """A field fails a client-side rule (spec §3.2-3.3, §7.4)."""
+# A field as the messages name it -> its batch column (and option) name, for ``fields``.
+FIELD_COLUMNS: dict[str, str] = {
+    "NHS number": "nhs_number",
+    "date of birth": "dob",
+    "family name": "family",
+    "given name": "given",
+    "name": "family",
+    "gender": "gender",
+    "postcode": "postcode",
+    "local id": "local_id",
+}
 
-    def __init__(self, field: str, rule: str, *, message: str | None = None) -> None:
+
+def column_name(field: str) -> str:
+    """The batch column name of a field named as messages name it (``date of birth``: dob)."""
+    return FIELD_COLUMNS.get(field, "_".join(field.split()).lower())
+
+
+class ValidationError(UsageError):
+    """A field fails a client-side rule (spec §3.2-3.3, §7.4).
+
+    ``fields`` lists each field at fault by its batch column name, with the rule as the message
+    states it: what ``-o json`` and batch rows carry as ``fields``.
+    """
+
+    def __init__(
+        self,
+        field: str,
+        rule: str,
+        *,
+        message: str | None = None,
+        fields: tuple[tuple[str, str], ...] | None = None,
+    ) -> None:
         super().__init__(message or f"{field}: {rule}")
         self.field = field
         self.rule = rule
+        self.fields = fields if fields is not None else ((column_name(field), rule),)
 
     @classmethod
     def combined(cls, problems: list[ValidationError]) -> ValidationError:
@@ -108,6 +138,7 @@ class ValidationError(UsageError):
             ", ".join(problem.field for problem in problems),
             "; ".join(problem.rule for problem in problems),
             message="; ".join(problem.message for problem in problems),
+            fields=tuple(entry for problem in problems for entry in problem.fields),
         )
 
 

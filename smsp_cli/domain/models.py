@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
-from smsp_cli.domain.errors import ValidationError
+from smsp_cli.domain.errors import ValidationError, column_name
 from smsp_cli.domain.operations import DETAILS, DobResolution, Operation
 from smsp_cli.domain.wording import listed
 
@@ -387,7 +387,8 @@ def build_query(
 def _required(fields: list[str], when: str) -> ValidationError:
     if len(fields) == 1:
         return ValidationError(fields[0], f"is required {when}")
-    return ValidationError(listed(fields), f"are required {when}")
+    each = tuple((column_name(field), f"is required {when}") for field in fields)
+    return ValidationError(listed(fields), f"are required {when}", fields=each)
 
 
 _FIELD_NAMES = {

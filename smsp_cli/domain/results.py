@@ -16,6 +16,33 @@ if TYPE_CHECKING:
 
 ADDRESS_USES = {"H": "home", "TMP": "temporary", "PST": "correspondence"}
 
+# HL7 v3 TelecommunicationAddressUse codes (spec §3.7) as the words JSON carries: a public
+# contract, listed in the README. A code smsp does not know is kept as sent.
+TELECOM_USES = {
+    "H": "home",
+    "HP": "primary-home",
+    "HV": "vacation-home",
+    "WP": "work",
+    "DIR": "direct",
+    "PUB": "public",
+    "BAD": "bad",
+    "TMP": "temporary",
+    "AS": "answering-service",
+    "EC": "emergency-contact",
+    "MC": "mobile",
+    "PG": "pager",
+}
+
+
+def telecom_use_words(use: str | None) -> str | None:
+    """``H`` -> ``home``, ``H MC`` -> ``home mobile``; unknown codes kept as sent."""
+    if use is None:
+        return None
+    codes = use.split()
+    if not codes:
+        return use
+    return " ".join(TELECOM_USES.get(code, code) for code in codes)
+
 
 @dataclass(frozen=True)
 class Address:
@@ -28,7 +55,10 @@ class Address:
 
 @dataclass(frozen=True)
 class Telecom:
-    """A telephone number or email address exactly as PDS holds it (e.g. ``tel:...``)."""
+    """A telephone number or email address exactly as PDS holds it (e.g. ``tel:...``).
+
+    ``use`` is in words (``home``, ``mobile``: :data:`TELECOM_USES`) once read from a reply.
+    """
 
     use: str | None
     value: str
@@ -134,6 +164,8 @@ class Outcome:
     exit_code: int
     message_id: str  # the MessageID we sent
     warnings: tuple[str, ...] = field(default=())
+    # One stable code (smsp_cli.domain.warning_codes) per warning, in the same order.
+    warning_codes: tuple[str, ...] = field(default=())
     # The same warnings as stderr prints them: never the patient's NHS number, names or date of
     # birth (the new number of DEMOG-0017 is in the output, not on stderr).
     stderr_warnings: tuple[str, ...] = field(default=())

@@ -61,6 +61,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "response_text": outcome.response_text,
         "message_id": outcome.message_id,
         "warnings": list(outcome.warnings),
+        "warning_codes": list(outcome.warning_codes),
     }
     kind = outcome.operation.reply
     if kind is ReplyKind.VERIFY:
@@ -113,14 +114,19 @@ ERROR_TYPES: dict[int, str] = {
 
 def error_object(
     exit_code: int, message: str, *, response_code: str | None = None,
-    fault_code: str | None = None,
+    fault_code: str | None = None, fields: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
-    """``{type, message, response_code, fault_code}``: what went wrong, for scripts."""
+    """``{type, message, response_code, fault_code, fields}``: what went wrong, for scripts.
+
+    ``fields`` names each input field at fault (by its batch column name) and its rule; it is
+    empty for anything but a validation error.
+    """
     return {
         "type": ERROR_TYPES.get(exit_code, "provider_failed"),
         "message": message,
         "response_code": response_code,
         "fault_code": fault_code,
+        "fields": [{"field": name, "rule": visible(rule)} for name, rule in fields],
     }
 
 
@@ -134,7 +140,10 @@ def error_json(error: SmspError, api: str | None = None) -> dict[str, Any]:
     shape: dict[str, Any] = {
         "api": api or getattr(error, "api", None) or "smsp",
         "exit_code": code,
-        "error": error_object(code, visible(error.one_line()), fault_code=fault_code),
+        "error": error_object(
+            code, visible(error.one_line()), fault_code=fault_code,
+            fields=getattr(error, "fields", ()),
+        ),
     }
     issue_code = getattr(error, "issue_code", None)
     if (error.http_status is not None or issue_code is not None) and shape["api"] == "fhir":

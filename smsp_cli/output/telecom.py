@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import re
 
-# HL7 v3 TelecommunicationAddressUse codes PDS uses, in words.
+# The use words of a reply (smsp_cli.domain.results.TELECOM_USES) as a table says them.
 USES = {
-    "H": "home",
-    "HP": "home",
-    "HV": "holiday",
-    "WP": "work",
-    "MC": "mobile",
-    "PG": "pager",
-    "AS": "answering service",
-    "EC": "emergency",
-    "TMP": "temporary",
+    "primary-home": "home",
+    "vacation-home": "holiday",
+    "answering-service": "answering service",
+    "emergency-contact": "emergency",
 }
 _SCHEMES = {"tel": "Phone", "mailto": "Email", "fax": "Fax"}
 _SEPARATORS = re.compile(r"[\s().-]")
@@ -53,8 +48,8 @@ def display(value: str, use: str | None) -> str:
 
 
 def use_words(use: str) -> str:
-    """``home``, ``mobile``, ``home, mobile``; an unknown code is shown as it is."""
-    return ", ".join(USES.get(code, code) for code in use.split()) or use
+    """``home``, ``mobile``, ``home, mobile``; an unknown word or code is shown as it is."""
+    return ", ".join(USES.get(word, word) for word in use.split()) or use
 
 
 def phone_number(number: str) -> str:

@@ -73,9 +73,9 @@ _FOUND = Patient(
         Address("correspondence", ("PO Box 17", "Borchester"), "BO1 9ZZ"),
     ),
     telecoms=(
-        Telecom("H", "tel:01632960184"),
-        Telecom("MC", "tel:07700900184"),  # Ofcom drama range 07700 900xxx
-        Telecom("H", "mailto:eleanor.fairweather@example.com"),
+        Telecom("home", "tel:01632960184"),
+        Telecom("mobile", "tel:07700900184"),  # Ofcom drama range 07700 900xxx
+        Telecom("home", "mailto:eleanor.fairweather@example.com"),
     ),
     gp_practice=_AMBRIDGE,
 )
@@ -88,7 +88,7 @@ _SENSITIVE = Patient(
     gender="female",
     birth_date="1979-11-02",
     addresses=(_home("BO4 8LS", "Lark Rise", "3 Mill Lane", "Penny Hassett", "Borsetshire"),),
-    telecoms=(Telecom("MC", "tel:07700900311"),),
+    telecoms=(Telecom("mobile", "tel:07700900311"),),
     gp_practice=_AMBRIDGE,
 )
 
@@ -123,7 +123,7 @@ def _oakhurst(nhs_number: str) -> Patient:
         gender="male",
         birth_date="1967-05-21",
         addresses=(_home("BO2 6DW", "8 Brookfield Road", "Hollerton", "Borsetshire"),),
-        telecoms=(Telecom("H", "tel:01632960562"),),
+        telecoms=(Telecom("home", "tel:01632960562"),),
         gp_practice=_FELPERSHAM,
     )
 
@@ -150,7 +150,7 @@ _CACHED = Patient(
     gender="male",
     birth_date="1972-12-05",
     addresses=(_home("BO1 7TT", "41 Market Street", "Borchester", "Borsetshire"),),
-    telecoms=(Telecom("H", "tel:01632960719"),),
+    telecoms=(Telecom("home", "tel:01632960719"),),
     gp_practice=_FELPERSHAM,
 )
 

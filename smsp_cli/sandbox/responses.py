@@ -16,7 +16,7 @@ from smsp_cli.adapters.smsp.xmlsafe import NS
 from smsp_cli.domain.ids import new_uuid
 from smsp_cli.domain.models import Gender
 from smsp_cli.domain.operations import ReplyKind
-from smsp_cli.domain.results import ADDRESS_USES
+from smsp_cli.domain.results import ADDRESS_USES, TELECOM_USES
 from smsp_cli.sandbox.matching import CODES_WITH_PATIENT
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ _ADDRESS_LINES = 5  # AD.NHS.AddressType2: always exactly five streetAddressLine
 _MAX_ADDRESSES = 3  # COMT_MT000016GB01: home, temporary and correspondence at most
 _GENDER_CODES = {gender.label: gender.value for gender in Gender}
 _ADDRESS_USE_CODES = {label: code for code, label in ADDRESS_USES.items()}
+_TELECOM_USE_CODES = {word: code for code, word in TELECOM_USES.items()}
 
 
 def business_reply(
@@ -210,7 +211,9 @@ def _address(address: Address, *, with_use: bool = True) -> etree._Element:
 def _telecom(use: str | None, value: str) -> etree._Element:
     element = templating.load(TELECOM_TEMPLATE)
     values = {"value": value}
-    _optional_attribute(element, "use", values, use)
+    # Stored in words, as smsp reads them; sent as the HL7 codes (a code is sent as it is).
+    codes = None if use is None else " ".join(_TELECOM_USE_CODES.get(w, w) for w in use.split())
+    _optional_attribute(element, "use", values, codes)
     templating.fill(element, values)
     return element
 

@@ -115,7 +115,7 @@ def test_an_error_row_carries_the_line_a_single_lookup_shows() -> None:
     assert row == {
         "row": 1, "id": None, "api": "smsp", "exit_code": 4,
         "error": {"type": "provider_failed", "message": row["error"]["message"],
-                  "response_code": None, "fault_code": "2200"},
+                  "response_code": None, "fault_code": "2200", "fields": []},
     }
     assert f"smsp: error: {row['error']['message']}" in single.stderr
 

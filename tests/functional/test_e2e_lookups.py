@@ -58,6 +58,7 @@ def test_json_key_set_is_stable_for_each_command() -> None:
         "response_text",
         "message_id",
         "warnings",
+        "warning_codes",
         "synthetic",
         "environment",
     }
@@ -263,6 +264,7 @@ def test_soap_faults_exit_with_their_class_and_name_the_code(
             "message": run.stderr.removeprefix("smsp: error: ").rstrip("\n"),
             "response_code": None,
             "fault_code": fault,
+            "fields": [],
         },
     }
     assert f"fault {fault}" in run.stderr
@@ -460,5 +462,5 @@ def test_errors_in_json_mode_print_only_the_error_object_on_stdout() -> None:
 def test_warnings_without_a_new_number_are_not_about_supersession() -> None:
     run = smsp("search", "--family", "Twyford", "--dob", "1990-01-01", "--gender", "m", "--json")
     assert run.json()["warnings"] == [
-        "more than one patient matched; refine the search (add postcode or given name)"
+        "more than one patient matched; refine the search (add a given name or a postcode)"
     ]

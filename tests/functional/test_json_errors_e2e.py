@@ -78,4 +78,5 @@ def test_an_unknown_code_exits_4_with_its_code_in_the_error(
                    "is treated as a failure",
         "response_code": "XYZ-1234",
         "fault_code": None,
+        "fields": [],
     }

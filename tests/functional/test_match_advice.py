@@ -37,7 +37,7 @@ def test_a_trace_with_a_year_matching_several_asks_for_what_it_lacks() -> None:
     run = smsp("trace", "--family", "Twyford", "--dob", "1990", "--gender", "m", "--json")
     assert run.exit_code == 1
     assert run.json()["warnings"] == [
-        "more than one patient matched; refine the search (add postcode, given name or the "
+        "more than one patient matched; refine the search (add a given name, a postcode or the "
         "full date of birth)"
     ]
 
@@ -50,8 +50,12 @@ def test_advice_never_suggests_what_was_already_given() -> None:
     everything = {"family": "Twyford", "given": "Daniel", "postcode": "BO3 5RD",
                   "dob": "1990-01-01", "gender": "m"}
     assert _advice("DEMOG-0007", operations.SEARCH, **everything) == (
-        "more than one patient matched; the details given fit more than one record; check "
-        "them with the patient"
+        "more than one patient matched; refine the search (give another of the patient's "
+        "given names, such as a middle name)"
+    )
+    assert _advice("DEMOG-0007", operations.SEARCH, **{**everything, "given": "Dan*"}) == (
+        "more than one patient matched; refine the search (spell out the names instead of "
+        "using *)"
     )
     assert _advice("DEMOG-0007", operations.SEARCH, **{**everything, "family": "Twy*"}) == (
         "more than one patient matched; refine the search (spell out the names instead of "
@@ -72,3 +76,18 @@ def test_details_with_a_number_is_advised_like_get() -> None:
 
 def test_other_codes_keep_their_own_warning() -> None:
     assert _advice("SMSP-0004", operations.GET, nhs_number="9991000003", dob="1984-03-14") is None
+
+
+@pytest.mark.usefixtures("sandbox_env")
+def test_details_matching_several_by_forename_advises_a_middle_name_and_it_works() -> None:
+    asked = ("details", "--family", "Twyford", "--dob", "1990-01-01", "--gender", "m", "--json")
+    run = smsp(*asked, "--given", "Daniel")
+    assert run.exit_code == 1
+    assert run.json()["warnings"] == [
+        "more than one patient matched; refine the search (add a postcode, or give another of "
+        "the patient's given names, such as a middle name)"
+    ]
+    assert run.json()["warning_codes"] == ["several-matches"]
+    narrowed = smsp(*asked, "--given", "Lee")
+    assert narrowed.exit_code == 0
+    assert narrowed.json()["patient"]["nhs_number"] == "9991000089"

@@ -101,3 +101,19 @@ def test_readme_describes_the_audit_trail() -> None:
                  "--environment"):
         assert flag in section, flag
     assert "access.jsonl` in your data directory" not in README.read_text(encoding="utf-8")
+
+
+def test_readme_lists_every_warning_code_with_its_meaning() -> None:
+    from smsp_cli.domain.warning_codes import WARNING_CODES
+
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (.+?) \|$", _section("Output"), re.M))
+    assert rows == WARNING_CODES
+
+
+def test_readme_lists_every_telecom_use_word_and_has_a_changes_section() -> None:
+    from smsp_cli.domain.results import TELECOM_USES
+
+    output = " ".join(_section("Output").split())
+    for code, word in TELECOM_USES.items():
+        assert f"`{word}` ({code})" in output
+    assert "Telecom `use` is now a word" in _section("Changes")

@@ -185,12 +185,13 @@ def _address(addr: etree._Element) -> results.Address:
 
 
 def _telecoms(patient: etree._Element) -> tuple[results.Telecom, ...]:
-    """Telecoms exactly as PDS holds them; one without @value has nothing to show: skipped."""
+    """Telecoms as PDS holds them, the use in words; one without @value is skipped."""
     found = []
     for telecom in _children(patient, "telecom"):
         value = telecom.get("value")
         if value is not None:
-            found.append(results.Telecom(use=telecom.get("use"), value=value))
+            use = results.telecom_use_words(telecom.get("use"))
+            found.append(results.Telecom(use=use, value=value))
     return tuple(found)
 
 

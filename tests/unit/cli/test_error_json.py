@@ -32,7 +32,7 @@ def test_error_json_carries_exit_code_type_and_one_line(error: Exception, code: 
         "api": "smsp",
         "exit_code": code,
         "error": {"type": kind, "message": error.one_line(), "response_code": None,
-                  "fault_code": None},
+                  "fault_code": None, "fields": []},
     }
 
 

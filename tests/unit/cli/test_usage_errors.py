@@ -59,6 +59,7 @@ def test_with_json_a_usage_error_is_also_an_error_object_on_stdout(
             "message": run.stderr.splitlines()[0].removeprefix("smsp: error: "),
             "response_code": None,
             "fault_code": None,
+            "fields": run.json()["error"]["fields"],
         },
     }
     assert message in run.json()["error"]["message"]
@@ -143,6 +144,7 @@ def test_doctor_and_sandbox_patients_print_the_error_object_with_json() -> None:
         "message": "--nhs-number and --dob go together (give both, or neither for the default)",
         "response_code": None,
         "fault_code": None,
+        "fields": [],
     }
     listing = smsp("sandbox", "patients", "--patients", "/nonexistent/patients.csv", "--json")
     assert listing.exit_code == 6

@@ -33,9 +33,9 @@ PATIENT = Patient(
         Address("correspondence", ("PO Box 17", "Borchester"), "BO1 9ZZ"),
     ),
     telecoms=(
-        Telecom("H", "tel:01632960184"),
-        Telecom("MC", "tel:07700900184"),
-        Telecom("HP", "mailto:eleanor.fairweather@example.com"),
+        Telecom("home", "tel:01632960184"),
+        Telecom("mobile", "tel:07700900184"),
+        Telecom("primary-home", "mailto:eleanor.fairweather@example.com"),
     ),
     gp_practice=GpPractice(
         "Y12345", "Ambridge Village Surgery",
@@ -144,7 +144,7 @@ def test_verify_follows_the_verdict_table_in_json_table_and_exit_code(
     assert json.loads(capsys.readouterr().out)["verified"] is flag
 
 
-def test_telecoms_read_as_numbers_and_addresses_while_json_keeps_the_wire_values(
+def test_telecoms_read_as_numbers_and_addresses_and_json_has_the_use_in_words(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     out, _ = emitted(capsys, outcome(), terminal=True)
@@ -156,7 +156,8 @@ def test_telecoms_read_as_numbers_and_addresses_while_json_keeps_the_wire_values
     assert "mailto:" not in out
     shape, _ = emitted(capsys, outcome(), OutputFormat.json)
     telecoms = json.loads(shape)["patient"]["telecoms"]
-    assert telecoms[0] == {"use": "H", "value": "tel:01632960184"}
+    assert telecoms[0] == {"use": "home", "value": "tel:01632960184"}
+    assert telecoms[2]["use"] == "primary-home"
     assert telecoms[2]["value"] == "mailto:eleanor.fairweather@example.com"
 
 
@@ -366,6 +367,7 @@ def test_a_reply_that_exits_4_adds_the_error_object_to_the_result_json(
         "message": "SMSP-0004 Some text: the provider could not reach Spine; try again later",
         "response_code": "SMSP-0004",
         "fault_code": None,
+        "fields": [],
     }
     assert shape["error"] == outcome_error(spine_down)
     assert err == f"smsp: error: {shape['error']['message']}\n"

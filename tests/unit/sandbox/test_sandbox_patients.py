@@ -117,7 +117,7 @@ def test_found_patient_has_every_kind_of_detail() -> None:
     ]
     assert len(patient.addresses[2].lines) < 5  # replies pad to 5 lines (spec §3.7)
     telecoms = {(telecom.use, telecom.value.split(":")[0]) for telecom in patient.telecoms}
-    assert {("H", "tel"), ("MC", "tel")} <= telecoms
+    assert {("home", "tel"), ("mobile", "tel")} <= telecoms
     assert any(telecom.value.startswith("mailto:") for telecom in patient.telecoms)
     practice = patient.gp_practice
     assert practice is not None
@@ -183,7 +183,7 @@ def test_to_json_of_the_found_patient_pins_the_shape() -> None:
                   "Borsetshire"],
         "postcode": "BO1 4QX",
     }
-    assert {"use": "MC", "value": "tel:07700900184"} in document["telecoms"]  # type: ignore[operator]
+    assert {"use": "mobile", "value": "tel:07700900184"} in document["telecoms"]  # type: ignore[operator]
     assert document["gp_practice"] == {
         "code": "Y12345",
         "name": "Ambridge Village Surgery",

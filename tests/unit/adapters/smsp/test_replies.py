@@ -610,11 +610,16 @@ def test_telecoms_as_sent_in_order() -> None:
         + '<telecom use="MC" value="tel:+447700900123"/>'
         + '<telecom value="mailto:ann@example.org"/>'
         + '<telecom use="H" nullFlavor="NI"/>'
+        + '<telecom use="HP WP" value="tel:01632960001"/>'
+        + '<telecom use="XYZ" value="tel:01632960002"/>'
     )
+    # The use in words, as addresses have it; a code smsp does not know is kept as sent.
     assert patient.telecoms == (
-        results.Telecom(use="H", value="tel:0113 496 0000"),
-        results.Telecom(use="MC", value="tel:+447700900123"),
+        results.Telecom(use="home", value="tel:0113 496 0000"),
+        results.Telecom(use="mobile", value="tel:+447700900123"),
         results.Telecom(use=None, value="mailto:ann@example.org"),
+        results.Telecom(use="primary-home work", value="tel:01632960001"),
+        results.Telecom(use="XYZ", value="tel:01632960002"),
     )
 
 
