@@ -164,8 +164,6 @@ class Outcome:
     exit_code: int
     message_id: str  # the MessageID we sent
     warnings: tuple[str, ...] = field(default=())
-    # One stable code (smsp_cli.domain.warning_codes) per warning, in the same order.
-    warning_codes: tuple[str, ...] = field(default=())
     # The same warnings as stderr prints them: never the patient's NHS number, names or date of
     # birth (the new number of DEMOG-0017 is in the output, not on stderr).
     stderr_warnings: tuple[str, ...] = field(default=())

@@ -61,7 +61,6 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "response_text": outcome.response_text,
         "message_id": outcome.message_id,
         "warnings": list(outcome.warnings),
-        "warning_codes": list(outcome.warning_codes),
     }
     kind = outcome.operation.reply
     if kind is ReplyKind.VERIFY:

@@ -58,7 +58,6 @@ def test_json_key_set_is_stable_for_each_command() -> None:
         "response_text",
         "message_id",
         "warnings",
-        "warning_codes",
         "synthetic",
         "environment",
     }
