@@ -27,7 +27,9 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 _GENDERS = {"male": "male", "female": "female", "not-known": "unknown",
             "not-specified": "other"}
 _ADDRESS_USES = {"home": "home", "temporary": "temp", "correspondence": "billing"}
-_TELECOM_USES = {"H": "home", "HP": "home", "MC": "mobile", "WP": "work", "TMP": "temp"}
+# The sandbox holds telecom uses in smsp's words (smsp_cli.domain.results.TELECOM_USES).
+_TELECOM_USES = {"home": "home", "primary-home": "home", "mobile": "mobile", "work": "work",
+                 "temporary": "temp"}
 
 # scenario -> (HTTP status, Spine error code) answered instead of the record.
 ERRORS: dict[str, tuple[int, str]] = {

@@ -143,13 +143,14 @@ def _address(item: Mapping[str, Any]) -> results.Address:
                            _string(item, "postalCode"))
 
 
+# FHIR ContactPoint.use in the words SMSP's telecoms get (results.TELECOM_USES).
+_TELECOM_USES = {"temp": "temporary"}
+
+
 def _telecom(item: Mapping[str, Any]) -> results.Telecom:
     value = _string(item, "value") or ""
-    system = _string(item, "system")
-    # The table tells an email from a phone by the scheme; JSON keeps PDS's value.
-    if system == "email" and value and ":" not in value:
-        return results.Telecom(_string(item, "use"), value)
-    return results.Telecom(_string(item, "use"), value)
+    use = _string(item, "use")
+    return results.Telecom(None if use is None else _TELECOM_USES.get(use, use), value)
 
 
 def _practice(item: Mapping[str, Any]) -> results.GpPractice:
