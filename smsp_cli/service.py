@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli import adapters
@@ -313,12 +314,14 @@ def _call(
         attempts=settings.max_attempts, backoff=settings.retry_backoff
     )
     attempt = 0
+    sent: list[str] = []  # every attempt's MessageID, for the failure that ends the call
     while True:
         attempt += 1
         # Spec §5.9: each attempt is a new message, with a fresh MessageID, trackingid and
         # timestamp; nothing of a failed attempt is reused.
         request = adapter.build(query, settings, username=username)
         recorder.sent(request, attempt)  # spec §7.2: on record before it leaves, or not sent
+        sent.append(request.message_id)
         status: int | None = None
         try:
             answer = adapter.send(session, request, settings, trace=trace)
@@ -335,6 +338,7 @@ def _call(
                 if attempt > 1:
                     error.message = f"{error.message} (after {attempt} attempts)"
                     error.args = (error.message,)
+                error.message_ids = tuple(sent)
                 raise
             policy.sleep(wait)
             continue
@@ -346,10 +350,11 @@ def _call(
             on_attempt(_event(attempt, policy, request, None, None))
         synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
         environment = "sandbox" if synthetic else settings.environment
-        return judge(
+        outcome = judge(
             query.operation, reply, request.message_id, environment=environment, query=query,
             correlation=correlation,
         )
+        return replace(outcome, message_ids=tuple(sent))
 
 
 def _event(

@@ -132,8 +132,12 @@ def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
     error = outcome_error(outcome)
     if error is None:
         return RowOutcome(number, code, {**head, "result": outcome_json(outcome)})
-    # The same error object a single lookup prints with -o json.
-    line = {"row": number, "id": row_id, "api": outcome.api, "exit_code": code, "error": error}
+    # The same error object a single lookup prints with -o json, the call named, and the
+    # result kept beside it, as a single lookup's JSON keeps it.
+    line = {"row": number, "id": row_id, "api": outcome.api, "exit_code": code, "error": error,
+            "message_id": outcome.message_id,
+            "message_ids": list(outcome.message_ids or (outcome.message_id,)),
+            "result": outcome_json(outcome)}
     if outcome.reply.response_code == CREDENTIALS_REJECTED:
         rejected = ProviderRejected(error["message"])
         return RowOutcome(number, code, line, rejected, stops_batch=True)

@@ -78,6 +78,9 @@ class SmspError(Exception):
         self.hint = hint
         self.fault = fault  # the SOAP fault behind the error, when the provider sent one
         self.http_status = http_status  # the HTTP status that carried no SOAP answer, if any
+        # The MessageID of every attempt sent before the failure, in order (none: nothing was
+        # sent), so a user can quote the call to the provider.
+        self.message_ids: tuple[str, ...] = ()
 
     def one_line(self) -> str:
         """The message and, when there is one, what to do next, on a single line."""

@@ -177,3 +177,5 @@ class Outcome:
     # and the words the table shows for it.
     verified: bool | None = None
     verification: str = ""
+    # Every attempt's MessageID, in order (the last is ``message_id``); empty when not known.
+    message_ids: tuple[str, ...] = field(default=())

@@ -90,6 +90,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         # the result keys stay, and scripts branch on the same keys as for any failure.
         shape["exit_code"] = outcome.exit_code
         shape["error"] = error
+        shape["message_ids"] = list(outcome.message_ids or (outcome.message_id,))
     return shape
 
 
@@ -136,14 +137,20 @@ def error_json(error: SmspError, api: str | None = None) -> dict[str, Any]:
     """
     code = int(error.exit_code)
     fault_code = error.fault.error_code if error.fault is not None else None
+    line = visible(error.one_line())
+    if error.message_ids:
+        # Something was sent: the call is named, so the user can quote it to the provider.
+        line += f" (MessageID {visible(error.message_ids[-1])})"
     shape: dict[str, Any] = {
         "api": api or getattr(error, "api", None) or "smsp",
         "exit_code": code,
         "error": error_object(
-            code, visible(error.one_line()), fault_code=fault_code,
-            fields=getattr(error, "fields", ()),
+            code, line, fault_code=fault_code, fields=getattr(error, "fields", ()),
         ),
     }
+    if error.message_ids:
+        shape["message_id"] = error.message_ids[-1]
+        shape["message_ids"] = list(error.message_ids)
     issue_code = getattr(error, "issue_code", None)
     if (error.http_status is not None or issue_code is not None) and shape["api"] == "fhir":
         shape["fhir"] = {"http_status": error.http_status, "issue_code": issue_code,

@@ -33,4 +33,5 @@ def error_message(outcome: Outcome) -> str | None:
     head = text if code in text else f"{code} {text}"
     warnings = stderr_warnings(outcome)
     line = cut(head) + (": " + "; ".join(warnings) if warnings else "")
-    return " ".join(line.split())
+    # The call is named, so the user can quote it to the provider.
+    return " ".join(line.split()) + f" (MessageID {visible(outcome.message_id)})"

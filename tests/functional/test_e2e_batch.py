@@ -83,8 +83,16 @@ def test_a_thousand_rows_with_every_outcome_come_back_in_input_order(
         if code <= 1:
             assert set(row) == {"row", "id", "exit_code", "result"}
             assert row["result"]["response_code"] == what
-        else:
+        elif code == 2:  # invalid: nothing was sent, so no call to name
             assert set(row) == {"row", "id", "api", "exit_code", "error"}
+        else:
+            # Something was sent: the call is named; a reply that exits 3-6 keeps its result.
+            assert {"row", "id", "api", "exit_code", "error", "message_id", "message_ids"} <= (
+                set(row))
+            assert row["message_id"] == row["message_ids"][-1]
+            if row["error"]["response_code"] is not None:
+                assert row["result"]["response_code"] == row["error"]["response_code"]
+                assert row["result"]["message_id"] == row["message_id"]
             error = row["error"]
             assert what in (error["type"], error["response_code"], error["fault_code"])
     network_rows = sum(1 for _, _, code, _ in expected if code != 2)
@@ -112,12 +120,17 @@ def test_an_error_row_carries_the_line_a_single_lookup_shows() -> None:
     single = smsp("get", "9991000178", "--dob", "1981-07-19")
     assert (run.exit_code, single.exit_code) == (1, 4)
     [row] = rows(run)
+    [sent] = row["message_ids"]
     assert row == {
         "row": 1, "id": None, "api": "smsp", "exit_code": 4,
+        "message_id": sent, "message_ids": [sent],
         "error": {"type": "provider_failed", "message": row["error"]["message"],
                   "response_code": None, "fault_code": "2200", "fields": []},
     }
-    assert f"smsp: error: {row['error']['message']}" in single.stderr
+    assert row["error"]["message"].endswith(f" (MessageID {sent})")
+    # The same line, but for the MessageID: each call is a message of its own.
+    same = row["error"]["message"].removesuffix(f" (MessageID {sent})")
+    assert f"smsp: error: {same} (MessageID " in single.stderr
 
 
 def test_jsonl_from_stdin_with_numbers_and_a_late_unknown_key() -> None:

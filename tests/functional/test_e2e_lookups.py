@@ -255,9 +255,15 @@ def test_soap_faults_exit_with_their_class_and_name_the_code(
 ) -> None:
     run = smsp("get", nhs_number, "--dob", dob, "--json")
     assert run.exit_code == exit_code
+    sent = run.json()["message_ids"]
+    assert len(sent) == (3 if fault == "2100" else 1)  # 2100 is retried, as a new message
+    assert len(set(sent)) == len(sent)
+    assert run.stderr.endswith(f" (MessageID {sent[-1]})\n")
     assert run.json() == {
         "api": "smsp",
         "exit_code": exit_code,
+        "message_id": sent[-1],
+        "message_ids": sent,
         "error": {
             "type": {3: "rejected", 4: "provider_failed"}[exit_code],
             "message": run.stderr.removeprefix("smsp: error: ").rstrip("\n"),
@@ -454,7 +460,7 @@ def test_xml_output_is_the_reply_payload() -> None:
 def test_errors_in_json_mode_print_only_the_error_object_on_stdout() -> None:
     run: Run = smsp("get", "9991000151", "--dob", "1963-03-03", "--json")
     assert run.exit_code == 4
-    assert set(run.json()) == {"api", "exit_code", "error"}
+    assert set(run.json()) == {"api", "exit_code", "error", "message_id", "message_ids"}
     assert run.stderr.startswith("smsp: error:")
 
 

@@ -72,10 +72,12 @@ def test_an_unknown_code_exits_4_with_its_code_in_the_error(
         run = smsp("get", *FOUND, "--json", "--endpoint", url)
     assert run.exit_code == 4
     assert run.json()["response_code"] == "XYZ-1234"
+    sent = run.json()["message_id"]
+    assert run.json()["message_ids"] == [sent]
     assert run.json()["error"] == {
         "type": "provider_failed",
         "message": "Unknown response code XYZ-1234: smsp does not know this code, so the reply "
-                   "is treated as a failure",
+                   f"is treated as a failure (MessageID {sent})",
         "response_code": "XYZ-1234",
         "fault_code": None,
         "fields": [],

@@ -364,11 +364,14 @@ def test_a_reply_that_exits_4_adds_the_error_object_to_the_result_json(
     assert shape["exit_code"] == 4
     assert shape["error"] == {
         "type": "provider_failed",
-        "message": "SMSP-0004 Some text: the provider could not reach Spine; try again later",
+        "message": "SMSP-0004 Some text: the provider could not reach Spine; try again later "
+                   "(MessageID 8B75CC89-D7A5-40CC-A7A1-CF2E68C907FC)",
         "response_code": "SMSP-0004",
         "fault_code": None,
         "fields": [],
     }
+    assert shape["message_id"] == "8B75CC89-D7A5-40CC-A7A1-CF2E68C907FC"
+    assert shape["message_ids"] == ["8B75CC89-D7A5-40CC-A7A1-CF2E68C907FC"]
     assert shape["error"] == outcome_error(spine_down)
     assert err == f"smsp: error: {shape['error']['message']}\n"
 
