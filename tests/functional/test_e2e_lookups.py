@@ -185,31 +185,43 @@ def test_deceased_record_has_a_death_date() -> None:
 # --- response codes and exit codes ----------------------------------------------------------
 
 
+# Each code's text as the spec's table of response codes words it (§6.1, "Superceding" too).
 @pytest.mark.parametrize(
-    ("nhs_number", "dob", "code", "exit_code", "warning"),
+    ("nhs_number", "dob", "code", "exit_code", "text", "warning"),
     [
-        ("9991000054", "1967-05-21", "DEMOG-0017", 0, "superseded"),
-        ("9991000119", "1972-12-05", "SMSP-0003", 0, "stale"),
-        ("9991000070", "1995-09-09", "DEMOG-0022", 1, "invalidated"),
-        ("9991000100", "1958-04-17", "DEMOG-0040", 1, "not verified"),
-        ("9991000216", "1928-02-14", "DEMOG-0042", 1, None),
-        ("9991000240", "1980-01-01", "DEMOG-0001", 1, "no patient matched"),
-        ("9991000224", "1950-05-05", "SMSP-0001", 3, None),
-        ("9991000194", "1999-12-31", "SMSP-0002", 3, "cannot be retrieved"),
-        ("9991000208", "1992-06-15", "SMSP-0005", 3, "audit"),
-        ("9991000127", "1988-02-29", "SMSP-0004", 4, "could not reach Spine"),
-        ("9991000135", "1945-10-10", "SMSP-9999", 4, None),
-        ("9991000143", "1939-08-21", "DEMOG-9999", 4, None),
+        ("9991000054", "1967-05-21", "DEMOG-0017", 0,
+         "Superceding NHS number returned", "superseded"),
+        ("9991000119", "1972-12-05", "SMSP-0003", 0,
+         "Data returned from local store, Spine unavailable", "stale"),
+        ("9991000070", "1995-09-09", "DEMOG-0022", 1,
+         "NHS Number of response record has been invalidated", "invalidated"),
+        ("9991000100", "1958-04-17", "DEMOG-0040", 1,
+         "NHS number not verified", "not verified"),
+        ("9991000216", "1928-02-14", "DEMOG-0042", 1,
+         "NHS Number is not a new style number", None),
+        ("9991000240", "1980-01-01", "DEMOG-0001", 1,
+         "No Match", "no patient matched"),
+        ("9991000224", "1950-05-05", "SMSP-0001", 3,
+         "Input message validation error", None),
+        ("9991000194", "1999-12-31", "SMSP-0002", 3,
+         "Response message validation error", "cannot be retrieved"),
+        ("9991000208", "1992-06-15", "SMSP-0005", 3,
+         "Author Credentials Error", "audit"),
+        ("9991000127", "1988-02-29", "SMSP-0004", 4,
+         "Could not connect to Spine", "could not reach Spine"),
+        ("9991000135", "1945-10-10", "SMSP-9999", 4,
+         "Generic Spine Mini Service Provider software failure", None),
+        ("9991000143", "1939-08-21", "DEMOG-9999", 4,
+         "Generic Spine Service Error", None),
     ],
 )
 def test_each_response_code_has_its_text_exit_code_and_warning(
-    nhs_number: str, dob: str, code: str, exit_code: int, warning: str | None
+    nhs_number: str, dob: str, code: str, exit_code: int, text: str, warning: str | None
 ) -> None:
     run = smsp("get", nhs_number, "--dob", dob, "--json")
     assert run.exit_code == exit_code, run.stderr
     result = run.json()
-    assert result["response_code"] == code
-    assert result["response_text"]
+    assert (result["response_code"], result["response_text"]) == (code, text)
     if warning:
         assert any(warning in text for text in result["warnings"]), result["warnings"]
         assert warning in run.stderr
