@@ -212,9 +212,21 @@ def test_wildcard_needs_two_characters_before_it(family: str) -> None:
 
 
 def test_wildcards_allowed_for_search_trace_and_details_search() -> None:
-    _query(operations.SEARCH, family="SM*", dob="1980-01-01", gender="m", postcode="LS1*")
-    _query(operations.TRACE, family="SM*", dob="1980", gender="m", given="JO*")
-    _query(operations.DETAILS, family="SM*", given="JO*", dob="1980-01-01", gender="m")
+    # The wildcards are kept as typed, in the fields that go on the wire.
+    search = build_query(operations.SEARCH, family="SM*", dob="1980-01-01", gender="m",
+                         postcode="LS1*", today=TODAY)
+    assert (search.family, search.given, search.postcode) == ("SM*", None, "LS1*")
+    assert search.items() == (
+        "Person.DateOfBirth", "Person.Gender", "Person.Name", "Person.Postcode"
+    )
+    trace = build_query(operations.TRACE, family="SM*", dob="1980", gender="m", given="JO*",
+                        today=TODAY)
+    assert (trace.family, trace.given, trace.dob.hl7()) == ("SM*", "JO*", "1980")
+    details = build_query(operations.DETAILS, family="SM*", given="JO*", dob="1980-01-01",
+                          gender="m", today=TODAY)
+    assert (details.family, details.given, details.nhs_number) == ("SM*", "JO*", None)
+    assert details.items() == ("Person.DateOfBirth", "Person.Gender", "Person.Name")
+    assert search.gender is trace.gender is details.gender is Gender.MALE
 
 
 def test_trace_accepts_partial_dob_but_search_does_not() -> None:

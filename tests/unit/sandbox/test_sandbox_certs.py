@@ -164,9 +164,19 @@ def test_a_missing_file_makes_a_new_set(fresh: SandboxCredentials) -> None:
 
 
 def test_a_corrupt_certificate_makes_a_new_set(fresh: SandboxCredentials) -> None:
+    before = all_bytes(fresh)
     fresh.ca_cert.write_bytes(b"-----BEGIN CERTIFICATE-----\nnonsense\n")
     renewed = certs.ensure_credentials(fresh.directory)
-    load(renewed.ca_cert)  # parses again
+    # The whole set is replaced, not only the corrupt file: every file is new...
+    after = all_bytes(renewed)
+    assert [name for name in before if after[name] == before[name]] == []
+    # ...a CA that parses, with both new leaves signed by it...
+    ca = load(renewed.ca_cert)
+    assert ca.subject.rfc4514_string() == "CN=smsp sandbox CA (throwaway)"
+    for leaf in (load(renewed.server_cert), load(renewed.client_cert)):
+        leaf.verify_directly_issued_by(ca)
+    # ...and the next call finds it sound and keeps it.
+    assert all_bytes(certs.ensure_credentials(fresh.directory)) == after
 
 
 @posix_only
