@@ -84,8 +84,8 @@ def test_only_a_revealed_trace_file_keeps_the_whole_exchange(
 
 @pytest.mark.parametrize("record", BUILT_IN, ids=lambda r: f"{r.scenario}-{r.patient.nhs_number}")
 def test_no_sandbox_answer_puts_the_patient_on_stderr(record: object) -> None:
-    from smsp_cli.domain.models import format_nhs_number
     from smsp_cli.sandbox.patients import SandboxPatient
+    from tests.lib.nhs_numbers import spaced
 
     assert isinstance(record, SandboxPatient)
     patient = record.patient
@@ -93,9 +93,9 @@ def test_no_sandbox_answer_puts_the_patient_on_stderr(record: object) -> None:
     assert patient.birth_date
     run = smsp("get", patient.nhs_number, "--dob", patient.birth_date, "--json")
     assert run.exit_code in (0, 1, 3, 4), run.stderr
-    held = [patient.nhs_number, format_nhs_number(patient.nhs_number), patient.birth_date,
+    held = [patient.nhs_number, spaced(patient.nhs_number), patient.birth_date,
             patient.birth_date.replace("-", ""), patient.family_name or "",
             *patient.given_names]
     if record.superseded_by:
-        held += [record.superseded_by, format_nhs_number(record.superseded_by)]
+        held += [record.superseded_by, spaced(record.superseded_by)]
     assert [value for value in held if value and value.lower() in run.stderr.lower()] == []

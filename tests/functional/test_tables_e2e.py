@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from smsp_cli.domain.models import format_nhs_number
 from smsp_cli.output.table import CONFIDENTIAL
 from smsp_cli.sandbox.builtin import BUILT_IN
 from tests.lib.cli import smsp
+from tests.lib.nhs_numbers import spaced
 
 
 @pytest.fixture(params=[80, 100, 120])
@@ -32,9 +32,10 @@ def test_sandbox_patients_keep_every_name_and_scenario_whole(columns: int) -> No
         patient = record.patient
         assert patient.nhs_number
         assert patient.family_name
-        words |= {format_nhs_number(patient.nhs_number), patient.family_name.upper(),
+        words |= {spaced(patient.nhs_number), patient.family_name.upper(),
                   record.scenario, *patient.given_names}
     assert {word for word in words if word not in run.stdout} == set()
+    assert "999 100 0003" in run.stdout  # the first patient, written out
     assert run.stdout.count(CONFIDENTIAL) == 1
     if columns < 100:
         assert "Postcode left out at this width; --json shows all" in run.stdout

@@ -20,3 +20,13 @@ OPENTEST: tuple[str, ...] = (
     "9449306230", "9449306222", "9449306214", "9449306206", "9449306192",
     "9449305501", "9449306079", "9449306176", "9449306265", "9449306141",
 )
+
+
+def spaced(number: str) -> str:
+    """``999 100 0003``: the 3-3-4 form NHS Digital's display standard gives an NHS number.
+
+    Written here, not taken from smsp, so a change to smsp's own formatting cannot hide a leak.
+    """
+    assert len(number) == 10, number
+    assert number.isdigit(), number
+    return f"{number[:3]} {number[3:6]} {number[6:]}"
