@@ -375,10 +375,11 @@ def timed_sandbox(credentials: SandboxCredentials,
 
 
 def test_rate_limit_holds_within_ten_percent(timed_sandbox: list[float]) -> None:
-    # Timed at the provider, on a machine that may be busy: a stall can only delay requests
-    # (never make the limiter send faster), and it can bunch at most the requests in flight
-    # (--concurrency 8) into a shorter gap. So the median gap is held within ten percent of
-    # 20 ms, and the rate over the whole run and in its busiest second are held above only.
+    # Timed at the provider, on a machine that may be busy. The limiter's promise: n starts
+    # span at least n - 2 intervals (a late start may catch up a fraction of one). A stall
+    # can only delay a request, and can bunch at most those in flight (--concurrency 8) into
+    # one moment. So however busy the machine, no window of W seconds holds more than
+    # 50 W + 2 + 8 arrivals: for two seconds that is 110, ten percent over the rate.
     stdin = ("nhs_number,dob\n" + f"{FOUND[0]},{FOUND[1]}\n" * 200).encode()
     started = time.monotonic()
     run = batch("get", "-", "--rate-limit", "50", "--concurrency", "8", stdin=stdin)
@@ -387,14 +388,20 @@ def test_rate_limit_holds_within_ten_percent(timed_sandbox: list[float]) -> None
     assert len(rows(run)) == 200
     arrivals = sorted(timed_sandbox)
     assert len(arrivals) == 200
+
+    def busiest(seconds: float) -> int:
+        return max(sum(1 for t in arrivals if start <= t < start + seconds) for start in arrivals)
+
     gaps = sorted(later - earlier for earlier, later in itertools.pairwise(arrivals))
     median_gap = gaps[len(gaps) // 2]
-    assert 0.018 <= median_gap <= 0.022, f"median gap {median_gap * 1000:.1f} ms at 50/s"
-    measured = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    assert measured <= 55, f"{measured:.1f} lookups/s at --rate-limit 50"
-    assert elapsed >= 199 / 50  # no burst: 199 intervals of 20 ms at the least
-    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
-    assert busiest <= 50 * 1.1 + 8, f"{busiest} lookups in one second"
+    figures = (f"busiest second {busiest(1)}, busiest two {busiest(2)}, median gap "
+               f"{median_gap * 1000:.1f} ms, {elapsed:.2f} s in all at --rate-limit 50")
+    assert elapsed >= 199 / 50, figures  # 199 intervals of 20 ms at the least
+    assert busiest(2) <= 2 * 50 + 2 + 8, figures
+    assert busiest(1) <= 50 + 2 + 8, figures
+    # Not much slower either. A busy machine makes the gaps uneven (stalls, then starts on
+    # schedule again), not typically longer, so the median allows half an interval more.
+    assert median_gap <= 0.030, figures
 
 
 def test_resume_cuts_a_torn_last_line_and_says_so(tmp_path: Path) -> None:
