@@ -188,10 +188,12 @@ def service_fhir_key(settings: ConnectionSettings) -> None:
 
 
 def _certificate_cn(settings: ConnectionSettings) -> str:
+    from smsp_cli.audit.events import rejections_recorded
     from smsp_cli.settings import clientcert
 
     # A PEM certificate is read without its key; a PKCS#12 file may need its passphrase.
-    return clientcert.common_name(settings.cert, settings.key, _passphrase_source(settings))
+    with rejections_recorded():
+        return clientcert.common_name(settings.cert, settings.key, _passphrase_source(settings))
 
 
 def _passphrase_source(settings: ConnectionSettings) -> PassphraseGetter:
@@ -225,10 +227,12 @@ def open_session(
 
         return service_fhir.open_session(settings, transport=transport,
                                          max_connections=max_connections)
+    from smsp_cli.audit.events import rejections_recorded
     from smsp_cli.settings import clientcert
     from smsp_cli.transport import http as http
 
-    client = clientcert.for_tls(settings.cert, settings.key, _passphrase_source(settings))
+    with rejections_recorded():  # a wrong passphrase is a failed login (spec §7.2)
+        client = clientcert.for_tls(settings.cert, settings.key, _passphrase_source(settings))
     context = http.ssl_context(
         settings.ca_bundle,
         settings.cert,

@@ -37,6 +37,18 @@ def config_change(profile: str | None) -> Iterator[ChangeRecorder]:
         yield ChangeRecorder(trail, profile)
 
 
+@contextlib.contextmanager
+def rejections_recorded() -> Iterator[None]:
+    """Record a passphrase the block's key loading rejected, then let the error go on."""
+    from smsp_cli.domain.errors import PassphraseRejected
+
+    try:
+        yield
+    except PassphraseRejected as rejected:
+        passphrase_rejected(rejected.what, source=rejected.source, profile=rejected.profile)
+        raise
+
+
 def passphrase_rejected(what: str, *, source: str, profile: str | None) -> None:
     """A passphrase did not unlock ``what`` (e.g. ``client key /x/key.pem``): a failed login.
 

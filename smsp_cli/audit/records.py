@@ -36,6 +36,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from smsp_cli.system.account import os_user
+
 SENT = "sent"
 RECEIVED = "received"
 FAILED = "failed"
@@ -58,17 +60,6 @@ def utc_timestamp(now: dt.datetime | None = None) -> str:
     """``2025-01-04T10:11:12.123456Z``: UTC, as ITK header timestamps are (MSCA-AUD-07)."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@functools.cache
-def os_user() -> str:
-    """The local user name, as the operating system knows it."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @functools.cache

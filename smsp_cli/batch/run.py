@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from smsp_cli.batch.columns import ColumnPlan
     from smsp_cli.batch.reader import BatchInput
     from smsp_cli.batch.scheduler import Stopped
-    from smsp_cli.cli.options import ConnectionOptions
     from smsp_cli.domain.operations import Operation
+    from smsp_cli.service import Flags
     from smsp_cli.settings.connection import ConnectionSettings
 
 # Names from the user's file in warnings: at most this many, each cut to this length.
@@ -50,8 +50,9 @@ class BatchRequest:
     resume: bool = False
 
 
-def run_batch(request: BatchRequest, conn: ConnectionOptions) -> int:
-    """Run the batch and return its exit code; raise the SmspError that stops or prevents it."""
+def run_batch(request: BatchRequest, flags: Flags) -> int:
+    """Run the batch with the settings given as ``flags``; its exit code, or the SmspError that
+    stops or prevents it."""
     from smsp_cli.service import run_settings
 
     mapping = columns.parse_mapping(request.column_options)
@@ -64,7 +65,7 @@ def run_batch(request: BatchRequest, conn: ConnectionOptions) -> int:
     with contextlib.closing(batch_input):
         plan = _plan(request.operation, batch_input, mapping)
         sink, earlier = _open_sink(request, batch_input)
-        with contextlib.closing(sink), run_settings(conn.setting_flags()) as settings:
+        with contextlib.closing(sink), run_settings(flags) as settings:
             return _run(request, settings, batch_input, plan, sink, earlier)
 
 

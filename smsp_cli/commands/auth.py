@@ -54,6 +54,7 @@ def set_passphrase(
     """Store the profile's passphrase in the keyring, after checking it unlocks the key."""
     with reported_errors():
         from smsp_cli.audit import config_change
+        from smsp_cli.audit.events import rejections_recorded
         from smsp_cli.domain.errors import ConfigError
         from smsp_cli.settings import clientcert, config, credentials
         from smsp_cli.settings.connection import SANDBOX_PROFILE
@@ -79,7 +80,8 @@ def set_passphrase(
             )
         if files is not None and locked:
             # A wrong passphrase is refused here, not on the next lookup.
-            clientcert.load(*files, _given(secret))
+            with rejections_recorded():
+                clientcert.load(*files, _given(secret))
         elif files is not None:
             note(f"the key of profile {name} is not encrypted; storing the passphrase anyway")
         # spec §7.2: the change is audited, never the secret; under the config lock, like every
@@ -121,6 +123,7 @@ def _given(secret: Secret) -> PassphraseGetter:
 def status(profile: ProfileOpt = None) -> None:
     """Say whether a passphrase is stored and whether it unlocks the key (never show it)."""
     with reported_errors():
+        from smsp_cli.audit.events import rejections_recorded
         from smsp_cli.domain.errors import ConfigError, SmspError
         from smsp_cli.settings import clientcert, config, credentials
 
@@ -154,7 +157,8 @@ def status(profile: ProfileOpt = None) -> None:
             secret = credentials.Secret(stored, f"the keyring entry for profile {name}", "",
                                         profile=name)
             try:
-                clientcert.load(*files, _given(secret))
+                with rejections_recorded():
+                    clientcert.load(*files, _given(secret))
                 lines.append("key         encrypted; the stored passphrase unlocks it")
             except SmspError:
                 lines.append("key         encrypted; the stored passphrase does NOT unlock it")

@@ -89,6 +89,6 @@ def batch(
         )
         # The two batch settings layer like every other: flag > variable > profile > default.
         conn = dataclasses.replace(conn, concurrency=concurrency, rate_limit=rate_limit)
-        code = run_batch(request, conn)
+        code = run_batch(request, conn.setting_flags())
     if code:
         raise typer.Exit(code)

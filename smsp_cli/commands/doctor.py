@@ -123,7 +123,7 @@ def doctor(
             passphrase_file=passphrase_file,
         )
         query = diagnose.probe_query(nhs_number, dob)
-        report = diagnose.diagnose(conn, query=query)
+        report = diagnose.diagnose(conn.setting_flags(), query=query)
         if as_json:
             sys.stdout.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
         else:

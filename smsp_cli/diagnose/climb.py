@@ -20,26 +20,26 @@ from smsp_cli.transport.trace import Trace
 if TYPE_CHECKING:
     import datetime as dt
 
-    from smsp_cli.cli.options import ConnectionOptions
     from smsp_cli.domain.models import Query
     from smsp_cli.domain.results import Outcome
+    from smsp_cli.service import Flags
     from smsp_cli.settings.clientcert import ClientCredentials
     from smsp_cli.settings.connection import ConnectionSettings, Sourced
     from smsp_cli.transport.trace import Phase
 
 
 def diagnose(
-    conn: ConnectionOptions, *, query: Query | None = None, clock: Clock = utc_now
+    flags: Flags, *, query: Query | None = None, clock: Clock = utc_now
 ) -> Report:
-    """Resolve the settings these options name (starting the sandbox if asked), then climb."""
+    """Resolve the settings the flags name (starting the sandbox if asked), then climb."""
     from smsp_cli.service import run_settings
 
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         try:
-            settings = stack.enter_context(run_settings(conn.setting_flags()))
+            settings = stack.enter_context(run_settings(flags))
         except SmspError as error:
-            values = _effective_values(conn)
+            values = _effective_values(flags)
             facts, sources = setting_facts(
                 {key: found.value for key, found in values.items()},
                 {key: found.source for key, found in values.items()},
@@ -64,12 +64,11 @@ def diagnose(
         return diagnose_settings(settings, query=query, clock=clock)
 
 
-def _effective_values(conn: ConnectionOptions) -> dict[str, Sourced]:
+def _effective_values(flags: Flags) -> dict[str, Sourced]:
     """The settings as flags, environment and profile give them, valid or not."""
     from smsp_cli.settings import config
     from smsp_cli.settings.connection import gather
 
-    flags = conn.setting_flags()
     try:
         return config.layered(config.load(), flags)
     except SmspError:  # an unreadable config file: what flags and environment say

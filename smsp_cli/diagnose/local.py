@@ -85,13 +85,15 @@ def check_certificate(
     settings: ConnectionSettings, now: dt.datetime
 ) -> tuple[Check, ClientCredentials | None]:
     """Our certificate and key: readable, matching, in date; the chain; CN against username."""
+    from smsp_cli.audit.events import rejections_recorded
     from smsp_cli.settings import clientcert
     from smsp_cli.settings.credentials import PassphraseSource
 
     try:
-        client = clientcert.load(
-            settings.cert, settings.key, PassphraseSource.for_settings(settings)
-        )
+        with rejections_recorded():  # a wrong passphrase is a failed login (spec §7.2)
+            client = clientcert.load(
+                settings.cert, settings.key, PassphraseSource.for_settings(settings)
+            )
     except SmspError as error:
         return _certificate_unusable(error), None
     bundle, bundle_problem = read_ca_bundle(settings.ca_bundle)

@@ -187,3 +187,19 @@ class ConfigError(SmspError):
     """Local configuration or credentials are missing, unreadable or inconsistent."""
 
     exit_code = ExitCode.CONFIG
+
+
+class PassphraseRejected(ConfigError):
+    """A passphrase did not unlock a key or PKCS#12 file: a failed login (spec §7.2).
+
+    It says what was locked, where the passphrase came from and for which profile, so the
+    caller can record it in the audit trail: settings code loads keys and records nothing.
+    """
+
+    def __init__(
+        self, message: str, *, what: str, source: str, profile: str | None, hint: str | None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.what = what
+        self.source = source
+        self.profile = profile

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from smsp_cli.system.account import os_user
 from smsp_cli.system.streams import is_terminal
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ CMA_BANNER = "Computer Misuse Act 1990 \u2013 Unauthorised access to this system
 
 def caller() -> str:
     """The local user name, as the operating system knows it."""
-    from smsp_cli.audit.records import os_user
-
     return os_user()
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smsp_cli.domain.errors import ConfigError
+from smsp_cli.domain.errors import ConfigError, PassphraseRejected
 
 if TYPE_CHECKING:
     import ssl
@@ -324,10 +324,8 @@ def _pem_key(path: Path, data: bytes, passphrase: PassphraseGetter | None) -> Pr
     try:
         return serialization.load_pem_private_key(data, secret.reveal().encode("utf-8"))
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        _audit_rejected(what, secret)
-        raise ConfigError(
-            f"the passphrase from {secret.source} does not unlock {what}", hint=secret.hint
-        ) from None
+        raise _rejected(f"the passphrase from {secret.source} does not unlock {what}", what,
+                        secret) from None
 
 
 def _pkcs12(
@@ -352,10 +350,8 @@ def _pkcs12(
         try:
             loaded = pkcs12.load_key_and_certificates(data, secret.reveal().encode("utf-8"))
         except ValueError:
-            _audit_rejected(what, secret)
-            raise ConfigError(
-                f"the passphrase from {secret.source} does not open {what}", hint=secret.hint
-            ) from None
+            raise _rejected(f"the passphrase from {secret.source} does not open {what}", what,
+                            secret) from None
     key, certificate, extra = loaded
     if certificate is None:
         raise ConfigError(f"{what} holds no certificate")
@@ -363,11 +359,11 @@ def _pkcs12(
     return key, certificate, tuple(extra)
 
 
-def _audit_rejected(what: str, secret: Secret) -> None:
-    """A wrong passphrase is a failed login: the audit trail records it (spec §7.2)."""
-    from smsp_cli.audit import passphrase_rejected
-
-    passphrase_rejected(what, source=secret.source, profile=secret.profile)
+def _rejected(message: str, what: str, secret: Secret) -> PassphraseRejected:
+    """A wrong passphrase is a failed login: the caller records it (spec §7.2)."""
+    return PassphraseRejected(
+        message, what=what, source=secret.source, profile=secret.profile, hint=secret.hint
+    )
 
 
 def _passphrase(passphrase: PassphraseGetter | None, what: str) -> Secret:

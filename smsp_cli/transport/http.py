@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smsp_cli.adapters.smsp.xmlsafe import MAX_BODY_BYTES
 from smsp_cli.domain.errors import (
     ConfigError,
     ProviderFailed,
@@ -41,6 +40,7 @@ from smsp_cli.domain.errors import (
 from smsp_cli.transport import deadline
 from smsp_cli.transport.deadline import Deadline
 from smsp_cli.transport.decoding import decoded
+from smsp_cli.untrusted.bounds import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     import httpx

@@ -17,6 +17,9 @@ from smsp_cli.untrusted.sanitize import visible
 FIELD_LIMIT = 200
 LIST_LIMIT = 20
 TABLE_BYTES = 64 * 1024  # the most a table may take, whatever the terminal's width
+# The most a provider's reply may take once decoded: the transport stops reading there, and the
+# XML parser refuses anything larger, whichever adapter reads it.
+MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 def cut(text: str, limit: int = FIELD_LIMIT) -> str:

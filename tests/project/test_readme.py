@@ -39,6 +39,7 @@ _ROW_OF = {
     errors.Unreachable: "could not reach the provider",
     errors.UntrustedServer: "could not reach the provider",
     errors.ConfigError: "local configuration or credential problem",
+    errors.PassphraseRejected: "local configuration or credential problem",
 }
 
 

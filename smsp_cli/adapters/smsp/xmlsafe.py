@@ -23,6 +23,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+from smsp_cli.untrusted import bounds
+
 if TYPE_CHECKING:
     from lxml import etree
 
@@ -43,7 +45,7 @@ NS: dict[str, str] = {
     "hl7": HL7,
 }
 
-MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = bounds.MAX_BODY_BYTES
 
 # Markup that only a DTD uses. XML keywords are case-sensitive, so exact bytes suffice. Each is
 # looked for in every encoding libxml2 autodetects from the first bytes without a declaration.
