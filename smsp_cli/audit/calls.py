@@ -15,7 +15,9 @@ record and closed after it, every record forced to the disk.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli.audit import records
@@ -37,6 +39,58 @@ class CallAudit:
     def __init__(self, trail: Trail | None = None) -> None:
         self.trail = trail
         self._opened: Trail | None = None  # the settings' trail, opened on first write
+        # Attempts with a `sent` record and no outcome yet, so that a batch that stops can
+        # give each its outcome with the true reason (settle), and none gets two.
+        self._pending: dict[tuple[str, int], tuple[CallRecorder, Request]] = {}
+        self._pending_lock = threading.Condition()
+        self._sending = 0  # `sent` records being written now
+        self._settled = False
+        self.stop_reason: Ending | None = None  # set when the batch stops: why
+
+    def settle(self, ending: Ending) -> int:
+        """Write ``failed`` with ``ending``'s reason for every attempt still without an outcome
+        (a batch that stops, before closing its trail); return how many there were."""
+        self.stop_reason = ending
+        with self._pending_lock:
+            self._settled = True  # no call may begin now
+            while self._sending:
+                self._pending_lock.wait()  # a `sent` being written: it is in flight too
+            waiting = list(self._pending.values())
+            self._pending.clear()
+        for recorder, request in waiting:
+            with contextlib.suppress(Exception):
+                recorder.write_ending(request, ending)
+        return len(waiting)
+
+    @property
+    def pending(self) -> int:
+        """How many attempts have a `sent` record and no outcome yet."""
+        with self._pending_lock:
+            return len(self._pending)
+
+    @contextlib.contextmanager
+    def _sending_attempt(self, recorder: CallRecorder, request: Request,
+                         attempt: int) -> Iterator[None]:
+        """Around writing a `sent` record: refused once settled, then open until its outcome."""
+        from smsp_cli.audit.trail import TrailUnavailable
+
+        with self._pending_lock:
+            if self._settled:
+                raise TrailUnavailable("the batch has stopped: no more calls are made")
+            self._sending += 1
+        try:
+            yield
+            with self._pending_lock:
+                self._pending[(request.message_id, attempt)] = (recorder, request)
+        finally:
+            with self._pending_lock:
+                self._sending -= 1
+                self._pending_lock.notify_all()
+
+    def _closing_attempt(self, request: Request, attempt: int) -> bool:
+        """True (once) while the attempt still needs its outcome."""
+        with self._pending_lock:
+            return self._pending.pop((request.message_id, attempt), None) is not None
 
     def close(self) -> None:
         """Close the trail this audit opened itself (one given to it stays open)."""
@@ -93,6 +147,19 @@ class CallAudit:
         }))
 
 
+@dataclass(frozen=True)
+class Ending:
+    """Why calls in flight were given up: the outcome their `failed` records carry."""
+
+    exit_code: int
+    error: str  # the error's class, as the JSON error object names them
+    reason: str  # in words
+
+
+INTERRUPTED = Ending(130, "interrupted", "interrupted (Ctrl-C)")
+OUTPUT_CLOSED = Ending(141, "output_closed", "the reader of the output went away")
+
+
 class CallRecorder:
     """One call's records: ``sent`` before each attempt, then ``received`` or ``failed``."""
 
@@ -114,11 +181,12 @@ class CallRecorder:
     def sent(self, request: Request, attempt: int) -> None:
         """Before the request leaves: who, where, which message, which patient."""
         self._attempt = attempt
-        self._write(records.SENT, request, {
-            "tracking_id": request.tracking_id,
-            "audit_identity": self._identity,
-            "nhs_numbers": self._requested(),
-        })
+        with self._audit._sending_attempt(self, request, attempt):
+            self._write(records.SENT, request, {
+                "tracking_id": request.tracking_id,
+                "audit_identity": self._identity,
+                "nhs_numbers": self._requested(),
+            })
 
     def received(
         self, request: Request, reply: Reply, http_status: int | None,
@@ -128,6 +196,8 @@ class CallRecorder:
 
         ``extra``: what the API adds (PDS FHIR: ``issue_code``).
         """
+        if not self._audit._closing_attempt(request, self._attempt):
+            return  # already given its outcome when the batch stopped
         numbers = [n for n in (reply.nhs_number, reply.patient and reply.patient.nhs_number) if n]
         fields: dict[str, Any] = {
             "reply_message_id": records.bounded(reply.message_id),
@@ -146,6 +216,14 @@ class CallRecorder:
 
     def failed(self, request: Request, error: SmspError, http_status: int | None) -> None:
         """No business reply: a SOAP fault is still a reply (received, with its fault code)."""
+        ending = self._audit.stop_reason
+        if not self._audit._closing_attempt(request, self._attempt):
+            return  # already given its outcome when the batch stopped
+        if ending is not None and error.fault is None and error.http_status is None:
+            # No answer came because the batch stopped (its connections were closed): the
+            # stop is the true reason.
+            self.write_ending(request, ending)
+            return
         if error.fault is not None:
             fault = error.fault
             self._write(records.RECEIVED, request, {
@@ -160,11 +238,18 @@ class CallRecorder:
                      reason=getattr(error, "reason", None))
 
     def interrupted(self, request: Request) -> None:
-        """The attempt was stopped (Ctrl-C): best effort, never hiding the interruption."""
+        """The attempt was stopped (Ctrl-C, or the batch it belongs to stopped): best effort,
+        never hiding the interruption, with the batch's reason when it stopped."""
         from smsp_cli.domain.errors import SmspError
 
+        if not self._audit._closing_attempt(request, self._attempt):
+            return
         with contextlib.suppress(SmspError, OSError):
-            self._failed(request, 130, "interrupted", None)
+            self.write_ending(request, self._audit.stop_reason or INTERRUPTED)
+
+    def write_ending(self, request: Request, ending: Ending) -> None:
+        """The attempt's `failed` record for a call given up: ``ending`` says why."""
+        self._failed(request, ending.exit_code, ending.error, None, reason=ending.reason)
 
     def _failed(
         self, request: Request, exit_code: int, error: str, http_status: int | None,

@@ -12,6 +12,7 @@ where ``result`` is exactly the JSON a single lookup prints, or ``{"row", "id", 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from smsp_cli.domain.operations import Operation
 if TYPE_CHECKING:
     import httpx
 
+    from smsp_cli.audit.calls import Ending
     from smsp_cli.batch.ratelimit import RateLimiter
     from smsp_cli.domain.models import Query
     from smsp_cli.domain.results import Outcome
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 ACCESS_DENIED_FAULT = "3000"  # ToolkitSOAPErrorCodes, spec §5.7
 CREDENTIALS_REJECTED = "SMSP-0005"  # audit identity or credentials rejected, spec §6.1
 ACCESS_REFUSED_STATUSES = frozenset({401, 403})
+# How long a stopping batch lets its workers record the calls its closing cut off.
+_SETTLE_SECONDS = 2.0
 
 _FIELD_NAMES = {
     "nhs_number": "NHS number",
@@ -243,11 +247,26 @@ class RowLookup:
         if self._limiter is not None:
             self._limiter.cancel()
 
-    def close(self) -> None:
-        """Close the pool's connections, and force the trail's last records to disk."""
+    def close(self, ending: Ending | None = None) -> None:
+        """Close the pool's connections, give every call still in flight its outcome, and
+        force the trail's last records to disk.
+
+        ``ending`` is why the batch stopped: the calls its closing cuts off, and any still
+        without an outcome after a moment, are recorded ``failed`` with it.
+        """
+        from smsp_cli.audit.calls import Ending
+
         self.stop()
+        if ending is not None:
+            self._audit.stop_reason = ending
         try:
             self._session.close()
+            deadline = time.monotonic() + _SETTLE_SECONDS
+            while self._audit.pending and time.monotonic() < deadline:
+                time.sleep(0.01)  # the workers record their own cut-off calls first
+            self._audit.settle(ending or Ending(
+                int(ExitCode.PROVIDER_FAILED), "batch_stopped",
+                "the batch ended before the reply"))
         finally:
             self._trail.close()
 

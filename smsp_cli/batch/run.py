@@ -25,6 +25,7 @@ from smsp_cli.system.streams import is_terminal, note, silence_stdout
 from smsp_cli.untrusted.sanitize import provider_text
 
 if TYPE_CHECKING:
+    from smsp_cli.audit.calls import Ending
     from smsp_cli.batch.columns import ColumnPlan
     from smsp_cli.batch.reader import BatchInput
     from smsp_cli.batch.scheduler import Stopped
@@ -117,22 +118,32 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
             bar.update(rows.offset)
 
     scheduler = Scheduler(lookup, emit, concurrency=settings.concurrency, on_stop=lookup.stop)
+    from smsp_cli.audit.calls import INTERRUPTED, OUTPUT_CLOSED, Ending
+
     stopped: Stopped | None = None
+    # Why calls still in flight are given up, for their `failed` records (None: none should be).
+    ending: Ending | None = None
     try:
         with bar if bar is not None else contextlib.nullcontext():
             stopped = scheduler.run(rows)
+        if stopped is not None:
+            ending = _stopped_ending(stopped)
     except KeyboardInterrupt:
+        ending = INTERRUPTED
         _finish(settings, tally, earlier, sink, tail=_slowed("interrupted", lookup.slowdowns))
         raise
     except _OutputClosed:
         # The reader of stdout went away (`| head`): stop quietly, as a shell pipeline expects.
+        ending = OUTPUT_CLOSED
         _finish(settings, tally, earlier, sink, tail="stdout was closed")
         return _EXIT_PIPE_CLOSED
-    except SmspError:
+    except SmspError as error:
+        ending = Ending(int(error.exit_code), "batch_stopped",
+                        f"the batch stopped: {type(error).__name__}")
         _finish(settings, tally, earlier, sink, tail=_slowed("stopped", lookup.slowdowns))
         raise
     finally:
-        lookup.close()
+        lookup.close(ending)
     if stopped is not None:
         where = f"stopped at row {stopped.row}"
         if isinstance(sink, FileSink) and not batch_input.is_stdin:
@@ -211,6 +222,13 @@ def _slowed(tail: str | None, slowdowns: int) -> str | None:
     times = "once" if slowdowns == 1 else f"{slowdowns} times"
     said = f"the provider answered 429 (too many requests) {times}: the rate was halved for 30 s"
     return f"{tail}; {said}" if tail else said
+
+
+def _stopped_ending(stopped: Stopped) -> Ending:
+    from smsp_cli.audit.calls import Ending
+
+    return Ending(int(stopped.error.exit_code), "batch_stopped",
+                  f"the batch stopped at row {stopped.row} on a failure every row would share")
 
 
 class _OutputClosed(Exception):

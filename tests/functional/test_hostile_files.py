@@ -162,3 +162,40 @@ def test_a_header_of_many_unused_columns_names_twenty_then_a_count(tmp_path: Pat
     assert run.exit_code == 0
     shown = ", ".join(f"'c{n}'" for n in range(20))
     assert f"smsp: warning: ignoring columns {shown} and 10 more: not used by get" in run.stderr
+
+
+def _calls(data: Path) -> tuple[list[dict[str, object]], dict[tuple[object, object], str]]:
+    """The trail's records, and each attempt's outcome event (sent alone: "sent")."""
+    trail = data.resolve() / "audit" / "audit.jsonl"
+    found = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
+    outcome: dict[tuple[object, object], str] = {}
+    for record in found:
+        if record["event"] in ("sent", "received", "failed"):
+            key = (record["message_id"], record["attempt"])
+            assert outcome.get(key, "sent") == "sent", f"two outcomes for {key}"
+            outcome[key] = str(record["event"])
+    return found, outcome
+
+
+def test_a_reader_gone_gives_every_call_in_flight_its_outcome_and_reason(
+    data: Path, tmp_path: Path
+) -> None:
+    source = _rows(tmp_path / "in.csv", 500)
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen([SMSP, "batch", "get", str(source), "--concurrency", "8"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
+    assert process.wait(60) == 141
+    found, outcome = _calls(data)
+    assert outcome  # calls were made
+    assert [key for key, event in outcome.items() if event == "sent"] == []  # none left open
+    for record in found:
+        if record["event"] == "failed":
+            assert record["exit_code"] == 141
+            assert record["reason"] == "the reader of the output went away"
+    times = [record["time"] for record in found]
+    assert times == sorted(times)  # never backwards against seq
+    verify = smsp("audit", "verify")
+    assert verify.exit_code == 0, verify.stdout + verify.stderr
