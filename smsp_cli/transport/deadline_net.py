@@ -13,6 +13,14 @@ This backend does the same work, but every operation first cuts its timeout to t
 * reads: one ``recv`` (one TLS record at most, again bounded as a whole);
 * writes: ``send`` in a loop, each call with the time left.
 
+No stale bytes: a kept-alive connection is reused only if nothing is waiting on it. A reply
+followed by bytes nobody asked for (a provider that sends one reply twice, or a body longer
+than its Content-Length) would otherwise become the next request's answer: another row's
+patient in a batch. Such bytes sit in one of three places, and each is looked at before the
+pool hands the connection out again (:class:`StrictConnection`), so that the connection is
+closed and never reused: h11's receive buffer (read with the reply, beyond its end), the TLS
+layer's decrypted but unread bytes (``SSLSocket.pending``), and the socket itself (``poll``).
+
 Only :mod:`smsp_cli.transport.http` imports this module (it imports httpx and httpcore).
 """
 
@@ -138,6 +146,52 @@ class DeadlineBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
+class StrictConnection(httpcore.HTTPConnection):
+    """An HTTP/1.1 connection that expires the moment it holds bytes nobody asked for."""
+
+    def has_expired(self) -> bool:
+        """Expired as httpcore decides, or idle with unread bytes after the last reply."""
+        return super().has_expired() or (self.is_idle() and holds_unread_bytes(self))
+
+
+def holds_unread_bytes(connection: httpcore.HTTPConnection) -> bool:
+    """True when bytes beyond the last reply's end wait in h11's buffer or the TLS layer.
+
+    httpcore keeps its HTTP/1.1 state private; if a future version moves it, this answers
+    True (no reuse) rather than risk giving one request another's reply.
+    """
+    inner = getattr(connection, "_connection", None)
+    if inner is None:
+        return False
+    state = getattr(inner, "_h11_state", None)
+    trailing = getattr(state, "trailing_data", None)
+    if not isinstance(trailing, tuple) or not trailing or not isinstance(trailing[0], bytes):
+        return True
+    if trailing[0]:
+        return True
+    stream = getattr(inner, "_network_stream", None)
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+
+class _StrictPool(httpcore.ConnectionPool):
+    """httpx's pool, its connections :class:`StrictConnection` s."""
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.ConnectionInterface:
+        return StrictConnection(
+            origin=origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            http1=self._http1,
+            http2=self._http2,
+            retries=self._retries,
+            local_address=self._local_address,
+            uds=self._uds,
+            network_backend=self._network_backend,
+            socket_options=self._socket_options,
+        )
+
+
 class DeadlineTransport(httpx.HTTPTransport):
     """httpx's own transport, its connection pool on :class:`DeadlineBackend` sockets."""
 
@@ -148,7 +202,7 @@ class DeadlineTransport(httpx.HTTPTransport):
         super().__init__(verify=context, trust_env=False, limits=limits)
         # httpx offers no way to choose the network backend; its pool is rebuilt with ours,
         # configured as HTTPTransport configures it (HTTP/1.1, no proxy).
-        self._pool = httpcore.ConnectionPool(
+        self._pool = _StrictPool(
             ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
@@ -168,6 +222,8 @@ def _readable(sock: socket.socket) -> bool:
     descriptor = sock.fileno()
     if descriptor == -1:
         return True
+    if isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
+        return True  # decrypted bytes wait in the TLS layer, where poll cannot see them
     if sys.platform == "win32" or not hasattr(select, "poll"):
         ready, _, _ = select.select([descriptor], [], [], 0)
         return bool(ready)

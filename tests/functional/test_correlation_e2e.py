@@ -103,3 +103,43 @@ def test_the_right_patient_without_relates_to_is_shown(hostile: HostileProvider)
     run = smsp("get", ASKED, "--dob", DOB, "--json")
     assert run.exit_code == 0, run.stderr
     assert run.json()["patient"]["nhs_number"] == ASKED
+
+
+def _batch(*args: str, stdin: bytes) -> Any:
+    from typer.testing import CliRunner
+
+    from smsp_cli.cli.main import app
+
+    result = CliRunner().invoke(app, ["batch", *args], input=stdin, catch_exceptions=False)
+    return result
+
+
+def test_a_reply_replayed_on_a_kept_alive_connection_never_answers_the_next_get(
+    hostile: HostileProvider,
+) -> None:
+    from tests.lib.hostile_behaviours import replaying
+
+    numbers = ["9991000003", "9991000011", "9991000038"] * 8
+    hostile.serve(replaying("getPatientDetailsByNHSNumber"))
+    stdin = ("nhs_number,dob\n" + "".join(f"{n},{DOB}\n" for n in numbers)).encode()
+    result = _batch("get", "-", "--concurrency", "8", stdin=stdin)
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["exit_code"] for row in found] == [0] * len(numbers), result.stderr
+    assert [row["result"]["patient"]["nhs_number"] for row in found] == numbers
+    # Every reply had bytes after its end: its connection was closed, never reused.
+    assert hostile.connections == len(numbers)
+
+
+def test_a_reply_replayed_on_a_kept_alive_connection_never_answers_the_next_search(
+    hostile: HostileProvider,
+) -> None:
+    from tests.lib.hostile_behaviours import replaying
+
+    families = ["Fairweather", "Ashdown", "Brookfield"] * 8
+    hostile.serve(replaying("getPatientDetailsBySearch"))
+    stdin = ("family,dob,gender\n" + "".join(f"{f},{DOB},f\n" for f in families)).encode()
+    result = _batch("search", "-", "--concurrency", "8", stdin=stdin)
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["exit_code"] for row in found] == [0] * len(families), result.stderr
+    assert [row["result"]["patient"]["family_name"] for row in found] == families
+    assert hostile.connections == len(families)

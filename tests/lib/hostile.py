@@ -23,7 +23,7 @@ import contextlib
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,11 +50,16 @@ class Part:
 
 @dataclass(frozen=True)
 class Behaviour:
-    """What the provider does on every connection: its handshake pace and its reply."""
+    """What the provider does on every connection: its handshake pace and its reply.
+
+    With ``respond``, the connection is kept alive: every request on it is answered with the
+    raw bytes ``respond`` makes of it (``parts`` unused), until the client closes it.
+    """
 
     parts: tuple[Part, ...]
     handshake: Pace | None = None
     name: str = ""
+    respond: Callable[[bytes], bytes] | None = None
 
 
 class _Stopped(Exception):
@@ -210,11 +215,15 @@ class HostileProvider:
         with contextlib.closing(sock), contextlib.suppress(_Stopped, OSError, ValueError):
             channel = Channel(sock, self._context, self._stop)
             channel.handshake(behaviour.handshake)
-            request = channel.read_request()
-            with self._lock:
-                self.requests.append(request)
-            for part in behaviour.parts:
-                channel.send(part)
+            while True:
+                request = channel.read_request()
+                with self._lock:
+                    self.requests.append(request)
+                if behaviour.respond is None:
+                    for part in behaviour.parts:
+                        channel.send(part)
+                    return
+                channel.send(Part(behaviour.respond(request)))
 
 
 @contextlib.contextmanager

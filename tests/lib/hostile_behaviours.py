@@ -25,10 +25,11 @@ def http_reply(
     *,
     status: str = "200 OK",
     headers: Sequence[tuple[str, str]] = (("Content-Type", "text/xml; charset=utf-8"),),
+    keep_alive: bool = False,
 ) -> bytes:
-    """A whole HTTP/1.1 response with Content-Length, closing the connection."""
+    """A whole HTTP/1.1 response with Content-Length, closing the connection (or keeping it)."""
     lines = [f"HTTP/1.1 {status}", *(f"{name}: {value}" for name, value in headers)]
-    lines += [f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"Content-Length: {len(body)}"] + ([] if keep_alive else ["Connection: close"])
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
@@ -277,3 +278,28 @@ def two_patients(body: bytes) -> bytes:
             identifier.set("extension", "9990001014")
     subject.addnext(second)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def replaying(operation_name: str) -> Behaviour:
+    """Keep-alive: each request answered for its own patient, then the same reply again.
+
+    The second copy is bytes nobody asked for; a client that reuses the connection reads it
+    as the next request's answer (another row's patient, in a batch).
+    """
+    import re
+
+    from smsp_cli.sandbox.builtin import BUILT_IN
+
+    def respond(request: bytes) -> bytes:
+        patient = BUILT_IN[0].patient
+        number = re.search(rb'root="2\.16\.840\.1\.113883\.2\.1\.4\.1" extension="(\d{10})"',
+                           request)
+        family = re.search(rb"<family>([^<]*)</family>", request)
+        if number is not None:
+            patient = replace(patient, nhs_number=number[1].decode())
+        if family is not None:
+            patient = replace(patient, family_name=family[1].decode())
+        reply = http_reply(business(operation_name, patient=patient), keep_alive=True)
+        return reply + reply
+
+    return Behaviour((), name="replay", respond=respond)
