@@ -140,7 +140,7 @@ def report_json(report: Report) -> dict[str, object]:
         "endpoint": report.endpoint,
         "ok": failed is None,
         "exit_code": report.exit_code,
-        "failed_layer": failed.layer.key if failed else None,
+        "failed_layer": failed.key if failed else None,
         "layers": [_check_json(check) for check in report.checks],
         "timings": [
             {
@@ -158,8 +158,8 @@ def report_json(report: Report) -> dict[str, object]:
 def _check_json(check: Check) -> dict[str, object]:
     return {
         "layer": int(check.layer),
-        "name": check.layer.key,
-        "title": check.layer.title,
+        "name": check.key,
+        "title": check.shown_title,
         "status": check.status.value,
         "summary": check.summary,
         "cause": check.cause,
@@ -220,7 +220,7 @@ def _print_check(console: Console, check: Check) -> None:
     headline.add_column(overflow="fold")
     headline.add_row(
         Text(f" {_ICONS[status]} ", style=_STYLES[status]),
-        Text(f"{int(check.layer)} {check.layer.title:<20}", style="bold"),
+        Text(f"{int(check.layer)} {check.shown_title:<20}", style="bold"),
         Text(visible(check.summary), style="dim" if status == "skipped" else ""),
     )
     console.print(headline)
@@ -254,7 +254,7 @@ def _print_waterfall(console: Console, report: Report) -> None:
     table.add_column("", no_wrap=True)
     total = report.total or 1e-9
     rows = [
-        (f"{int(c.layer)} {c.layer.title}", c.started, c.elapsed, _STYLES[c.status.value])
+        (f"{int(c.layer)} {c.shown_title}", c.started, c.elapsed, _STYLES[c.status.value])
         for c in report.checks
         if c.status.value != "skipped"
     ]
@@ -279,7 +279,7 @@ def _print_verdict(console: Console, report: Report) -> None:
         console.print(f"All layers passed{note}.", style="bold green")
         return
     console.print(
-        f"Failed at layer {int(failed.layer)}, {failed.layer.title}: {visible(failed.summary)} "
+        f"Failed at layer {int(failed.layer)}, {failed.shown_title}: {visible(failed.summary)} "
         f"(exit {report.exit_code})",
         style="bold red",
     )

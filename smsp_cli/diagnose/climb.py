@@ -79,6 +79,10 @@ def diagnose_settings(
     settings: ConnectionSettings, *, query: Query | None = None, clock: Clock = utc_now
 ) -> Report:
     """Climb every layer for resolved settings."""
+    if settings.api == "fhir":
+        from smsp_cli.diagnose.fhir import FhirClimb
+
+        return FhirClimb(settings, query, clock).run()
     return _Climb(settings, query or probe_query(), clock).run()
 
 

@@ -19,8 +19,9 @@ class Layer(IntEnum):
     TCP = 4
     TLS = 5
     HTTP = 6
-    SMSP = 7
+    SMSP = 7  # PDS FHIR profiles: the PDS FHIR read (same exit code, 16)
     CLOCK = 8
+    TOKEN = 9  # PDS FHIR only: signing in at the token URL (checked before layer 7)
 
     @property
     def title(self) -> str:
@@ -34,7 +35,7 @@ class Layer(IntEnum):
 
     @property
     def exit_code(self) -> int:
-        """The process exit code when this layer fails: 10 to 17."""
+        """The process exit code when this layer fails: 10 to 18."""
         return 9 + int(self)
 
 
@@ -47,6 +48,7 @@ _TITLES = {
     Layer.HTTP: "HTTP",
     Layer.SMSP: "SMSP",
     Layer.CLOCK: "clock",
+    Layer.TOKEN: "token",
 }
 
 EXIT_CODE_MEANINGS: dict[int, str] = {
@@ -65,8 +67,15 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
         "HTTP: no HTTP answer, or a status SOAP does not use (wrong path, redirect, access "
         "refused, gateway error)"
     ),
-    Layer.SMSP.exit_code: "SMSP: the reply is not a well-formed SMSP reply or SOAP fault",
+    Layer.SMSP.exit_code: (
+        "SMSP: the reply is not a well-formed SMSP reply or SOAP fault (PDS FHIR: the read of "
+        "the test patient failed, or was refused with 401 or 403)"
+    ),
     Layer.CLOCK.exit_code: "clock: more than 60 s away from the server's clock",
+    Layer.TOKEN.exit_code: (
+        "token (PDS FHIR): the identity service refused the signed JWT, or the token URL "
+        "gave no token"
+    ),
 }
 
 
@@ -92,6 +101,18 @@ class Check:
     started: float = 0.0  # seconds from the start of the diagnosis
     elapsed: float = 0.0
     sources: tuple[tuple[str, str], ...] = ()  # fact name -> where its value came from
+    title: str | None = None  # instead of the layer's own (PDS FHIR: "signing key", "PDS FHIR")
+    name: str | None = None  # instead of the layer's key in the JSON report
+
+    @property
+    def shown_title(self) -> str:
+        """How the checklist names this check."""
+        return self.title or self.layer.title
+
+    @property
+    def key(self) -> str:
+        """The check's name in the JSON report."""
+        return self.name or self.layer.key
 
 
 @dataclass(frozen=True)
@@ -137,10 +158,23 @@ def fail(
     return Check(layer, Status.FAIL, summary, facts, cause=cause, next_step=next_step)
 
 
-def skipped(failed: Layer) -> list[Check]:
-    """The layers above a failed one, each marked as not checked."""
+# The order each API's layers are climbed in.
+SMSP_ORDER = (Layer.CONFIG, Layer.CERTIFICATE, Layer.DNS, Layer.TCP, Layer.TLS, Layer.HTTP,
+              Layer.SMSP, Layer.CLOCK)
+FHIR_ORDER = (Layer.CONFIG, Layer.CERTIFICATE, Layer.DNS, Layer.TCP, Layer.TLS, Layer.TOKEN,
+              Layer.SMSP, Layer.CLOCK)
+# What a PDS FHIR report calls the layers whose SMSP names do not fit: (title, JSON name).
+FHIR_NAMES = {Layer.CERTIFICATE: ("signing key", "signing_key"), Layer.SMSP: ("PDS FHIR", "fhir")}
+
+
+def skipped(failed: Layer, order: tuple[Layer, ...] = SMSP_ORDER,
+            names: dict[Layer, tuple[str, str]] | None = None) -> list[Check]:
+    """The layers climbed after a failed one, each marked as not checked."""
+    titles = names or {}
+    failed_title = titles.get(failed, (failed.title, ""))[0]
+    later = order[order.index(failed) + 1:] if failed in order else ()
     return [
-        Check(layer, Status.SKIP, f"not checked: {failed.title} failed")
-        for layer in Layer
-        if layer > failed
+        Check(layer, Status.SKIP, f"not checked: {failed_title} failed",
+              title=titles.get(layer, (None, None))[0], name=titles.get(layer, (None, None))[1])
+        for layer in later
     ]

@@ -425,6 +425,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return  # requests carry patient data
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the sandbox's clock, which a test may set off (doctor).
+        return super().date_time_string(self.sandbox.now() if timestamp is None else timestamp)
+
     @property
     def sandbox(self) -> FhirSandboxServer:
         server = self.server

@@ -131,9 +131,14 @@ def read_token_reply(
     if document is not None:
         description = str(document.get("error_description") or document.get("message") or "")
         error = str(document.get("error") or "")
-    if status >= 500 or (status not in (400, 401, 403) and not description):
+    if status >= 500:
         raise ProviderFailed(f"the token service at {token_url} failed: HTTP {status}",
                              http_status=status)
+    if status not in (400, 401, 403):
+        raise ProviderFailed(
+            f"the token URL {token_url} answered HTTP {status}, not a token",
+            hint="check token_url (SMSP_TOKEN_URL): it must be the environment's token URL",
+            http_status=status)
     cause, step = refusal(error, description)
     raise TokenRefused(f"sign-in refused by {token_url} (HTTP {status}): {cause}", hint=step,
                        http_status=status)
