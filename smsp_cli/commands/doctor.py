@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.cli.completion import profile_names
-from smsp_cli.cli.options import CONNECTION_PANEL, ConnectionOptions, connection_option
+from smsp_cli.cli.options import ConnectionOptions, connection_options
 from smsp_cli.cli.reporting import reported_errors
 from smsp_cli.untrusted.sanitize import visible
 
@@ -30,63 +29,10 @@ _STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skipped": "di
 _BAR_WIDTH = 32
 
 
+@connection_options
 def doctor(
-    profile: Annotated[
-        str | None,
-        connection_option(
-            "--profile",
-            "SMSP_PROFILE",
-            "Connection profile ('sandbox' = embedded).",
-            "NAME",
-            autocompletion=profile_names,
-        ),
-    ] = None,
-    endpoint: Annotated[
-        str | None,
-        connection_option("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
-    ] = None,
-    cert: Annotated[
-        str | None,
-        connection_option(
-            "--cert", "SMSP_CERT", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE"
-        ),
-    ] = None,
-    key: Annotated[
-        str | None,
-        connection_option(
-            "--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE",
-        ),
-    ] = None,
-    ca_bundle: Annotated[
-        str | None,
-        connection_option(
-            "--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates of the provider.", "FILE",
-        ),
-    ] = None,
-    audit_id: Annotated[
-        str | None, connection_option("--audit-id", "SMSP_AUDIT_ID", "Audit identity (ASID).", "ID")
-    ] = None,
-    username: Annotated[
-        str | None,
-        connection_option(
-            "--username", "SMSP_USERNAME", "wsse:Username (default: the CN).", "NAME",
-        ),
-    ] = None,
-    timeout: Annotated[
-        str | None,
-        connection_option(
-            "--timeout", "SMSP_TIMEOUT", "Connect and read timeout, seconds.", "SECONDS",
-        ),
-    ] = None,
-    passphrase_file: Annotated[
-        str | None,
-        typer.Option(
-            "--passphrase-file",
-            metavar="FILE",
-            help="Read the key or PKCS#12 passphrase from this file.",
-            rich_help_panel=CONNECTION_PANEL,
-        ),
-    ] = None,
+    *,
+    conn: ConnectionOptions,
     nhs_number: Annotated[
         str | None,
         typer.Option(
@@ -107,21 +53,13 @@ def doctor(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A stable JSON report.")] = False,
 ) -> None:
-    """Check the connection layer by layer; explain the first failure and what to do next."""
+    """Check the connection layer by layer; explain the first failure and what to do next.
+
+    It takes every connection flag a lookup takes (declared once, in cli/options).
+    """
     with reported_errors(json_output=as_json):
         from smsp_cli import diagnose
 
-        conn = ConnectionOptions(
-            profile=profile,
-            endpoint=endpoint,
-            cert=cert,
-            key=key,
-            ca_bundle=ca_bundle,
-            audit_id=audit_id,
-            username=username,
-            timeout=timeout,
-            passphrase_file=passphrase_file,
-        )
         query = diagnose.probe_query(nhs_number, dob)
         report = diagnose.diagnose(conn.setting_flags(), query=query)
         if as_json:

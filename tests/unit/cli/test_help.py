@@ -93,3 +93,20 @@ def test_a_closed_choice_shows_its_values(path: tuple[str, ...], shown: str) -> 
     run = smsp(*path, "-h")
     assert run.exit_code == 0
     assert shown in run.stdout
+
+
+# The connection and tuning flags the README's Connection settings list, lookups and doctor alike.
+CONNECTION_FLAGS = (
+    "--profile", "--endpoint", "--cert", "--key", "--ca-bundle", "--audit-id", "--username",
+    "--timeout", "--passphrase-file", "--no-input", "--kind", "--from", "--soap-action-quoted",
+    "--connect-timeout", "--read-timeout", "--min-tls-version", "--max-attempts",
+    "--retry-backoff",
+)
+
+
+@pytest.mark.parametrize("command", ["get", "doctor", "batch"])
+def test_lookups_batch_and_doctor_take_every_connection_flag(command: str) -> None:
+    run = smsp(command, "--help")
+    assert run.exit_code == 0
+    listed = set(re.findall(r"(--[a-z][a-z0-9-]*)", run.stdout))
+    assert [flag for flag in CONNECTION_FLAGS if flag not in listed] == []
