@@ -40,7 +40,7 @@ FullDobOpt = Annotated[
     typer.Option(
         "--dob",
         metavar="DATE",
-        help="Date of birth: YYYY-MM-DD or YYYYMMDD.",
+        help="Date of birth: YYYY-MM-DD, YYYYMMDD or DD/MM/YYYY.",
         rich_help_panel=PATIENT_PANEL,
         show_default=False,
     ),
@@ -50,7 +50,7 @@ AnyDobOpt = Annotated[
     typer.Option(
         "--dob",
         metavar="DATE",
-        help="Date of birth: YYYY-MM-DD, YYYYMMDD, YYYY-MM, YYYYMM or YYYY.",
+        help="Date of birth: YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, YYYY-MM, YYYYMM or YYYY.",
         rich_help_panel=PATIENT_PANEL,
         show_default=False,
     ),
@@ -103,7 +103,7 @@ PostcodeOpt = Annotated[
     typer.Option(
         "--postcode",
         metavar="POSTCODE",
-        help="Postcode, e.g. 'LS17 7TR'.",
+        help="Postcode, e.g. 'LS17 7TR' (the space may be left out).",
         rich_help_panel=PATIENT_PANEL,
     ),
 ]

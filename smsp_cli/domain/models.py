@@ -128,6 +128,8 @@ def _checked_date(year: int, month: int | None, day: int | None) -> PartialDate:
 
 
 _DATE_FORMS = re.compile(r"^(?P<y>\d{4})(?:(?P<sep>-?)(?P<m>\d{2})(?:(?P=sep)(?P<d>\d{2}))?)?$")
+# DD/MM/YYYY: the form clerks type (UK order), for full dates only.
+_UK_DATE = re.compile(r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})$")
 
 
 def parse_date(
@@ -137,12 +139,12 @@ def parse_date(
     resolution: DobResolution = DobResolution.FULL_ONLY,
     today: dt.date | None = None,
 ) -> PartialDate:
-    """Parse YYYY-MM-DD or YYYYMMDD (and YYYY, YYYY-MM, YYYYMM where the operation allows)."""
-    match = _DATE_FORMS.match(text.strip())
+    """Parse YYYY-MM-DD, YYYYMMDD or DD/MM/YYYY (and YYYY, YYYY-MM, YYYYMM where allowed)."""
+    match = _DATE_FORMS.match(text.strip()) or _UK_DATE.match(text.strip())
     if not match:
-        allowed = "YYYY-MM-DD or YYYYMMDD"
+        allowed = "YYYY-MM-DD, YYYYMMDD or DD/MM/YYYY"
         if resolution is DobResolution.ANY:
-            allowed += ", YYYY-MM, YYYYMM or YYYY"
+            allowed = "YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, YYYY-MM, YYYYMM or YYYY"
         raise ValidationError(field, f"{text!r} is not a date ({allowed})")
     try:
         date = _checked_date(int(match["y"]), _int(match["m"]), _int(match["d"]))
@@ -224,26 +226,37 @@ def check_name(field: str, text: str, *, wildcards: bool) -> str:
     return value
 
 
-def parse_postcode(text: str, *, wildcards: bool) -> str:
-    """Check a postcode: at most 8 characters, letters and digits with exactly one space.
+# A full UK postcode: outward code (area, district) and inward code (sector, unit).
+_UK_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$")
 
-    PROV-PDS footnotes: the check applies after trimming and ignoring wildcards; a wildcard
-    postcode (for example ``LS17*``) may stop before the space.
+
+def parse_postcode(text: str, *, wildcards: bool) -> str:
+    """A full UK postcode, normalised: upper case, one space before the last three characters
+    (``bo14qx`` and ``BO1  4QX`` are ``BO1 4QX``); anything else not a postcode is refused.
+
+    A wildcard postcode (``LS17*``) is checked as before and sent as typed: it may stop
+    anywhere (PROV-PDS footnotes: the checks apply after trimming and ignoring wildcards).
     """
     value = " ".join(text.split()) if text.strip() else ""
     if not value:
         raise ValidationError("postcode", "must not be blank")
     _check_wildcard("postcode", value, wildcards)
-    if len(value) > 8:
-        raise ValidationError("postcode", f"{value!r} is longer than 8 characters")
-    stem = value.replace("*", "")
-    if not stem.replace(" ", "").isascii() or not stem.replace(" ", "").isalnum():
-        raise ValidationError("postcode", f"{value!r} must be letters and digits with one space")
-    if "*" not in value and stem.count(" ") != 1:
-        raise ValidationError("postcode", f"{value!r} must have exactly one space (e.g. LS17 7TR)")
-    if stem.count(" ") > 1:
-        raise ValidationError("postcode", f"{value!r} must have at most one space")
-    return value.upper()
+    if "*" in value:
+        if len(value) > 8:
+            raise ValidationError("postcode", f"{value!r} is longer than 8 characters")
+        stem = value.replace("*", "").replace(" ", "")
+        if not stem.isascii() or not stem.isalnum() or value.count(" ") > 1:
+            raise ValidationError(
+                "postcode", f"{value!r} must be letters and digits with at most one space"
+            )
+        return value.upper()
+    compact = value.replace(" ", "").upper()
+    spaced = f"{compact[:-3]} {compact[-3:]}"
+    if value.count(" ") > 1 or not _UK_POSTCODE.match(spaced):
+        raise ValidationError(
+            "postcode", f"{text.strip()!r} is not a UK postcode (e.g. LS17 7TR or LS177TR)"
+        )
+    return spaced
 
 
 @dataclass(frozen=True)

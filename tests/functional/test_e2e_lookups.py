@@ -320,7 +320,7 @@ def test_http_404_from_a_wrong_path_exits_3(sandbox: SandboxServer) -> None:
         (("get", "9991000003", "--dob", "1984-02-30"), "date of birth"),
         (("get", "9991000003", "--dob", "2999-01-01"), "date of birth"),
         (("get", "9991000003", "--dob", "1984"), "date of birth"),
-        (("verify", "9991000003", "--dob", "14/03/1984"), "date of birth"),
+        (("verify", "9991000003", "--dob", "14.03.1984"), "date of birth"),
         (("search", "--family", "F*", "--dob", "1984-03-14", "--gender", "f"), "family name"),
         (("search", "--family", "Fair", "--dob", "1984-03-14", "--gender", "x"), "gender"),
         (
@@ -333,7 +333,7 @@ def test_http_404_from_a_wrong_path_exits_3(sandbox: SandboxServer) -> None:
                 "--gender",
                 "f",
                 "--postcode",
-                "BO14QX",
+                "BO1 4Q",
             ),
             "postcode",
         ),
@@ -481,3 +481,11 @@ def test_warnings_without_a_new_number_are_not_about_supersession() -> None:
     assert run.json()["warnings"] == [
         "more than one patient matched; refine the search (add a given name or a postcode)"
     ]
+
+
+def test_a_clerk_s_date_and_an_unspaced_postcode_are_taken() -> None:
+    run = smsp("search", "--family", "Fairweather", "--dob", "14/03/1984", "--gender", "f",
+               "--postcode", "bo14qx", "--dry-run")
+    assert run.exit_code == 0
+    assert "<postalCode>BO1 4QX</postalCode>" in run.stdout
+    assert 'value="19840314"' in run.stdout

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from smsp_cli.domain import operations
+from smsp_cli.domain import models, operations
 from smsp_cli.domain.errors import ExitCode, ValidationError
 from smsp_cli.domain.models import (
     Gender,
@@ -172,11 +172,10 @@ def test_postcode_accepted_and_normalised(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("text", "rule"),
     [
-        ("LS177TR", "one space"),
-        ("L1 7 TR", "one space"),
-        ("LS17 7TRXX", "longer than 8"),
-        ("LS17-7TR", "letters and digits"),
-        ("LS17 7T£", "letters and digits"),
+        ("L1 7 TR", "not a UK postcode"),
+        ("LS17 7TRXX", "not a UK postcode"),
+        ("LS17-7TR", "not a UK postcode"),
+        ("LS17 7T£", "not a UK postcode"),
     ],
 )
 def test_postcode_refused(text: str, rule: str) -> None:
@@ -308,3 +307,40 @@ def test_items_follow_the_xsd_order() -> None:
         "Person.Name",
         "Person.Postcode",
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [("BO14QX", "BO1 4QX"), ("BO1  4QX", "BO1 4QX"), ("bo1 4qx", "BO1 4QX"),
+     (" ec1a1bb ", "EC1A 1BB"), ("W1A 0AX", "W1A 0AX"), ("M11AE", "M1 1AE")],
+)
+def test_a_full_uk_postcode_is_normalised(typed: str, sent: str) -> None:
+    assert models.parse_postcode(typed, wildcards=False) == sent
+
+
+@pytest.mark.parametrize("typed", ["1234", "BO1", "BO1 4Q", "BOO1 4QX", "BO1 4QXX", "B O1 4QX"])
+def test_what_is_not_a_uk_postcode_is_refused(typed: str) -> None:
+    with pytest.raises(ValidationError, match="is not a UK postcode"):
+        models.parse_postcode(typed, wildcards=False)
+
+
+def test_a_wildcard_postcode_gets_no_space_inserted() -> None:
+    assert models.parse_postcode("LS1*", wildcards=True) == "LS1*"
+
+
+@pytest.mark.parametrize("typed", ["14/03/1984", "1984-03-14", "19840314", "14/3/1984"])
+def test_a_full_date_is_taken_in_every_documented_form(typed: str) -> None:
+    assert models.parse_date(typed).iso() == "1984-03-14"
+
+
+def test_a_bad_date_names_every_accepted_form() -> None:
+    with pytest.raises(ValidationError) as full:
+        models.parse_date("March 1984")
+    assert full.value.rule == "'March 1984' is not a date (YYYY-MM-DD, YYYYMMDD or DD/MM/YYYY)"
+    with pytest.raises(ValidationError) as partial:
+        models.parse_date("3/1984", resolution=models.DobResolution.ANY)
+    assert partial.value.rule == (
+        "'3/1984' is not a date (YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, YYYY-MM, YYYYMM or YYYY)"
+    )
+    with pytest.raises(ValidationError, match="impossible"):
+        models.parse_date("31/02/1984")
