@@ -42,6 +42,11 @@ class SmspCommand(TyperCommand):
         missing = [] if ctx.resilient_parsing else _missing(self, ctx, args)
         if missing:
             raise click_errors.UsageError(f"missing {listed(missing)}", ctx=ctx)
+        repeated = [] if ctx.resilient_parsing else _repeated(self, ctx, args)
+        if repeated:
+            raise click_errors.UsageError(
+                f"{listed(repeated)} may be given only once (each takes one value)", ctx=ctx
+            )
         return super().parse_args(ctx, args)
 
 
@@ -152,6 +157,37 @@ def _missing(command: TyperCommand, ctx: Any, args: list[str]) -> list[str]:
         for param in params
         if param.required and parsed.get(param.name or "") in (None, ())
     ]
+
+
+def _repeated(command: TyperCommand, ctx: Any, args: list[str]) -> list[str]:
+    """The single-value options ``args`` gives more than once, by their longest name.
+
+    Click keeps the last of a repeated option silently: ``--given Daniel --given Lee`` would
+    send ``Lee`` alone, and a search narrower than the one typed.
+    """
+    single: dict[str, Any] = {}
+    for param in command.get_params(ctx):
+        takes_one = not (param.multiple or getattr(param, "is_flag", False)
+                         or getattr(param, "count", False))
+        if param.param_type_name == "option" and takes_one:
+            for name in (*param.opts, *param.secondary_opts):
+                single[name] = param
+    seen: dict[str, int] = {}
+    names: dict[str, str] = {}
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            break
+        name = word.split("=", 1)[0] if word.startswith("--") else word[:2]
+        option = single.get(name)
+        if option is None or not word.startswith("-"):
+            continue
+        key = option.name or name
+        seen[key] = seen.get(key, 0) + 1
+        names[key] = _shown_name(option)
+        if word == name:
+            next(words, None)  # its value, which may itself start with "-"
+    return [names[key] for key, count in seen.items() if count > 1]
 
 
 def _shown_name(param: Any) -> str:

@@ -150,3 +150,24 @@ def test_doctor_and_sandbox_patients_print_the_error_object_with_json() -> None:
     assert listing.exit_code == 6
     assert listing.json()["error"]["type"] == "config"
     assert listing.stderr == f"smsp: error: {listing.json()['error']['message']}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("search", "--family", "Twyford", "--given", "Daniel", "--given", "Lee",
+          "--dob", "1990-01-01", "--gender", "m"), "--given"),
+        (("get", "9991000003", "--dob=1984-03-14", "--dob", "1984-03-14"), "--dob"),
+        (("get", "9991000003", "--dob", "1984-03-14", "-otable", "--output", "xml"),
+         "--output"),
+    ],
+)
+def test_a_repeated_single_value_option_is_a_usage_error_naming_it(
+    args: tuple[str, ...], named: str
+) -> None:
+    run = smsp(*args)
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert run.stderr.splitlines()[0] == (
+        f"smsp: error: {named} may be given only once (each takes one value)"
+    )
