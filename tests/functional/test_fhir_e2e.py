@@ -281,3 +281,15 @@ def test_dry_run_prints_the_http_requests_and_asks_for_no_token(
     assert "Authorization: Bearer [not requested]" in first
     assert second.splitlines()[0] == f"GET {fhir_sandbox.url}/Patient/{{id of the match}}"
     assert len(fhir_sandbox.calls) == before  # nothing sent
+
+
+def test_a_lookup_with_a_cached_token_loads_no_jwt_or_crypto_code(
+    fhir_env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.unit.cli.test_startup import loaded_after, present
+
+    assert smsp("get", *FOUND[:1], "--dob", FOUND[1], "--json").exit_code == 0  # signs in
+    code, modules = loaded_after(tmp_path, "get", *FOUND[:1], "--dob", FOUND[1], "--json")
+    assert code == 0
+    assert "smsp_cli.service_fhir" in modules
+    assert present(modules, ("jwt", "cryptography", "truststore", "lxml")) == []
