@@ -87,6 +87,9 @@ class Job:
     ready: RowOutcome | None = None
 
 
+_STAND_IN_DOB = "2000-01-01"
+
+
 def prepare(row: InputRow, operation: Operation, plan: ColumnPlan) -> Job:
     """Validate one row for ``operation``; an invalid row is decided here, with exit code 2."""
     from smsp_cli.domain.models import build_query
@@ -98,13 +101,18 @@ def prepare(row: InputRow, operation: Operation, plan: ColumnPlan) -> Job:
             raise UsageError(row.problem)
         fields = {field: _text(field, value) for field, value in record.items()}
         dob = fields.get("dob")
+        others = {name: fields.get(name) for name in
+                  ("nhs_number", "family", "given", "gender", "postcode", "local_id")}
         if dob is None:
-            raise ValidationError("date of birth", f"is required for {operation.command}")
-        query = build_query(
-            operation, dob=dob, nhs_number=fields.get("nhs_number"), family=fields.get("family"),
-            given=fields.get("given"), gender=fields.get("gender"),
-            postcode=fields.get("postcode"), local_id=fields.get("local_id"),
-        )
+            # Name every field at fault, not only the missing date: check the rest with a
+            # stand-in date that breaks no rule.
+            problems = [ValidationError("date of birth", f"is required for {operation.command}")]
+            try:
+                build_query(operation, dob=_STAND_IN_DOB, **others)
+            except ValidationError as rest:
+                problems.append(rest)
+            raise ValidationError.combined(problems)
+        query = build_query(operation, dob=dob, **others)
     except UsageError as error:
         return Job(row.number, row_id, ready=failed(row.number, row_id, error, sent=False))
     return Job(row.number, row_id, query=query)

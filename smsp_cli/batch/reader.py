@@ -71,8 +71,10 @@ class BatchInput:
         number = 0
         try:
             for cells in csv.reader(self._lines):
-                if not cells:
-                    continue  # a blank line is not a row
+                if not any(cell.strip() for cell in cells):
+                    # A blank line is not a row, nor a line of empty cells (",,", what
+                    # spreadsheets leave at the end of a sheet).
+                    continue
                 number += 1
                 yield _csv_row(number, self.columns, cells, self._lines.offset)
         except csv.Error as exc:

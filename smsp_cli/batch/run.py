@@ -73,6 +73,7 @@ def run_batch(request: BatchRequest, flags: Flags) -> int:
 def _plan(operation: Operation, batch_input: BatchInput,
           mapping: dict[str, str]) -> ColumnPlan:
     if batch_input.is_empty:
+        note(f"warning: {_shown(batch_input)} is empty: no header row and no rows")
         return columns.ColumnPlan({}, ())
     plan = columns.plan(operation, batch_input.columns, mapping,
                         open_keys=batch_input.format is not InputFormat.csv)
@@ -151,9 +152,17 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
         _finish(settings, tally, earlier, sink, tail=_slowed(where, lookup.slowdowns))
         _debug(stopped)
         raise stopped.error
+    if not batch_input.is_empty and tally.rows == 0 and not earlier.rows:
+        note(f"warning: {_shown(batch_input)} has a header row but no data rows")
     _finish(settings, tally, earlier, sink, tail=_slowed(None, lookup.slowdowns))
     every = tally.exit_codes + earlier.exit_codes
     return ExitCode.OK if set(every) <= {ExitCode.OK} else ExitCode.NEGATIVE
+
+
+def _shown(batch_input: BatchInput) -> str:
+    from smsp_cli.untrusted.sanitize import visible
+
+    return "the input (stdin)" if batch_input.is_stdin else visible(batch_input.name)
 
 
 class _Rows:

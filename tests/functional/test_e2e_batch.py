@@ -416,3 +416,30 @@ def test_resume_cuts_a_torn_last_line_and_says_so(tmp_path: Path) -> None:
     assert "2 earlier rows were already in" in summary(run)
     assert "(a torn last line of 40 bytes was cut off)" in summary(run)
     assert [json.loads(line)["row"] for line in out.read_text().splitlines()] == [1, 2, 3, 4]
+
+
+def test_lines_of_empty_cells_are_not_rows_and_an_invalid_row_names_every_missing_field(
+) -> None:
+    run = batch("get", "-", stdin=b"nhs_number,dob,family\n,,\n,,Smith\n , , \n9991000003,,\n")
+    assert [row["row"] for row in rows(run)] == [1, 2]
+    first, second = rows(run)
+    assert [entry["field"] for entry in first["error"]["fields"]] == ["dob", "nhs_number"]
+    assert first["error"]["message"] == (
+        "date of birth: is required for get; NHS number: is required for get"
+    )
+    assert second["error"]["fields"] == [{"field": "dob", "rule": "is required for get"}]
+
+
+def test_an_input_with_no_rows_or_no_header_says_so_in_one_warning(tmp_path: Path) -> None:
+    header_only = tmp_path / "empty.csv"
+    header_only.write_text("nhs_number,dob\n")
+    run = batch("get", str(header_only))
+    assert run.exit_code == 0
+    assert f"smsp: warning: {header_only} has a header row but no data rows" in run.stderr
+    nothing = tmp_path / "nothing.csv"
+    nothing.write_text("")
+    run = batch("get", str(nothing))
+    assert run.exit_code == 0
+    assert f"smsp: warning: {nothing} is empty: no header row and no rows" in run.stderr
+    missing = batch("get", "-", stdin=b"nhs_number\n9991000003\n")
+    assert missing.exit_code == 2
