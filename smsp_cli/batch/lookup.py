@@ -101,18 +101,24 @@ def prepare(row: InputRow, operation: Operation, plan: ColumnPlan) -> Job:
             raise UsageError(row.problem)
         fields = {field: _text(field, value) for field, value in record.items()}
         dob = fields.get("dob")
-        others = {name: fields.get(name) for name in
-                  ("nhs_number", "family", "given", "gender", "postcode", "local_id")}
+        def query_for(date: str) -> Query:
+            return build_query(
+                operation, dob=date, nhs_number=fields.get("nhs_number"),
+                family=fields.get("family"), given=fields.get("given"),
+                gender=fields.get("gender"), postcode=fields.get("postcode"),
+                local_id=fields.get("local_id"),
+            )
+
         if dob is None:
             # Name every field at fault, not only the missing date: check the rest with a
             # stand-in date that breaks no rule.
             problems = [ValidationError("date of birth", f"is required for {operation.command}")]
             try:
-                build_query(operation, dob=_STAND_IN_DOB, **others)
+                query_for(_STAND_IN_DOB)
             except ValidationError as rest:
                 problems.append(rest)
             raise ValidationError.combined(problems)
-        query = build_query(operation, dob=dob, **others)
+        query = query_for(dob)
     except UsageError as error:
         return Job(row.number, row_id, ready=failed(row.number, row_id, error, sent=False))
     return Job(row.number, row_id, query=query)
