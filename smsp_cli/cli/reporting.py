@@ -1,5 +1,10 @@
 """The one place where errors become a line on stderr and an exit code.
 
+Every command runs inside :func:`reported_errors` (:class:`smsp_cli.cli.usage.SmspCommand`
+puts it around each command), as twine's ``__main__`` and pip's base command do: commands
+raise, and hold no error reporting of their own. Usage errors Typer finds while parsing are
+reported by the group the same way (:func:`smsp_cli.cli.usage.report_usage_error`).
+
 With ``-o json`` (or ``--json``) a failure also prints, on stdout, the error object scripts
 read: ``{"exit_code": k, "error": {type, message, response_code, fault_code}}``, whose
 ``message`` is the very line stderr shows.
@@ -10,12 +15,21 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 
 from smsp_cli.domain.errors import ExitCode, SmspError, UsageError
+
+
+def wants_json(params: Mapping[str, Any]) -> bool:
+    """Whether the command's flags ask for JSON (``--json``, ``-o json``): errors are JSON too."""
+    if params.get("as_json") or params.get("json_lines"):
+        return True
+    output = params.get("output")
+    return getattr(output, "value", output) == "json"
 
 
 @contextmanager

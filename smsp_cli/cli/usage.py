@@ -49,6 +49,13 @@ class SmspCommand(TyperCommand):
             )
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command inside the one error boundary (:mod:`smsp_cli.cli.reporting`)."""
+        from smsp_cli.cli.reporting import reported_errors, wants_json
+
+        with reported_errors(json_output=wants_json(ctx.params)):
+            return super().invoke(ctx)
+
 
 class SmspGroup(TyperGroup):
     """The group: plain help, and every usage error reported as one line with exit code 2."""

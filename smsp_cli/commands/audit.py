@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.cli.reporting import reported_errors
 from smsp_cli.cli.usage import SmspTyper
 from smsp_cli.system.streams import note, silence_stdout
 
@@ -84,35 +83,34 @@ def search(
 ) -> None:
     """Find records by NHS number, MessageID, user, time and environment (all must match)."""
     json_lines = as_json or output is AuditFormat.json
-    with reported_errors(json_output=json_lines):
-        from smsp_cli.audit import trail_dir
-        from smsp_cli.audit.search import Filters, Tally, normal_message_id, parse_time, search
-        from smsp_cli.domain.models import parse_nhs_number
+    from smsp_cli.audit import trail_dir
+    from smsp_cli.audit.search import Filters, Tally, normal_message_id, parse_time, search
+    from smsp_cli.domain.models import parse_nhs_number
 
-        filters = Filters(
-            nhs_number=parse_nhs_number(nhs_number, "--nhs-number") if nhs_number else None,
-            message_id=normal_message_id(message_id),
-            user=user.strip() if user else None,
-            since=parse_time(since, "--since", end_of_day=False) if since else None,
-            until=parse_time(until, "--until", end_of_day=True) if until else None,
-            environment=environment.value if environment else None,
-        )
-        directory = trail_dir()
-        tally = Tally()
-        found = 0
-        try:
-            for hit in search(directory, filters, tally):
-                found += 1
-                if json_lines:
-                    # The line as the trail holds it: exact, and its hash can be checked.
-                    sys.stdout.write(hit.raw.decode("utf-8", "replace") + "\n")
-                else:
-                    _table_rows(hit.record, first=found == 1)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            silence_stdout()  # the reader (e.g. head) has seen enough
-            return
-        _search_notes(directory, tally, found)
+    filters = Filters(
+        nhs_number=parse_nhs_number(nhs_number, "--nhs-number") if nhs_number else None,
+        message_id=normal_message_id(message_id),
+        user=user.strip() if user else None,
+        since=parse_time(since, "--since", end_of_day=False) if since else None,
+        until=parse_time(until, "--until", end_of_day=True) if until else None,
+        environment=environment.value if environment else None,
+    )
+    directory = trail_dir()
+    tally = Tally()
+    found = 0
+    try:
+        for hit in search(directory, filters, tally):
+            found += 1
+            if json_lines:
+                # The line as the trail holds it: exact, and its hash can be checked.
+                sys.stdout.write(hit.raw.decode("utf-8", "replace") + "\n")
+            else:
+                _table_rows(hit.record, first=found == 1)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()  # the reader (e.g. head) has seen enough
+        return
+    _search_notes(directory, tally, found)
 
 
 def _table_rows(record: dict[str, object], *, first: bool) -> None:
@@ -140,17 +138,16 @@ def verify(output: OutputOpt = AuditFormat.table, as_json: JsonOpt = False) -> N
     Exit 0 when the trail is whole, 1 when it is not (the first bad sequence number and what is
     wrong: edited, deleted, inserted, reordered, torn or cut from the end).
     """
-    with reported_errors(json_output=as_json or output is AuditFormat.json):
-        from smsp_cli.audit import trail_dir
-        from smsp_cli.audit.verify import verify as verify_trail
+    from smsp_cli.audit import trail_dir
+    from smsp_cli.audit.verify import verify as verify_trail
 
-        report = verify_trail(trail_dir())
-        if as_json or output is AuditFormat.json:
-            import json
+    report = verify_trail(trail_dir())
+    if as_json or output is AuditFormat.json:
+        import json
 
-            sys.stdout.write(json.dumps(_report_json(report), indent=2) + "\n")
-        else:
-            _print_report(report)
+        sys.stdout.write(json.dumps(_report_json(report), indent=2) + "\n")
+    else:
+        _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
 

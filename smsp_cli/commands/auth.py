@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsp_cli.cli.options import ProfileOpt
-from smsp_cli.cli.reporting import reported_errors
 from smsp_cli.cli.usage import SmspTyper
 from smsp_cli.system.streams import note
 
@@ -52,51 +51,50 @@ def set_passphrase(
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; fail.")] = False,
 ) -> None:
     """Store the profile's passphrase in the keyring, after checking it unlocks the key."""
-    with reported_errors():
-        from smsp_cli.audit import config_change
-        from smsp_cli.audit.events import rejections_recorded
-        from smsp_cli.domain.errors import ConfigError
-        from smsp_cli.settings import clientcert, config, credentials
-        from smsp_cli.settings.connection import SANDBOX_PROFILE
+    from smsp_cli.audit import config_change
+    from smsp_cli.audit.events import rejections_recorded
+    from smsp_cli.domain.errors import ConfigError
+    from smsp_cli.settings import clientcert, config, credentials
+    from smsp_cli.settings.connection import SANDBOX_PROFILE
 
-        name = config.profile_to_edit(config.load(), profile)
-        if name == SANDBOX_PROFILE:
-            raise ConfigError("the built-in sandbox profile needs no passphrase")
-        files = _credential_files(name)
-        locked = files is not None and clientcert.needs_passphrase(*files)
-        if passphrase_file is not None:
-            secret = credentials.read_passphrase_file(passphrase_file, source="--passphrase-file")
-            secret.profile = name
-        elif credentials.can_prompt(no_input):
-            secret = _ask(name, confirm=not locked)
-        else:
+    name = config.profile_to_edit(config.load(), profile)
+    if name == SANDBOX_PROFILE:
+        raise ConfigError("the built-in sandbox profile needs no passphrase")
+    files = _credential_files(name)
+    locked = files is not None and clientcert.needs_passphrase(*files)
+    if passphrase_file is not None:
+        secret = credentials.read_passphrase_file(passphrase_file, source="--passphrase-file")
+        secret.profile = name
+    elif credentials.can_prompt(no_input):
+        secret = _ask(name, confirm=not locked)
+    else:
+        raise ConfigError(
+            f"no passphrase to store for profile {name}: "
+            + ("--no-input forbids asking"
+               if no_input or credentials.no_input_from_environment()
+               else "there is no terminal to ask on"),
+            hint=f"pass --passphrase-file FILE: `smsp auth set --profile {name} "
+            "--passphrase-file FILE`",
+        )
+    if files is not None and locked:
+        # A wrong passphrase is refused here, not on the next lookup.
+        with rejections_recorded():
+            clientcert.load(*files, _given(secret))
+    elif files is not None:
+        note(f"the key of profile {name} is not encrypted; storing the passphrase anyway")
+    # spec §7.2: the change is audited, never the secret; under the config lock, like every
+    # other change to a profile's settings.
+    with config_change(name) as changes, config.locked():
+        try:
+            backend = credentials.keyring_set(name, secret.reveal())
+        except credentials.KeyringUnavailable as unavailable:
             raise ConfigError(
-                f"no passphrase to store for profile {name}: "
-                + ("--no-input forbids asking"
-                   if no_input or credentials.no_input_from_environment()
-                   else "there is no terminal to ask on"),
-                hint=f"pass --passphrase-file FILE: `smsp auth set --profile {name} "
-                "--passphrase-file FILE`",
-            )
-        if files is not None and locked:
-            # A wrong passphrase is refused here, not on the next lookup.
-            with rejections_recorded():
-                clientcert.load(*files, _given(secret))
-        elif files is not None:
-            note(f"the key of profile {name} is not encrypted; storing the passphrase anyway")
-        # spec §7.2: the change is audited, never the secret; under the config lock, like every
-        # other change to a profile's settings.
-        with config_change(name) as changes, config.locked():
-            try:
-                backend = credentials.keyring_set(name, secret.reveal())
-            except credentials.KeyringUnavailable as unavailable:
-                raise ConfigError(
-                    f"cannot store the passphrase for profile {name}: {unavailable}",
-                    hint="nothing was stored; pass --passphrase-file FILE (mode 0600) instead, or "
-                    f"`smsp config set passphrase_file FILE --profile {name}`",
-                ) from None
-            changes.record("auth-set", keyring=backend)
-        note(f"stored the passphrase for profile {name} in the keyring ({backend})")
+                f"cannot store the passphrase for profile {name}: {unavailable}",
+                hint="nothing was stored; pass --passphrase-file FILE (mode 0600) instead, or "
+                f"`smsp config set passphrase_file FILE --profile {name}`",
+            ) from None
+        changes.record("auth-set", keyring=backend)
+    note(f"stored the passphrase for profile {name} in the keyring ({backend})")
 
 
 def _ask(name: str, *, confirm: bool) -> Secret:
@@ -122,72 +120,70 @@ def _given(secret: Secret) -> PassphraseGetter:
 @app.command()
 def status(profile: ProfileOpt = None) -> None:
     """Say whether a passphrase is stored and whether it unlocks the key (never show it)."""
-    with reported_errors():
-        from smsp_cli.audit.events import rejections_recorded
-        from smsp_cli.domain.errors import ConfigError, SmspError
-        from smsp_cli.settings import clientcert, config, credentials
+    from smsp_cli.audit.events import rejections_recorded
+    from smsp_cli.domain.errors import ConfigError, SmspError
+    from smsp_cli.settings import clientcert, config, credentials
 
-        name = config.profile_to_edit(config.load(), profile)
-        lines = [f"profile     {name}"]
-        stored: str | None = None
-        try:
-            backend = credentials.keyring_backend()
-            stored = credentials.keyring_get(name)
-            lines.append(f"keyring     {backend}")
-            lines.append(f"entry       {'stored' if stored is not None else 'none'}")
-        except credentials.KeyringUnavailable as unavailable:
-            lines.append(f"keyring     unavailable: {unavailable}")
-        token_key = _token_key(name)
-        if token_key is not None:
-            # PDS FHIR: whether a token is cached, and until when (never the token).
-            lines.append(f"token       {_token_state(token_key[0])}")
-            lines.append(f"token URL   {token_key[1]}")
-            sys.stdout.write("\n".join(lines) + "\n")
-            return
-        files = _credential_files(name)
-        problem = None
-        if files is None:
-            lines.append("key         (no certificate configured)")
-        elif not clientcert.needs_passphrase(*files):
-            lines.append("key         not encrypted: no passphrase needed")
-        elif stored is None:
-            lines.append("key         encrypted")
-            problem = "no passphrase stored"
-        else:
-            secret = credentials.Secret(stored, f"the keyring entry for profile {name}", "",
-                                        profile=name)
-            try:
-                with rejections_recorded():
-                    clientcert.load(*files, _given(secret))
-                lines.append("key         encrypted; the stored passphrase unlocks it")
-            except SmspError:
-                lines.append("key         encrypted; the stored passphrase does NOT unlock it")
-                problem = "the stored passphrase is wrong"
+    name = config.profile_to_edit(config.load(), profile)
+    lines = [f"profile     {name}"]
+    stored: str | None = None
+    try:
+        backend = credentials.keyring_backend()
+        stored = credentials.keyring_get(name)
+        lines.append(f"keyring     {backend}")
+        lines.append(f"entry       {'stored' if stored is not None else 'none'}")
+    except credentials.KeyringUnavailable as unavailable:
+        lines.append(f"keyring     unavailable: {unavailable}")
+    token_key = _token_key(name)
+    if token_key is not None:
+        # PDS FHIR: whether a token is cached, and until when (never the token).
+        lines.append(f"token       {_token_state(token_key[0])}")
+        lines.append(f"token URL   {token_key[1]}")
         sys.stdout.write("\n".join(lines) + "\n")
-        if problem is not None:
-            raise ConfigError(
-                f"profile {name}: {problem}",
-                hint=f"run `smsp auth set --profile {name}`, or pass --passphrase-file FILE",
-            )
+        return
+    files = _credential_files(name)
+    problem = None
+    if files is None:
+        lines.append("key         (no certificate configured)")
+    elif not clientcert.needs_passphrase(*files):
+        lines.append("key         not encrypted: no passphrase needed")
+    elif stored is None:
+        lines.append("key         encrypted")
+        problem = "no passphrase stored"
+    else:
+        secret = credentials.Secret(stored, f"the keyring entry for profile {name}", "",
+                                    profile=name)
+        try:
+            with rejections_recorded():
+                clientcert.load(*files, _given(secret))
+            lines.append("key         encrypted; the stored passphrase unlocks it")
+        except SmspError:
+            lines.append("key         encrypted; the stored passphrase does NOT unlock it")
+            problem = "the stored passphrase is wrong"
+    sys.stdout.write("\n".join(lines) + "\n")
+    if problem is not None:
+        raise ConfigError(
+            f"profile {name}: {problem}",
+            hint=f"run `smsp auth set --profile {name}`, or pass --passphrase-file FILE",
+        )
 
 
 @app.command()
 def delete(profile: ProfileOpt = None) -> None:
     """Remove the profile's passphrase from the keyring."""
-    with reported_errors():
-        from smsp_cli.audit import config_change
-        from smsp_cli.domain.errors import ConfigError
-        from smsp_cli.settings import config, credentials
+    from smsp_cli.audit import config_change
+    from smsp_cli.domain.errors import ConfigError
+    from smsp_cli.settings import config, credentials
 
-        name = config.profile_to_edit(config.load(), profile)
-        with config_change(name) as changes, config.locked():
-            try:
-                removed = credentials.keyring_delete(name)
-            except credentials.KeyringUnavailable as unavailable:
-                raise ConfigError(f"cannot reach the keyring: {unavailable}") from None
-            changes.record("auth-delete", removed=removed)
-        note(f"deleted the passphrase for profile {name}" if removed
-              else f"no passphrase stored for profile {name}")
+    name = config.profile_to_edit(config.load(), profile)
+    with config_change(name) as changes, config.locked():
+        try:
+            removed = credentials.keyring_delete(name)
+        except credentials.KeyringUnavailable as unavailable:
+            raise ConfigError(f"cannot reach the keyring: {unavailable}") from None
+        changes.record("auth-delete", removed=removed)
+    note(f"deleted the passphrase for profile {name}" if removed
+          else f"no passphrase stored for profile {name}")
 
 
 def _token_key(name: str) -> tuple[str, str] | None:
@@ -224,17 +220,16 @@ def _token_state(key: str) -> str:
 @app.command()
 def logout(profile: ProfileOpt = None) -> None:
     """Remove the PDS FHIR access token cached for the profile (the next lookup signs in)."""
-    with reported_errors():
-        from smsp_cli.adapters.fhir import tokencache
-        from smsp_cli.domain.errors import ConfigError
-        from smsp_cli.settings import config
+    from smsp_cli.adapters.fhir import tokencache
+    from smsp_cli.domain.errors import ConfigError
+    from smsp_cli.settings import config
 
-        name = config.profile_to_edit(config.load(), profile)
-        found = _token_key(name)
-        if found is None:
-            raise ConfigError(f"profile {name} is not a PDS FHIR profile with an API key",
-                              hint="auth logout removes a PDS FHIR token; `smsp auth delete` "
-                              "removes a stored passphrase")
-        removed = tokencache.drop(found[0])
-        note(f"removed the cached token for profile {name}" if removed
-             else f"no token cached for profile {name}")
+    name = config.profile_to_edit(config.load(), profile)
+    found = _token_key(name)
+    if found is None:
+        raise ConfigError(f"profile {name} is not a PDS FHIR profile with an API key",
+                          hint="auth logout removes a PDS FHIR token; `smsp auth delete` "
+                          "removes a stored passphrase")
+    removed = tokencache.drop(found[0])
+    note(f"removed the cached token for profile {name}" if removed
+         else f"no token cached for profile {name}")

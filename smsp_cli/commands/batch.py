@@ -11,7 +11,6 @@ import typer
 
 from smsp_cli.batch import InputFormat
 from smsp_cli.cli.options import ConnectionOptions, connection_options
-from smsp_cli.cli.reporting import reported_errors
 
 BATCH_PANEL = "Batch"
 
@@ -78,17 +77,16 @@ def batch(
     from smsp_cli.batch.run import BatchRequest, run_batch
     from smsp_cli.domain import operations
 
-    with reported_errors():
-        request = BatchRequest(
-            operation=operations.BY_COMMAND[operation.value],
-            input_name=input_name,
-            input_format=input_format,
-            column_options=tuple(column or ()),
-            out=out,
-            resume=resume,
-        )
-        # The two batch settings layer like every other: flag > variable > profile > default.
-        conn = dataclasses.replace(conn, concurrency=concurrency, rate_limit=rate_limit)
-        code = run_batch(request, conn.setting_flags())
+    request = BatchRequest(
+        operation=operations.BY_COMMAND[operation.value],
+        input_name=input_name,
+        input_format=input_format,
+        column_options=tuple(column or ()),
+        out=out,
+        resume=resume,
+    )
+    # The two batch settings layer like every other: flag > variable > profile > default.
+    conn = dataclasses.replace(conn, concurrency=concurrency, rate_limit=rate_limit)
+    code = run_batch(request, conn.setting_flags())
     if code:
         raise typer.Exit(code)

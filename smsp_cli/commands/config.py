@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 
 from smsp_cli.cli.options import ProfileArg, ProfileOpt, with_parameters
-from smsp_cli.cli.reporting import reported_errors
 from smsp_cli.cli.usage import SmspTyper
 from smsp_cli.system.streams import note
 
@@ -136,37 +135,36 @@ def init(
     flags: dict[str, str | None],
 ) -> None:
     """Create a profile: asks on a terminal; every answer can also be given as a flag."""
-    with reported_errors():
-        from smsp_cli.audit import config_change
-        from smsp_cli.settings import config
-        from smsp_cli.settings.credentials import can_prompt
+    from smsp_cli.audit import config_change
+    from smsp_cli.settings import config
+    from smsp_cli.settings.credentials import can_prompt
 
-        interactive = can_prompt(no_input)
-        loaded = config.load()
-        name = profile or _ask_name(interactive)
-        config.check_profile_name(name)
-        if name in loaded.profiles and not force:
-            raise _exists(name, loaded.path)
-        values = _answers(flags, interactive)
-        _check_credentials(values)
-        # Asked outside the lock; written inside it, on the file as it is now.
-        with config.locked() as current:
-            if name in current.profiles and not force:
-                raise _exists(name, current.path)
-            updated = config.Config(
-                current.path,
-                current.default_profile,
-                {**current.profiles, name: values},
-            )
-            if make_default or (make_default is None and not current.default_profile):
-                updated = updated.with_default(name)
-            with config_change(name) as changes:  # spec §7.2: configuration changes are audited
-                config.save(updated)
-                changes.record("init", values=values, default=updated.default_profile == name,
-                               replaced=name in current.profiles)
-        default = " (the default profile)" if updated.default_profile == name else ""
-        note(f"wrote profile {name}{default} to {loaded.path}")
-        _suggest_passphrase(name, values)
+    interactive = can_prompt(no_input)
+    loaded = config.load()
+    name = profile or _ask_name(interactive)
+    config.check_profile_name(name)
+    if name in loaded.profiles and not force:
+        raise _exists(name, loaded.path)
+    values = _answers(flags, interactive)
+    _check_credentials(values)
+    # Asked outside the lock; written inside it, on the file as it is now.
+    with config.locked() as current:
+        if name in current.profiles and not force:
+            raise _exists(name, current.path)
+        updated = config.Config(
+            current.path,
+            current.default_profile,
+            {**current.profiles, name: values},
+        )
+        if make_default or (make_default is None and not current.default_profile):
+            updated = updated.with_default(name)
+        with config_change(name) as changes:  # spec §7.2: configuration changes are audited
+            config.save(updated)
+            changes.record("init", values=values, default=updated.default_profile == name,
+                           replaced=name in current.profiles)
+    default = " (the default profile)" if updated.default_profile == name else ""
+    note(f"wrote profile {name}{default} to {loaded.path}")
+    _suggest_passphrase(name, values)
 
 
 def _exists(name: str, path: object) -> Exception:
@@ -308,44 +306,43 @@ def show(
     flags: dict[str, str | None],
 ) -> None:
     """Show the effective settings (flags and environment applied); secrets never shown."""
-    with reported_errors():
-        from smsp_cli.settings import config
-        from smsp_cli.settings.connection import DEFAULT_SOURCE, KEYS, SANDBOX_PROFILE
-        from smsp_cli.settings.credentials import PassphraseSource
+    from smsp_cli.settings import config
+    from smsp_cli.settings.connection import DEFAULT_SOURCE, KEYS, SANDBOX_PROFILE
+    from smsp_cli.settings.credentials import PassphraseSource
 
-        flags = {**flags, "profile": profile, "no_input": "true" if no_input else None}
-        loaded = config.load()
-        chosen = config.choose_profile(loaded, flags)
-        sandbox_values = None
-        if chosen is not None and chosen.value == SANDBOX_PROFILE:
-            sandbox_values = _sandbox_preview()
-        merged = config.layered(loaded, flags, sandbox_values=sandbox_values)
-        rows: list[tuple[str, str, str]] = [("config file", str(loaded.path), "")]
-        for key in KEYS:
-            found = merged.get(key)
-            if found is not None:
-                rows.append((key, found.value, found.source))
-            elif key == "username":
-                rows.append((key, "(the client certificate's CN)", DEFAULT_SOURCE))
-            else:
-                rows.append((key, "(not set)", ""))
-        passphrase_file = merged.get("passphrase_file")
-        no_input_value = merged.get("no_input")
-        source = PassphraseSource(
-            profile=chosen.value if chosen else None,
-            passphrase_file=_path(passphrase_file.value) if passphrase_file else None,
-            file_source=passphrase_file.source if passphrase_file else "",
-            no_input=bool(no_input_value and no_input_value.value.lower() in ("true", "1",
-                                                                               "yes", "on")),
-        )
-        # The passphrase itself is never shown: only where it would come from.
-        rows.append(("passphrase", *_passphrase_row(merged, source)))
-        width = max(len(row[0]) for row in rows)
-        for key, value, where in rows:
-            line = f"{key.ljust(width)}  {value}"
-            if sources and where:
-                line += f"  [{where}]"
-            sys.stdout.write(line + "\n")
+    flags = {**flags, "profile": profile, "no_input": "true" if no_input else None}
+    loaded = config.load()
+    chosen = config.choose_profile(loaded, flags)
+    sandbox_values = None
+    if chosen is not None and chosen.value == SANDBOX_PROFILE:
+        sandbox_values = _sandbox_preview()
+    merged = config.layered(loaded, flags, sandbox_values=sandbox_values)
+    rows: list[tuple[str, str, str]] = [("config file", str(loaded.path), "")]
+    for key in KEYS:
+        found = merged.get(key)
+        if found is not None:
+            rows.append((key, found.value, found.source))
+        elif key == "username":
+            rows.append((key, "(the client certificate's CN)", DEFAULT_SOURCE))
+        else:
+            rows.append((key, "(not set)", ""))
+    passphrase_file = merged.get("passphrase_file")
+    no_input_value = merged.get("no_input")
+    source = PassphraseSource(
+        profile=chosen.value if chosen else None,
+        passphrase_file=_path(passphrase_file.value) if passphrase_file else None,
+        file_source=passphrase_file.source if passphrase_file else "",
+        no_input=bool(no_input_value and no_input_value.value.lower() in ("true", "1",
+                                                                           "yes", "on")),
+    )
+    # The passphrase itself is never shown: only where it would come from.
+    rows.append(("passphrase", *_passphrase_row(merged, source)))
+    width = max(len(row[0]) for row in rows)
+    for key, value, where in rows:
+        line = f"{key.ljust(width)}  {value}"
+        if sources and where:
+            line += f"  [{where}]"
+        sys.stdout.write(line + "\n")
 
 
 def _passphrase_row(merged: dict[str, Any], source: Any) -> tuple[str, str]:
@@ -383,20 +380,19 @@ def set_value(
     profile: ProfileOpt = None,
 ) -> None:
     """Set one value in a profile (created if it does not exist yet)."""
-    with reported_errors():
-        from smsp_cli.audit import config_change
-        from smsp_cli.settings import config
+    from smsp_cli.audit import config_change
+    from smsp_cli.settings import config
 
-        with config.locked() as loaded:
-            name = config.profile_to_edit(loaded, profile)
-            config.check_profile_name(name)
-            typed = config.typed(key, value, source=f"`smsp config set {key}`")
-            with config_change(name) as changes:
-                config.save(loaded.with_value(name, key, typed))
-                changes.record("set", key=key, value=typed, created=name not in loaded.profiles)
-        if name not in loaded.profiles:
-            note(f"created profile {name}")
-        note(f"set {key} in profile {name} ({loaded.path})")
+    with config.locked() as loaded:
+        name = config.profile_to_edit(loaded, profile)
+        config.check_profile_name(name)
+        typed = config.typed(key, value, source=f"`smsp config set {key}`")
+        with config_change(name) as changes:
+            config.save(loaded.with_value(name, key, typed))
+            changes.record("set", key=key, value=typed, created=name not in loaded.profiles)
+    if name not in loaded.profiles:
+        note(f"created profile {name}")
+    note(f"set {key} in profile {name} ({loaded.path})")
 
 
 @app.command()
@@ -405,58 +401,55 @@ def unset(
     profile: ProfileOpt = None,
 ) -> None:
     """Remove one value from a profile, so the environment or the default applies."""
-    with reported_errors():
-        from smsp_cli.audit import config_change
-        from smsp_cli.domain.errors import ConfigError
-        from smsp_cli.settings import config
+    from smsp_cli.audit import config_change
+    from smsp_cli.domain.errors import ConfigError
+    from smsp_cli.settings import config
 
-        with config.locked() as loaded:
-            name = config.profile_to_edit(loaded, profile)
-            if name not in loaded.profiles:
-                raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
-            if key not in loaded.profiles[name]:
-                raise ConfigError(f"profile {name} in {loaded.path} has no {key!r}")
-            with config_change(name) as changes:
-                config.save(loaded.without_value(name, key))
-                changes.record("unset", key=key)
-        note(f"removed {key} from profile {name} ({loaded.path})")
+    with config.locked() as loaded:
+        name = config.profile_to_edit(loaded, profile)
+        if name not in loaded.profiles:
+            raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
+        if key not in loaded.profiles[name]:
+            raise ConfigError(f"profile {name} in {loaded.path} has no {key!r}")
+        with config_change(name) as changes:
+            config.save(loaded.without_value(name, key))
+            changes.record("unset", key=key)
+    note(f"removed {key} from profile {name} ({loaded.path})")
 
 
 @app.command()
 def profiles() -> None:
     """List the profiles; the default one is marked with *."""
-    with reported_errors():
-        from smsp_cli.settings import config
-        from smsp_cli.settings.connection import SANDBOX_PROFILE
+    from smsp_cli.settings import config
+    from smsp_cli.settings.connection import SANDBOX_PROFILE
 
-        loaded = config.load()
-        rows = [
-            (name, str(values.get("kind", "live")), str(values.get("endpoint", "(no endpoint)")))
-            for name, values in sorted(loaded.profiles.items())
-        ]
-        rows.append((SANDBOX_PROFILE, "sandbox", "(built in: the embedded provider)"))
-        width = max(len(row[0]) for row in rows)
-        for name, kind, endpoint in rows:
-            mark = "*" if name == loaded.default_profile else " "
-            sys.stdout.write(f"{mark} {name.ljust(width)}  {kind.ljust(7)}  {endpoint}\n")
+    loaded = config.load()
+    rows = [
+        (name, str(values.get("kind", "live")), str(values.get("endpoint", "(no endpoint)")))
+        for name, values in sorted(loaded.profiles.items())
+    ]
+    rows.append((SANDBOX_PROFILE, "sandbox", "(built in: the embedded provider)"))
+    width = max(len(row[0]) for row in rows)
+    for name, kind, endpoint in rows:
+        mark = "*" if name == loaded.default_profile else " "
+        sys.stdout.write(f"{mark} {name.ljust(width)}  {kind.ljust(7)}  {endpoint}\n")
 
 
 @app.command()
 def use(name: ProfileArg) -> None:
     """Make NAME the default profile."""
-    with reported_errors():
-        from smsp_cli.audit import config_change
-        from smsp_cli.domain.errors import ConfigError
-        from smsp_cli.settings import config
-        from smsp_cli.settings.connection import SANDBOX_PROFILE
+    from smsp_cli.audit import config_change
+    from smsp_cli.domain.errors import ConfigError
+    from smsp_cli.settings import config
+    from smsp_cli.settings.connection import SANDBOX_PROFILE
 
-        with config.locked() as loaded:
-            if name != SANDBOX_PROFILE and name not in loaded.profiles:
-                raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
-            with config_change(name) as changes:
-                config.save(loaded.with_default(name))
-                changes.record("use", previous=loaded.default_profile)
-        note(f"the default profile is now {name} ({loaded.path})")
+    with config.locked() as loaded:
+        if name != SANDBOX_PROFILE and name not in loaded.profiles:
+            raise ConfigError(f"unknown profile {name!r}", hint=loaded.known_profiles())
+        with config_change(name) as changes:
+            config.save(loaded.with_default(name))
+            changes.record("use", previous=loaded.default_profile)
+    note(f"the default profile is now {name} ({loaded.path})")
 
 
 @app.command()

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsp_cli.cli.options import ConnectionOptions, connection_options
-from smsp_cli.cli.reporting import reported_errors
 from smsp_cli.untrusted.sanitize import visible
 
 if TYPE_CHECKING:
@@ -57,15 +56,14 @@ def doctor(
 
     It takes every connection flag a lookup takes (declared once, in cli/options).
     """
-    with reported_errors(json_output=as_json):
-        from smsp_cli import diagnose
+    from smsp_cli import diagnose
 
-        query = diagnose.probe_query(nhs_number, dob)
-        report = diagnose.diagnose(conn.setting_flags(), query=query)
-        if as_json:
-            sys.stdout.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
-        else:
-            print_report(report)
+    query = diagnose.probe_query(nhs_number, dob)
+    report = diagnose.diagnose(conn.setting_flags(), query=query)
+    if as_json:
+        sys.stdout.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_report(report)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 

@@ -10,7 +10,6 @@ import typer
 
 from smsp_cli.cli.completion import gender_words
 from smsp_cli.cli.options import ConnectionOptions, OutputOptions, lookup_options
-from smsp_cli.cli.reporting import reported_errors
 from smsp_cli.domain import operations
 from smsp_cli.domain.models import Query, build_query
 from smsp_cli.domain.operations import Operation
@@ -128,8 +127,7 @@ def lookup(operation: Operation) -> Callable[[Callable[..., None]], Callable[...
     def decorate(declaration: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(declaration)
         def command(*, conn: ConnectionOptions, out: OutputOptions, **fields: Any) -> None:
-            with reported_errors(json_output=out.output is OutputFormat.json):
-                run(build_query(operation, **fields), conn, out)
+            run(build_query(operation, **fields), conn, out)
 
         return lookup_options(command)
 

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.cli.reporting import reported_errors
 from smsp_cli.cli.usage import SmspTyper
 
 if TYPE_CHECKING:
@@ -57,48 +56,47 @@ def serve(
     ] = "smsp",
 ) -> None:
     """Serve the sandbox provider over HTTPS until interrupted (--api fhir: PDS FHIR)."""
-    with reported_errors():
-        from smsp_cli.settings.fhir import check_api
+    from smsp_cli.settings.fhir import check_api
 
-        if check_api(api, "--api") == "fhir":
-            _serve_fhir(host, port, _patients(patients_csv))
-            return
-        from smsp_cli.output.render import stderr_console
-        from smsp_cli.sandbox.certs import ensure_credentials
-        from smsp_cli.sandbox.embedded import variables_for
-        from smsp_cli.sandbox.paths import sandbox_dir
-        from smsp_cli.sandbox.server import SandboxServer
-        from smsp_cli.untrusted.sanitize import visible
+    if check_api(api, "--api") == "fhir":
+        _serve_fhir(host, port, _patients(patients_csv))
+        return
+    from smsp_cli.output.render import stderr_console
+    from smsp_cli.sandbox.certs import ensure_credentials
+    from smsp_cli.sandbox.embedded import variables_for
+    from smsp_cli.sandbox.paths import sandbox_dir
+    from smsp_cli.sandbox.server import SandboxServer
+    from smsp_cli.untrusted.sanitize import visible
 
-        records = _patients(patients_csv)
-        credentials = ensure_credentials(sandbox_dir())
-        console = stderr_console()
+    records = _patients(patients_csv)
+    credentials = ensure_credentials(sandbox_dir())
+    console = stderr_console()
 
-        def log(request: RecordedRequest) -> None:
-            # Records carry no patient values: operation, outcome and ids only. The path and
-            # MessageID are what the client sent: shown through the one sanitiser.
-            console.print(
-                visible(
-                    f"{request.method} {request.path} {request.http_status} "
-                    f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}"
-                ),
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+    def log(request: RecordedRequest) -> None:
+        # Records carry no patient values: operation, outcome and ids only. The path and
+        # MessageID are what the client sent: shown through the one sanitiser.
+        console.print(
+            visible(
+                f"{request.method} {request.path} {request.http_status} "
+                f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}"
+            ),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
-        server = SandboxServer(credentials, host=host, port=port, patients=records, on_request=log)
-        with server:
-            for name, value in variables_for(server.url, credentials).items():
-                sys.stdout.write(f"{name}={value}\n")
-            sys.stdout.flush()
-            console.print(
-                f"sandbox provider listening on {server.url} with {len(records)} synthetic "
-                "patients; Ctrl-C stops it",
-                markup=False,
-                soft_wrap=True,
-            )
-            server.serve_forever()
+    server = SandboxServer(credentials, host=host, port=port, patients=records, on_request=log)
+    with server:
+        for name, value in variables_for(server.url, credentials).items():
+            sys.stdout.write(f"{name}={value}\n")
+        sys.stdout.flush()
+        console.print(
+            f"sandbox provider listening on {server.url} with {len(records)} synthetic "
+            "patients; Ctrl-C stops it",
+            markup=False,
+            soft_wrap=True,
+        )
+        server.serve_forever()
 
 
 def _serve_fhir(host: str, port: int, records: tuple[SandboxPatient, ...]) -> None:
@@ -135,13 +133,12 @@ def list_patients(
     ] = None,
 ) -> None:
     """List the sandbox's synthetic patients and the outcome each one produces."""
-    with reported_errors(json_output=as_json):
-        records = _patients(patients_csv)
-        rows = [record.to_json() for record in records]
-        if as_json:
-            sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-            return
-        _print_patients(rows)
+    records = _patients(patients_csv)
+    rows = [record.to_json() for record in records]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    _print_patients(rows)
 
 
 def _print_patients(rows: list[dict[str, object]]) -> None:

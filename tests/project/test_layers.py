@@ -129,3 +129,14 @@ def test_the_checker_sees_lazy_and_type_checking_imports() -> None:
     targets = {target for target, _ in imported(sample)}
     assert "smsp_cli.transport.trace" in targets
     assert ("output", "transport") in edges()
+
+
+def test_commands_hold_no_error_reporting_of_their_own() -> None:
+    # The one error boundary (cli/reporting, around every command) turns errors into lines.
+    blocks = [
+        f"{path.name}:{number}"
+        for path in sorted((PACKAGE / "commands").glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "reported_errors" in line or "reporting import" in line
+    ]
+    assert blocks == []
