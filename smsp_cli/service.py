@@ -14,12 +14,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli import adapters
-from smsp_cli.domain import codes, warning_codes
+from smsp_cli.domain import warning_codes
 from smsp_cli.domain.errors import SmspError
 from smsp_cli.domain.models import format_nhs_number
 from smsp_cli.domain.operations import TRACE, VERIFY, Operation
-from smsp_cli.domain.results import Outcome, Reply
-from smsp_cli.domain.verdict import verdict
 from smsp_cli.settings import connection as settings_module
 from smsp_cli.untrusted.sanitize import hide_values
 
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
     from smsp_cli.audit import CallAudit
     from smsp_cli.domain.correlation import Correlation
     from smsp_cli.domain.models import Query
+    from smsp_cli.domain.results import Outcome, Reply
     from smsp_cli.settings.clientcert import PassphraseGetter
     from smsp_cli.settings.connection import ConnectionSettings, Sourced
     from smsp_cli.settings.credentials import Secret
@@ -411,6 +410,11 @@ def judge(
     :func:`smsp_cli.domain.correlation.correlate` found (the successor of a superseded number);
     without it the reply's own number stands for the successor.
     """
+    # The judgement's tables load here: a dry run imports this module and judges nothing.
+    from smsp_cli.domain import codes
+    from smsp_cli.domain.results import Outcome
+    from smsp_cli.domain.verdict import verdict
+
     info = codes.lookup(reply.response_code)
     exit_code = info.exit_code
     found = _Warnings()
