@@ -141,11 +141,13 @@ def init(
 
     interactive = can_prompt(no_input)
     loaded = config.load()
-    name = profile or _ask_name(interactive)
-    config.check_profile_name(name)
+    # Under --no-input every missing value is named at once (a usage error, exit 2).
+    name = profile or (_ask_name() if interactive else "")
+    if name:
+        config.check_profile_name(name)
     if name in loaded.profiles and not force:
         raise _exists(name, loaded.path)
-    values = _answers(flags, interactive)
+    values = _answers(flags, interactive, missing=[] if name else ["--profile NAME"])
     _check_credentials(values)
     # Asked outside the lock; written inside it, on the file as it is now.
     with config.locked() as current:
@@ -176,17 +178,19 @@ def _exists(name: str, path: object) -> Exception:
     )
 
 
-def _ask_name(interactive: bool) -> str:
-    from smsp_cli.domain.errors import ConfigError
-
-    if not interactive:
-        raise ConfigError("no profile name given", hint="pass --profile NAME")
+def _ask_name() -> str:
     return str(typer.prompt("Profile name", default="live", err=True))
 
 
-def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
-    """Every given value, typed and checked; the required ones asked for when missing."""
-    from smsp_cli.domain.errors import ConfigError, SmspError
+def _answers(flags: dict[str, str | None], interactive: bool,
+             missing: list[str]) -> dict[str, Any]:
+    """Every given value, typed and checked; the required ones asked for when missing.
+
+    Without a terminal the ones still ``missing`` (flags, as a user types them) are named all
+    at once: a usage error, since nothing is wrong with the configuration yet.
+    """
+    from smsp_cli.domain.errors import SmspError, UsageError
+    from smsp_cli.domain.wording import listed
     from smsp_cli.settings import config
     from smsp_cli.settings.connection import KEYS
 
@@ -211,11 +215,8 @@ def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
             if key == "kind":
                 values[key] = "live"  # written out, so the file says what the guard rails assume
                 continue
-            way = KEYS[key][0] or f"set {KEYS[key][1]}"
-            raise ConfigError(
-                f"no {key} given for the new profile",
-                hint=f"pass {way} (or run on a terminal to be asked)",
-            )
+            missing.append(KEYS[key][0] or f"{KEYS[key][1]} (a variable)")
+            continue
         while True:
             suggested = "live" if key == "kind" else ""
             answer = str(typer.prompt(_QUESTIONS[key], default=suggested,
@@ -227,6 +228,11 @@ def _answers(flags: dict[str, str | None], interactive: bool) -> dict[str, Any]:
                 break
             except SmspError as error:
                 note(error.one_line())
+    if missing:
+        raise UsageError(
+            f"the new profile needs {listed(missing)}",
+            hint="pass them, or run on a terminal to be asked",
+        )
     return values
 
 

@@ -310,8 +310,21 @@ def test_config_init_without_a_terminal_names_the_missing_flag(
 ) -> None:
     values = {k: v for k, v in profile_values.items() if k != "endpoint"}
     run = smsp(*_init_args(values))
-    assert run.exit_code == 6
+    assert run.exit_code == 2
     assert "--endpoint" in run.stderr
+    assert not _config_file().exists()
+
+
+def test_config_init_without_a_terminal_names_every_missing_value_at_once() -> None:
+    run = smsp("config", "init", "--no-input", "--profile", "p2")
+    assert run.exit_code == 2  # a usage error: nothing is wrong with the configuration yet
+    assert run.stderr.splitlines()[0] == (
+        "smsp: error: the new profile needs --endpoint, --cert, --key, --ca-bundle and "
+        "--audit-id (pass them, or run on a terminal to be asked)"
+    )
+    unnamed = smsp("config", "init", "--no-input")
+    assert unnamed.exit_code == 2
+    assert "needs --profile NAME, --endpoint," in unnamed.stderr
     assert not _config_file().exists()
 
 
