@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from smsp_cli.domain.errors import ConfigError, ExitCode
 from smsp_cli.settings import config
-from smsp_cli.settings.connection import DEFAULT_SOURCE, KEYS, resolve
+from smsp_cli.settings.connection import KEYS, resolve
 from tests.lib.cli import smsp
 
 if TYPE_CHECKING:
@@ -208,42 +208,50 @@ def test_an_unreadable_certificate_names_the_file(
 
 # --- precedence: flag > environment variable > profile > default ---------------------------
 
-# (setting, flag value, environment value, profile value, default)
+# (setting, its flag, its variable, flag value, environment value, profile value, default):
+# the flag and variable names written out, as the README documents them.
 PRECEDENCE = [
-    ("endpoint", "https://flag/", "https://env/", "https://profile/", None),
-    ("audit_id", "111", "222", "333", None),
-    ("username", "flag-user", "env-user", "profile-user", None),
-    ("kind", "sandbox", "test", "live", "live"),
-    ("connect_timeout", "1", "2", "3", "10"),
-    ("read_timeout", "4", "5", "6", "30"),
-    ("soap_action_quoted", "true", "false", "true", "false"),
-    ("min_tls_version", "1.3", "1.2", "1.3", "1.2"),
-    ("sender_address", "flag.example", "env.example", "profile.example", None),
-    ("max_attempts", "1", "2", "5", "3"),
-    ("passphrase_file", "/flag/pass", "/env/pass", "/profile/pass", None),
+    ("endpoint", "--endpoint", "SMSP_ENDPOINT",
+     "https://flag/", "https://env/", "https://profile/", None),
+    ("audit_id", "--audit-id", "SMSP_AUDIT_ID", "111", "222", "333", None),
+    ("username", "--username", "SMSP_USERNAME", "flag-user", "env-user", "profile-user", None),
+    ("kind", "--kind", "SMSP_KIND", "sandbox", "test", "live", "live"),
+    ("connect_timeout", "--connect-timeout", "SMSP_CONNECT_TIMEOUT", "1", "2", "3", "10"),
+    ("read_timeout", "--read-timeout", "SMSP_READ_TIMEOUT", "4", "5", "6", "30"),
+    ("soap_action_quoted", "--soap-action-quoted", "SMSP_SOAP_ACTION_QUOTED",
+     "true", "false", "true", "false"),
+    ("min_tls_version", "--min-tls-version", "SMSP_MIN_TLS_VERSION", "1.3", "1.2", "1.3", "1.2"),
+    ("sender_address", "--from", "SMSP_FROM",
+     "flag.example", "env.example", "profile.example", None),
+    ("max_attempts", "--max-attempts", "SMSP_MAX_ATTEMPTS", "1", "2", "5", "3"),
+    ("passphrase_file", "--passphrase-file", "SMSP_PASSPHRASE_FILE",
+     "/flag/pass", "/env/pass", "/profile/pass", None),
 ]
 LAYERS = ["flag", "env", "profile", "default"]
 
 
 @pytest.mark.parametrize("layers", [LAYERS[i:] for i in range(4)], ids=LAYERS)
-@pytest.mark.parametrize(("key", "flag", "env", "profile", "default"), PRECEDENCE,
-                         ids=[row[0] for row in PRECEDENCE])
+@pytest.mark.parametrize(
+    ("key", "flag_name", "variable", "flag", "env", "profile", "default"), PRECEDENCE,
+    ids=[row[0] for row in PRECEDENCE],
+)
 def test_precedence_table(
-    key: str, flag: str, env: str, profile: str, default: str | None, layers: list[str]
+    key: str, flag_name: str, variable: str, flag: str, env: str, profile: str,
+    default: str | None, layers: list[str],
 ) -> None:
     """Each row, with the layers from the given one down present: the highest one wins."""
     loaded = config.Config(Path("/cfg/config.toml"), "p",
                            {"p": {key: profile} if "profile" in layers else {}})
     flags = {key: flag} if "flag" in layers else {}
-    environment = {KEYS[key][1]: env} if "env" in layers else {}
+    environment = {variable: env} if "env" in layers else {}
     merged = config.layered(loaded, flags, environment)
     winner = layers[0]
     expected_value = {"flag": flag, "env": env, "profile": profile, "default": default}[winner]
     expected_source = {
-        "flag": KEYS[key][0],
-        "env": KEYS[key][1],
+        "flag": flag_name,
+        "env": variable,
         "profile": "profile p (/cfg/config.toml)",
-        "default": DEFAULT_SOURCE,
+        "default": "default",
     }[winner]
     if expected_value is None:
         assert key not in merged
