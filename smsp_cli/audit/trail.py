@@ -40,10 +40,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from smsp_cli.audit import checkpoint, records
+from smsp_cli.audit import checkpoint, records, writers
 from smsp_cli.audit.checkpoint import Checkpoint, CheckpointFile, CheckpointUnreadable
 from smsp_cli.audit.paths import CURRENT_NAME, LOCK_NAME, TORN_SUFFIX, rotated_files, rotated_name
 from smsp_cli.audit.tail import read_tail
+from smsp_cli.audit.writers import WriterRegistration
 from smsp_cli.domain.errors import ConfigError
 from smsp_cli.system.safefiles import DIR_MODE, FILE_MODE, UnsafeFile, files, write_all
 
@@ -109,9 +110,14 @@ class Trail:
                 self._fd = self._open_current()
                 self._checkpoint.open()
                 self._check_torn_file()
+            self._writer = WriterRegistration(self.directory)
+            settled = writers.settle_ended(self.directory, self.append)
         except OSError as exc:
             self._close_descriptors()
             raise self._unavailable(exc) from None
+        if settled:
+            self._notify(f"{settled} call(s) of an smsp process that ended had no reply "
+                         "recorded; each is now recorded as failed")
 
     @property
     def durable(self) -> bool:
@@ -127,6 +133,9 @@ class Trail:
             if self._closed:
                 raise TrailUnavailable(f"the audit trail {self.path} is already closed")
             try:
+                if fields.get("event") == records.SENT:
+                    # Named, so that if this process dies, the next writer can close the call.
+                    fields = {**fields, "writer": self._writer.ensure()}
                 with self._locked():
                     written = self._append_locked(fields)
             except OSError as exc:
@@ -165,6 +174,7 @@ class Trail:
             pass  # closing at exit: nothing left to tell
         finally:
             with self._mutex:
+                self._writer.close()
                 self._close_descriptors()
         atexit.unregister(self.close)
 

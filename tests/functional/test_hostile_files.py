@@ -199,3 +199,30 @@ def test_a_reader_gone_gives_every_call_in_flight_its_outcome_and_reason(
     assert times == sorted(times)  # never backwards against seq
     verify = smsp("audit", "verify")
     assert verify.exit_code == 0, verify.stdout + verify.stderr
+
+
+def test_after_kill_9_the_resume_closes_every_call_left_open(data: Path, tmp_path: Path) -> None:
+    import signal
+
+    source = _rows(tmp_path / "in.csv", 400)
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "NO_COLOR": "1"}
+    command = [SMSP, "batch", "get", str(source), "--out", str(out), "--resume",
+               "--concurrency", "8"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while (not out.exists() or out.read_bytes().count(b"\n") < 20) and (
+            time.monotonic() < deadline):
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(30) == -signal.SIGKILL
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    found, outcome = _calls(data)
+    assert [key for key, event in outcome.items() if event == "sent"] == []
+    for record in found:
+        if record["event"] == "failed":
+            assert record["reason"] == "the process ended before the reply"
+    assert smsp("audit", "verify").exit_code == 0

@@ -458,3 +458,49 @@ def test_times_never_go_backwards_against_seq(tmp_path: Path) -> None:
         trail.append(early)  # stamped long before it reached the lock
     times = [record["time"] for record in _records(tmp_path)]
     assert times[1] == times[0]  # the later record takes the earlier one's time
+
+
+_DIE_WITH_A_CALL_OPEN = """
+import os, signal, sys
+from pathlib import Path
+from smsp_cli.audit import Trail, records
+trail = Trail(Path(sys.argv[1]))
+trail.append(records.stamped("sent", {"message_id": "OPEN", "attempt": 1, "batch_row": 7}))
+trail.append(records.stamped("sent", {"message_id": "DONE", "attempt": 1}))
+trail.append(records.stamped("received", {"message_id": "DONE", "attempt": 1}))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_next_writer_closes_the_calls_a_killed_process_left_open(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    died = subprocess.run([sys.executable, "-c", _DIE_WITH_A_CALL_OPEN, str(directory)],
+                          timeout=60, check=False)
+    assert died.returncode == -9
+    alive = Trail(tmp_path / "other-trail")  # a writer of another trail changes nothing here
+    alive.close()
+    notes: list[str] = []
+    with Trail(directory, notify=notes.append) as trail:
+        trail.append(_outcome(1))
+    found = _records(directory)
+    closing = [r for r in found if r["event"] == "failed"]
+    assert len(closing) == 1
+    assert closing[0]["message_id"] == "OPEN"
+    assert closing[0]["batch_row"] == 7
+    assert closing[0]["reason"] == "the process ended before the reply"
+    assert closing[0]["seq"] == 4  # after the dead writer's records, before the new one's
+    assert notes == ["1 call(s) of an smsp process that ended had no reply recorded; each is "
+                     "now recorded as failed"]
+    assert list((directory / "writers").iterdir()) == []
+    with Trail(directory) as again:  # settled once: the next writer finds nothing to do
+        again.append(_outcome(2))
+    assert [r["event"] for r in _records(directory)].count("failed") == 1
+    _assert_chained(directory)
+
+
+def test_a_live_writers_open_calls_are_left_alone(tmp_path: Path) -> None:
+    with Trail(tmp_path) as first:
+        first.append(_fields(1))  # in flight in this (live) writer
+        with Trail(tmp_path) as second:
+            second.append(_outcome(2))
+        assert [r["event"] for r in _records(tmp_path)] == ["sent", "received"]
