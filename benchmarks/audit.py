@@ -1,13 +1,16 @@
 """What the audit trail costs: per lookup, per record, and to search and verify a large trail.
 
-    python benchmarks/audit.py [--runs N] [--records N]
+    python benchmarks/audit.py [--runs N] [--records N] [--large-runs N] [--large-only]
 
 (a) One verify lookup in-process against the embedded sandbox, with the trail's writes
 skipped (the baseline), recorded the default way (each record forced to the disk before the
 request leaves), and through a batch-style trail (flushed per record, synced once a second).
 (b) Appending records: per record forced to the disk, and a batch writer's.
-(c) `smsp audit verify` and `smsp audit search --nhs-number` over a trail of N records
-(rotated at 16 MiB), as console scripts: streamed, so their memory stays flat.
+(c) over a trail of N records (default 1,000,000, rotated at 64 MiB), in rounds: `smsp audit
+search` by NHS number, MessageID and user, each against `grep -c` of the same value over the
+same files, and `smsp audit verify` against `sha256sum` of the files; whole processes, wall time
+(median of per-round ratios), CPU and peak memory. Exits 1 when a target is missed (search at
+most 3x grep, verify at most 2x sha256sum).
 """
 
 from __future__ import annotations
@@ -22,20 +25,36 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import print_timings, run_child, timed
+from report import (
+    Action,
+    Target,
+    check,
+    child_environment,
+    machine_load,
+    measure,
+    print_timings,
+    run_child,
+    timed,
+)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--large-runs", type=int, default=5)
+    parser.add_argument("--large-only", action="store_true",
+                        help="only (c), search and verify over a large trail")
     arguments = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="smsp-bench-audit-"))
     os.environ["SMSP_DATA_DIR"] = str(data)  # never the user's own trail
-    lookups(data, arguments.runs)
-    appends(data, arguments.runs)
-    large_trail(data, arguments.records)
-    shutil.rmtree(data, ignore_errors=True)
+    try:
+        if not arguments.large_only:
+            lookups(data, arguments.runs)
+            appends(data, arguments.runs)
+        return large_trail(data, arguments.records, arguments.large_runs)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def lookups(data: Path, runs: int) -> None:
@@ -96,30 +115,98 @@ def appends(data: Path, runs: int) -> None:
         print(f"{name:48} {statistics.median(timings) * 1e6:10.0f} {min(timings) * 1e6:10.0f}")
 
 
-def large_trail(data: Path, count: int) -> None:
-    from smsp_cli.audit import Trail, records
-
+def large_trail(data: Path, count: int, runs: int) -> int:
+    """(c): search and verify over ``count`` records, each against its baseline in rounds."""
     directory = data / "large" / "audit"
     started = time.perf_counter()
-    with Trail(directory, fsync_interval=1.0, max_bytes=16 * 1024 * 1024) as trail:
-        for n in range(count):
-            number = "9434765919" if n % 1000 == 0 else "9991000003"
-            trail.append(records.stamped("sent", {
-                "operation": "verifyNHSNumber", "message_id": f"{n:036d}",
-                "nhs_numbers": [number], "pad": "x" * 300,
-            }))
-    elapsed = time.perf_counter() - started
-    size = sum(path.stat().st_size for path in directory.iterdir())
-    print(f"\nwrote {count} records ({size / 2**20:.0f} MiB, "
-          f"{len(list(directory.glob('audit*.jsonl')))} files) in {elapsed:.1f} s: "
-          f"{count / elapsed:.0f} records/s through one batch writer")
+    write_trail(directory, count)
+    files = sorted(str(path) for path in directory.glob("audit*.jsonl"))
+    size = sum(Path(name).stat().st_size for name in files)
+    print(f"\nwrote {count} records ({size / 2**20:.0f} MiB, {len(files)} files) in "
+          f"{time.perf_counter() - started:.1f} s; {machine_load()}")
     smsp = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
-    env = os.environ | {"SMSP_DATA_DIR": str(directory.parent)}
-    for args in (("audit", "verify"), ("audit", "search", "--nhs-number", "9434765919",
-                                       "-o", "json")):
-        elapsed, _, peak_kib = run_child([smsp, *args], env)  # smsp's own peak (launch.py)
-        print(f"smsp {' '.join(args[:2])}: {elapsed:.2f} s, peak RSS {peak_kib / 1024:.0f} MiB")
+    env = child_environment() | {"SMSP_DATA_DIR": str(directory.parent)}
+
+    def command(*args: str) -> Action:
+        return lambda: run_child(list(args), env)
+
+    def grep(value: str) -> Action:
+        # Through a pipe: GNU grep writing to /dev/null stops at the first match.
+        return command("sh", "-c", 'grep -c -- "$0" "$@" | cat', value, *files)
+
+    rows: dict[str, Action] = {}
+    for flag, value in (("--nhs-number", NUMBER), ("--message-id", MESSAGE_ID),
+                        ("--user", USER)):
+        rows[f"grep -c {value}"] = grep(value)
+        rows[f"smsp audit search {flag}"] = command(smsp, "audit", "search", flag, value,
+                                                    "-o", "json")
+    rows["sha256sum of the files"] = command("sha256sum", *files)
+    rows["smsp audit verify"] = command(smsp, "audit", "verify")
+    samples = measure(rows, runs, warmup=1)
+    print(f"\n{count} records, {runs} rounds (medians; x: median of per-round ratios)")
+    print(f"{'':36} {'wall s':>7} {'cpu s':>6} {'peak MiB':>9}")
+    for name, sample in samples.items():
+        print(f"{name:36} {sample.median('time') / 1000:7.2f} {sample.median('cpu') / 1000:6.2f}"
+              f" {sample.median('memory'):9.0f}")
+    targets = [
+        Target("smsp audit search --nhs-number", f"grep -c {NUMBER}", 3.0),
+        Target("smsp audit search --message-id", f"grep -c {MESSAGE_ID}", 3.0),
+        Target("smsp audit search --user", f"grep -c {USER}", 3.0),
+        Target("smsp audit verify", "sha256sum of the files", 2.0),
+    ]
+    return check(samples, targets)
+
+
+NUMBER, MESSAGE_ID, USER = "9434765919", "7C9E6679-7425-40DE-944B-E07FC1F90AE7", "auditor"
+
+
+def write_trail(directory: Path, count: int) -> None:
+    """``count`` records as the writer writes them (chained, rotated at 64 MiB, checkpointed),
+    written directly: two records a call (sent, received), and one call in 500 (so about one
+    record in 1,000) names NUMBER, one MESSAGE_ID and one is made by USER."""
+    import random
+    import uuid
+
+    from smsp_cli.audit import records
+    from smsp_cli.audit.checkpoint import Checkpoint
+    from smsp_cli.audit.paths import rotated_name
+
+    directory.mkdir(parents=True)
+    (directory / "audit.lock").touch()
+    chance = random.Random(23)
+    seq, prev, size, rotated = 0, None, 0, 0
+    out = open(directory / "audit.jsonl", "wb")  # noqa: SIM115 - replaced when it rotates
+    for call in range(0, count, 2):
+        message_id = (MESSAGE_ID if call % 1000 == 2 else
+                      str(uuid.UUID(int=chance.getrandbits(128), version=4)).upper())
+        common = {
+            "user": USER if call % 1000 == 4 else "clinician", "host": "ward-pc-17",
+            "username": "smsp client", "profile": "live", "environment": "live",
+            "endpoint": "https://provider.example/smsp/pds",
+            "operation": "getPatientDetailsByNHSNumber", "message_id": message_id,
+            "attempt": 1, "tracking_id": str(uuid.UUID(int=chance.getrandbits(128))).upper(),
+            "batch_row": call // 2,
+            "audit_identity": [{"type": "1.2.826.0.1285.0.2.0.107", "uri": "868000003114"}],
+            "nhs_numbers": [NUMBER if call % 1000 == 0 else "9991000003"],
+        }
+        reply = {"reply_message_id": str(uuid.UUID(int=chance.getrandbits(128))).upper(),
+                 "http_status": 200, "response_code": "SMSP-0000"}
+        for event, extra in (("sent", {}), ("received", reply))[: count - call]:
+            seq += 1
+            line = records.encode(seq, prev, {"time": records.utc_timestamp(), "event": event,
+                                              **common, **extra})
+            if size + len(line) > 64 * 1024 * 1024:
+                out.close()
+                rotated += 1
+                os.rename(directory / "audit.jsonl", directory / rotated_name(rotated))
+                out = open(directory / "audit.jsonl", "wb")  # noqa: SIM115
+                size = 0
+            out.write(line)
+            size += len(line)
+            prev = records.digest(line)
+    out.close()
+    (directory / "checkpoint.json").write_bytes(Checkpoint(seq, prev).encode())
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -72,18 +72,21 @@ def serve(
     credentials = ensure_credentials(sandbox_dir())
     console = stderr_console()
 
+    import threading
+
+    log_lock = threading.Lock()
+
     def log(request: RecordedRequest) -> None:
         # Records carry no patient values: operation, outcome and ids only. The path and
-        # MessageID are what the client sent: shown through the one sanitiser.
-        console.print(
-            visible(
-                f"{request.method} {request.path} {request.http_status} "
-                f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}"
-            ),
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+        # MessageID are what the client sent: shown through the one sanitiser. One plain
+        # write a line (rich's print, unstyled here, cost a tenth of a request).
+        line = visible(
+            f"{request.method} {request.path} {request.http_status} "
+            f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}"
         )
+        with log_lock:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
 
     server = SandboxServer(credentials, host=host, port=port, patients=records, on_request=log)
     with server:
