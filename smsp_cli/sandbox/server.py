@@ -289,14 +289,24 @@ class _Handler(BaseHTTPRequestHandler):
         return  # never log: requests carry patient data
 
     def parse_request(self) -> bool:
-        """The request line by the standard library; the headers by :class:`_Headers`."""
+        """The request line by the standard library (an ``HTTP/1.1`` one here, as it would
+        take it: its email parser costs even with no headers); the headers by
+        :class:`_Headers`."""
         rfile = self.rfile
-        self.rfile = _NoHeaders()  # type: ignore[assignment]
-        try:
-            if not super().parse_request():
-                return False
-        finally:
-            self.rfile = rfile
+        raw: bytes = self.raw_requestline  # type: ignore[attr-defined]
+        requestline = str(raw, "iso-8859-1").rstrip("\r\n")
+        words = requestline.split()
+        if len(words) == 3 and words[2] == "HTTP/1.1" and not words[1].startswith("//"):
+            self.requestline, self.request_version = requestline, words[2]
+            self.command, self.path = words[0], words[1]
+            self.close_connection = False
+        else:
+            self.rfile = _NoHeaders()  # type: ignore[assignment]
+            try:
+                if not super().parse_request():
+                    return False
+            finally:
+                self.rfile = rfile
         lines: list[str] = []
         while True:
             line = rfile.readline(_MAX_HEADER_LINE + 1)
