@@ -8,13 +8,14 @@ then ``time`` (UTC), ``event`` and who made it: ``user`` (the operating system's
 * ``sent``: written and flushed before a request leaves: ``api`` (smsp or fhir), ``username``
   (the wsse:Username sent; for PDS FHIR the API key), ``profile``, ``environment``,
   ``endpoint``, ``operation``, ``message_id`` (PDS FHIR: the X-Request-ID), ``tracking_id``,
-  ``attempt``, ``batch_row`` (in a batch), ``audit_identity`` (the itk:id entries sent) and
-  ``nhs_numbers`` (those in the request);
+  ``attempt``, ``batch_row`` (in a batch), ``audit_identity`` (the itk:id entries sent),
+  ``nhs_numbers`` (those in the request) and ``writer`` (the writing process's token);
 * ``received``: the same call fields, ``reply_message_id``, ``http_status``, ``response_code``
   or ``fault_code``, and ``nhs_numbers`` in the reply; for DEMOG-0017 also the number the
   request gave, named again in ``superseded_nhs_number``; PDS FHIR adds ``issue_code``;
 * ``failed``: an attempt with no usable reply: ``http_status`` when there was one,
-  ``exit_code`` and ``error`` (its class, as the JSON error object names it); for a reply
+  ``exit_code`` and ``error`` (its class, as the JSON error object names it); for a call
+  given up (the batch stopped, or its process ended), ``reason`` in words; for a reply
   that did not answer the request, ``reason`` says what did not match (``relates_to``,
   ``several_patients``, ``other_nhs_number``, ``no_nhs_number``, ``other_local_identifier``);
 * ``config``: a change by ``config set/unset/use/init`` or ``auth set/delete``, or a rejected
