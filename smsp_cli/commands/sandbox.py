@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -89,7 +91,8 @@ def serve(
             sys.stderr.flush()
 
     server = SandboxServer(credentials, host=host, port=port, patients=records, on_request=log)
-    with server:
+    _warn_if_every_interface(host)
+    with _listening(server, host, port):
         for name, value in variables_for(server.url, credentials).items():
             sys.stdout.write(f"{name}={value}\n")
         sys.stdout.flush()
@@ -112,7 +115,8 @@ def _serve_fhir(host: str, port: int, records: tuple[SandboxPatient, ...]) -> No
 
     credentials = ensure_credentials(sandbox_dir())
     server = FhirSandboxServer(credentials, host=host, port=port, patients=records)
-    with server:
+    _warn_if_every_interface(host)
+    with _listening(server, host, port):
         values = fhir_settings_for(server.url, server.token_url, credentials)
         for key, value in values.items():
             sys.stdout.write(f"{KEYS[key][1]}={value}\n")
@@ -123,6 +127,42 @@ def _serve_fhir(host: str, port: int, records: tuple[SandboxPatient, ...]) -> No
             markup=False, soft_wrap=True,
         )
         server.serve_forever()
+
+
+def _warn_if_every_interface(host: str) -> None:
+    from smsp_cli.system.streams import note
+
+    if host in ("0.0.0.0", "::"):
+        note(f"warning: --host {host} listens on every network interface, not only on this "
+             "machine: anyone who can reach this port can call the sandbox")
+
+
+@contextlib.contextmanager
+def _listening(server: Any, host: str, port: int) -> Iterator[None]:
+    """Start ``server``; an address in use or refused is a plain error (exit 6), not a crash."""
+    import errno
+
+    from smsp_cli.domain.errors import ConfigError
+
+    try:
+        server.start()
+    except OSError as exc:
+        where = f"port {port} on {host}"
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"{where} is already in use",
+                              hint="stop what listens there, or pick another --port; "
+                                   "--port 0 picks a free one") from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(f"{where} needs privileges smsp does not have",
+                              hint="pick a port above 1023") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(f"{host} is not an address of this machine",
+                              hint="use --host 127.0.0.1") from None
+        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 @app.command("patients")

@@ -110,6 +110,8 @@ class SandboxServer:
         if self._httpd is None:
             raise RuntimeError("the sandbox server has not been started")
         host, port = self._httpd.server_name, self._httpd.server_port
+        # Listening on every interface: the loopback address is one the certificate names.
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         shown = f"[{host}]" if ":" in host else host
         return f"https://{shown}:{port}{self.path}"
 
