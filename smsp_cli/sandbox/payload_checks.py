@@ -189,8 +189,12 @@ class PayloadReader:
         parts = xmlsafe.elements(value)
         if [child.tag for child in parts] != [_hl7("postalCode")]:
             raise Invalid("Person.Postcode/value holds exactly one postalCode")
+        sent = parts[0].text or ""
         try:
-            parse_postcode(parts[0].text or "", wildcards=self.wildcards)
+            # smsp normalises what a user types; on the wire a full postcode must already be
+            # in its one form (upper case, one space), as a strict provider demands.
+            if parse_postcode(sent, wildcards=self.wildcards) != sent and "*" not in sent:
+                raise ValidationError("postcode", "not in its normal form")
         except ValidationError:
             raise Invalid(
                 "postcode is not up to 8 letters and digits with one space, or has "
