@@ -223,6 +223,13 @@ def _print_patients(rows: list[dict[str, object]]) -> None:
         table.caption = f"{' and '.join(plan.left_out)} left out at this width; --json shows all"
         table.caption_justify = "left"
     console.print(table)
+    from smsp_cli.sandbox.patients import SCENARIO_MEANINGS
+
+    shown = dict.fromkeys(str(row.get("scenario") or "") for row in rows)
+    legend = [f"  {name}: {SCENARIO_MEANINGS[name]}" for name in shown if name in SCENARIO_MEANINGS]
+    if legend:
+        sys.stdout.write("Scenarios (the response code each produces):\n" + "\n".join(legend)
+                         + "\n")
 
 
 def _name(row: dict[str, object]) -> str:

@@ -55,6 +55,31 @@ SCENARIOS: Mapping[str, Forced] = {
 }
 
 
+# What each scenario answers, in one line: the legend under `smsp sandbox patients`.
+SCENARIO_MEANINGS: Mapping[str, str] = {
+    "found": "SMSP-0000: the full record",
+    "sensitive": "SMSP-0000: a restricted record, addresses and telecoms withheld",
+    "minimal": "SMSP-0000: a record with few details",
+    "deceased": "SMSP-0000: a record with a date of death",
+    "superseded": "DEMOG-0017: the number was replaced; the reply names the new one",
+    "invalidated": "DEMOG-0022: the number has been invalidated",
+    "multiple-match": "DEMOG-0007 to a search that fits both: several matches",
+    "not-verified": "DEMOG-0040: the number is not verified",
+    "cached": "SMSP-0003: from the provider's cache, Spine unavailable",
+    "spine-down": "SMSP-0004: the provider cannot reach Spine",
+    "provider-error": "SMSP-9999: the provider's own failure",
+    "spine-error": "DEMOG-9999: a Spine failure",
+    "retryable-fault": "SOAP fault 2100: a failure worth retrying",
+    "fatal-fault": "SOAP fault 2200: a failure not worth retrying",
+    "access-denied": "SOAP fault 3000: access denied",
+    "response-invalid": "SMSP-0002: PDS data the provider cannot return",
+    "credentials-rejected": "SMSP-0005: the audit identity is refused",
+    "old-style-number": "DEMOG-0042: not a new-style NHS number",
+    "input-rejected": "SMSP-0001: the request is refused as invalid",
+    "invalid-message": "SOAP fault 1000: the message is refused as invalid",
+}
+
+
 @dataclass(frozen=True)
 class SandboxPatient:
     """A synthetic PDS record and the scenario it plays in the sandbox."""

@@ -491,3 +491,14 @@ def test_csv_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(ValueError, match=re.escape(f"{path}: not UTF-8 text")):
         load_csv(path)
+
+
+def test_every_scenario_has_a_legend_line_and_the_listing_prints_it() -> None:
+    from smsp_cli.sandbox.patients import SCENARIO_MEANINGS, SCENARIOS
+    from tests.lib.cli import smsp
+
+    assert set(SCENARIO_MEANINGS) == set(SCENARIOS)
+    run = smsp("sandbox", "patients")
+    assert "  cached: SMSP-0003: from the provider's cache, Spine unavailable" in run.stdout
+    assert "  invalid-message: SOAP fault 1000: the message is refused as invalid" in run.stdout
+    assert "  spine-down: SMSP-0004: the provider cannot reach Spine" in run.stdout
