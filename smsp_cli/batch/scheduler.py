@@ -61,6 +61,11 @@ class Scheduler:
         self._next: int | None = None  # the row to write next
         self._sent: set[int] = set()  # rows with a worker, not yet back (at most the window)
         self._unreachable_run = 0
+        # The workers count the same run as the main thread, in the same order (each outcome
+        # is counted and queued under this lock), so a row that makes the batch stop halts
+        # every worker before it can take another row: with one worker, row 11 is never sent.
+        self._finish_lock = threading.Lock()
+        self._workers_unreachable_run = 0
         self.most_held = 0  # the largest number of rows held at once (for tests)
         self.stopped: Stopped | None = None
 
@@ -116,7 +121,25 @@ class Scheduler:
                 outcome = self._lookup(job)
             except Exception as exc:  # a bug in smsp: stop the batch rather than lose the row
                 outcome = _internal_error(job, exc)
-            self._done.put(outcome)
+            with self._finish_lock:
+                if self._will_stop(outcome):
+                    self._halt.set()
+                self._done.put(outcome)
+
+    def _will_stop(self, outcome: RowOutcome) -> bool:
+        """Whether ``outcome`` stops the batch, judged as :meth:`_arrive` will judge it."""
+        if not outcome.completed or outcome.error is None:
+            if outcome.completed and outcome.sent:
+                self._workers_unreachable_run = 0
+            return False
+        if outcome.stops_batch:
+            return True
+        if outcome.unreachable:
+            self._workers_unreachable_run += 1
+            return self._workers_unreachable_run >= UNREACHABLE_LIMIT
+        if outcome.sent:
+            self._workers_unreachable_run = 0
+        return False
 
     def _collect(self, *, block: bool) -> None:
         try:
