@@ -187,7 +187,7 @@ def text(value: str | None) -> str:
 
 def address_text(address: Address) -> str:
     """Lines and postcode on one line; at most 20 lines, then how many more."""
-    lines = address.lines
+    lines = tuple(line for line in address.lines if line)  # blanks keep JSON's positions only
     shown = bounds.first(lines)
     parts = [line for line in (*lines[:shown], address.postcode or "") if line]
     joined = bounds.joined(parts, ", ") if parts else BLANK

@@ -131,3 +131,21 @@ def test_every_template_exits_verifies_and_warns_as_the_tables_say(
     if code == "SMSP-0000" and operation != "verifyNHSNumber":
         number = shown.get("nhs_number") or shown["patient"]["nhs_number"]
         assert number == carried
+
+
+def test_address_lines_keep_the_providers_positions(
+    tkw: CannedProvider, sandbox_env: dict[str, str]
+) -> None:
+    path = reference_path(
+        f"{PACK}/response_templates/getPatientDetailsByNHSNumberResponse_SMSP-0000.xml")
+    tkw.body, carried = _served(path)
+    assert carried == "9449310580"
+    run = smsp("get", carried, "--dob", DOB, "--json", "--endpoint", tkw.url)
+    assert run.exit_code == 0, run.stderr
+    patient = run.json()["patient"]
+    # Sent: LA SELVA, PORTSMOUTH ROAD, (blank), ESHER, (blank): ESHER stays the fourth line.
+    assert patient["addresses"][0]["lines"] == ["LA SELVA", "PORTSMOUTH ROAD", "", "ESHER"]
+    assert patient["gp_practice"]["address"]["lines"] == [
+        "ELM ROAD", "CLAYGATE", "", "ESHER", "SURREY"]
+    table = smsp("get", carried, "--dob", DOB, "--endpoint", tkw.url)
+    assert "LA SELVA, PORTSMOUTH ROAD, ESHER, KT10 9JQ" in table.stdout  # no blanks shown

@@ -164,7 +164,12 @@ def _iso_date(value: str | None) -> str | None:
 
 
 def _address(addr: etree._Element) -> results.Address:
-    """AD.NHS.AddressType2: postalCode plus five streetAddressLine, blanks dropped from lines."""
+    """AD.NHS.AddressType2: postalCode plus five streetAddressLine, each at its position.
+
+    A line sent empty before a line with text is ``""`` (which line is the post town and which
+    the county depends on it); lines not sent are not padded, and blanks after the last line
+    with text are left out.
+    """
     use = attribute(addr, "use")
     lines: list[str] = []
     postcode: str | None = None
@@ -172,11 +177,13 @@ def _address(addr: etree._Element) -> results.Address:
     # One pass over the children: a patient has up to three addresses of six parts each.
     for part in addr.iterchildren(line_tag, _hl7_tag("postalCode")):
         if part.tag == line_tag:
-            line = text(part)
-            if line:
-                lines.append(line)
+            lines.append(text(part) or "")
         elif postcode is None:
             postcode = text(part)
+    while lines and not lines[-1]:
+        # Blanks after the last line hold no position (the schema pads to five): left out,
+        # so an address reads the same through every API.
+        lines.pop()
     return results.Address(
         use=None if use is None else results.ADDRESS_USES.get(use, use),
         lines=tuple(lines),

@@ -486,7 +486,7 @@ def test_unknown_response_code_is_returned_raw() -> None:
     assert reply.response_code == "SMSP-4242"
 
 
-def test_five_street_address_lines_with_blanks_keep_order_and_drop_blanks() -> None:
+def test_five_street_address_lines_keep_their_positions_blanks_as_empty_strings() -> None:
     patient = parse_patient(
         nhs_id() + '<addr use="H"><postalCode> LS1 4HR </postalCode>'
         "<streetAddressLine>  Flat 2  </streetAddressLine><streetAddressLine/>"
@@ -495,8 +495,17 @@ def test_five_street_address_lines_with_blanks_keep_order_and_drop_blanks() -> N
         "<streetAddressLine>Leeds</streetAddressLine></addr>"
     )
     assert patient.addresses == (
-        results.Address(use="home", lines=("Flat 2", "1 Park Row", "Leeds"), postcode="LS1 4HR"),
+        results.Address(use="home", lines=("Flat 2", "", "", "1 Park Row", "Leeds"),
+                        postcode="LS1 4HR"),
     )
+
+
+def test_lines_not_sent_are_not_padded_and_trailing_blanks_hold_no_position() -> None:
+    patient = parse_patient(
+        nhs_id() + '<addr use="H"><streetAddressLine/><streetAddressLine>1 Park Row'
+        "</streetAddressLine><streetAddressLine/></addr>"
+    )
+    assert patient.addresses[0].lines == ("", "1 Park Row")
 
 
 def test_address_uses_are_mapped_and_others_kept_raw() -> None:
