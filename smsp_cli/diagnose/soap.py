@@ -106,8 +106,41 @@ _FAULT_ADVICE = {
 }
 
 
+# What batch treats as a failure every row shares fails this layer too (exit 16).
+_REFUSED_ALL = {
+    "SMSP-0005": (
+        "the provider rejected the audit identity or credentials (SMSP-0005 Author Credentials "
+        "Error): no lookup can pass",
+        "check the audit identity (--audit-id: your ASID and organisation) with the provider",
+    ),
+    "3000": (
+        "the provider denied access (SOAP fault 3000): no lookup can pass",
+        "check that your ASID and client certificate are registered for this service, and the "
+        "username (layer 2)",
+    ),
+}
+
+
 def check_smsp(trace: Trace, outcome: Outcome | None, error: SmspError | None) -> Check:
-    """A business reply or a SOAP fault proves the SOAP layer works; anything else does not."""
+    """A business reply or a SOAP fault proves the SOAP layer works; anything else does not.
+
+    SMSP-0005 and fault 3000 fail it: the SOAP layer answers, but refuses every lookup.
+    """
+    if outcome is not None and outcome.reply.response_code in _REFUSED_ALL:
+        cause, step = _REFUSED_ALL[outcome.reply.response_code]
+        reply = outcome.reply
+        return fail(Layer.SMSP, f"{outcome.operation.name} answered {reply.response_code} "
+                    f"({outcome.response_text})", cause, step,
+                    (("reply", f"{reply.response_code} {outcome.response_text}"),))
+    if error is not None and error.fault is not None and error.fault.error_code in _REFUSED_ALL:
+        fault = error.fault
+        cause, step = _REFUSED_ALL[fault.error_code or ""]
+        text = provider_text(fault.error_text or fault.faultstring)
+        facts = (("fault", provider_text(f"{fault.faultcode} {fault.error_code}")),)
+        if fault.diagnostic:
+            facts += (("diagnostic", provider_text(fault.diagnostic)),)
+        return fail(Layer.SMSP, f"SOAP fault {provider_text(fault.error_code or '')}: {text}",
+                    cause, step, facts)
     if outcome is not None:
         reply = outcome.reply
         return Check(

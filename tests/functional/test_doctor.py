@@ -485,13 +485,23 @@ def test_a_reply_that_is_not_smsp_fails_the_smsp_layer(pki: Pki) -> None:
 
 
 @pytest.mark.usefixtures("sandbox_env")
-def test_a_soap_fault_proves_the_soap_layer_but_warns() -> None:
+def test_fault_3000_fails_the_smsp_layer_as_batch_stops_on_it() -> None:
     run = smsp("doctor", "--nhs-number", "9991000186", "--dob", "1970-01-26", "--json")
+    assert run.exit_code == 16, run.stdout + run.stderr
+    smsp_layer = run.json()["layers"][6]
+    assert smsp_layer["status"] == "fail"
+    assert smsp_layer["summary"].startswith("SOAP fault 3000")
+    assert smsp_layer["cause"] == "the provider denied access (SOAP fault 3000): no lookup can pass"
+    assert "ASID and client certificate are registered" in smsp_layer["next_step"]
+
+
+@pytest.mark.usefixtures("sandbox_env")
+def test_a_soap_fault_2200_proves_the_soap_layer_but_warns() -> None:
+    run = smsp("doctor", "--nhs-number", "9991000178", "--dob", "1981-07-19", "--json")
     assert run.exit_code == 0, run.stdout + run.stderr
     smsp_layer = run.json()["layers"][6]
     assert smsp_layer["status"] == "warn"
-    assert smsp_layer["summary"].startswith("SOAP fault 3000")
-    assert "access denied" in smsp_layer["next_step"]
+    assert smsp_layer["summary"].startswith("SOAP fault 2200")
 
 
 # --- the TLS layer on its own: what the server says about our certificate ---------------

@@ -65,14 +65,14 @@ def test_a_passing_tls_check_explains_its_probe_and_why_405_is_right() -> None:
 
 @pytest.mark.usefixtures("sandbox_env")
 def test_a_fault_echoing_a_patient_is_masked_in_doctor(credentials: SandboxCredentials) -> None:
-    fault = soap_fault("3000", "denied for 999 100 0003 born 1984-03-14\u202e", "dob 19840314")
+    fault = soap_fault("1000", "denied for 999 100 0003 born 1984-03-14\u202e", "dob 19840314")
     with canned(credentials, fault, status=500) as url:
         run = smsp("doctor", "--endpoint", url, "--json")
         shown = smsp("doctor", "--endpoint", url)
     smsp_layer = run.json()["layers"][6]
     assert smsp_layer["status"] == "warn"
     assert smsp_layer["summary"] == (
-        "SOAP fault 3000: denied for *** *** 0003 born ****-**-**\\u202e"
+        "SOAP fault 1000: denied for *** *** 0003 born ****-**-**\\u202e"
     )
     assert smsp_layer["facts"]["diagnostic"] == "dob ****-**-**"
     for leak in ("999 100 0003", "1984-03-14", "19840314", "\u202e"):
