@@ -496,6 +496,16 @@ def test_fault_3000_fails_the_smsp_layer_as_batch_stops_on_it() -> None:
 
 
 @pytest.mark.usefixtures("sandbox_env")
+def test_smsp_0005_fails_the_smsp_layer() -> None:
+    run = smsp("doctor", "--nhs-number", "9991000208", "--dob", "1992-06-15", "--json")
+    assert run.exit_code == 16, run.stdout + run.stderr
+    smsp_layer = run.json()["layers"][6]
+    assert smsp_layer["status"] == "fail"
+    assert smsp_layer["summary"].endswith("answered SMSP-0005 (Author Credentials Error)")
+    assert "check the audit identity" in smsp_layer["next_step"]
+
+
+@pytest.mark.usefixtures("sandbox_env")
 def test_a_soap_fault_2200_proves_the_soap_layer_but_warns() -> None:
     run = smsp("doctor", "--nhs-number", "9991000178", "--dob", "1981-07-19", "--json")
     assert run.exit_code == 0, run.stdout + run.stderr
