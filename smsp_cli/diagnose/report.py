@@ -68,7 +68,8 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
         "refused, gateway error)"
     ),
     Layer.SMSP.exit_code: (
-        "SMSP: the reply is not a well-formed SMSP reply or SOAP fault (PDS FHIR: the read of "
+        "SMSP: the reply is not a well-formed SMSP reply or SOAP fault, or is SMSP-0005 or "
+        "fault 3000 (PDS FHIR: the read of "
         "the test patient failed, or was refused with 401 or 403)"
     ),
     Layer.CLOCK.exit_code: "clock: more than 60 s away from the server's clock",

@@ -136,7 +136,9 @@ def check_smsp(trace: Trace, outcome: Outcome | None, error: SmspError | None) -
         fault = error.fault
         cause, step = _REFUSED_ALL[fault.error_code or ""]
         text = provider_text(fault.error_text or fault.faultstring)
-        facts = (("fault", provider_text(f"{fault.faultcode} {fault.error_code}")),)
+        facts: tuple[tuple[str, str], ...] = (
+            ("fault", provider_text(f"{fault.faultcode} {fault.error_code}")),
+        )
         if fault.diagnostic:
             facts += (("diagnostic", provider_text(fault.diagnostic)),)
         return fail(Layer.SMSP, f"SOAP fault {provider_text(fault.error_code or '')}: {text}",
