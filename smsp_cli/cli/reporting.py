@@ -21,7 +21,7 @@ from typing import Any
 
 import typer
 
-from smsp_cli.domain.errors import ExitCode, SmspError, UsageError
+from smsp_cli.domain.errors import ExitCode, SmspError, Unreachable, UsageError
 
 
 def wants_json(params: Mapping[str, Any]) -> bool:
@@ -64,6 +64,9 @@ def report(error: SmspError, *, json_output: bool = False, help_command: str | N
     """
     from smsp_cli.output.jsonshape import error_json
 
+    if isinstance(error, Unreachable) and "smsp doctor" not in (error.hint or ""):
+        # TLS, certificate and connection failures: doctor finds which layer and why.
+        error.hint = f"{error.hint}; run 'smsp doctor'" if error.hint else "run 'smsp doctor'"
     shape = error_json(error)
     if json_output:
         sys.stdout.write(json.dumps(shape, indent=2, ensure_ascii=False) + "\n")

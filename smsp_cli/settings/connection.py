@@ -352,7 +352,8 @@ def _require_all(
             hint=f"pass {flags}, set {variables}, or run {command}",
         )
     raise ConfigError(
-        f"no {what} configured", hint=f"pass {flags}, set {variables}, or try --profile sandbox"
+        f"no {what} configured", hint=f"pass {flags}, set {variables}, run 'smsp config init' to "
+        "create a profile, or try --profile sandbox"
     )
 
 

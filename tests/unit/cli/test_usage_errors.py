@@ -132,8 +132,18 @@ def test_lookups_name_every_missing_setting_at_once() -> None:
     assert run.stderr == (
         "smsp: error: no client certificate, CA bundle or audit identity configured (pass "
         "--cert, --ca-bundle and --audit-id, set SMSP_CERT, SMSP_CA_BUNDLE and SMSP_AUDIT_ID, "
-        "or try --profile sandbox)\n"
+        "run 'smsp config init' to create a profile, or try --profile sandbox)\n"
     )
+
+
+def test_a_connection_failure_points_at_smsp_doctor() -> None:
+    from tests.lib.ports import closed_port
+
+    port = closed_port()
+    run = smsp("get", "9991000003", "--dob", "1984-03-14", "--profile", "sandbox",
+               "--endpoint", f"https://127.0.0.1:{port}/smsp/pds", "--max-attempts", "1")
+    assert run.exit_code == 5
+    assert "(run 'smsp doctor')" in run.stderr
 
 
 def test_doctor_and_sandbox_patients_print_the_error_object_with_json() -> None:
