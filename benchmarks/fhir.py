@@ -25,8 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 from report import (
@@ -47,26 +46,6 @@ FHIR_VARIABLES = ("SMSP_API", "SMSP_ENDPOINT", "SMSP_TOKEN_URL", "SMSP_API_KEY",
                   "SMSP_SIGNING_KEY", "SMSP_SIGNING_KEY_ID", "SMSP_CA_BUNDLE", "SMSP_KIND")
 
 
-@contextmanager
-def served_fhir(smsp: str, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
-    """Run `smsp sandbox serve --api fhir` for the block; yield the settings it printed."""
-    server = subprocess.Popen([smsp, "sandbox", "serve", "--api", "fhir"], env=dict(env),
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        settings: dict[str, str] = {}
-        while set(FHIR_VARIABLES) - settings.keys():
-            line = server.stdout.readline()
-            if not line:
-                raise SystemExit("smsp sandbox serve --api fhir stopped before its settings")
-            name, _, value = line.strip().partition("=")
-            settings[name] = value
-        yield settings
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21, help="measured rounds of one lookup")
@@ -79,7 +58,8 @@ def main() -> int:
     env = child_environment() | {"SMSP_DATA_DIR": str(work / "data"),
                                  "SMSP_CONFIG_DIR": str(work / "config")}
     try:
-        with served_fhir(smsp, env) as fhir, served_sandbox(smsp, env) as soap:
+        with (served_sandbox(smsp, env, api="fhir", variables=FHIR_VARIABLES) as fhir,
+              served_sandbox(smsp, env) as soap):
             code = _one_lookup(args.runs, smsp, env | fhir)
             _batches(args, smsp, env | fhir, env | soap, work)
             return code

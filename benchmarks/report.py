@@ -192,14 +192,18 @@ SERVE_VARIABLES = (
 
 
 @contextmanager
-def served_sandbox(smsp: str, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
-    """Run `smsp sandbox serve` for the block; yield the SMSP_* settings it printed."""
-    server = subprocess.Popen([smsp, "sandbox", "serve", "--port", "0"], env=dict(env),
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def served_sandbox(
+    smsp: str, env: Mapping[str, str], *, api: str = "smsp",
+    variables: Sequence[str] = SERVE_VARIABLES,
+) -> Iterator[dict[str, str]]:
+    """Run `smsp sandbox serve` (for ``api``) for the block; yield the settings it printed."""
+    server = subprocess.Popen([smsp, "sandbox", "serve", "--port", "0", "--api", api],
+                              env=dict(env), stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
     try:
         assert server.stdout is not None
         settings: dict[str, str] = {}
-        while set(SERVE_VARIABLES) - settings.keys():
+        while set(variables) - settings.keys():
             line = server.stdout.readline()
             if not line:
                 raise SystemExit("smsp sandbox serve stopped before printing its settings")

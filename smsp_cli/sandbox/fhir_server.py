@@ -13,19 +13,16 @@ for (PDS FHIR signs in with the JWT). Nothing is logged: requests carry patient 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import socket
-import socketserver
 import ssl
 import threading
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -34,6 +31,7 @@ from smsp_cli.domain.models import Gender, is_valid_nhs_number
 from smsp_cli.domain.operations import TRACE
 from smsp_cli.sandbox import fhir_records
 from smsp_cli.sandbox.matching import MULTIPLE_MATCHES, NO_MATCH, Criteria, PatientIndex
+from smsp_cli.sandbox.tls_http import TlsHttpServer
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
@@ -384,37 +382,11 @@ def _oauth(error: str, description: str) -> dict[str, Any]:
             "message_id": str(uuid.uuid4())}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(TlsHttpServer):
+    sandbox: FhirSandboxServer
 
     def __init__(self, address: tuple[str, int], sandbox: FhirSandboxServer) -> None:
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        sock: socket.socket = request
-        sock.settimeout(self.sandbox.timeout)
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            tls = self.sandbox.ssl_context.wrap_socket(sock, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        try:
-            _Handler(tls, client_address, self)
-        finally:
-            with contextlib.suppress(OSError):
-                tls.shutdown(socket.SHUT_RDWR)
-            tls.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return
+        super().__init__(address, sandbox, _Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -18,18 +18,17 @@ from __future__ import annotations
 import collections
 import contextlib
 import re
-import socket
-import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli.domain.codes import FAULT_CODES
 from smsp_cli.sandbox import checks, responses
 from smsp_cli.sandbox.matching import Answer, PatientIndex
+from smsp_cli.sandbox.tls_http import TlsHttpServer
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
@@ -189,45 +188,11 @@ _XML = "text/xml; charset=utf-8"
 _TEXT = "text/plain; charset=utf-8"
 
 
-class _TlsHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server whose connections do their TLS handshake in their own thread."""
-
-    daemon_threads = True
-    block_on_close = False  # stop() must not wait for idle keep-alive connections
+class _TlsHttpServer(TlsHttpServer):
+    sandbox: SandboxServer
 
     def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's FQDN, which can stall on DNS; not needed.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        sock: socket.socket = request
-        # Here, in the connection's own thread, a silent client only ever blocks itself.
-        sock.settimeout(self.sandbox.timeout)
-        # A reply's last segment must not wait for the client's delayed ACK (Nagle): with
-        # keep-alive that stall is 40 ms a lookup.
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            tls = self.sandbox.ssl_context.wrap_socket(sock, server_side=True)
-        except (ssl.SSLError, OSError):
-            return  # no or untrusted client certificate, not TLS, or silence until the timeout
-        try:
-            _Handler(tls, client_address, self)
-        finally:
-            with contextlib.suppress(OSError):
-                tls.shutdown(socket.SHUT_RDWR)
-            tls.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # socketserver prints a traceback to stderr by default; stay silent (no patient data).
-        return
+        super().__init__(address, sandbox, _Handler)
 
 
 # http.client's limits on a request's header section, kept (431 beyond them).
