@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from smsp_cli.sandbox.certs import SandboxCredentials
-from tests.conftest import reference_path
+from tests.conftest import REFERENCE, reference_path
 from tests.lib.canned import CannedProvider
 from tests.lib.cli import smsp
 
@@ -67,7 +67,11 @@ _ENVELOPE = (
 
 
 def _templates() -> list[Path]:
-    folder = reference_path(f"{PACK}/response_templates")
+    # Called while collecting (parametrize), where a skip cannot be raised: no pack, no cases,
+    # and test_the_pack_has_every_operation_and_code skips, saying where the pack comes from.
+    folder = REFERENCE / PACK / "response_templates"
+    if not folder.is_dir():
+        return []
     return sorted(path for path in folder.glob("*.xml") if _TEMPLATE_NAME.match(path.name))
 
 
@@ -95,6 +99,7 @@ def tkw(credentials: SandboxCredentials) -> Iterator[CannedProvider]:
 
 
 def test_the_pack_has_every_operation_and_code() -> None:
+    reference_path(f"{PACK}/response_templates")  # skips, saying why, without the pack
     seen = {(m["op"], m["code"]) for p in _templates() if (m := _TEMPLATE_NAME.match(p.name))}
     assert {op for op, _ in seen} == set(COMMANDS)
     assert len(seen) == 5 * 14

@@ -167,8 +167,12 @@ def test_a_401_drops_the_token_signs_in_again_and_sends_once_more(
 
     def patient(request: httpx.Request) -> httpx.Response:
         status = next(answers)
-        body = record() if status == 200 else json.loads(
-            (ERRORS / "ACCESS_DENIED.json").read_text())
+        body = record() if status == 200 else {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "forbidden", "details": {"coding": [{
+                "system": "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode",
+                "code": "ACCESS_DENIED"}]}}],
+        }
         return fhir(status, body, request)
 
     provider = Provider(patient)
