@@ -15,7 +15,7 @@ def test_without_the_reference_pack_tests_skip_saying_where_it_comes_from(
 ) -> None:
     env = os.environ | {"SMSP_TEST_REFERENCE": str(tmp_path / "absent")}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
          "tests/functional/test_e2e_opentest.py", "tests/unit/service/test_service.py"],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
