@@ -80,7 +80,20 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point (also ``python -m smsp_cli``, named smsp all the same)."""
-    args = sys.argv[1:]
+    try:
+        _run(sys.argv[1:])
+        sys.stdout.flush()  # met here, not in the interpreter's flush at exit
+    except BrokenPipeError:
+        # The reader went away (`smsp --help | head -1`): exit as a shell reports a writer
+        # killed by SIGPIPE, on Windows too (Python raises the same error there).
+        from smsp_cli.cli.reporting import OUTPUT_CLOSED_EXIT
+        from smsp_cli.system.streams import silence_stdout
+
+        silence_stdout()
+        sys.exit(OUTPUT_CLOSED_EXIT)
+
+
+def _run(args: list[str]) -> None:
     if COMPLETE_VARIABLE not in os.environ:
         if args == ["--version"]:
             sys.stdout.write(f"{PROG_NAME} {__version__}\n")

@@ -23,6 +23,10 @@ import typer
 
 from smsp_cli.domain.errors import ExitCode, SmspError, Unreachable, UsageError
 
+# 128 + SIGPIPE: what a shell reports for a writer whose reader went away (`smsp ... | head`).
+# Windows has no SIGPIPE, but Python raises the same BrokenPipeError there, so the code is the same.
+OUTPUT_CLOSED_EXIT = 141
+
 
 def wants_json(params: Mapping[str, Any]) -> bool:
     """Whether the command's flags ask for JSON (``--json``, ``-o json``): errors are JSON too."""
@@ -37,6 +41,14 @@ def reported_errors(*, json_output: bool = False) -> Iterator[None]:
     """Turn SmspError into ``smsp: error: <one line>`` and its exit code; never a traceback."""
     try:
         yield
+        # Output still in the buffer is written here, inside the boundary, so a reader that has
+        # gone is met now rather than by the interpreter's flush at exit.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from smsp_cli.system.streams import silence_stdout
+
+        silence_stdout()  # the interpreter's own flush at exit would fail again
+        raise typer.Exit(OUTPUT_CLOSED_EXIT) from None
     except SmspError as error:
         report(error, json_output=json_output, help_command=_command_path())
         raise typer.Exit(int(error.exit_code)) from None

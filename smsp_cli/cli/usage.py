@@ -22,6 +22,7 @@ from typing import Any
 
 import typer
 from typer._click import exceptions as click_errors
+from typer._click.utils import PacifyFlushWrapper
 from typer.core import TyperCommand, TyperGroup
 
 from smsp_cli.cli import helptext
@@ -82,6 +83,12 @@ class SmspGroup(TyperGroup):
                 standalone_mode=False,
                 **extra,
             )
+        except SystemExit:
+            # Click meets a reader that has gone (a help page into `| head`) by wrapping stdout
+            # and exiting 1; smsp exits 141 for it, as the commands do.
+            if not isinstance(sys.stdout, PacifyFlushWrapper):
+                raise
+            raise BrokenPipeError from None
         except click_errors.NoArgsIsHelpError as error:
             # `smsp` or `smsp config` alone: the help, as a usage error.
             sys.stderr.write(error.format_message() + "\n")

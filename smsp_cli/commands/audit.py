@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsp_cli.cli.usage import SmspTyper
-from smsp_cli.system.streams import note, silence_stdout
+from smsp_cli.system.streams import note
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -98,18 +98,15 @@ def search(
     directory = trail_dir()
     tally = Tally()
     found = 0
-    try:
-        for hit in search(directory, filters, tally):
-            found += 1
-            if json_lines:
-                # The line as the trail holds it: exact, and its hash can be checked.
-                sys.stdout.write(hit.raw.decode("utf-8", "replace") + "\n")
-            else:
-                _table_rows(hit.record, first=found == 1)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        silence_stdout()  # the reader (e.g. head) has seen enough
-        return
+    # A reader that goes away (`| head`) ends the search: the error boundary exits 141.
+    for hit in search(directory, filters, tally):
+        found += 1
+        if json_lines:
+            # The line as the trail holds it: exact, and its hash can be checked.
+            sys.stdout.write(hit.raw.decode("utf-8", "replace") + "\n")
+        else:
+            _table_rows(hit.record, first=found == 1)
+    sys.stdout.flush()
     _search_notes(directory, tally, found)
 
 

@@ -113,12 +113,13 @@ def _ms(seconds: float) -> float:
 
 def print_report(report: Report) -> None:
     """The checklist, the timing waterfall and a one-line verdict, on stdout."""
-    from rich.console import Console
     from rich.text import Text
+
+    from smsp_cli.output.console import stdout_console
 
     # markup off, and every text through the one sanitiser: certificate names and server
     # answers are the server's words, printed as they are but never as terminal controls.
-    console = Console(highlight=False, markup=False, emoji=False)
+    console = stdout_console(highlight=False, markup=False, emoji=False)
     console.print(Text(visible(header(report)), style="bold"))
     console.print()
     for check in report.checks:

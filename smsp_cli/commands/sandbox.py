@@ -185,8 +185,7 @@ def list_patients(
 
 
 def _print_patients(rows: list[dict[str, object]]) -> None:
-    from rich.console import Console
-
+    from smsp_cli.output.console import stdout_console
     from smsp_cli.output.fit import Column, fitted_table
     from smsp_cli.output.table import CONFIDENTIAL, nhs
     from smsp_cli.untrusted import bounds
@@ -210,7 +209,7 @@ def _print_patients(rows: list[dict[str, object]]) -> None:
         )
         for row in rows
     ]
-    console = Console(markup=False, highlight=False, emoji=False)
+    console = stdout_console(markup=False, highlight=False, emoji=False)
     table, plan = fitted_table(
         columns,
         cells,
