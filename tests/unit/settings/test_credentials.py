@@ -373,3 +373,23 @@ def test_smsp_no_input_forbids_prompts_too(
     with pytest.raises(ConfigError, match="--no-input forbids asking"):
         PassphraseSource("live")("client key /k.pem")
     assert terminal == []
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "expected"),
+    [
+        ("keyring.backends.Windows", "WinVaultKeyring", "keyring.backends.Windows.WinVaultKeyring"),
+        ("keyring.backends.macOS", "Keyring", "keyring.backends.macOS.Keyring"),
+        ("keyring.backends.SecretService", "Keyring", "keyring.backends.SecretService.Keyring"),
+    ],
+)
+def test_the_desktop_keyrings_of_each_system_are_used(
+    module: str, name: str, expected: str
+) -> None:
+    # Windows Credential Manager, macOS Keychain and the Linux Secret Service, as keyring ships
+    # them: smsp takes each as a usable backend (none is the fail, null or plain text kind).
+    import importlib
+
+    backend = getattr(importlib.import_module(module), name)()
+    for _ in use_keyring(backend):
+        assert credentials.keyring_backend() == expected
