@@ -296,7 +296,7 @@ def _send(request: FhirRequest, context: _Context) -> FhirAnswer:
                 _observe(context, attempt, request, rejected.one_line(), 0.0)
                 continue
             _observe(context, attempt, request, rejected.one_line(), None)
-            raise _after(rejected, attempt) from None
+            raise _after(rejected, attempt, request) from None
         except SmspError as error:
             context.recorder.failed(request, error, status)
             retryable = isinstance(error, TransientNetworkError) or (
@@ -308,7 +308,7 @@ def _send(request: FhirRequest, context: _Context) -> FhirAnswer:
                     context.policy.delay(attempt))
             _observe(context, attempt, request, error.one_line(), wait, status)
             if wait is None:
-                raise _after(error, attempt) from None
+                raise _after(error, attempt, request) from None
             context.policy.sleep(wait)
             continue
         except BaseException:
@@ -320,10 +320,12 @@ def _send(request: FhirRequest, context: _Context) -> FhirAnswer:
         return parsed
 
 
-def _after(error: SmspError, attempt: int) -> SmspError:
+def _after(error: SmspError, attempt: int, request: FhirRequest) -> SmspError:
     if attempt > 1:
         error.message = f"{error.message} (after {attempt} attempts)"
         error.args = (error.message,)
+    # The call's name for the provider: every attempt carried the same X-Request-ID.
+    error.message_ids = (request.message_id,) * attempt
     return error
 
 

@@ -155,11 +155,17 @@ class HostileProvider:
     behaviour: Behaviour = field(default_factory=lambda: _ok_reply())
     connections: int = 0
     requests: list[bytes] = field(default_factory=list)
+    # PDS FHIR clients present no certificate: such a provider asks for none.
+    client_certificates: bool = True
 
     def __post_init__(self) -> None:
+        import ssl
+
         from smsp_cli.sandbox.server import server_context
 
         self._context = server_context(self.credentials)
+        if not self.client_certificates:
+            self._context.verify_mode = ssl.CERT_NONE
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self._stop = threading.Event()
