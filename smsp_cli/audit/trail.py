@@ -392,9 +392,24 @@ class Trail:
                 self._last_time = stamp
         line = records.encode(number, head.hash, fields)
         self._rotate_if_full(len(line))
-        write_all(self._fd, line)  # one write: flushed to the OS, whole or torn, never mixed
+        self._append_whole(line)
         self._written += 1
         return Checkpoint(number, records.digest(line)), line, fields
+
+    def _append_whole(self, line: bytes) -> None:
+        """Write the record in one write (flushed to the OS, never mixed with another writer's),
+        or leave none of it: a full disk often takes part of a write before refusing the rest,
+        and that part is cut off again so the trail never ends inside a record of ours."""
+        view = memoryview(line)
+        done = 0
+        try:
+            while done < len(line):
+                done += os.write(self._fd, view[done:])
+        except OSError:
+            if done:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, os.fstat(self._fd).st_size - done)
+            raise
 
     def _rotate_if_full(self, incoming: int) -> None:
         size = os.fstat(self._fd).st_size
