@@ -44,6 +44,7 @@ class CallAudit:
         self._pending: dict[tuple[str, int], tuple[CallRecorder, Request]] = {}
         self._pending_lock = threading.Condition()
         self._sending = 0  # `sent` records being written now
+        self._closing = 0  # outcomes being written now (taken from _pending, not yet written)
         self._settled = False
         self.stop_reason: Ending | None = None  # set when the batch stops: why
 
@@ -53,8 +54,10 @@ class CallAudit:
         self.stop_reason = ending
         with self._pending_lock:
             self._settled = True  # no call may begin now
-            while self._sending:
-                self._pending_lock.wait()  # a `sent` being written: it is in flight too
+            while self._sending or self._closing:
+                # A `sent` being written is in flight too; an outcome being written must reach
+                # the trail before the batch closes it.
+                self._pending_lock.wait()
             waiting = list(self._pending.values())
             self._pending.clear()
         for recorder, request in waiting:
@@ -66,7 +69,7 @@ class CallAudit:
     def pending(self) -> int:
         """How many attempts have a `sent` record and no outcome yet."""
         with self._pending_lock:
-            return len(self._pending)
+            return len(self._pending) + self._closing
 
     @contextlib.contextmanager
     def _sending_attempt(self, recorder: CallRecorder, request: Request,
@@ -87,10 +90,22 @@ class CallAudit:
                 self._sending -= 1
                 self._pending_lock.notify_all()
 
-    def _closing_attempt(self, request: Request, attempt: int) -> bool:
-        """True (once) while the attempt still needs its outcome."""
+    @contextlib.contextmanager
+    def _closing_attempt(self, request: Request, attempt: int) -> Iterator[bool]:
+        """Around writing an attempt's outcome: True (once) while it still needs one. The
+        attempt counts as pending until its outcome is written, so a stopping batch waits for
+        the write instead of closing the trail under it."""
         with self._pending_lock:
-            return self._pending.pop((request.message_id, attempt), None) is not None
+            needed = self._pending.pop((request.message_id, attempt), None) is not None
+            if needed:
+                self._closing += 1
+        try:
+            yield needed
+        finally:
+            if needed:
+                with self._pending_lock:
+                    self._closing -= 1
+                    self._pending_lock.notify_all()
 
     def close(self) -> None:
         """Close the trail this audit opened itself (one given to it stays open)."""
@@ -196,8 +211,14 @@ class CallRecorder:
 
         ``extra``: what the API adds (PDS FHIR: ``issue_code``).
         """
-        if not self._audit._closing_attempt(request, self._attempt):
-            return  # already given its outcome when the batch stopped
+        with self._audit._closing_attempt(request, self._attempt) as needed:
+            if needed:  # else already given its outcome when the batch stopped
+                self._received(request, reply, http_status, extra)
+
+    def _received(
+        self, request: Request, reply: Reply, http_status: int | None,
+        extra: Mapping[str, Any] | None,
+    ) -> None:
         numbers = [n for n in (reply.nhs_number, reply.patient and reply.patient.nhs_number) if n]
         fields: dict[str, Any] = {
             "reply_message_id": records.bounded(reply.message_id),
@@ -217,8 +238,12 @@ class CallRecorder:
     def failed(self, request: Request, error: SmspError, http_status: int | None) -> None:
         """No business reply: a SOAP fault is still a reply (received, with its fault code)."""
         ending = self._audit.stop_reason
-        if not self._audit._closing_attempt(request, self._attempt):
-            return  # already given its outcome when the batch stopped
+        with self._audit._closing_attempt(request, self._attempt) as needed:
+            if needed:  # else already given its outcome when the batch stopped
+                self._no_reply(request, error, http_status, ending)
+
+    def _no_reply(self, request: Request, error: SmspError, http_status: int | None,
+                  ending: Ending | None) -> None:
         if ending is not None and error.fault is None and error.http_status is None:
             # No answer came because the batch stopped (its connections were closed): the
             # stop is the true reason.
@@ -242,10 +267,10 @@ class CallRecorder:
         never hiding the interruption, with the batch's reason when it stopped."""
         from smsp_cli.domain.errors import SmspError
 
-        if not self._audit._closing_attempt(request, self._attempt):
-            return
-        with contextlib.suppress(SmspError, OSError):
-            self.write_ending(request, self._audit.stop_reason or INTERRUPTED)
+        with self._audit._closing_attempt(request, self._attempt) as needed, \
+                contextlib.suppress(SmspError, OSError):
+            if needed:
+                self.write_ending(request, self._audit.stop_reason or INTERRUPTED)
 
     def write_ending(self, request: Request, ending: Ending) -> None:
         """The attempt's `failed` record for a call given up: ``ending`` says why."""

@@ -34,6 +34,12 @@ def _rows(path: Path, count: int) -> Path:
     return path
 
 
+def _assert_whole() -> None:
+    verify = smsp("audit", "verify")
+    assert verify.exit_code == 0, verify.stdout + verify.stderr
+    assert "whole:" in verify.stdout
+
+
 def test_a_linked_audit_directory_is_refused_and_never_chmodded(
     data: Path, tmp_path: Path, sandbox: SandboxServer
 ) -> None:
@@ -68,6 +74,7 @@ def test_a_fifo_in_place_of_a_trail_file_is_exit_6_at_once_with_nothing_sent(
 ) -> None:
     assert smsp(*GET).exit_code == 0
     fifo = data.resolve() / "audit" / name
+    kept = fifo.read_bytes()
     fifo.unlink()
     os.mkfifo(fifo)
     sent = len(sandbox.requests)
@@ -77,6 +84,14 @@ def test_a_fifo_in_place_of_a_trail_file_is_exit_6_at_once_with_nothing_sent(
     assert run.exit_code == 6
     assert f"{fifo} is a FIFO, not a regular file" in run.stderr
     assert len(sandbox.requests) == sent
+    # audit verify refuses the FIFO too, at once; with the file back, the trail is whole.
+    refused = smsp("audit", "verify")
+    assert refused.exit_code == 6
+    assert f"{fifo}: is a FIFO, not a regular file" in refused.stderr
+    fifo.unlink()
+    fifo.write_bytes(kept)
+    fifo.chmod(0o600)
+    _assert_whole()
 
 
 def test_a_batch_checks_the_trail_before_its_first_request(
@@ -132,6 +147,7 @@ def test_one_batch_at_a_time_per_out_file(tmp_path: Path) -> None:
         first.wait()
     rows = [json.loads(line)["row"] for line in out.read_text(encoding="utf-8").splitlines()]
     assert rows == list(range(1, 201))
+    _assert_whole()
 
 
 def test_warnings_about_unused_keys_are_bounded(tmp_path: Path) -> None:
