@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from smsp_cli.cli.completion import profile_names
-from smsp_cli.output.formats import OutputFormat
+from smsp_cli.output.formats import DataFormat, OutputFormat
 
 CONNECTION_PANEL = "Connection"
 TUNING_PANEL = "Provider tuning"
@@ -36,6 +36,21 @@ ProfileOpt = Annotated[
 ProfileArg = Annotated[
     str, typer.Argument(metavar="NAME", help="The profile.", autocompletion=profile_names)
 ]
+# Every command that prints data takes -o json / --json (a stable shape each, in the README);
+# the lookups' own --output (which adds xml) is declared with the lookup options below.
+DataOutputOpt = Annotated[
+    DataFormat,
+    typer.Option("--output", "-o", help="table for people, json for scripts.",
+                 case_sensitive=False),
+]
+DataJsonOpt = Annotated[bool, typer.Option("--json", help="Same as --output json.")]
+
+
+def wants_json(output: DataFormat, as_json: bool) -> bool:
+    """Whether ``-o json`` or ``--json`` was given."""
+    return as_json or output is DataFormat.json
+
+
 
 
 @dataclass(frozen=True)

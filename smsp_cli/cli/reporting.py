@@ -80,6 +80,8 @@ def report(error: SmspError, *, json_output: bool = False, help_command: str | N
         # TLS, certificate and connection failures: doctor finds which layer and why.
         error.hint = f"{error.hint}; run 'smsp doctor'" if error.hint else "run 'smsp doctor'"
     shape = error_json(error)
+    if error.result is not None:
+        shape = {**error.result, **shape}
     if json_output:
         sys.stdout.write(json.dumps(shape, indent=2, ensure_ascii=False) + "\n")
         sys.stdout.flush()

@@ -194,13 +194,22 @@ def _print_report(report: Report) -> None:
 
 
 @app.command()
-def path() -> None:
+def path(output: OutputOpt = AuditFormat.table, as_json: JsonOpt = False) -> None:
     """Print the audit trail's current file (SMSP_DATA_DIR moves it)."""
     from smsp_cli import audit
     from smsp_cli.audit.paths import CURRENT_NAME
 
-    sys.stdout.write(f"{audit.trail_dir() / CURRENT_NAME}\n")
+    current = audit.trail_dir() / CURRENT_NAME
     legacy = audit.legacy_access_record()
+    if as_json or output is AuditFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps({
+            "path": str(current),
+            "legacy_access_record": str(legacy) if legacy.exists() else None,
+        }) + "\n")
+        return
+    sys.stdout.write(f"{current}\n")
     if legacy.exists():
         note(f"the access record kept before the audit trail existed is {legacy} "
               "(left as it was, no longer written)")

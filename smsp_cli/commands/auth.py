@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.cli.options import ProfileOpt
+from smsp_cli.cli.options import DataJsonOpt, DataOutputOpt, ProfileOpt, wants_json
 from smsp_cli.cli.usage import SmspTyper
+from smsp_cli.output.formats import DataFormat
 from smsp_cli.system.streams import note
 
 if TYPE_CHECKING:
@@ -118,13 +119,19 @@ def _given(secret: Secret) -> PassphraseGetter:
 
 
 @app.command()
-def status(profile: ProfileOpt = None) -> None:
+def status(
+    profile: ProfileOpt = None,
+    output: DataOutputOpt = DataFormat.table,
+    as_json: DataJsonOpt = False,
+) -> None:
     """Say whether a passphrase is stored and whether it unlocks the key (never show it)."""
     from smsp_cli.audit.events import rejections_recorded
     from smsp_cli.domain.errors import ConfigError, SmspError
     from smsp_cli.settings import clientcert, config, credentials
 
     name = config.profile_to_edit(config.load(), profile)
+    shown: dict[str, object] = {"schema": 1, "profile": name, "keyring": None,
+                                "keyring_unavailable": None, "passphrase_stored": None}
     lines = [f"profile     {name}"]
     stored: str | None = None
     try:
@@ -132,23 +139,32 @@ def status(profile: ProfileOpt = None) -> None:
         stored = credentials.keyring_get(name)
         lines.append(f"keyring     {backend}")
         lines.append(f"entry       {'stored' if stored is not None else 'none'}")
+        shown |= {"keyring": str(backend), "passphrase_stored": stored is not None}
     except credentials.KeyringUnavailable as unavailable:
         lines.append(f"keyring     unavailable: {unavailable}")
+        shown["keyring_unavailable"] = str(unavailable)
     token_key = _token_key(name)
     if token_key is not None:
         # PDS FHIR: whether a token is cached, and until when (never the token).
-        lines.append(f"token       {_token_state(token_key[0])}")
+        state, until = _token_state(token_key[0])
+        lines.append(f"token       {state}")
         lines.append(f"token URL   {token_key[1]}")
-        sys.stdout.write("\n".join(lines) + "\n")
+        shown |= {"api": "fhir", "key": None,
+                  "token": {"cached": until is not None, "expires": until,
+                            "token_url": token_key[1]}}
+        _write_status(lines, shown, wants_json(output, as_json))
         return
     files = _credential_files(name)
     problem = None
     if files is None:
         lines.append("key         (no certificate configured)")
+        key = "no-certificate"
     elif not clientcert.needs_passphrase(*files):
         lines.append("key         not encrypted: no passphrase needed")
+        key = "not-encrypted"
     elif stored is None:
         lines.append("key         encrypted")
+        key = "encrypted"
         problem = "no passphrase stored"
     else:
         secret = credentials.Secret(stored, f"the keyring entry for profile {name}", "",
@@ -157,15 +173,33 @@ def status(profile: ProfileOpt = None) -> None:
             with rejections_recorded():
                 clientcert.load(*files, _given(secret))
             lines.append("key         encrypted; the stored passphrase unlocks it")
+            key = "unlocked"
         except SmspError:
             lines.append("key         encrypted; the stored passphrase does NOT unlock it")
+            key = "wrong-passphrase"
             problem = "the stored passphrase is wrong"
-    sys.stdout.write("\n".join(lines) + "\n")
-    if problem is not None:
-        raise ConfigError(
-            f"profile {name}: {problem}",
-            hint=f"run `smsp auth set --profile {name}`, or pass --passphrase-file FILE",
-        )
+    shown |= {"api": "smsp", "key": key, "token": None}
+    if problem is None:
+        _write_status(lines, shown, wants_json(output, as_json))
+        return
+    error = ConfigError(
+        f"profile {name}: {problem}",
+        hint=f"run `smsp auth set --profile {name}`, or pass --passphrase-file FILE",
+    )
+    if wants_json(output, as_json):
+        error.result = shown  # one object: the status, then exit_code and error
+    else:
+        _write_status(lines, shown, False)
+    raise error
+
+
+def _write_status(lines: list[str], shown: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 @app.command()
@@ -205,16 +239,18 @@ def _token_key(name: str) -> tuple[str, str] | None:
     return cache_key(name, api_key.value.strip(), url), url
 
 
-def _token_state(key: str) -> str:
+def _token_state(key: str) -> tuple[str, str | None]:
+    """The cached token's state for people, and its expiry (ISO 8601, UTC) if one is cached."""
     import datetime as dt
 
     from smsp_cli.adapters.fhir import tokencache
 
     token = tokencache.status(key)
     if token is None:
-        return "none cached (the next lookup signs in)"
-    until = dt.datetime.fromtimestamp(token.expires_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return f"cached until {until} UTC"
+        return "none cached (the next lookup signs in)", None
+    until = dt.datetime.fromtimestamp(token.expires_at, dt.UTC)
+    return (f"cached until {until.strftime('%Y-%m-%d %H:%M:%S')} UTC",
+            until.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 @app.command()

@@ -12,8 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
-from smsp_cli.cli.options import ProfileArg, ProfileOpt, with_parameters
+from smsp_cli.cli.options import (
+    DataJsonOpt,
+    DataOutputOpt,
+    ProfileArg,
+    ProfileOpt,
+    wants_json,
+    with_parameters,
+)
 from smsp_cli.cli.usage import SmspTyper
+from smsp_cli.output.formats import DataFormat
 from smsp_cli.system.streams import note
 
 app = SmspTyper(
@@ -308,6 +316,8 @@ def show(
         bool, typer.Option("--sources", help="Also say where each value came from.")
     ] = False,
     no_input: NoInputOpt = False,
+    output: DataOutputOpt = DataFormat.table,
+    as_json: DataJsonOpt = False,
     *,
     flags: dict[str, str | None],
 ) -> None:
@@ -323,15 +333,17 @@ def show(
     if chosen is not None and chosen.value == SANDBOX_PROFILE:
         sandbox_values = _sandbox_preview()
     merged = config.layered(loaded, flags, sandbox_values=sandbox_values)
-    rows: list[tuple[str, str, str]] = [("config file", str(loaded.path), "")]
+    settings: dict[str, dict[str, Any]] = {}
     for key in KEYS:
         found = merged.get(key)
         if found is not None:
-            rows.append((key, found.value, found.source))
+            hidden = key in _NOT_SHOWN
+            settings[key] = {"value": None if hidden else found.value, "set": True,
+                             "source": found.source}
         elif key == "username":
-            rows.append((key, "(the client certificate's CN)", DEFAULT_SOURCE))
+            settings[key] = {"value": None, "set": False, "source": DEFAULT_SOURCE}
         else:
-            rows.append((key, "(not set)", ""))
+            settings[key] = {"value": None, "set": False, "source": None}
     passphrase_file = merged.get("passphrase_file")
     no_input_value = merged.get("no_input")
     source = PassphraseSource(
@@ -342,13 +354,42 @@ def show(
                                                                            "yes", "on")),
     )
     # The passphrase itself is never shown: only where it would come from.
-    rows.append(("passphrase", *_passphrase_row(merged, source)))
+    where, why = _passphrase_row(merged, source)
+    if wants_json(output, as_json):
+        import json
+
+        kind, _, file = where.partition(" ") if where.startswith("file ") else (where, "", "")
+        shown = {
+            "schema": 1,
+            "config_file": str(loaded.path),
+            "profile": chosen.value if chosen else None,
+            "settings": settings,
+            "passphrase": {"from": kind, "file": file or None, "detail": why},
+        }
+        sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+        return
+    rows: list[tuple[str, str, str]] = [("config file", str(loaded.path), "")]
+    for key, setting in settings.items():
+        if setting["set"]:
+            value = _HIDDEN if setting["value"] is None else setting["value"]
+        elif key == "username":
+            value = "(the client certificate's CN)"
+        else:
+            value = "(not set)"
+        rows.append((key, value, setting["source"] or ""))
+    rows.append(("passphrase", where, why))
     width = max(len(row[0]) for row in rows)
-    for key, value, where in rows:
+    for key, value, origin in rows:
         line = f"{key.ljust(width)}  {value}"
-        if sources and where:
-            line += f"  [{where}]"
+        if sources and origin:
+            line += f"  [{origin}]"
         sys.stdout.write(line + "\n")
+
+
+# Settings whose value is never printed, only that it is set and where from: the PDS FHIR API
+# key is kept out of argv and output like a secret (it names the application to NHS England).
+_NOT_SHOWN = frozenset({"api_key"})
+_HIDDEN = "(set; not shown)"
 
 
 def _passphrase_row(merged: dict[str, Any], source: Any) -> tuple[str, str]:
@@ -424,21 +465,39 @@ def unset(
 
 
 @app.command()
-def profiles() -> None:
+def profiles(output: DataOutputOpt = DataFormat.table, as_json: DataJsonOpt = False) -> None:
     """List the profiles; the default one is marked with *."""
     from smsp_cli.settings import config
     from smsp_cli.settings.connection import SANDBOX_PROFILE
 
     loaded = config.load()
     rows = [
-        (name, str(values.get("kind", "live")), str(values.get("endpoint", "(no endpoint)")))
+        (name, str(values.get("kind", "live")), values.get("endpoint"), False)
         for name, values in sorted(loaded.profiles.items())
     ]
-    rows.append((SANDBOX_PROFILE, "sandbox", "(built in: the embedded provider)"))
+    rows.append((SANDBOX_PROFILE, "sandbox", None, True))
+    if wants_json(output, as_json):
+        import json
+
+        listed = {
+            "schema": 1,
+            "config_file": str(loaded.path),
+            "default": loaded.default_profile,
+            "profiles": [
+                {"name": name, "kind": kind,
+                 "endpoint": None if endpoint is None else str(endpoint),
+                 "default": name == loaded.default_profile, "built_in": built_in}
+                for name, kind, endpoint, built_in in rows
+            ],
+        }
+        sys.stdout.write(json.dumps(listed, indent=2, ensure_ascii=False) + "\n")
+        return
     width = max(len(row[0]) for row in rows)
-    for name, kind, endpoint in rows:
+    for name, kind, endpoint, built_in in rows:
         mark = "*" if name == loaded.default_profile else " "
-        sys.stdout.write(f"{mark} {name.ljust(width)}  {kind.ljust(7)}  {endpoint}\n")
+        where = "(built in: the embedded provider)" if built_in else str(
+            endpoint or "(no endpoint)")
+        sys.stdout.write(f"{mark} {name.ljust(width)}  {kind.ljust(7)}  {where}\n")
 
 
 @app.command()
@@ -459,8 +518,13 @@ def use(name: ProfileArg) -> None:
 
 
 @app.command()
-def path() -> None:
+def path(output: DataOutputOpt = DataFormat.table, as_json: DataJsonOpt = False) -> None:
     """Print the config file's path (SMSP_CONFIG_DIR moves it)."""
     from smsp_cli.settings import config
 
+    if wants_json(output, as_json):
+        import json
+
+        sys.stdout.write(json.dumps({"path": str(config.config_path())}) + "\n")
+        return
     sys.stdout.write(f"{config.config_path()}\n")

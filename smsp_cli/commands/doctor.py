@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smsp_cli.cli.options import ConnectionOptions, connection_options
+from smsp_cli.cli.options import ConnectionOptions, DataOutputOpt, connection_options, wants_json
+from smsp_cli.output.formats import DataFormat
 from smsp_cli.untrusted.sanitize import visible
 
 if TYPE_CHECKING:
@@ -50,7 +51,9 @@ def doctor(
             rich_help_panel=_PROBE_PANEL,
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="A stable JSON report.")] = False,
+    output: DataOutputOpt = DataFormat.table,
+    as_json: Annotated[bool, typer.Option("--json", help="A stable JSON report "
+                                          "(same as --output json).")] = False,
 ) -> None:
     """Check the connection layer by layer; explain the first failure and what to do next.
 
@@ -60,7 +63,7 @@ def doctor(
 
     query = diagnose.probe_query(nhs_number, dob)
     report = diagnose.diagnose(conn.setting_flags(), query=query)
-    if as_json:
+    if wants_json(output, as_json):
         sys.stdout.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
     else:
         print_report(report)

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from smsp_cli.cli.options import DataJsonOpt, DataOutputOpt, wants_json
 from smsp_cli.cli.usage import SmspTyper
+from smsp_cli.output.formats import DataFormat
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.patients import SandboxPatient
@@ -56,12 +58,19 @@ def serve(
         typer.Option("--api", metavar="API",
                      help="smsp (SOAP, mutual TLS) or fhir (PDS FHIR and its token service)."),
     ] = "smsp",
+    output: Annotated[
+        DataFormat,
+        typer.Option("--output", "-o", case_sensitive=False,
+                     help="table: NAME=value lines; json: one JSON object line."),
+    ] = DataFormat.table,
+    as_json: DataJsonOpt = False,
 ) -> None:
     """Serve the sandbox provider over HTTPS until interrupted (--api fhir: PDS FHIR)."""
     from smsp_cli.settings.fhir import check_api
 
+    in_json = wants_json(output, as_json)
     if check_api(api, "--api") == "fhir":
-        _serve_fhir(host, port, _patients(patients_csv))
+        _serve_fhir(host, port, _patients(patients_csv), in_json)
         return
     from smsp_cli.output.render import stderr_console
     from smsp_cli.sandbox.certs import ensure_credentials
@@ -93,9 +102,7 @@ def serve(
     server = SandboxServer(credentials, host=host, port=port, patients=records, on_request=log)
     _warn_if_every_interface(host)
     with _listening(server, host, port):
-        for name, value in variables_for(server.url, credentials).items():
-            sys.stdout.write(f"{name}={value}\n")
-        sys.stdout.flush()
+        _write_settings("smsp", server.url, variables_for(server.url, credentials), in_json)
         console.print(
             f"sandbox provider listening on {server.url} with {len(records)} synthetic "
             "patients; Ctrl-C stops it",
@@ -105,7 +112,18 @@ def serve(
         server.serve_forever()
 
 
-def _serve_fhir(host: str, port: int, records: tuple[SandboxPatient, ...]) -> None:
+def _write_settings(api: str, url: str, variables: dict[str, str], in_json: bool) -> None:
+    """The settings that reach the server: NAME=value lines, or one JSON line for scripts."""
+    if in_json:
+        sys.stdout.write(json.dumps({"api": api, "url": url, "variables": variables}) + "\n")
+    else:
+        sys.stdout.write("".join(f"{name}={value}\n" for name, value in variables.items()))
+    sys.stdout.flush()
+
+
+def _serve_fhir(
+    host: str, port: int, records: tuple[SandboxPatient, ...], in_json: bool
+) -> None:
     from smsp_cli.output.render import stderr_console
     from smsp_cli.sandbox.certs import ensure_credentials
     from smsp_cli.sandbox.embedded import fhir_settings_for
@@ -118,9 +136,8 @@ def _serve_fhir(host: str, port: int, records: tuple[SandboxPatient, ...]) -> No
     _warn_if_every_interface(host)
     with _listening(server, host, port):
         values = fhir_settings_for(server.url, server.token_url, credentials)
-        for key, value in values.items():
-            sys.stdout.write(f"{KEYS[key][1]}={value}\n")
-        sys.stdout.flush()
+        _write_settings("fhir", server.url,
+                        {KEYS[key][1]: value for key, value in values.items()}, in_json)
         stderr_console().print(
             f"PDS FHIR sandbox listening on {server.url} (token URL {server.token_url}) with "
             f"{len(records)} synthetic patients; Ctrl-C stops it",
@@ -167,7 +184,8 @@ def _listening(server: Any, host: str, port: int) -> Iterator[None]:
 
 @app.command("patients")
 def list_patients(
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    output: DataOutputOpt = DataFormat.table,
+    as_json: DataJsonOpt = False,
     patients_csv: Annotated[
         Path | None,
         typer.Option(
@@ -178,7 +196,7 @@ def list_patients(
     """List the sandbox's synthetic patients and the outcome each one produces."""
     records = _patients(patients_csv)
     rows = [record.to_json() for record in records]
-    if as_json:
+    if wants_json(output, as_json):
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
     _print_patients(rows)

@@ -64,6 +64,9 @@ class SmspError(Exception):
     """Base of every error smsp reports to the user as one line."""
 
     exit_code: ExitCode = ExitCode.PROVIDER_FAILED
+    # The data a command printed before failing (`auth status`): with -o json the error object
+    # is merged into it, so a script reads one object, as a lookup's failing result is one.
+    result: dict[str, object] | None = None
 
     def __init__(
         self,

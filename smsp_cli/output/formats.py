@@ -11,3 +11,10 @@ class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     xml = "xml"
+
+
+class DataFormat(StrEnum):
+    """--output choices of a command that prints data but no provider reply (no xml)."""
+
+    table = "table"
+    json = "json"

@@ -102,6 +102,23 @@ def test_sandbox_serve_prints_settings_a_script_can_use() -> None:
         server.wait(timeout=10)
 
 
+def test_sandbox_serve_dash_o_json_prints_one_json_line_of_settings() -> None:
+    server = subprocess.Popen([SMSP, "sandbox", "serve", "-o", "json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert server.stdout is not None
+        shown = json.loads(server.stdout.readline())
+        assert set(shown) == {"api", "url", "variables"}
+        assert shown["api"] == "smsp"
+        assert shown["url"].startswith("https://127.0.0.1:")
+        assert shown["variables"]["SMSP_ENDPOINT"] == shown["url"]
+        assert set(shown["variables"]) == {"SMSP_ENDPOINT", "SMSP_CERT", "SMSP_KEY",
+                                           "SMSP_CA_BUNDLE", "SMSP_AUDIT_ID", "SMSP_KIND"}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def test_fhir_sandbox_serve_prints_settings_a_script_can_use() -> None:
     server = subprocess.Popen([SMSP, "sandbox", "serve", "--api", "fhir"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

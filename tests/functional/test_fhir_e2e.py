@@ -250,7 +250,7 @@ def test_config_init_api_fhir_then_auth_status_and_logout(
     monkeypatch.delenv("SMSP_API_KEY")
     shown = smsp("config", "show", "--profile", "pds", "--sources")
     rows = {line.split()[0]: line.split()[1:] for line in shown.stdout.splitlines()}
-    assert rows["api_key"][:3] == [API_KEY, "[profile", "pds"]
+    assert rows["api_key"][:5] == ["(set;", "not", "shown)", "[profile", "pds"]
     assert rows["api"][:3] == ["fhir", "[profile", "pds"]
     before = smsp("auth", "status", "--profile", "pds")
     assert "token       none cached" in before.stdout
