@@ -351,8 +351,7 @@ def _call(
         recorder.received(request, reply, status)
         if on_attempt is not None:
             on_attempt(_event(attempt, policy, request, None, None))
-        synthetic = settings.is_sandbox or _from_sandbox(answer.headers)
-        environment = "sandbox" if synthetic else settings.environment
+        environment = answered_environment(settings, answer.server_certificate)
         outcome = judge(
             query.operation, reply, request.message_id, environment=environment, query=query,
             correlation=correlation,
@@ -371,13 +370,19 @@ def _event(
     )
 
 
-# The embedded provider names itself in the Server header, so its answers are labelled
-# synthetic even when reached through `smsp sandbox serve` and plain settings.
-SANDBOX_SERVER_HEADER = "smsp-sandbox"
+def answered_environment(settings: ConnectionSettings, server_certificate: bytes | None) -> str:
+    """The environment an answer is labelled with: what smsp knows, never what a reply says.
 
+    ``sandbox`` (and so synthetic data) only when the server that answered presented a
+    certificate issued by the sandbox CA in smsp's data directory; otherwise the profile's
+    kind, except that a profile of kind ``sandbox`` whose provider is not the embedded sandbox
+    is ``live``: nothing vouches for its data being synthetic.
+    """
+    from smsp_cli.sandbox.provenance import from_embedded_sandbox
 
-def _from_sandbox(headers: Mapping[str, str]) -> bool:
-    return headers.get("server", "").split("/")[0].strip() == SANDBOX_SERVER_HEADER
+    if from_embedded_sandbox(server_certificate):
+        return "sandbox"
+    return "live" if settings.kind == "sandbox" else settings.kind
 
 
 class _Warnings:

@@ -285,8 +285,9 @@ def _send(request: FhirRequest, context: _Context) -> FhirAnswer:
                 trace=context.trace,
             )
             status = answer.status_code
-            parsed = replies.parse(status, answer.headers, answer.body,
-                                   request_id=request.message_id)
+            parsed = replace(replies.parse(status, answer.headers, answer.body,
+                                           request_id=request.message_id),
+                             server_certificate=answer.server_certificate)
         except FhirRejected as rejected:
             context.recorder.failed(request, rejected, status)
             if rejected.unauthorised and not signed_in_again:
@@ -446,9 +447,9 @@ def _outcome(query: Query, reply: Reply, request: FhirRequest, answer: FhirAnswe
     settings = context.settings
     # The API-neutral rule: the number asked for (or one successor), one patient at most.
     correlation = correlate(query, reply, request.message_id)
-    synthetic = settings.is_sandbox or answer.from_sandbox
     outcome = service.judge(query.operation, reply, request.message_id,
-                            environment="sandbox" if synthetic else settings.environment,
+                            environment=service.answered_environment(
+                                settings, answer.server_certificate),
                             query=query, correlation=correlation)
     version = records.version_id(answer.resource) if answer.resource_type == "Patient" else None
     return replace(

@@ -109,11 +109,21 @@ def sandbox_env(
 
 
 @pytest.fixture(scope="session")
-def hostile_provider(credentials: SandboxCredentials) -> Iterator[HostileProvider]:
-    """One hostile provider (tests/hostile.py) on 127.0.0.1 for the session."""
+def provider_credentials(
+    credentials: SandboxCredentials, tmp_path_factory: pytest.TempPathFactory
+) -> SandboxCredentials:
+    """A provider that is not the sandbox: a server certificate from a CA of its own."""
+    from tests.lib.foreign import provider_credentials as issued
+
+    return issued(credentials, tmp_path_factory.mktemp("provider"))
+
+
+@pytest.fixture(scope="session")
+def hostile_provider(provider_credentials: SandboxCredentials) -> Iterator[HostileProvider]:
+    """One hostile provider (tests/hostile.py) on 127.0.0.1 for the session: not the sandbox."""
     from tests.lib.hostile import HostileProvider
 
-    with HostileProvider(credentials) as provider:
+    with HostileProvider(provider_credentials) as provider:
         yield provider
 
 

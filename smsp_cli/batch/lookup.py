@@ -70,6 +70,7 @@ class RowOutcome:
     stops_batch: bool = False  # a failure every other row would share: stop at once
     sent: bool = True  # False for a row refused before sending (invalid input)
     completed: bool = True  # False when the batch stopped before the row could finish
+    environment: str | None = None  # the answer's (live, test or sandbox); None: no answer
 
     @property
     def unreachable(self) -> bool:
@@ -149,7 +150,8 @@ def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
     head = {"row": number, "id": row_id, "exit_code": code}
     error = outcome_error(outcome)
     if error is None:
-        return RowOutcome(number, code, {**head, "result": outcome_json(outcome)})
+        return RowOutcome(number, code, {**head, "result": outcome_json(outcome)},
+                          environment=outcome.environment)
     # The same error object a single lookup prints with -o json, the call named, and the
     # result kept beside it, as a single lookup's JSON keeps it.
     line = {"row": number, "id": row_id, "api": outcome.api, "exit_code": code, "error": error,
@@ -158,8 +160,9 @@ def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
             "result": outcome_json(outcome)}
     if outcome.reply.response_code == CREDENTIALS_REJECTED:
         rejected = ProviderRejected(error["message"])
-        return RowOutcome(number, code, line, rejected, stops_batch=True)
-    return RowOutcome(number, code, line)
+        return RowOutcome(number, code, line, rejected, stops_batch=True,
+                          environment=outcome.environment)
+    return RowOutcome(number, code, line, environment=outcome.environment)
 
 
 def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) -> RowOutcome:

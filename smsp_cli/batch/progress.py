@@ -22,10 +22,13 @@ class Tally:
 
     exit_codes: Counter[int] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
+    environments: set[str] = field(default_factory=set)  # of the rows a provider answered
 
-    def add(self, exit_code: int) -> None:
-        """Count one written row."""
+    def add(self, exit_code: int, environment: str | None = None) -> None:
+        """Count one written row (``environment``: its answer's, when it had one)."""
         self.exit_codes[exit_code] += 1
+        if environment is not None:
+            self.environments.add(environment)
 
     @property
     def rows(self) -> int:

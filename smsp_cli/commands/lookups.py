@@ -165,7 +165,7 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
         reveal=out.reveal,
     )
     # Test and sandbox output never passes for live data: the label goes with the result.
-    render.emit(outcome, out.output, label=banner.label(settings))
+    render.emit(outcome, out.output, label=banner.label(outcome.environment, settings.profile))
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 

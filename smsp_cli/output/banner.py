@@ -4,7 +4,9 @@ keep test and sandbox output from passing for live data.
 * A ``live`` profile shows the banner on stderr, only on a terminal (CLI-COMMON App. A 3.1.11),
   with the identity the call is made as (MSCA-IG-03): scripts' output stays clean.
 * ``test`` and ``sandbox`` output carries a label, printed once with the result: in the table
-  on a terminal, else on stderr (:mod:`smsp_cli.output.render`).
+  on a terminal, else on stderr (:mod:`smsp_cli.output.render`). Which one follows the answer,
+  not the profile: only a server holding a certificate from the sandbox CA in smsp's data
+  directory gives synthetic data (:mod:`smsp_cli.sandbox.provenance`).
 
 Who called, when and about which patient is the audit trail's job (:mod:`smsp_cli.audit`).
 """
@@ -42,17 +44,22 @@ def announce(settings: ConnectionSettings, *, stream: TextIO | None = None) -> N
     stream.flush()
 
 
-def label(settings: ConnectionSettings) -> str | None:
-    """The line that marks output from a test or sandbox provider, or None for live."""
-    if settings.environment == "test":
-        return (
-            f"TEST environment (profile {settings.profile or 'none'}): data from a test "
-            "provider, not live patient data"
-        )
-    if settings.environment == "sandbox" and not settings.is_sandbox:
-        # The built-in sandbox's answers are marked synthetic with the result instead.
-        return f"SANDBOX environment (profile {settings.profile or 'none'}): synthetic data"
-    return None
+def label(environment: str, profile: str | None) -> str | None:
+    """The line that marks output from a test provider, or None.
+
+    ``environment`` is the answer's (:func:`smsp_cli.service.answered_environment`): a
+    sandbox answer is marked synthetic with the result instead (``render.SYNTHETIC_NOTE``),
+    and live data carries no label.
+    """
+    return test_label(profile) if environment == "test" else None
+
+
+def test_label(profile: str | None) -> str:
+    """The line that marks output from the test provider a profile of kind ``test`` names."""
+    return (
+        f"TEST environment (profile {profile or 'none'}): data from a test "
+        "provider, not live patient data"
+    )
 
 
 def _host(url: str) -> str:

@@ -24,11 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# Where the set's names live; named here too, where the set is made.
+from smsp_cli.sandbox.paths import CA_CERT_FILE as CA_CERT_FILE
+from smsp_cli.sandbox.paths import CA_CN as CA_CN
+from smsp_cli.sandbox.paths import SERVER_CERT_FILE as SERVER_CERT_FILE
+
 if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
 
-CA_CN = "smsp sandbox CA (throwaway)"
 SERVER_CN = "localhost"
 CLIENT_CN = "smsp sandbox client"
 # Spec §5.8 (WS-SEC-01): the server's names must match what the client dials; the sandbox only
@@ -41,8 +45,6 @@ RENEW_BEFORE = dt.timedelta(days=30)
 # Backdate a little so a client whose clock is slightly behind still accepts a fresh set.
 BACKDATE = dt.timedelta(minutes=5)
 
-CA_CERT_FILE = "ca.pem"
-SERVER_CERT_FILE = "server.pem"
 SERVER_KEY_FILE = "server-key.pem"
 CLIENT_CERT_FILE = "client.pem"
 CLIENT_KEY_FILE = "client-key.pem"

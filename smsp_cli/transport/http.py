@@ -57,6 +57,9 @@ class HttpReply:
     headers: Mapping[str, str]
     body: bytes
     elapsed: float  # seconds from sending to the last byte
+    # The certificate the server presented on the connection that carried this reply (DER;
+    # None without TLS, as with httpx.MockTransport): who answered, which no header can fake.
+    server_certificate: bytes | None = None
 
 
 class TransientNetworkError(Unreachable):
@@ -205,6 +208,7 @@ class Session:
                 if trace is not None:
                     trace.on_request(request, within=limit.remaining())
                 response = self._http.send(request, stream=True)
+                presented = _server_certificate(response)
                 try:
                     if trace is not None:
                         trace.on_response(response)
@@ -235,6 +239,7 @@ class Session:
             headers=dict(response.headers),
             body=data,
             elapsed=time.monotonic() - started,
+            server_certificate=presented,
         )
 
 
@@ -263,6 +268,19 @@ def post(
             max_bytes=max_bytes,
             trace=trace,
         )
+
+
+def _server_certificate(response: httpx.Response) -> bytes | None:
+    """The leaf certificate the server proved it holds on this reply's own connection."""
+    stream = response.extensions.get("network_stream")
+    tls = stream.get_extra_info("ssl_object") if stream is not None else None
+    if tls is None:
+        return None
+    try:
+        der = tls.getpeercert(True)  # binary form; positional, as ssl's private object takes it
+    except (ValueError, ssl.SSLError):
+        return None
+    return der if isinstance(der, bytes) else None
 
 
 def _read_bounded(response: httpx.Response, max_bytes: int, limit: Deadline) -> bytes:

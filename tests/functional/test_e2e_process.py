@@ -90,12 +90,16 @@ def test_sandbox_serve_prints_settings_a_script_can_use() -> None:
             [SMSP, "trace", "--family", "Fairweather", "--dob", "1984", "--gender", "f", "--json"],
             capture_output=True,
             text=True,
-            env=_env() | settings,
+            # Even a profile that calls it live: the server's certificate, from the sandbox CA
+            # in smsp's data directory, is what makes its data synthetic.
+            env=_env() | settings | {"SMSP_KIND": "live"},
             timeout=60,
             check=False,
         )
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["nhs_number"] == "9991000003"
+        assert (json.loads(done.stdout)["synthetic"], json.loads(done.stdout)["environment"]) == (
+            True, "sandbox")
         assert "synthetic" in done.stderr
     finally:
         server.terminate()
@@ -141,6 +145,8 @@ def test_fhir_sandbox_serve_prints_settings_a_script_can_use() -> None:
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["nhs_number"] == "9991000003"
         assert json.loads(done.stdout)["api"] == "fhir"
+        assert (json.loads(done.stdout)["synthetic"], json.loads(done.stdout)["environment"]) == (
+            True, "sandbox")
         assert "synthetic" in done.stderr
     finally:
         server.terminate()

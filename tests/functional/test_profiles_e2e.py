@@ -315,17 +315,39 @@ def test_live_banner_on_a_terminal_names_the_caller(profile: dict[str, config.Va
 
 @pytest.mark.parametrize("kind", ["live", "test", "sandbox"])
 def test_answers_of_the_sandbox_are_labelled_synthetic_once_whatever_the_kind(
-    profile: dict[str, config.Value], kind: str
+    profile: dict[str, config.Value], kind: str, credentials: SandboxCredentials,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The profile points at the sandbox server, which names itself: its data is synthetic
-    # whatever the profile's kind says, and one line says so (no second "environment" label).
+    # The profile points at the sandbox server, whose certificate comes from the sandbox CA in
+    # smsp's data directory: its data is synthetic whatever the profile's kind says, and one
+    # line says so (no second "environment" label).
+    monkeypatch.setenv("SMSP_DATA_DIR", str(credentials.directory.parent))
     _set(kind=kind)
     run = _lookup()
     assert run.exit_code == 0, run.stderr
     assert run.json()["response_code"] == "SMSP-0000"  # stdout stays clean JSON
-    assert run.json()["environment"] == "sandbox"
+    assert (run.json()["synthetic"], run.json()["environment"]) == (True, "sandbox")
     assert "Computer Misuse Act" not in run.stderr  # CliRunner's stderr is not a terminal
     assert run.stderr == "smsp: SANDBOX: synthetic data from the embedded provider, not from PDS\n"
+
+
+@pytest.mark.parametrize(("kind", "environment", "stderr"), [
+    ("live", "live", ""),
+    ("test", "test", "smsp: TEST environment (profile live): data from a test provider, not "
+     "live patient data\n"),
+    # A profile calling itself a sandbox vouches for nothing: unproven data is treated as live.
+    ("sandbox", "live", ""),
+])
+def test_a_sandbox_whose_ca_is_not_in_the_data_directory_is_not_vouched_for(
+    profile: dict[str, config.Value], kind: str, environment: str, stderr: str
+) -> None:
+    # The same server, but this run's data directory (record_dir) holds another sandbox CA or
+    # none: smsp did not make that server, so its answers get the profile's kind.
+    _set(kind=kind)
+    run = _lookup()
+    assert run.exit_code == 0, run.stderr
+    assert (run.json()["synthetic"], run.json()["environment"]) == (False, environment)
+    assert run.stderr == stderr
 
 
 def test_calls_to_real_providers_are_in_the_audit_trail_without_demographics(
@@ -425,7 +447,9 @@ def test_config_init_with_a_pkcs12_needs_no_key_and_suggests_auth_set(
     assert stored.exit_code == 0, stored.stderr
     lookup = _lookup("--no-input")
     assert lookup.exit_code == 0, lookup.stderr
-    assert "synthetic" in lookup.stderr
+    # This run's data directory holds no sandbox CA: the profile's kind labels the answer.
+    assert lookup.stderr == ("smsp: TEST environment (profile opentest): data from a test "
+                             "provider, not live patient data\n")
 
 
 @pytest.mark.parametrize(

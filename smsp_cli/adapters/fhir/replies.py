@@ -35,7 +35,6 @@ _JSON_TYPES = ("application/fhir+json", "application/json")
 NOT_FOUND = "RESOURCE_NOT_FOUND"
 INVALIDATED = "INVALIDATED_RESOURCE"
 TOO_MANY_MATCHES = "TOO_MANY_MATCHES"
-SANDBOX_SERVER = "smsp-sandbox"  # the embedded provider's Server header
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,9 @@ class FhirAnswer:
     issue_code: str | None = None
     diagnostics: str | None = None
     request_id: str | None = None
-    from_sandbox: bool = False  # the embedded sandbox names itself in the Server header
+    # The certificate the server presented (DER), which alone says whether the embedded
+    # sandbox answered (smsp_cli.sandbox.provenance); set by the caller, never from the reply.
+    server_certificate: bytes | None = field(default=None, repr=False)
 
     @property
     def patients(self) -> list[Mapping[str, Any]]:
@@ -108,10 +109,8 @@ def parse(
     resource_type = document.get("resourceType")
     issue_code, diagnostics = _issue(document) if resource_type == "OperationOutcome" else (
         None, None)
-    sandbox = (_header(headers, "server") or "").split("/")[0].strip() == SANDBOX_SERVER
     if status == 200 and resource_type in ("Patient", "Bundle"):
-        return FhirAnswer(status, str(resource_type), document, request_id=mirrored,
-                          from_sandbox=sandbox)
+        return FhirAnswer(status, str(resource_type), document, request_id=mirrored)
     if resource_type != "OperationOutcome":
         what = f"a {quote(str(resource_type))} resource" if resource_type else "JSON"
         raise _status_error(status, headers, None, None, f"{what}, not a Patient, Bundle or "
@@ -120,7 +119,7 @@ def parse(
         status == 404 and issue_code in (NOT_FOUND, INVALIDATED)
     ):
         return FhirAnswer(status, "OperationOutcome", document, issue_code, diagnostics,
-                          mirrored, sandbox)
+                          mirrored)
     if status == 200:
         raise FhirFailed(
             f"PDS FHIR answered with an OperationOutcome ({quote(issue_code or 'no code')}) "

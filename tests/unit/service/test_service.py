@@ -96,10 +96,11 @@ def test_reply_of_the_wrong_type_exits_4(settings: object) -> None:
         service.call(query, settings, transport=_answer(200, _opentest_reply()))  # type: ignore[arg-type]
 
 
-def test_reply_from_the_sandbox_server_is_labelled_synthetic(settings: object) -> None:
-    transport = _answer(200, _opentest_reply(), {"Server": "smsp-sandbox"})
+def test_a_server_header_naming_the_sandbox_does_not_make_data_synthetic(settings: object) -> None:
+    # No TLS certificate from the sandbox CA stands behind this reply: the header is a claim.
+    transport = _answer(200, _opentest_reply(), {"Server": "smsp-sandbox/1.0"})
     outcome = service.call(QUERY, settings, transport=transport)  # type: ignore[arg-type]
-    assert outcome.synthetic is True
+    assert (outcome.synthetic, outcome.environment) == (False, "live")
 
 
 # --- the real default body limit, on the real call path (no max_bytes given anywhere) -------

@@ -65,13 +65,14 @@ def test_without_a_session_each_call_opens_its_own_connection(
 
 
 def test_threads_share_a_session_and_never_lend_each_other_time(
-    sandbox: SandboxServer, hostile: HostileProvider, credentials: SandboxCredentials
+    sandbox: SandboxServer, hostile: HostileProvider, provider_credentials: SandboxCredentials
 ) -> None:
     from tests.lib.hostile_behaviours import drips
 
     hostile.serve(drips()[1])  # the status line, one byte every 0.3 s
-    fast = _settings(sandbox.url, credentials)
-    slow = _settings(hostile.url, credentials, timeout="1", max_attempts="1")
+    # One CA bundle for both: the sandbox's CA and the hostile provider's own.
+    fast = _settings(sandbox.url, provider_credentials)
+    slow = _settings(hostile.url, provider_credentials, timeout="1", max_attempts="1")
     failures: list[tuple[BaseException, float]] = []
     answered: list[int] = []
 
