@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,11 +34,13 @@ def open_trail(
     fsync_interval: float = 0.0,
     directory: Path | None = None,
     syslog_send: Send | None = None,
+    sync: Callable[[int], None] | None = None,
 ) -> Trail:
     """Open the trail in the data directory (or ``directory``); close it when done.
 
     ``fsync_interval`` 0 forces every record to the disk before ``append`` returns (single
-    lookups); a batch passes e.g. 1.0. ``syslog_send`` replaces the real syslog (tests).
+    lookups); a batch passes e.g. 1.0. ``syslog_send`` replaces the real syslog and ``sync`` the
+    fsync of the trail file (tests).
     """
     options = options or TrailOptions()
     forward = None
@@ -51,6 +53,7 @@ def open_trail(
         max_bytes=options.max_bytes,
         fsync_interval=fsync_interval,
         forward=forward,
+        sync=sync,
     )
 
 

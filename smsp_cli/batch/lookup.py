@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +188,8 @@ class RowLookup:
 
     Built before anything is sent: an unreadable certificate or key, a passphrase that cannot
     be found, or settings no envelope can be built from fail here, once, for the whole batch.
-    ``transport`` replaces the pool (tests pass an ``httpx.MockTransport``).
+    ``transport`` replaces the pool (tests pass an ``httpx.MockTransport``), ``sync`` the fsync
+    of the trail (tests count the fsyncs of each group commit).
     """
 
     def __init__(
@@ -198,6 +199,7 @@ class RowLookup:
         connections: int,
         limiter: RateLimiter | None = None,
         transport: httpx.BaseTransport | None = None,
+        sync: Callable[[int], None] | None = None,
     ) -> None:
         from smsp_cli import service
         from smsp_cli.audit import CallAudit, TrailOptions, open_trail
@@ -208,14 +210,19 @@ class RowLookup:
         self._session = service.open_session(
             settings, transport=transport, max_connections=connections
         )
+        # A row keeps its connection until the scheduler has judged it (release): a row that
+        # stops the batch halts the session before a waiting row could take the connection.
+        self._session.keep_slots()
         self._settings = settings
         try:
             # An envelope built (not sent) now raises what every row's envelope would.
             username = service.sender_name(settings, self._session)
             service.prepare(_probe(), settings, username=username)
-            # Spec §7.2: every row's attempts go on the trail, flushed at once and forced to
-            # disk at least once a second (not once a record: that would cost a batch its speed).
-            self._trail = open_trail(TrailOptions.from_settings(settings), fsync_interval=1.0)
+            # Spec §7.2: every row's attempts go on the trail, flushed at once. A `sent` record
+            # is on the disk before its request leaves, one fsync for every record written
+            # since the last (group commit); the others are forced there within a second.
+            self._trail = open_trail(TrailOptions.from_settings(settings), fsync_interval=1.0,
+                                     sync=sync)
         except BaseException:
             self._session.close()
             raise
@@ -231,6 +238,7 @@ class RowLookup:
     def __call__(self, job: Job) -> RowOutcome:
         """Send the job's query (after its rate-limit slot) and judge the answer."""
         from smsp_cli import service
+        from smsp_cli.transport.http import NotSent
 
         if job.ready is not None:
             return job.ready
@@ -242,8 +250,8 @@ class RowLookup:
                 job.query, self._settings, session=self._session, policy=self._policy,
                 audit=self._audit, batch_row=job.number, on_attempt=self._observe,
             )
-        except _Stopped:
-            return cut_short(job)
+        except (_Stopped, NotSent):
+            return cut_short(job)  # given up unsent: never written, --resume sends it
         except SmspError as error:
             return failed(job.number, job.id, error)
         return answered(job.number, job.id, outcome)
@@ -258,8 +266,14 @@ class RowLookup:
         """How often a 429 halved the batch's rate."""
         return self._limiter.slowdowns if self._limiter is not None else 0
 
+    def release(self) -> None:
+        """The row this thread ran has been judged: its connection is free for the next."""
+        self._session.release_slot()
+
     def stop(self) -> None:
-        """Stop waiting: retries and rate-limit slots give up at once."""
+        """Stop waiting: retries, rate-limit slots and rows waiting for a connection give up at
+        once (the last with their `sent` records closed as stopped), and nothing more is sent."""
+        self._session.halt()
         self._stopping.set()
         if self._limiter is not None:
             self._limiter.cancel()

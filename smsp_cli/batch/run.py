@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 # Names from the user's file in warnings: at most this many, each cut to this length.
 _MAX_NAMES_SHOWN = 20
 _MAX_NAME_CHARACTERS = 80
+SENDERS_PER_CONNECTION = 2
 _EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
@@ -118,7 +119,12 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
         if bar is not None:
             bar.update(rows.offset)
 
-    scheduler = Scheduler(lookup, emit, concurrency=settings.concurrency, on_stop=lookup.stop)
+    # Twice as many threads as connections: while a row is on the wire, the next one builds its
+    # envelope and waits for the fsync of its `sent` record (group commit), so the connections
+    # never wait for the disk.
+    scheduler = Scheduler(lookup, emit, concurrency=settings.concurrency,
+                          threads=settings.concurrency * SENDERS_PER_CONNECTION,
+                          on_stop=lookup.stop, on_judged=lookup.release)
     from smsp_cli.audit.calls import INTERRUPTED, OUTPUT_CLOSED, Ending
 
     stopped: Stopped | None = None

@@ -38,7 +38,14 @@ class Stopped:
 
 
 class Scheduler:
-    """Hands jobs to ``concurrency`` threads running ``lookup``; ``emit`` gets rows in order."""
+    """Hands jobs to ``threads`` (default ``concurrency``) threads running ``lookup``; ``emit``
+    gets rows in order.
+
+    ``lookup`` may run more threads than it has connections (it keeps at most ``concurrency``
+    on the wire): a thread waiting for a connection has its row's `sent` record on the disk
+    already. ``on_judged`` runs in the worker once its row has been judged (the connection may
+    go to the next row); ``on_stop`` runs as soon as a row stops the batch.
+    """
 
     def __init__(
         self,
@@ -48,12 +55,15 @@ class Scheduler:
         concurrency: int,
         window: int | None = None,
         on_stop: Callable[[], None] | None = None,
+        threads: int | None = None,
+        on_judged: Callable[[], None] | None = None,
     ) -> None:
         self._lookup = lookup
         self._emit = emit
-        self._concurrency = concurrency
-        self.window = window or concurrency * WINDOW_PER_WORKER
+        self._threads = threads or concurrency
+        self.window = window or self._threads * WINDOW_PER_WORKER
         self._on_stop = on_stop
+        self._on_judged = on_judged
         self._todo: queue.Queue[Job | None] = queue.Queue()
         self._done: queue.Queue[RowOutcome] = queue.Queue()
         self._halt = threading.Event()
@@ -73,7 +83,7 @@ class Scheduler:
         """Run every job (numbered consecutively) unless the batch stops; say why it stopped."""
         workers = [
             threading.Thread(target=self._work, name=f"smsp-batch-{n}", daemon=True)
-            for n in range(self._concurrency)
+            for n in range(self._threads)
         ]
         for worker in workers:
             worker.start()
@@ -124,7 +134,11 @@ class Scheduler:
             with self._finish_lock:
                 if self._will_stop(outcome):
                     self._halt.set()
+                    if self._on_stop is not None:
+                        self._on_stop()  # before the next row can take this one's connection
                 self._done.put(outcome)
+            if self._on_judged is not None:
+                self._on_judged()
 
     def _will_stop(self, outcome: RowOutcome) -> bool:
         """Whether ``outcome`` stops the batch, judged as :meth:`_arrive` will judge it."""

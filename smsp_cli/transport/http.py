@@ -22,10 +22,12 @@ DNS, TLS and certificate failures are not, because sending again cannot fix them
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +68,7 @@ class TransientNetworkError(Unreachable):
     """A timeout or a refused, reset or dropped connection: it may pass (spec §5.9)."""
 
 
+_SLOT_POLL_SECONDS = 0.25  # how often a request waiting for a connection looks for a halt
 _TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
@@ -110,6 +113,11 @@ class Session:
     requests sharing the pool from several threads never lend each other time. ``transport``
     replaces the network for tests (``httpx.MockTransport``); ``client`` is the loaded client
     certificate behind ``context``, when the caller has one (its CN is the default username).
+
+    At most ``max_connections`` requests are on the wire at once; more threads than that may
+    share the session (a batch runs extra ones, so that the next rows' audit records reach the
+    disk while these rows are on the wire): each waits for a free connection *before* its
+    deadline starts, so the wait costs it none of its time. :meth:`halt` ends those waits.
     """
 
     def __init__(
@@ -128,6 +136,10 @@ class Session:
             tls = context if context is not None else ssl.create_default_context()
             transport = DeadlineTransport(tls, max_connections=max_connections)
         self.client = client
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._halted = threading.Event()
+        self._keeping = False
+        self._held = threading.local()
         self._http = httpx.Client(
             transport=transport,
             trust_env=False,
@@ -144,7 +156,45 @@ class Session:
 
     def close(self) -> None:
         """Close every pooled connection."""
+        self.halt()
         self._http.close()
+
+    def halt(self) -> None:
+        """Send nothing more: a request waiting for a connection fails at once, unsent."""
+        self._halted.set()
+
+    def keep_slots(self) -> None:
+        """From now on a thread keeps its connection slot after a request, for its retries and
+        until :meth:`release_slot`: a batch frees it only once the row has been judged, so that
+        a row that stops the batch stops it before another request can take its place."""
+        self._keeping = True
+
+    def release_slot(self) -> None:
+        """Free the slot this thread kept (see :meth:`keep_slots`), if it holds one."""
+        if getattr(self._held, "slot", False):
+            self._held.slot = False
+            self._slots.release()
+
+    @contextlib.contextmanager
+    def _slot(self, url: str) -> Iterator[None]:
+        if getattr(self._held, "slot", False):
+            yield  # kept from this thread's last attempt
+            return
+        while not self._slots.acquire(timeout=_SLOT_POLL_SECONDS):
+            if self._halted.is_set():
+                raise NotSent(f"not sent to {_host(url)}: the batch stopped first")
+        if self._halted.is_set():
+            self._slots.release()
+            raise NotSent(f"not sent to {_host(url)}: the batch stopped first")
+        if self._keeping:
+            self._held.slot = True
+            yield
+            return
+        try:
+            yield
+        finally:
+            self._slots.release()
+
 
     def post(
         self,
@@ -188,6 +238,24 @@ class Session:
         """Send one request of any method and read the reply, within one deadline and
         ``max_bytes`` (what both adapters share: SOAP POSTs and PDS FHIR's GETs and token POST).
         """
+        with self._slot(url):
+            return self._send(method, url, headers=headers, content=content, params=params,
+                              connect_timeout=connect_timeout, read_timeout=read_timeout,
+                              max_bytes=max_bytes, trace=trace)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        params: Sequence[tuple[str, str]] | None,
+        connect_timeout: float,
+        read_timeout: float,
+        max_bytes: int,
+        trace: Trace | None,
+    ) -> HttpReply:
         import httpx
 
         # One deadline from connect to last byte bounds every socket operation.
@@ -241,6 +309,12 @@ class Session:
             elapsed=time.monotonic() - started,
             server_certificate=presented,
         )
+
+
+class NotSent(Unreachable):
+    """A request given up before it left, waiting for a connection of a halted session."""
+
+    reason = "the batch stopped before the request was sent"  # for its `failed` record
 
 
 def post(
