@@ -52,9 +52,10 @@ def test_every_error_class_exits_with_the_code_its_readme_row_documents() -> Non
     from smsp_cli.adapters.fhir.replies import FhirFailed, FhirRejected
     from smsp_cli.adapters.fhir.signin import TokenRefused
     from smsp_cli.audit.trail import TrailUnavailable
-    from smsp_cli.transport.http import TransientNetworkError
+    from smsp_cli.transport.http import NotSent, TransientNetworkError
 
     rows = {**_ROW_OF, TransientNetworkError: "could not reach the provider",
+            NotSent: "could not reach the provider",
             TrailUnavailable: "local configuration or credential problem",
             FhirRejected: "provider rejected the request",
             FhirFailed: "provider failed or answered unusably",
