@@ -64,24 +64,29 @@ def patient_reply(patient: Patient | None = None, *, code: str = "SMSP-0000") ->
     return business_reply(operations.GET, Answer(code, chosen))
 
 
-def huge_patient_reply(given_length: int = 8_000_000, addresses: int = 3000) -> bytes:
-    """A legal getPatientDetailsResponse just under the body cap: a huge name, many addresses."""
+@cache
+def huge_patient_reply(given_length: int = 1_000_000, addresses: int = 11_500) -> bytes:
+    """A legal getPatientDetailsResponse just under the body cap: huge names, many addresses.
+
+    Both given names the reply carries are ``given_length`` characters (a text node may hold
+    1 MiB), and the addresses bring it to about 9 MB (80,000 elements), within every limit.
+    """
     from copy import deepcopy
 
     from lxml import etree
 
     from smsp_cli.sandbox.builtin import BUILT_IN
 
-    patient = replace(BUILT_IN[0].patient, given_names=("G" * given_length,))
+    patient = replace(BUILT_IN[0].patient, given_names=("G" * given_length,) * 2)
     root = etree.fromstring(patient_reply(patient), etree.XMLParser(huge_tree=True))
     holder = root.find(".//{urn:hl7-org:v3}subject/{urn:hl7-org:v3}patient")
     assert holder is not None
     found = holder.findall("{urn:hl7-org:v3}addr")
     first = found[0]
-    parent = first.getparent()
-    assert parent is not None
+    for line in first.iter("{urn:hl7-org:v3}streetAddressLine"):
+        line.text = (line.text or "").ljust(48, ".")  # more bytes an address, as many elements
     for _ in range(addresses - len(found)):
-        parent.insert(parent.index(first), deepcopy(first))
+        first.addprevious(deepcopy(first))  # no index: each insert costs the same
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 

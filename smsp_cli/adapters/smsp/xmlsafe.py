@@ -11,7 +11,20 @@ What :func:`parse` refuses, and why each defence is there:
   XXE (``SYSTEM "file:///..."``) and external DTD fetches (``SYSTEM "http://..."``);
 * any entity reference left in the tree (with ``resolve_entities=False`` libxml2 keeps them as
   nodes instead of expanding them);
-* documents nested deeper than libxml2's own limit (256 levels while ``huge_tree`` is off).
+* documents beyond what any SMSP reply needs (the ``MAX_*`` constants below): nesting deeper
+  than 64, more than 32 attributes or 16 namespace declarations on one element, more than
+  100,000 elements
+  (comments and processing instructions count as elements), more than 20,000 attributes and
+  namespace declarations in all, a text node over 1 MiB. A tree costs libxml2 a few hundred
+  bytes an element or attribute, so 10 MiB of bare ``<e/>`` or ``a=""`` would cost hundreds
+  of MiB once built: the limits are checked before the tree can grow past them.
+
+How the limits are checked, cheapest first. Every attribute and namespace declaration is
+written with an ``=``, and every element, comment and processing instruction with a ``<``,
+so counting those two bytes bounds the tree before it is built. The usual reply (a few hundred
+of each) is then parsed whole; one with more ``<`` or ``xmlns`` than the limits allow is fed
+to a pull parser in slices and counted as it grows, stopping at the first limit passed. Depth,
+attributes an element and text length are then checked on the finished tree by XPath, in C.
 
 XInclude is never processed: nothing here calls ``xinclude()``, so an ``xi:include`` element
 stays an inert element. The parser has no network access and is never given a file name or
@@ -21,6 +34,7 @@ base URL, so it cannot read files either.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from smsp_cli.untrusted import bounds
@@ -59,6 +73,25 @@ _UTF8_DTD_MARKER_BYTES = tuple(marker.encode("utf-8") for marker in _DTD_MARKERS
 # libxml2 error types that mean "a limit protecting us was hit", not "this is not XML".
 _RESOURCE_LIMIT_ERRORS = frozenset({"ERR_RESOURCE_LIMIT"})
 
+# What a real SMSP reply needs, with room to spare (a full getPatientDetailsResponse has about
+# 60 elements, 60 attributes, 10 levels and 8 namespace declarations). The README lists them.
+MAX_DEPTH = 64
+MAX_ATTRIBUTES_PER_ELEMENT = 32
+MAX_NAMESPACES_PER_ELEMENT = 16
+MAX_ELEMENTS = 100_000
+MAX_ATTRIBUTES = 20_000  # attributes and namespace declarations of the whole document
+MAX_TEXT_CHARACTERS = 1024 * 1024
+
+# The slice a pull parser is fed at a time: how far past a limit a tree may grow before the
+# count is checked again.
+_SLICE = 64 * 1024
+
+# XPath tests of a finished tree, each true when a limit is passed. ``//@*[33]`` is the 33rd
+# attribute of any element (the predicate counts along each element's attribute axis).
+_TOO_DEEP = "boolean(/" + "/".join(["*"] * (MAX_DEPTH + 1)) + ")"
+_TOO_MANY_ATTRIBUTES = f"boolean(//@*[{MAX_ATTRIBUTES_PER_ELEMENT + 1}])"
+_TOO_LONG_TEXT = f"boolean(//text()[string-length() > {MAX_TEXT_CHARACTERS}])"
+
 
 class UnsafeXml(ValueError):
     """The document was refused: DOCTYPE, entity, too large or not well-formed XML."""
@@ -83,7 +116,48 @@ def parse(data: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> etree._Element:
     if not data.strip():
         raise MalformedXml("document is empty")
     refuse_dtd_markup(data)
-    return _parse_refusing_dtd(data)
+    _refuse_too_many_attributes(data)
+    if data.count(b"<") <= MAX_ELEMENTS and data.count(b"xmlns") <= MAX_NAMESPACES_PER_ELEMENT:
+        root = _parse_refusing_dtd(data)
+    else:
+        root = _parse_counting(data)
+    _refuse_over_limits(root, len(data))
+    return root
+
+
+class _OverLimit(UnsafeXml):
+    """The document passes one of the ``MAX_*`` limits; the message names which."""
+
+
+def _refuse_too_many_attributes(data: bytes) -> None:
+    # An upper bound: an '=' in text counts too, which no real reply has thousands of.
+    if data.count(b"=") > MAX_ATTRIBUTES:
+        raise _OverLimit(
+            f"document has more than {MAX_ATTRIBUTES:,} attributes and namespace declarations "
+            "(counting every '=')"
+        )
+
+
+def _refuse_over_limits(root: etree._Element, size: int) -> None:
+    """The limits a finished tree is checked against, by XPath (in C, whatever its size)."""
+    if _xpath(_TOO_DEEP)(root):
+        raise _OverLimit(f"document is nested deeper than {MAX_DEPTH} elements")
+    if _xpath(_TOO_MANY_ATTRIBUTES)(root):
+        raise _OverLimit(f"an element has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes")
+    # A character takes at least one byte, so a smaller document cannot hold such a text.
+    if size > MAX_TEXT_CHARACTERS and _xpath(_TOO_LONG_TEXT)(root):
+        raise _too_long_text()
+
+
+def _too_long_text() -> _OverLimit:
+    return _OverLimit(f"a text node is longer than {MAX_TEXT_CHARACTERS:,} characters (1 MiB)")
+
+
+@functools.cache
+def _xpath(expression: str) -> etree.XPath:
+    from lxml import etree
+
+    return etree.XPath(expression)
 
 
 def refuse_dtd_markup(data: bytes) -> None:
@@ -126,10 +200,70 @@ def _parse_refusing_dtd(data: bytes) -> etree._Element:
     return root
 
 
+def _parse_counting(data: bytes) -> etree._Element:
+    """Parse through a pull parser fed in slices, stopping as soon as a count passes its limit.
+
+    Elements, comments and processing instructions are counted as they arrive, and namespace
+    declarations an element (each ``start-ns`` comes just before its element's ``start``).
+    """
+    from lxml import etree
+
+    parser = etree.XMLPullParser(
+        events=("start", "start-ns", "comment", "pi"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        attribute_defaults=False,
+        huge_tree=False,
+        remove_comments=False,
+    )
+    counter = _Counter()
+    try:
+        for start in range(0, len(data), _SLICE):
+            parser.feed(data[start : start + _SLICE])
+            counter.take(parser.read_events())
+        root = parser.close()
+        counter.take(parser.read_events())
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(exc) from None
+    _refuse_dtd_nodes(root)
+    return root
+
+
+class _Counter:
+    """Counts a pull parser's events against the limits, raising at the first one passed."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.declared = 0  # namespace declarations of the element about to start
+
+    def take(self, events: Iterable[tuple[str, object]]) -> None:
+        for event, _ in events:
+            if event == "start-ns":
+                self.declared += 1
+                if self.declared > MAX_NAMESPACES_PER_ELEMENT:
+                    raise _OverLimit(
+                        f"an element has more than {MAX_NAMESPACES_PER_ELEMENT} "
+                        "namespace declarations"
+                    )
+                continue
+            if event == "start":
+                self.declared = 0
+            self.nodes += 1
+            if self.nodes > MAX_ELEMENTS:
+                raise _OverLimit(f"document has more than {MAX_ELEMENTS:,} elements")
+
+
 def _syntax_error(exc: etree.XMLSyntaxError) -> UnsafeXml:
     # lxml-stubs lacks these attributes; lxml has had them for years.
     last = getattr(exc.error_log, "last_error", None)
     if getattr(last, "type_name", None) in _RESOURCE_LIMIT_ERRORS:
+        # libxml2's own limits (256 levels, 10 MB a text node) are looser than ours: say ours.
+        if "depth" in exc.msg.lower():
+            return _OverLimit(f"document is nested deeper than {MAX_DEPTH} elements")
+        if "text node" in exc.msg.lower():
+            return _too_long_text()
         return UnsafeXml(f"document exceeds a parser safety limit: {exc.msg}")
     return MalformedXml(f"not well-formed XML: {exc.msg}")
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -135,9 +136,59 @@ def test_deep_nesting_is_refused_quickly_as_hostile() -> None:
     assert not isinstance(caught.value, xmlsafe.MalformedXml)
 
 
-def test_moderate_nesting_still_parses() -> None:
-    root = xmlsafe.parse(b"<a>" * 100 + b"x" + b"</a>" * 100)
-    assert "".join(root.itertext()) == "x"
+def _nested(depth: int) -> bytes:
+    return b"<a>" * depth + b"x" + b"</a>" * depth
+
+
+def _attributes(count: int) -> bytes:
+    return ("<r " + " ".join(f'a{n}="v"' for n in range(count)) + "/>").encode()
+
+
+def _namespaces(count: int) -> bytes:
+    # Other elements declare more: only one element's own declarations count.
+    inner = "<i " + " ".join(f'xmlns:n{n}="urn:n{n}"' for n in range(count)) + "/>"
+    return f'<r xmlns:o1="urn:o" xmlns:o2="urn:o"><s xmlns:o3="urn:o"/>{inner}</r>'.encode()
+
+
+def _elements(count: int) -> bytes:
+    # The root, a comment and a processing instruction count as elements too.
+    return b"<r><!--c--><?p?>" + b"<e/>" * (count - 3) + b"</r>"
+
+
+def _attributes_in_all(count: int) -> bytes:
+    elements = "".join(f'<e a="{n}"/>' for n in range(count))
+    return f"<r>{elements}</r>".encode()
+
+
+def _text(characters: int) -> bytes:
+    return b"<r>" + "é".encode() * characters + b"</r>"
+
+
+LIMITS = {
+    "depth 64": (_nested, 64, "document is nested deeper than 64 elements"),
+    "32 attributes an element": (_attributes, 32, "an element has more than 32 attributes"),
+    "16 namespace declarations an element": (
+        _namespaces, 16, "an element has more than 16 namespace declarations"),
+    "100,000 elements": (_elements, 100_000, "document has more than 100,000 elements"),
+    "20,000 attributes in all": (
+        _attributes_in_all, 20_000,
+        "document has more than 20,000 attributes and namespace declarations (counting every '=')"),
+    "1 MiB a text node": (
+        _text, 1024 * 1024, "a text node is longer than 1,048,576 characters (1 MiB)"),
+}
+
+
+@pytest.mark.parametrize(("document", "limit", "message"), LIMITS.values(), ids=LIMITS.keys())
+def test_a_document_at_a_limit_parses_and_one_past_it_is_refused_naming_it(
+    document: Callable[[int], bytes], limit: int, message: str
+) -> None:
+    xmlsafe.parse(document(limit))
+    started = time.process_time()  # CPU, which a busy machine does not stretch
+    with pytest.raises(xmlsafe.UnsafeXml) as caught:
+        xmlsafe.parse(document(limit + 1))
+    assert time.process_time() - started < 1
+    assert str(caught.value) == message
+    assert not isinstance(caught.value, xmlsafe.MalformedXml)
 
 
 def test_undeclared_entity_reference_is_refused() -> None:

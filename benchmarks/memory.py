@@ -1,0 +1,176 @@
+"""Peak memory of smsp against hostile replies of about 10 MiB, each under the body cap.
+
+    python benchmarks/memory.py [--shapes attributes,namespaces,...] [--concurrency 8,64]
+
+A hostile provider (tests/lib/hostile.py: real mutual TLS on 127.0.0.1) answers every request
+with one ~10 MiB reply: a real getPatientDetailsResponse whose SOAP header carries one of the
+shapes below. For each shape it runs `smsp get` once, then `smsp batch get` of two rows per
+worker at each ``--concurrency``, and prints the process's own peak resident memory (its
+``VmHWM``, written by benchmarks/peak/sitecustomize.py as it exits) and its exit code.
+A good reply (the sandbox's own, a few KiB) is the baseline of the same run.
+
+Budgets (issue: any reply within the body cap): one lookup at most 100 MiB, a batch at most
+400 MiB at --concurrency 8 and 1 GiB at 64. Exits 1 when one is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.lib.hostile import Behaviour, HostileProvider, Part  # noqa: E402
+from tests.lib.hostile_behaviours import http_reply, patient_reply  # noqa: E402
+
+SIZE = 10 * 1024 * 1024 - 64 * 1024  # under the 10 MiB cap, with room for the envelope
+ONE_LOOKUP_MIB = 100
+BATCH_MIB = {8: 400, 64: 1024}
+PEAK = Path(__file__).with_name("peak")
+
+
+def _repeat(unit: Callable[[int], str], size: int) -> bytes:
+    parts, total, n = [], 0, 0
+    while total < size:
+        piece = unit(n)
+        parts.append(piece)
+        total += len(piece)
+        n += 1
+    return "".join(parts).encode()
+
+
+def _attributes_in_one_element(size: int) -> bytes:
+    return b"<x " + _repeat(lambda n: f'a{n}="" ', size) + b"/>"
+
+
+def _attributes(size: int) -> bytes:
+    # 32 attributes an element: within the per-element limit, far over any total.
+    one = "<x " + " ".join(f'a{n}=""' for n in range(32)) + "/>"
+    return _repeat(lambda n: one, size)
+
+
+def _namespaces(size: int) -> bytes:
+    one = "<x " + " ".join(f'xmlns:n{n}="u"' for n in range(16)) + "/>"
+    return _repeat(lambda n: one, size)
+
+
+def _namespaces_in_one_element(size: int) -> bytes:
+    return b"<x " + _repeat(lambda n: f'xmlns:n{n}="u" ', size) + b"/>"
+
+
+def _deep(size: int) -> bytes:
+    depth = size // 7
+    return b"<d>" * depth + b"</d>" * depth
+
+
+def _elements(size: int) -> bytes:
+    return b"<e/>" * (size // 4)
+
+
+def _comments(size: int) -> bytes:
+    return b"<!---->" * (size // 7)
+
+
+def _text(size: int) -> bytes:
+    return b"<t>" + b"x" * size + b"</t>"
+
+
+def _legal(size: int) -> bytes:
+    # Within every limit: 99,000 elements, 19,000 attributes, text well under 1 MiB a node.
+    count, with_attribute = 99_000, 19_000
+    filler = "y" * (size // count - 7)
+    return _repeat(lambda n: f'<e a="{n}">{filler}</e>' if n < with_attribute
+                   else f"<e>{filler}</e>", size)
+
+
+SHAPES: dict[str, Callable[[int], bytes]] = {
+    "attributes": _attributes,
+    "attributes-one-element": _attributes_in_one_element,
+    "namespaces": _namespaces,
+    "namespaces-one-element": _namespaces_in_one_element,
+    "deep": _deep,
+    "elements": _elements,
+    "comments": _comments,
+    "text": _text,
+    "legal-at-limits": _legal,
+}
+
+
+def hostile_body(shape: str) -> bytes:
+    """The built-in patient's reply with ~10 MiB of ``shape`` in its SOAP header."""
+    body = patient_reply()
+    blob = SHAPES[shape](SIZE - len(body))
+    return body.replace(b"</soap:Header>", blob + b"</soap:Header>", 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--concurrency", default="8,64")
+    args = parser.parse_args()
+    smsp = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
+    work = Path(tempfile.mkdtemp(prefix="smsp-memory-bench-"))
+    levels = [int(level) for level in args.concurrency.split(",")]
+
+    from smsp_cli.sandbox.certs import ensure_credentials
+
+    credentials = ensure_credentials(work / "sandbox")
+    missed = 0
+    with HostileProvider(credentials) as provider:
+        env = _environment(provider, work)
+        shapes = ["good", *args.shapes.split(",")]
+        header = f"{'reply':24} {'bytes':>9} {'get MiB':>8} {'exit':>4}"
+        header += "".join(f" {f'c{level} MiB':>8} {'exit':>4}" for level in levels)
+        print(header)
+        for shape in shapes:
+            body = patient_reply() if shape == "good" else hostile_body(shape)
+            provider.serve(Behaviour((Part(http_reply(body)),), name=shape))
+            peak, code = _peak(env, work, [smsp, "get", "9991000003", "--dob", "1984-03-14",
+                                           "--json", "--max-attempts", "1"])
+            missed += peak > ONE_LOOKUP_MIB
+            line = f"{shape:24} {len(body):9} {peak:8.1f} {code:4}"
+            for level in levels:
+                (work / "out.jsonl").unlink(missing_ok=True)
+                rows = work / f"rows-{level}.csv"
+                rows.write_text("id,nhs_number,dob\n" + "".join(
+                    f"r{n},9991000003,1984-03-14\n" for n in range(2 * level)))
+                peak, code = _peak(env, work, [smsp, "batch", "get", str(rows), "--concurrency",
+                                               str(level), "--out", str(work / "out.jsonl"),
+                                               "--max-attempts", "1"])
+                missed += peak > BATCH_MIB[level]
+                line += f" {peak:8.1f} {code:4}"
+            print(line, flush=True)
+    print(f"budgets: get <= {ONE_LOOKUP_MIB} MiB; batch "
+          + ", ".join(f"c{level} <= {BATCH_MIB[level]} MiB" for level in levels)
+          + (f": {missed} MISSED" if missed else ": all ok"))
+    shutil.rmtree(work, ignore_errors=True)
+    return 1 if missed else 0
+
+
+def _environment(provider: HostileProvider, work: Path) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SMSP_")}
+    env |= provider.env()
+    env |= {"SMSP_DATA_DIR": str(work / "data"), "NO_COLOR": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PEAK), env.get("PYTHONPATH")]))}
+    return env
+
+
+def _peak(env: dict[str, str], work: Path, command: list[str]) -> tuple[float, int]:
+    """Run ``command``; its own peak resident MiB (VmHWM at exit) and its exit code."""
+    figure = work / "vmhwm"
+    figure.unlink(missing_ok=True)
+    done = subprocess.run(command, env=env | {"SMSP_BENCH_VMHWM_FILE": str(figure)},
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600,
+                          check=False)
+    return int(figure.read_text().split()[-1]) / 1024, done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
