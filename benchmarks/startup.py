@@ -4,9 +4,9 @@
 
 Runs the commands in N rounds and prints the medians of wall time, CPU time and peak memory
 with their ratios to the baseline, then checks the targets and exits 1 when one is missed:
-`smsp --help` <= 1.3x, `smsp --version` <= 1.0x and `smsp get ... --dry-run` <= 1.5x the
-time of `python -c "import typer"`. The dry run uses throwaway sandbox credentials and sends
-nothing; nothing here touches the network.
+`smsp --help` and `smsp help` <= 1.3x, `smsp --version` <= 1.0x and `smsp get ... --dry-run`
+<= 1.5x the time of `python -c "import typer"`. The dry run uses throwaway sandbox credentials
+and sends nothing; nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from report import Target, check, child_environment, machine_load, measure, prin
 BASELINE = "python -c 'import typer'"
 TARGETS = (
     Target("smsp --help", BASELINE, 1.3),
+    Target("smsp help", BASELINE, 1.3),
     Target("smsp --version", BASELINE, 1.0),
     Target("smsp get --dry-run", BASELINE, 1.5),
 )
@@ -45,6 +46,7 @@ def main() -> int:
         BASELINE: [sys.executable, "-c", "import typer"],
         "smsp --version": [smsp, "--version"],
         "smsp --help": [smsp, "--help"],
+        "smsp help": [smsp, "help"],
         "smsp get -h": [smsp, "get", "-h"],
         "smsp get --dry-run": [smsp, "get", "9991000003", "--dob", "1984-03-14", "--dry-run"],
     }

@@ -15,6 +15,8 @@ import textwrap
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from smsp_cli.cli import examples
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
@@ -42,6 +44,7 @@ def command_help(command: Command, ctx: Context) -> str:
         lines += _section("Arguments", [_argument_row(p) for p in arguments])
     for panel, params in _panels(p for p in command.get_params(ctx) if p not in arguments):
         lines += _section(panel, [_option_row(p, ctx) for p in params])
+    lines += examples.lines(ctx.command_path)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -56,7 +59,8 @@ def group_help(group: TyperGroup, ctx: Context) -> str:
         (panel, [_option_row(p, ctx) for p in params])
         for panel, params in _panels(group.get_params(ctx))
     ]
-    return group_page(_usage(group, ctx), group.help or "", rows, sections)
+    return group_page(_usage(group, ctx), group.help or "", rows, sections,
+                      examples.lines(ctx.command_path))
 
 
 def group_page(
@@ -64,15 +68,17 @@ def group_page(
     description: str,
     commands: Sequence[tuple[str, str]],
     sections: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+    example_lines: Sequence[str] = (),
 ) -> str:
     """A group's page from its parts: usage line, description, (name, help) rows of its
-    commands, then each section of option rows."""
+    commands, each section of option rows, then its examples."""
     lines = [usage, ""]
     lines += _description(description)
     if commands:
         lines += _section("Commands", commands)
     for title, rows in sections:
         lines += _section(title, rows)
+    lines += example_lines
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -98,7 +98,7 @@ def _run(args: list[str]) -> None:
         if args == ["--version"]:
             sys.stdout.write(f"{PROG_NAME} {__version__}\n")
             return
-        if args in (["--help"], ["-h"], []):
+        if args in (["--help"], ["-h"], [], ["help"]):
             from smsp_cli.cli import roothelp
 
             roothelp.show(asked=bool(args))

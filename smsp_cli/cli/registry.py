@@ -93,6 +93,11 @@ COMMANDS: tuple[CommandEntry, ...] = (
         "smsp_cli.commands.audit:app",
         "The audit trail: who looked up which patient, when, with which message.",
     ),
+    CommandEntry(
+        "help",
+        "smsp_cli.commands.help:help_command",
+        "Show the help of smsp or of a command: smsp help get is smsp get --help.",
+    ),
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from smsp_cli.cli import helptext
+from smsp_cli.cli import examples, helptext
 from smsp_cli.cli import registry as cli
 from smsp_cli.domain.errors import ExitCode
 
@@ -36,6 +36,7 @@ def page() -> str:
         cli.ROOT_HELP,
         commands,
         [("Options", ROOT_OPTIONS)],
+        examples.lines(cli.PROG_NAME),
     )
 
 

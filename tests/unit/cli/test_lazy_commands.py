@@ -35,7 +35,7 @@ def _run(code: str, args: tuple[str, ...], columns: str) -> subprocess.Completed
     )
 
 
-@pytest.mark.parametrize("args", [("--help",), ("-h",)])
+@pytest.mark.parametrize("args", [("--help",), ("-h",), ("help",)])
 @pytest.mark.parametrize("columns", ["40", "80", "132"])
 def test_root_help_is_byte_for_byte_what_the_typer_group_writes(
     args: tuple[str, ...], columns: str

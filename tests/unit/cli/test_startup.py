@@ -90,7 +90,7 @@ def test_importing_the_cli_loads_neither_typer_nor_anything_heavy() -> None:
     assert json.loads(done.stdout) == []
 
 
-@pytest.mark.parametrize("args", [("--version",), ("--help",), ("-h",), ()])
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("-h",), ("help",), ()])
 def test_version_and_root_help_load_no_typer_and_no_command(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
@@ -99,8 +99,11 @@ def test_version_and_root_help_load_no_typer_and_no_command(
     assert present(modules, (*HEAVY, "typer", "rich", "smsp_cli.commands")) == []
 
 
-def test_lookup_help_loads_the_lookups_and_nothing_heavy(tmp_path: Path) -> None:
-    code, modules = loaded_after(tmp_path, "get", "-h")
+@pytest.mark.parametrize("args", [("get", "-h"), ("help", "get")])
+def test_lookup_help_loads_the_lookups_and_nothing_heavy(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    code, modules = loaded_after(tmp_path, *args)
     assert code == 0
     assert "smsp_cli.commands.lookups" in modules
     assert present(modules, (*HEAVY, "rich", "tomllib")) == []
