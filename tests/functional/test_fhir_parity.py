@@ -76,6 +76,11 @@ def normalised(result: dict[str, Any], *, fhir: bool, sensitive: bool) -> dict[s
         if sensitive:
             # A restricted record: PDS FHIR withholds the GP as well as address and telecom.
             patient["gp_practice"] = None
+        if not fhir:
+            for address in patient["addresses"]:
+                # SMSP sends five lines, the unused ones empty; FHIR only the lines held.
+                while address["lines"] and address["lines"][-1] == "":
+                    address["lines"].pop()
         for telecom in patient["telecoms"]:
             # Values without the tel:/mailto: scheme; FHIR's use words for HL7's use codes.
             telecom["value"] = telecom["value"].split(":", 1)[-1]

@@ -148,8 +148,8 @@ def test_address_lines_keep_the_providers_positions(
     run = smsp("get", carried, "--dob", DOB, "--json", "--endpoint", tkw.url)
     assert run.exit_code == 0, run.stderr
     patient = run.json()["patient"]
-    # Sent: LA SELVA, PORTSMOUTH ROAD, (blank), ESHER, (blank): ESHER stays the fourth line.
-    assert patient["addresses"][0]["lines"] == ["LA SELVA", "PORTSMOUTH ROAD", "", "ESHER"]
+    # Sent: LA SELVA, PORTSMOUTH ROAD, (blank), ESHER, (blank): each kept at its position.
+    assert patient["addresses"][0]["lines"] == ["LA SELVA", "PORTSMOUTH ROAD", "", "ESHER", ""]
     assert patient["gp_practice"]["address"]["lines"] == [
         "ELM ROAD", "CLAYGATE", "", "ESHER", "SURREY"]
     table = smsp("get", carried, "--dob", DOB, "--endpoint", tkw.url)

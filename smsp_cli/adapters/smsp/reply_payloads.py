@@ -164,11 +164,11 @@ def _iso_date(value: str | None) -> str | None:
 
 
 def _address(addr: etree._Element) -> results.Address:
-    """AD.NHS.AddressType2: postalCode plus five streetAddressLine, each at its position.
+    """AD.NHS.AddressType2: postalCode plus up to five streetAddressLine, each at its position.
 
-    A line sent empty before a line with text is ``""`` (which line is the post town and which
-    the county depends on it); lines not sent are not padded, and blanks after the last line
-    with text are left out.
+    Every line sent is kept where it was sent, a line sent empty as ``""`` (which line is the
+    post town and which the county depends on it), trailing empty lines included; lines not
+    sent are not padded.
     """
     use = attribute(addr, "use")
     lines: list[str] = []
@@ -180,10 +180,6 @@ def _address(addr: etree._Element) -> results.Address:
             lines.append(text(part) or "")
         elif postcode is None:
             postcode = text(part)
-    while lines and not lines[-1]:
-        # Blanks after the last line hold no position (the schema pads to five): left out,
-        # so an address reads the same through every API.
-        lines.pop()
     return results.Address(
         use=None if use is None else results.ADDRESS_USES.get(use, use),
         lines=tuple(lines),

@@ -296,7 +296,7 @@ def test_opentest_first_row_is_read_field_by_field(opentest: tuple[SandboxPatien
         family_name="AINDOW",
         gender="female",
         birth_date="1943-05-19",
-        addresses=(Address("home", ("41 THE KINGSWAY", "EPSOM", "SURREY"), "KT17 1NA"),),
+        addresses=(Address("home", ("", "41 THE KINGSWAY", "", "EPSOM", "SURREY"), "KT17 1NA"),),
         gp_practice=GpPractice("H81109", None, None, None),
     )
 
@@ -433,7 +433,7 @@ def test_csv_with_bom_and_trailing_blank_lines_loads(tmp_path: Path) -> None:
     path = write_csv(tmp_path, GOOD_ROW, "", ",,,,,,,,,,,,,,,,,,,", "", prefix="\ufeff")
     (record,) = load_csv(path)
     assert record.patient.family_name == "FAIRWEATHER"
-    assert record.patient.addresses == (Address("home", ("1 LANE", "TOWN"), "BO1 4QX"),)
+    assert record.patient.addresses == (Address("home", ("", "1 LANE", "", "TOWN"), "BO1 4QX"),)
 
 
 def test_csv_accepts_an_iso_birth_date(tmp_path: Path) -> None:

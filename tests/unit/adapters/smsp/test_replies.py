@@ -47,7 +47,7 @@ JOHN_SMITH = results.Patient(
     addresses=(
         results.Address(
             use="home",
-            lines=("41 Manor Grove", "Little Manorton", "Leeds"),
+            lines=("41 Manor Grove", "Little Manorton", "Leeds", "", ""),
             postcode="LS17 7TR",
         ),
     ),
@@ -56,7 +56,9 @@ JOHN_SMITH = results.Patient(
         code="YT4",
         name="Grove GP Surgery",
         address=results.Address(
-            use=None, lines=("2 High Street", "Little Manorton", "Leeds"), postcode="LS17 8TY"
+            use=None,
+            lines=("2 High Street", "Little Manorton", "Leeds", "", ""),
+            postcode="LS17 8TY",
         ),
         telephone=None,
     ),
@@ -500,10 +502,19 @@ def test_five_street_address_lines_keep_their_positions_blanks_as_empty_strings(
     )
 
 
-def test_lines_not_sent_are_not_padded_and_trailing_blanks_hold_no_position() -> None:
+def test_a_line_sent_empty_in_the_middle_or_at_the_end_keeps_its_position() -> None:
+    patient = parse_patient(
+        nhs_id() + '<addr use="H"><postalCode>KT10 9JQ</postalCode>'
+        "<streetAddressLine>LA SELVA</streetAddressLine><streetAddressLine/>"
+        "<streetAddressLine>ESHER</streetAddressLine><streetAddressLine/></addr>"
+    )
+    assert patient.addresses[0].lines == ("LA SELVA", "", "ESHER", "")
+
+
+def test_lines_not_sent_are_not_padded() -> None:
     patient = parse_patient(
         nhs_id() + '<addr use="H"><streetAddressLine/><streetAddressLine>1 Park Row'
-        "</streetAddressLine><streetAddressLine/></addr>"
+        "</streetAddressLine></addr>"
     )
     assert patient.addresses[0].lines == ("", "1 Park Row")
 
@@ -524,7 +535,7 @@ def test_address_uses_are_mapped_and_others_kept_raw() -> None:
         "BAD",
         None,
     ]
-    assert all(address.lines == ("1 A Street",) for address in patient.addresses)
+    assert all(address.lines == ("1 A Street", "", "", "", "") for address in patient.addresses)
 
 
 def test_blank_elements_give_empty_strings() -> None:
@@ -538,7 +549,7 @@ def test_blank_elements_give_empty_strings() -> None:
         + "</locationOrganization></gPPractice></patientPerson>"
     )
     assert (patient.title, patient.given_names, patient.family_name) == ("", ("",), "")
-    assert patient.addresses == (results.Address(use=None, lines=(), postcode=""),)
+    assert patient.addresses == (results.Address(use=None, lines=("",) * 5, postcode=""),)
     assert patient.gp_practice == results.GpPractice(code="", name="", address=None, telephone=None)
 
 
@@ -645,7 +656,9 @@ def test_gp_practice_code_is_read_whatever_the_root() -> None:
     assert patient.gp_practice == results.GpPractice(
         code="H81109",
         name="The Surgery",
-        address=results.Address(use=None, lines=("2 High Street",), postcode="LS17 8TY"),
+        address=results.Address(
+            use=None, lines=("2 High Street", "", "", "", ""), postcode="LS17 8TY"
+        ),
         telephone="tel:01132222222",
     )
 
