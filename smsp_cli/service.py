@@ -17,7 +17,7 @@ from smsp_cli import adapters
 from smsp_cli.domain import warning_codes
 from smsp_cli.domain.errors import SmspError
 from smsp_cli.domain.models import format_nhs_number
-from smsp_cli.domain.operations import TRACE, VERIFY, Operation
+from smsp_cli.domain.operations import VERIFY, Operation
 from smsp_cli.settings import connection as settings_module
 from smsp_cli.untrusted.sanitize import hide_values
 
@@ -26,16 +26,14 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from smsp_cli.adapters import Adapter, Request
+    from smsp_cli.adapters import Adapter, Reading, Request
     from smsp_cli.adapters.fhir.requests import FhirRequest
     from smsp_cli.adapters.smsp.envelope import BuiltRequest
     from smsp_cli.audit import CallAudit
     from smsp_cli.domain.correlation import Correlation
     from smsp_cli.domain.models import Query
     from smsp_cli.domain.results import Outcome, Reply
-    from smsp_cli.settings.clientcert import PassphraseGetter
     from smsp_cli.settings.connection import ConnectionSettings, Sourced
-    from smsp_cli.settings.credentials import Secret
     from smsp_cli.transport.http import Session
     from smsp_cli.transport.retry import AttemptEvent, RetryPolicy
     from smsp_cli.transport.trace import Trace
@@ -136,24 +134,13 @@ def dry_run(query: Query, flags: Flags) -> tuple[BuiltRequest, str]:
 
 def dry_run_fhir(query: Query, flags: Flags) -> list[FhirRequest]:
     """The PDS FHIR requests a lookup would send: no key read, no token asked for."""
-    from smsp_cli.adapters.fhir import requests as fhir_requests
-    from smsp_cli.domain.operations import DETAILS, GET
-    from smsp_cli.domain.operations import VERIFY as VERIFY_OP
+    from smsp_cli.adapters.fhir.adapter import planned
 
     with layered(flags) as (values, _):
         endpoint = values.get("endpoint")
-        base = endpoint.value.rstrip("/") if endpoint else "https://<endpoint not set>"
+        base = endpoint.value if endpoint else "https://<endpoint not set>"
         ods = values.get("ods_code")
-        ods_code = ods.value if ods else None
-    operation = query.operation
-    if operation in (VERIFY_OP, GET) or (operation is DETAILS and query.nhs_number):
-        assert query.nhs_number is not None
-        return [fhir_requests.read(base, query.nhs_number, ods_code=ods_code)]
-    found = [fhir_requests.search(base, query, ods_code=ods_code)]
-    if operation is not TRACE:
-        # Then a read of the one match, whose number the search gives.
-        found.append(fhir_requests.read(base, "{id of the match}", ods_code=ods_code))
-    return found
+        return planned(query, base, ods.value if ods else None)
 
 
 def prepare(
@@ -163,51 +150,23 @@ def prepare(
     now: dt.datetime | None = None,
     username: str | None = None,
 ) -> Request:
-    """Build the request this query would send with these settings (stamped ``now``).
+    """Build the request this query would send with these settings (stamped ``now``), and
+    load what signing in needs, so a batch finds a bad key before its first row.
 
-    ``username`` is the client certificate's CN when the caller has already loaded it.
+    ``username`` is the sender when the caller has already named it.
     """
-    if settings.fhir is not None:
-        from smsp_cli.adapters.fhir import requests as fhir_requests
+    from smsp_cli.audit.events import rejections_recorded
 
-        # A PDS FHIR read stands for what every row sends; the signing key is checked too.
-        service_fhir_key(settings)
-        return fhir_requests.read(settings.endpoint, query.nhs_number or "9991000003")
-    # ITK-WS WS-SEC-02: the sender is the client certificate's Subject CN unless set.
-    sender = username or settings.username or _certificate_cn(settings)
     adapter: Adapter[Request] = adapters.for_settings(settings)
+    with rejections_recorded():  # a wrong passphrase is a failed login (spec §7.2)
+        sender = username or adapter.sender(settings, None)
+        adapter.load_credentials(settings)
     return adapter.build(query, settings, username=sender, now=now)
 
 
-def service_fhir_key(settings: ConnectionSettings) -> None:
-    """Load the PDS FHIR signing key now (its passphrase asked once), or raise ConfigError."""
-    from smsp_cli import service_fhir
-
-    service_fhir.signing_key(settings)
-
-
-def _certificate_cn(settings: ConnectionSettings) -> str:
-    from smsp_cli.audit.events import rejections_recorded
-    from smsp_cli.settings import clientcert
-
-    # A PEM certificate is read without its key; a PKCS#12 file may need its passphrase.
-    with rejections_recorded():
-        return clientcert.common_name(settings.cert, settings.key, _passphrase_source(settings))
-
-
-def _passphrase_source(settings: ConnectionSettings) -> PassphraseGetter:
-    """The settings' passphrase source, set up only if a file turns out to be encrypted."""
-    found: list[PassphraseGetter] = []
-
-    def passphrase(what: str) -> Secret:
-        if not found:
-            # The keyring and prompt machinery load only for an encrypted key or PKCS#12.
-            from smsp_cli.settings.credentials import PassphraseSource
-
-            found.append(PassphraseSource.for_settings(settings))
-        return found[0](what)
-
-    return passphrase
+def load_credentials(settings: ConnectionSettings) -> None:
+    """Load what signing in needs now (a passphrase asked once), or raise ConfigError."""
+    adapters.for_settings(settings).load_credentials(settings)
 
 
 def open_session(
@@ -221,27 +180,30 @@ def open_session(
     The client certificate and key are loaded here, once, so a passphrase is asked for (or
     read) at most once however many requests the session sends.
     """
-    if settings.api == "fhir":
-        from smsp_cli import service_fhir
-
-        return service_fhir.open_session(settings, transport=transport,
-                                         max_connections=max_connections)
     from smsp_cli.audit.events import rejections_recorded
-    from smsp_cli.settings import clientcert
-    from smsp_cli.transport import http as http
 
     with rejections_recorded():  # a wrong passphrase is a failed login (spec §7.2)
-        client = clientcert.for_tls(settings.cert, settings.key, _passphrase_source(settings))
-    context = http.ssl_context(
-        settings.ca_bundle,
-        settings.cert,
-        settings.key,
-        client=client,
-        min_tls_version=settings.min_tls_version,
-    )
-    return http.Session(
-        context, transport=transport, client=client, max_connections=max_connections
-    )
+        return adapters.for_settings(settings).open_session(
+            settings, transport=transport, max_connections=max_connections)
+
+
+def sign_in(settings: ConnectionSettings, *, audit: CallAudit | None = None) -> float:
+    """Sign in once now (no cached token used, no retry); when the new token expires.
+
+    For doctor's token layer; the attempt is on the audit trail as a ``token`` record.
+    """
+    from smsp_cli.adapters.fhir.tokens import Tokens
+    from smsp_cli.audit import CallAudit
+
+    recording = audit or CallAudit()
+    try:
+        with open_session(settings, max_connections=1) as session:
+            tokens = Tokens(settings, session,
+                            on_token=lambda fields: recording.token(settings, fields))
+            return tokens.fresh().expires_at
+    finally:
+        if audit is None:
+            recording.close()
 
 
 def call(
@@ -269,104 +231,140 @@ def call(
 
     if session is not None and transport is not None:
         raise ValueError("give a session or a transport, not both")
-    if settings.api == "fhir":
-        from smsp_cli import service_fhir
-
-        return service_fhir.call(query, settings, transport=transport, trace=trace,
-                                 policy=policy, on_attempt=on_attempt, session=session,
-                                 audit=audit, batch_row=batch_row)
     recording = audit or CallAudit()  # without one: the trail the settings configure
     try:
         if session is None:
             with open_session(settings, transport=transport, max_connections=1) as own:
-                return _call(query, settings, own, trace, policy, on_attempt, recording,
-                             batch_row)
-        return _call(query, settings, session, trace, policy, on_attempt, recording, batch_row)
+                return _Call(query, settings, own, trace, policy, on_attempt, recording,
+                             batch_row).run()
+        return _Call(query, settings, session, trace, policy, on_attempt, recording,
+                     batch_row).run()
     finally:
         if audit is None:
             recording.close()
 
 
 def sender_name(settings: ConnectionSettings, session: Session) -> str:
-    """wsse:Username: the setting, else the session's client certificate CN (ITK-WS WS-SEC-02)."""
-    if settings.fhir is not None:
-        return settings.fhir.api_key  # PDS FHIR: the application, by its API key
-    if settings.username:
-        return settings.username
-    client = session.client
-    return client.common_name if client is not None else _certificate_cn(settings)
+    """Who the calls go on behalf of: SMSP's wsse:Username (the setting, else the client
+    certificate's CN, ITK-WS WS-SEC-02); PDS FHIR's application, by its API key."""
+    from smsp_cli.audit.events import rejections_recorded
+
+    with rejections_recorded():
+        return adapters.for_settings(settings).sender(settings, session)
 
 
-def _call(
-    query: Query,
-    settings: ConnectionSettings,
-    session: Session,
-    trace: Trace | None,
-    policy: RetryPolicy | None,
-    on_attempt: Callable[[AttemptEvent], None] | None,
-    audit: CallAudit,
-    batch_row: int | None,
-) -> Outcome:
-    from smsp_cli.domain.correlation import correlate
-    from smsp_cli.transport import retry
+class _Call:
+    """One call: its exchanges (a PDS FHIR search may ask for a read), each with its retries."""
 
-    adapter: Adapter[Any] = adapters.for_settings(settings)
-    username = sender_name(settings, session)
-    recorder = audit.begin(query, settings, username=username, batch_row=batch_row)
-    policy = policy or retry.RetryPolicy(
-        attempts=settings.max_attempts, backoff=settings.retry_backoff
-    )
-    attempt = 0
-    sent: list[str] = []  # every attempt's MessageID, for the failure that ends the call
-    while True:
-        attempt += 1
-        # Spec §5.9: each attempt is a new message, with a fresh MessageID, trackingid and
-        # timestamp; nothing of a failed attempt is reused.
-        request = adapter.build(query, settings, username=username)
-        recorder.sent(request, attempt)  # spec §7.2: on record before it leaves, or not sent
-        sent.append(request.message_id)
-        status: int | None = None
-        try:
-            answer = adapter.send(session, request, settings, trace=trace)
-            status = answer.status_code
-            reply = adapter.read(query, answer)
-            # Before anything of the reply is used: does it answer this request?
-            correlation = correlate(query, reply, request.message_id)
-        except SmspError as error:
-            recorder.failed(request, error, status)
-            wait = policy.delay(attempt) if policy.should_retry(error, attempt, status) else None
-            if on_attempt is not None:
-                on_attempt(_event(attempt, policy, request, error.one_line(), wait))
-            if wait is None:
-                if attempt > 1:
-                    error.message = f"{error.message} (after {attempt} attempts)"
-                    error.args = (error.message,)
-                error.message_ids = tuple(sent)
-                raise
-            policy.sleep(wait)
-            continue
-        except BaseException:
-            recorder.interrupted(request)
-            raise
-        recorder.received(request, reply, status)
-        if on_attempt is not None:
-            on_attempt(_event(attempt, policy, request, None, None))
-        environment = answered_environment(settings, answer.server_certificate)
-        outcome = judge(
-            query.operation, reply, request.message_id, environment=environment, query=query,
-            correlation=correlation,
+    def __init__(
+        self, query: Query, settings: ConnectionSettings, session: Session,
+        trace: Trace | None, policy: RetryPolicy | None,
+        on_attempt: Callable[[AttemptEvent], None] | None, audit: CallAudit,
+        batch_row: int | None,
+    ) -> None:
+        from smsp_cli.transport import retry
+
+        self.query = query
+        self.settings = settings
+        self.session = session
+        self.trace = trace
+        self.on_attempt = on_attempt
+        self.audit = audit
+        self.adapter: Adapter[Any] = adapters.for_settings(settings)
+        self.username = sender_name(settings, session)
+        self.recorder = audit.begin(query, settings, username=self.username,
+                                    batch_row=batch_row)
+        self.policy = policy or retry.RetryPolicy(
+            attempts=settings.max_attempts, backoff=settings.retry_backoff
         )
-        return replace(outcome, message_ids=tuple(sent))
+
+    def run(self) -> Outcome:
+        request = self.adapter.build(self.query, self.settings, username=self.username)
+        reading, correlation = self._exchange(request, None)
+        while reading.follow_up is not None:
+            # A second exchange the answer asks for (PDS FHIR: the read of a search's match).
+            reading, correlation = self._exchange(reading.follow_up, reading)
+        environment = answered_environment(self.settings, reading.server_certificate)
+        outcome = judge(
+            self.query.operation, reading.reply, reading.message_id, environment=environment,
+            query=self.query, correlation=correlation,
+        )
+        texts = tuple(text for _, text in reading.warnings)
+        return replace(
+            outcome,
+            warnings=(*outcome.warnings, *texts),
+            stderr_warnings=(*outcome.stderr_warnings, *texts),
+            warning_codes=(*outcome.warning_codes, *(code for code, _ in reading.warnings)),
+            api=self.adapter.api,
+            fhir=reading.fhir,
+            message_ids=reading.message_ids,
+        )
+
+    def _exchange(self, request: Request, before: Reading | None
+                  ) -> tuple[Reading, Correlation]:
+        """One request with its retries, read and checked against the question."""
+        from smsp_cli.domain.correlation import correlate
+
+        authorisation = self.adapter.authorise(
+            self.settings, self.session, policy=self.policy,
+            on_token=lambda fields: self.audit.token(self.settings, fields),
+        )
+        attempt = 0
+        sent: list[str] = []  # every attempt's id, for the failure that ends the call
+        while True:
+            attempt += 1
+            if attempt > 1:
+                request = self.adapter.again(request, self.query, self.settings,
+                                             username=self.username)
+            self.recorder.sent(request, attempt)  # spec §7.2: on record before it leaves
+            sent.append(request.message_id)
+            status: int | None = None
+            try:
+                answer = self.adapter.send(self.session, request, self.settings,
+                                           trace=self.trace, authorisation=authorisation)
+                status = answer.status_code
+                reading = self.adapter.read(self.query, request, answer, before=before)
+                # Before anything of the reply is used: does it answer this request?
+                correlation = correlate(self.query, reading.reply, reading.message_id)
+            except SmspError as error:
+                self.recorder.failed(request, error, status)
+                if authorisation.renew(error):
+                    self._observe(attempt, request, error.one_line(), 0.0, None)
+                    continue
+                wait = self.adapter.retry_wait(error, attempt, status, self.policy)
+                self._observe(attempt, request, error.one_line(), wait, status)
+                if wait is None:
+                    if attempt > 1:
+                        error.message = f"{error.message} (after {attempt} attempts)"
+                        error.args = (error.message,)
+                    error.message_ids = tuple(dict.fromkeys(sent))
+                    raise
+                self.policy.sleep(wait)
+                continue
+            except BaseException:
+                self.recorder.interrupted(request)
+                raise
+            self.recorder.received(request, reading.recorded or reading.reply, status,
+                                   reading.recorded_fields)
+            self._observe(attempt, request, None, None, None)
+            if not reading.message_ids:
+                reading = replace(reading, message_ids=tuple(dict.fromkeys(sent)))
+            return reading, correlation
+
+    def _observe(self, attempt: int, request: Request, failure: str | None,
+                 wait: float | None, status: int | None) -> None:
+        if self.on_attempt is not None:
+            self.on_attempt(_event(attempt, self.policy, request, failure, wait, status))
 
 
 def _event(
     attempt: int, policy: RetryPolicy, request: Request, failure: str | None,
-    wait: float | None,
+    wait: float | None, status: int | None,
 ) -> AttemptEvent:
     from smsp_cli.transport.retry import AttemptEvent
 
     return AttemptEvent(
-        attempt, policy.attempts, request.message_id, request.tracking_id, failure, wait
+        attempt, policy.attempts, request.message_id, request.tracking_id, failure, wait, status
     )
 
 

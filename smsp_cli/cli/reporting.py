@@ -69,17 +69,19 @@ def reported_errors(*, json_output: bool = False) -> Iterator[None]:
         raise typer.Exit(int(ExitCode.PROVIDER_FAILED)) from None
 
 
-def report(error: SmspError, *, json_output: bool = False, help_command: str | None = None) -> None:
+def report(error: SmspError, *, json_output: bool = False, help_command: str | None = None,
+           api: str | None = None) -> None:
     """Show one error: its line on stderr and, for scripts, its error object on stdout.
 
     ``help_command`` (``smsp get``) adds the line that says where help is, after a usage error.
+    ``api`` is the one the command line names, for an error found before settings load.
     """
     from smsp_cli.output.jsonshape import error_json
 
     if isinstance(error, Unreachable) and "smsp doctor" not in (error.hint or ""):
         # TLS, certificate and connection failures: doctor finds which layer and why.
         error.hint = f"{error.hint}; run 'smsp doctor'" if error.hint else "run 'smsp doctor'"
-    shape = error_json(error)
+    shape = error_json(error, getattr(error, "api", None) or api or _asked_api())
     if error.result is not None:
         shape = {**error.result, **shape}
     if json_output:
@@ -96,6 +98,25 @@ def _command_path() -> str | None:
 
     ctx = get_current_context(silent=True)
     return ctx.command_path if ctx is not None else None
+
+
+API_NAMES = ("smsp", "fhir")
+
+
+def api_named(value: object) -> str | None:
+    """``smsp`` or ``fhir`` when ``value`` (a flag's or a variable's) names one, else None."""
+    name = str(value).strip().lower() if value else ""
+    return name if name in API_NAMES else None
+
+
+def _asked_api() -> str | None:
+    """The API --api or SMSP_API names, for an error before the settings (and the profile's
+    api) are read: a usage error says ``fhir`` when the command line asked for PDS FHIR."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    flag = ctx.params.get("api") if ctx is not None else None
+    return api_named(flag) or api_named(os.environ.get("SMSP_API"))
 
 
 def _line(text: str) -> None:

@@ -130,6 +130,7 @@ def report_usage_error(error: click_errors.ClickException, argv: Sequence[str]) 
         UsageError(_sentence(error.format_message())),
         json_output=wants_json(argv),
         help_command=command_path,
+        api=api_in_argv(argv),
     )
     return int(ExitCode.USAGE)
 
@@ -147,6 +148,23 @@ def wants_json(argv: Sequence[str]) -> bool:
             return True
         previous = word
     return False
+
+
+def api_in_argv(argv: Sequence[str]) -> str | None:
+    """The API ``--api NAME`` (or ``--api=NAME``) names, when the command line could not be
+    parsed into its flags; else SMSP_API's (see :func:`smsp_cli.cli.reporting.api_named`)."""
+    from smsp_cli.cli.reporting import api_named
+
+    previous = ""
+    for word in argv:
+        if word == "--":
+            break
+        if previous == "--api":
+            return api_named(word) or None
+        if word.startswith("--api="):
+            return api_named(word.partition("=")[2]) or None
+        previous = word
+    return None
 
 
 def _sentence(message: str) -> str:

@@ -129,11 +129,11 @@ class FhirClimb:
                      sources=where)
 
     def signing_key(self) -> Check:
-        from smsp_cli import service_fhir
+        from smsp_cli.adapters.fhir.tokens import signing_key
 
         path = self.fhir.signing_key
         try:
-            key = service_fhir.signing_key(self.settings)
+            key = signing_key(self.settings)
         except SmspError as error:
             return fail(Layer.CERTIFICATE, error.message, "the JWT cannot be signed without it",
                         error.hint or "set --signing-key (SMSP_SIGNING_KEY) to the RSA key, PEM")
@@ -158,12 +158,12 @@ class FhirClimb:
         return check
 
     def tls(self) -> Check:
-        from smsp_cli import service_fhir
+        from smsp_cli import service
 
         assert self.target is not None
         assert self.connected is not None
         try:
-            session = service_fhir.open_session(self.settings)
+            session = service.open_session(self.settings)
         except SmspError as error:
             return fail(Layer.TLS, error.message, "the trust settings cannot be loaded",
                         error.hint)
@@ -196,25 +196,20 @@ class FhirClimb:
         return Check(Layer.TLS, Status.PASS, f"{version}, server certificate trusted", facts)
 
     def token(self) -> Check:
-        from smsp_cli import service_fhir
-        from smsp_cli.audit import CallAudit
+        from smsp_cli import service
 
-        audit = CallAudit()
         try:
-            with service_fhir.open_session(self.settings, max_connections=1) as session:
-                token = service_fhir.Tokens(self.settings, session, audit).fresh()
+            expires_at = service.sign_in(self.settings)
         except SmspError as error:
             facts = (("token URL", self.fhir.token_url),)
             return fail(Layer.TOKEN, error.message, _token_cause(error), error.hint or
                         "check token_url, api_key, signing_key and signing_key_id", facts)
-        finally:
-            audit.close()
-        left = max(0, int(token.expires_at - time.time()))
+        left = max(0, int(expires_at - time.time()))
         return Check(Layer.TOKEN, Status.PASS, f"signed in: a token for {left} s",
                      (("token URL", self.fhir.token_url), ("token", "[redacted]")))
 
     def read(self) -> Check:
-        from smsp_cli import service_fhir
+        from smsp_cli import service
         from smsp_cli.transport import retry
         from smsp_cli.transport.trace import Trace
 
@@ -222,7 +217,7 @@ class FhirClimb:
         number = self.query.nhs_number or ""
         facts: tuple[tuple[str, str], ...] = (("test patient", number),)
         try:
-            outcome = service_fhir.call(self.query, self.settings, trace=self.trace,
+            outcome = service.call(self.query, self.settings, trace=self.trace,
                                         policy=retry.RetryPolicy(attempts=1))
         except SmspError as error:
             self.received_at = self.clock()

@@ -291,5 +291,5 @@ def test_a_lookup_with_a_cached_token_loads_no_jwt_or_crypto_code(
     assert smsp("get", *FOUND[:1], "--dob", FOUND[1], "--json").exit_code == 0  # signs in
     code, modules = loaded_after(tmp_path, "get", *FOUND[:1], "--dob", FOUND[1], "--json")
     assert code == 0
-    assert "smsp_cli.service_fhir" in modules
+    assert "smsp_cli.adapters.fhir.adapter" in modules
     assert present(modules, ("jwt", "cryptography", "truststore", "lxml")) == []

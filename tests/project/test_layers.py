@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("commands",),  # thin: parse, call, render
     ("cli",),  # the face: entry, registry, Typer group, help, options, the error boundary
     ("batch", "diagnose"),  # many calls, and doctor's climb
-    ("orchestrator",),  # service.py (and service_fhir.py): one call end to end
+    ("orchestrator",),  # service.py: one call end to end, whichever adapter answers
     ("sandbox",),  # the embedded provider
     ("audit",),  # the trail
     ("output",),  # renderers: tables, JSON, traces, banner
@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("domain", "untrusted", "system", "root"),  # the domain's words, the gate, files/streams
 )
 # Top-level modules that belong to a unit of another name.
-UNIT_OF = {"service": "orchestrator", "service_fhir": "orchestrator", "__init__": "root"}
+UNIT_OF = {"service": "orchestrator", "__init__": "root"}
 LAYER_OF = {unit: depth for depth, units in enumerate(LAYERS) for unit in units}
 
 

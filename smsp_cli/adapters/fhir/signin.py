@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,9 +112,14 @@ def token_form(assertion: str) -> bytes:
 
 
 def read_token_reply(
-    status: int, body: bytes, token_url: str, now: float | None = None
+    status: int, body: bytes, token_url: str, now: float | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> AccessToken:
-    """The access token from the reply, or the refusal explained (exit 6), or ProviderFailed."""
+    """The access token from the reply, or the refusal explained (exit 6), or ProviderFailed.
+
+    408, 429 and 5xx are a busy or failing service: ProviderFailed with the status (and the
+    Retry-After given), which the sign-in retries as a call's retries.
+    """
     document = _json(body)
     if status == 200:
         token = document.get("access_token") if document is not None else None
@@ -131,9 +137,13 @@ def read_token_reply(
     if document is not None:
         description = str(document.get("error_description") or document.get("message") or "")
         error = str(document.get("error") or "")
-    if status >= 500:
-        raise ProviderFailed(f"the token service at {token_url} failed: HTTP {status}",
-                             http_status=status)
+    if status >= 500 or status in (408, 429):
+        from smsp_cli.adapters.fhir.replies import retry_after
+
+        failed = ProviderFailed(f"the token service at {token_url} failed: HTTP {status}",
+                                http_status=status)
+        failed.retry_after = retry_after(headers or {})  # type: ignore[attr-defined]
+        raise failed
     if status not in (400, 401, 403):
         raise ProviderFailed(
             f"the token URL {token_url} answered HTTP {status}, not a token",

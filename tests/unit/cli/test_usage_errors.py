@@ -181,3 +181,25 @@ def test_a_repeated_single_value_option_is_a_usage_error_naming_it(
     assert run.stderr.splitlines()[0] == (
         f"smsp: error: {named} may be given only once (each takes one value)"
     )
+
+
+@pytest.mark.parametrize("how", ["flag", "flag=", "variable"])
+def test_a_usage_error_before_settings_load_names_the_api_asked_for(
+    how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flags = {"flag": ("--api", "fhir"), "flag=": ("--api=FHIR",), "variable": ()}[how]
+    if how == "variable":
+        monkeypatch.setenv("SMSP_API", "fhir")
+    # A bad NHS number (found by smsp) and an unknown flag (found while parsing).
+    for words in (("get", "9991000004", "--dob", "1984-03-14"),
+                  ("get", "9991000003", "--dob", "1984-03-14", "--bogus")):
+        run = smsp(*words, *flags, "--json")
+        assert run.exit_code == 2
+        assert json.loads(run.stdout)["api"] == "fhir"
+
+
+def test_a_usage_error_without_an_api_named_says_smsp(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SMSP_API", raising=False)
+    run = smsp("get", "9991000004", "--dob", "1984-03-14", "--json")
+    assert run.exit_code == 2
+    assert json.loads(run.stdout)["api"] == "smsp"

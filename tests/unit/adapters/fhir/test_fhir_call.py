@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from smsp_cli import service_fhir
+from smsp_cli import service
 from smsp_cli.adapters.fhir import tokencache
 from smsp_cli.audit import CallAudit
 from smsp_cli.domain.errors import ConfigError, ExitCode, ProviderFailed, SmspError
@@ -88,9 +88,9 @@ def call(settings: ConnectionSettings, provider: Provider, operation: Any = GET,
          **fields: str) -> Any:
     query = build_query(operation, **(fields or {"nhs_number": "9991000003",
                                                  "dob": "1984-03-14"}))
-    return service_fhir.call(query, settings, transport=httpx.MockTransport(provider),
-                             policy=RetryPolicy(attempts=3, backoff=0, sleep=lambda _: None),
-                             audit=CallAudit(_NullTrail()))
+    return service.call(query, settings, transport=httpx.MockTransport(provider),
+                        policy=RetryPolicy(attempts=3, backoff=0, sleep=lambda _: None),
+                        audit=CallAudit(_NullTrail()))
 
 
 class _NullTrail:
@@ -152,9 +152,9 @@ def test_a_retry_keeps_the_x_request_id_and_honours_retry_after(
 
     provider = Provider(patient)
     query = build_query(GET, nhs_number="9991000003", dob="1984-03-14")
-    outcome = service_fhir.call(query, settings, transport=httpx.MockTransport(provider),
-                                policy=RetryPolicy(attempts=3, backoff=0, sleep=waits.append),
-                                audit=CallAudit(_NullTrail()))
+    outcome = service.call(query, settings, transport=httpx.MockTransport(provider),
+                           policy=RetryPolicy(attempts=3, backoff=0, sleep=waits.append),
+                           audit=CallAudit(_NullTrail()))
     ids = {request.headers["X-Request-ID"] for request in provider.seen[1:]}
     assert ids == {outcome.message_id}
     assert waits == [60.0, 2.0]  # Retry-After capped at 60 s
@@ -182,6 +182,52 @@ def test_a_401_drops_the_token_signs_in_again_and_sends_once_more(
     reads = [r for r in provider.seen if str(r.url) != TOKEN_URL]
     assert [r.headers["Authorization"] for r in reads] == ["Bearer tok1", "Bearer tok2"]
     assert reads[0].headers["X-Request-ID"] == reads[1].headers["X-Request-ID"]
+
+
+def test_the_token_post_is_retried_like_a_call_and_each_attempt_audited(
+    settings: ConnectionSettings
+) -> None:
+    answers = iter([503, 429, 200])
+    waits: list[float] = []
+    trail = _NullTrail()
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        if str(request.url) != TOKEN_URL:
+            return fhir(200, record(), request)
+        status = next(answers)
+        if status != 200:
+            return httpx.Response(status, json={"message": "busy"},
+                                  headers={"Retry-After": "3"} if status == 429 else {})
+        return httpx.Response(200, json={"access_token": "tok", "expires_in": "599"})
+
+    query = build_query(GET, nhs_number="9991000003", dob="1984-03-14")
+    outcome = service.call(query, settings, transport=httpx.MockTransport(provider),
+                           policy=RetryPolicy(attempts=3, backoff=1, sleep=waits.append,
+                                              random=lambda: 0.5),
+                           audit=CallAudit(trail))
+    assert outcome.exit_code == 0
+    assert waits == [0.5, 3.0]  # the backoff, then the 429's Retry-After
+    tokens = [(r["outcome"], r["http_status"]) for r in trail.records if r["event"] == "token"]
+    assert tokens == [("failed", 503), ("failed", 429), ("issued", 200)]
+
+
+def test_a_token_service_still_failing_after_the_attempts_is_exit_4(
+    settings: ConnectionSettings
+) -> None:
+    asked: list[str] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(502, text="bad gateway")
+
+    query = build_query(GET, nhs_number="9991000003", dob="1984-03-14")
+    with pytest.raises(ProviderFailed) as failed:
+        service.call(query, settings, transport=httpx.MockTransport(provider),
+                     policy=RetryPolicy(attempts=2, backoff=0, sleep=lambda _: None),
+                     audit=CallAudit(_NullTrail()))
+    assert failed.value.exit_code == ExitCode.PROVIDER_FAILED
+    assert f"the token service at {TOKEN_URL} failed: HTTP 502" in failed.value.message
+    assert asked == [TOKEN_URL, TOKEN_URL]  # no read without a token
 
 
 def test_a_token_is_reused_within_the_process(settings: ConnectionSettings) -> None:
@@ -348,7 +394,7 @@ def test_token_refusals_are_config_errors_with_their_cause(settings: ConnectionS
                                          "Missing or non-matching 'aud' claim in JWT"})
 
     with pytest.raises(ConfigError, match="audience is not this token URL") as caught:
-        service_fhir.call(build_query(GET, nhs_number="9991000003", dob="1984-03-14"),
+        service.call(build_query(GET, nhs_number="9991000003", dob="1984-03-14"),
                           settings, transport=httpx.MockTransport(refuse),
                           audit=CallAudit(_NullTrail()))
     assert caught.value.exit_code == ExitCode.CONFIG
