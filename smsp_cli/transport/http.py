@@ -140,6 +140,9 @@ class Session:
         self._halted = threading.Event()
         self._keeping = False
         self._held = threading.local()
+        # For the words of a "protocol version" alert: the oldest TLS this session offers.
+        self._min_tls = "1.3" if context is not None and (
+            context.minimum_version == ssl.TLSVersion.TLSv1_3) else "1.2"
         self._http = httpx.Client(
             transport=transport,
             trust_env=False,
@@ -289,7 +292,7 @@ class Session:
             failure = TransientNetworkError if _transient(exc) else Unreachable
             if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
                 failure = UntrustedServer  # no row of a batch can get past it
-            raise failure(_connect_failure(url, exc)) from None
+            raise failure(_connect_failure(url, exc, self._min_tls)) from None
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
             raise TransientNetworkError(
                 f"connection to {_host(url)} failed: {_reason(exc)}"
@@ -417,9 +420,11 @@ _TLS_ALERTS = {
     "record layer failure": "the server did not answer with TLS (is it plain HTTP?)",
     "protocol version": "the server does not support TLS 1.2 or later",
 }
+# With min_tls_version 1.3, "protocol version" means the server offers nothing that new.
+_NO_TLS_1_3 = "the server does not support TLS 1.3, which min_tls_version 1.3 requires"
 
 
-def _connect_failure(url: str, exc: Exception) -> str:
+def _connect_failure(url: str, exc: Exception, min_tls: str = "1.2") -> str:
     host = _host(url)
     cause = _root_cause(exc)
     if isinstance(cause, ssl.SSLCertVerificationError):
@@ -431,6 +436,8 @@ def _connect_failure(url: str, exc: Exception) -> str:
     text = _reason(exc).lower()
     for alert, meaning in _TLS_ALERTS.items():
         if alert in text:
+            if alert == "protocol version" and min_tls == "1.3":
+                meaning = _NO_TLS_1_3
             return f"TLS handshake with {host} failed: {meaning}"
     if "name or service not known" in text or "nodename nor servname" in text:
         return f"cannot resolve host {host}"

@@ -3,6 +3,7 @@ under its own deadline; service.call with and without one."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -131,3 +132,36 @@ def test_call_takes_a_session_or_a_transport_not_both(credentials: SandboxCreden
         pytest.raises(ValueError, match="not both"),
     ):
         service.call(QUERY, settings, session=session, transport=mock)
+
+
+
+def test_a_server_without_tls_1_3_is_named_as_such_when_the_profile_requires_it(
+    credentials: SandboxCredentials,
+) -> None:
+    import socket
+    import ssl
+
+    from smsp_cli.transport import http as transport
+
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.maximum_version = ssl.TLSVersion.TLSv1_2  # an older provider
+    server_side.load_cert_chain(credentials.server_cert, credentials.server_key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_one() -> None:
+        sock, _ = listener.accept()
+        with sock, contextlib.suppress(OSError):
+            server_side.wrap_socket(sock, server_side=True)
+
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    context = transport.ssl_context(credentials.ca_cert, credentials.client_cert,
+                                    credentials.client_key, min_tls_version="1.3")
+    with listener, pytest.raises(Unreachable) as caught:
+        transport.post(f"https://127.0.0.1:{port}/smsp/pds", b"<x/>", soap_action="a",
+                       context=context, connect_timeout=5, read_timeout=5)
+    thread.join(timeout=5)
+    assert caught.value.message == (
+        f"TLS handshake with 127.0.0.1:{port} failed: the server does not support TLS 1.3, "
+        "which min_tls_version 1.3 requires")
