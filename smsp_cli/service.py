@@ -337,7 +337,8 @@ class _Call:
                     if attempt > 1:
                         error.message = f"{error.message} (after {attempt} attempts)"
                         error.args = (error.message,)
-                    error.message_ids = tuple(dict.fromkeys(sent))
+                    # Every attempt, in order (a PDS FHIR call repeats its one id).
+                    error.message_ids = tuple(sent)
                     raise
                 self.policy.sleep(wait)
                 continue
@@ -348,7 +349,7 @@ class _Call:
                                    reading.recorded_fields)
             self._observe(attempt, request, None, None, None)
             if not reading.message_ids:
-                reading = replace(reading, message_ids=tuple(dict.fromkeys(sent)))
+                reading = replace(reading, message_ids=tuple(sent))
             return reading, correlation
 
     def _observe(self, attempt: int, request: Request, failure: str | None,

@@ -95,5 +95,6 @@ def test_a_batch_makes_one_fsync_per_group_and_each_sent_record_is_on_disk_first
     assert [outcome.number for outcome in written] == list(range(1, ROWS + 1))
     assert early == []  # every request left after its `sent` record was on the disk
     # One fsync covers every row whose `sent` record was written while the last one ran: far
-    # fewer than one a row (the background sync and the close add one or two).
-    assert 2 <= fsyncs <= ROWS // 4, fsyncs
+    # fewer than one a row (the background sync and the close add one or two). Typically 35;
+    # 55 on a loaded two-core machine, where fewer rows meet in a group; one a row is 200.
+    assert 2 <= fsyncs <= ROWS // 3, fsyncs
