@@ -86,6 +86,3 @@ def day(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%d")
 
 
-def moment(when: dt.datetime) -> str:
-    """``2027-01-01 12:00 UTC``."""
-    return when.strftime("%Y-%m-%d %H:%M UTC")

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from smsp_cli.diagnose.certtext import CERT_WARN_DAYS, cn, day, dn, key_kind, moment, validity_text
+from smsp_cli.diagnose.certtext import CERT_WARN_DAYS, cn, day, dn, key_kind, validity_text
 from smsp_cli.diagnose.report import Check, Layer, Status, fail
 from smsp_cli.domain.errors import SmspError
+from smsp_cli.settings.certvalidity import out_of_date
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -169,20 +170,10 @@ def _certificate_unusable(error: SmspError) -> Check:
 
 def _validity(leaf: x509.Certificate, now: dt.datetime) -> Check:
     start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
-    if now < start:
-        return fail(
-            Layer.CERTIFICATE,
-            f"client certificate is not valid until {moment(start)}",
-            "the certificate is not yet valid, or this computer's clock is behind",
-            "check the clock (NTP); if it is right, wait or use the current certificate",
-        )
-    if now >= end:
-        return fail(
-            Layer.CERTIFICATE,
-            f"client certificate expired on {moment(end)}",
-            "servers refuse expired certificates (spec §5.8, WS-SEC-01)",
-            "renew the endpoint certificate (NHS endpoint registration) and configure the new one",
-        )
+    # The rule every lookup applies before sending, in the same words.
+    problem = out_of_date(start, end, now)
+    if problem is not None:
+        return fail(Layer.CERTIFICATE, problem.summary, problem.cause, problem.next_step)
     days = (end - now).days
     if days < CERT_WARN_DAYS:
         return Check(

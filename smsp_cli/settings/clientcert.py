@@ -21,6 +21,7 @@ loaded the full way, whose errors name the problem. Nothing new is written to di
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import os
 import stat
@@ -129,6 +130,28 @@ class PemFiles:
 
 
 TlsClient = PemFiles | ClientCredentials
+
+
+def refuse_out_of_date(client: TlsClient, now: dt.datetime | None = None) -> None:
+    """ConfigError (exit 6) when the client certificate has expired or is not yet valid.
+
+    Checked before anything is sent: a server would refuse it (doctor's rule, in its words). A
+    plain PEM certificate's dates are read without ``cryptography``, as its CN is.
+    """
+    from smsp_cli.settings.certvalidity import refuse_out_of_date as refuse
+
+    if isinstance(client, PemFiles):
+        from smsp_cli.settings.certname import pem_validity
+
+        dates = pem_validity(client.pem)
+        if dates is None:  # an unusual encoding: cryptography reads it or says why not
+            leaf = _pem_certificates(client.cert_path, client.pem)[0]
+            dates = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+        path = client.cert_path
+    else:
+        dates = client.certificate.not_valid_before_utc, client.certificate.not_valid_after_utc
+        path = client.cert_path
+    refuse(*dates, what=f"client certificate {path}", now=now)
 
 
 def for_tls(

@@ -56,6 +56,8 @@ class SmspAdapter:
         from smsp_cli.transport import http
 
         client = clientcert.for_tls(settings.cert, settings.key, passphrase_source(settings))
+        # A server would refuse an expired or not yet valid certificate: exit 6, nothing sent.
+        clientcert.refuse_out_of_date(client)
         context = http.ssl_context(
             settings.ca_bundle,
             settings.cert,

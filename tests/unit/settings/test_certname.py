@@ -235,3 +235,20 @@ def _pem(der: bytes) -> bytes:
     encoded = base64.encodebytes(der).replace(b"\n", b"")
     lines = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
     return b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    # UTCTime (before 2050), its 1950-1999 half, and GeneralizedTime (2050 on: RFC 5280 4.1.2.5)
+    (dt.datetime(2025, 1, 1, 8, 30, 5, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)),
+    (dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+     dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=dt.UTC)),
+    (dt.datetime(2030, 6, 1, tzinfo=dt.UTC), dt.datetime(2099, 1, 1, tzinfo=dt.UTC)),
+])
+def test_the_validity_is_read_without_cryptography(start: dt.datetime, end: dt.datetime) -> None:
+    from smsp_cli.sandbox.certs import issue_cert, make_ca
+    from smsp_cli.settings.certname import pem_validity
+
+    issued = issue_cert(make_ca("a CA"), "a client", server=False, not_before=start,
+                        not_after=end)
+    assert pem_validity(issued.cert_pem) == (start, end)
+    assert pem_validity(b"no certificate here") is None
