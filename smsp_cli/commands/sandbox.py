@@ -212,7 +212,7 @@ def _print_patients(rows: list[dict[str, object]]) -> None:
         Column("NHS number", whole=True),
         Column("Name"),
         Column("Gender", whole=True, gives_way=2),
-        Column("Born", whole=True),
+        Column("Born", whole=True, gives_way=3),
         Column("Postcode", whole=True, gives_way=1),
         Column("Scenario", whole=True),
     )
@@ -228,25 +228,29 @@ def _print_patients(rows: list[dict[str, object]]) -> None:
         for row in rows
     ]
     console = stdout_console(markup=False, highlight=False, emoji=False)
-    table, plan = fitted_table(
+    table, _ = fitted_table(
         columns,
         cells,
         console.width,
         boxed=False,
+        left_out_caption="{} left out at this width; --json shows all",
         title=f"{CONFIDENTIAL}\nSandbox patients (synthetic)",
         title_justify="left",
     )
-    if plan.left_out:
-        table.caption = f"{' and '.join(plan.left_out)} left out at this width; --json shows all"
-        table.caption_justify = "left"
-    console.print(table)
+    console.print(table, soft_wrap=True)  # wrapped between units already
     from smsp_cli.sandbox.patients import SCENARIO_MEANINGS
 
     shown = dict.fromkeys(str(row.get("scenario") or "") for row in rows)
     legend = [f"  {name}: {SCENARIO_MEANINGS[name]}" for name in shown if name in SCENARIO_MEANINGS]
     if legend:
-        sys.stdout.write("Scenarios (the response code each produces):\n" + "\n".join(legend)
-                         + "\n")
+        from rich.cells import cell_len
+
+        from smsp_cli.output.fit import wrap
+
+        lines = wrap("Scenarios (the response code each produces):", console.width, cell_len)
+        for entry in legend:
+            lines += wrap(entry, console.width, cell_len, indent="    ")
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 def _name(row: dict[str, object]) -> str:

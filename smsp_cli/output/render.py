@@ -85,7 +85,8 @@ def _print_table(outcome: Outcome, note: str | None) -> None:
         markup=False,
         emoji=False,
     )
-    console.print(result_table(outcome, screen.width, note=note))
+    # Fitted and wrapped between units already (output/fit.py): rich must not crop.
+    console.print(result_table(outcome, screen.width, note=note), soft_wrap=True)
     # Each field and list is bounded already; this bounds the whole, however narrow the screen.
     sys.stdout.write(capped(rendered.getvalue()))
 

@@ -18,7 +18,7 @@ from smsp_cli.untrusted import bounds
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from rich.table import Table
+    from rich.console import RenderableType
 
     from smsp_cli.domain.results import Address, Outcome, Patient
 
@@ -34,7 +34,7 @@ _LABEL_LIMIT = 24  # a provider's use code in a row label, e.g. "Address (home)"
 Row = tuple[str, str]
 
 
-def result_table(outcome: Outcome, width: int, *, note: str | None = None) -> Table:
+def result_table(outcome: Outcome, width: int, *, note: str | None = None) -> RenderableType:
     """The whole result as a field/value table fitted to ``width`` terminal cells."""
     from smsp_cli.output.fit import Column, fitted_table
 
@@ -43,7 +43,7 @@ def result_table(outcome: Outcome, width: int, *, note: str | None = None) -> Ta
     )
     rows = result_rows(outcome, note=note)
     table, _ = fitted_table(
-        (Column("field", whole=True, style="bold"), Column("value")),
+        (Column("field", whole=True, style="bold", label=True), Column("value")),
         rows,
         width,
         title=f"{CONFIDENTIAL}\n{title}",

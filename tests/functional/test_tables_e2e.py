@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -53,6 +54,73 @@ def test_a_lookup_table_fits_and_keeps_its_words(columns: int) -> None:
                  "Address (correspondence)", "01632 960184 (home)"):
         assert word in run.stdout
     assert run.stdout.count(CONFIDENTIAL) == 1
+
+
+# Units a table never splits: they appear whole on one line at every width.
+_PATIENT_UNITS = ("999 100 0003", "FAIRWEATHER,", "Eleanor", "1984-03-14", "999 100 0232",
+                  "credentials-rejected")
+_LOOKUP_UNITS = ("999 100 0062", "Oakhurst", "1967-05-21", "BO2 6DW", "01632 960562",
+                 "BO1 3RF", "01632 960002")
+
+
+def _lines_hold(text: str, unit: str) -> bool:
+    return any(unit in line for line in text.splitlines())
+
+
+@pytest.mark.parametrize("width", [100, 60, 40, 20])
+def test_sandbox_patients_never_split_a_unit(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))
+    run = smsp("sandbox", "patients")
+    assert run.exit_code == 0, run.stderr
+    shown = [unit for unit in _PATIENT_UNITS if width != 60 or unit != "1984-03-14"]
+    assert [unit for unit in shown if not _lines_hold(run.stdout, unit)] == []
+    if width >= 60:
+        assert max(len(line) for line in run.stdout.splitlines()) <= width
+    if width == 60:  # Gender, Born and Postcode give way, in that order of use
+        assert run.stdout.splitlines()[2].rstrip() == "NHS number     Name" + " " * 21 + "Scenario"
+        assert "999 100 0003   FAIRWEATHER, Eleanor     found" in run.stdout
+        assert "\nGender, Born and Postcode left out at this width; --json\nshows all\n" \
+            in run.stdout
+    if width == 40:  # one column: field: value, every field shown
+        assert run.stdout.startswith(
+            "NHS Confidential: personal data about a\n"
+            "patient\n"
+            "Sandbox patients (synthetic)\n"
+            "\n"
+            "NHS number: 999 100 0003\n"
+            "Name: FAIRWEATHER, Eleanor Mary\n"
+            "Gender: female\n"
+            "Born: 1984-03-14\n"
+            "Postcode: BO1 4QX\n"
+            "Scenario: found\n"
+            "\n"
+            "NHS number: 999 100 0011\n"
+        )
+        assert max(len(line) for line in run.stdout.splitlines()) <= 40
+    if width == 20:
+        assert "NHS number:\n  999 100 0003\nName: FAIRWEATHER,\n  Eleanor Mary\n" in run.stdout
+        assert "Scenario:\n  credentials-rejected\n" in run.stdout  # 22: wider, whole
+
+
+@pytest.mark.usefixtures("sandbox_env")
+@pytest.mark.parametrize("width", [100, 60, 40, 20])
+def test_a_get_table_never_splits_a_unit(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))
+    run = smsp("get", "9991000054", "--dob", "1967-05-21")  # piped: stdout is not a terminal
+    assert run.exit_code == 0, run.stderr
+    assert [unit for unit in _LOOKUP_UNITS if not _lines_hold(run.stdout, unit)] == []
+    # The MessageID, whole, at every width (wider than 20 columns: it overflows, never cut).
+    assert re.search(r"\b[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\b",
+                     run.stdout)
+    if width == 100:
+        assert "│ WARNING        │ the NHS number you supplied has been superseded: use the new " \
+               "NHS number         │\n│                │ 999 100 0062  " in run.stdout
+    if width == 40:
+        assert "\nName: Mr Samuel Peter Oakhurst\nGender: male\nDate of birth: 1967-05-21\n" \
+               "Address (home): 8 Brookfield Road,\n  Hollerton, Borsetshire, BO2 6DW\n" \
+               "Phone: 01632 960562 (home)\n" in run.stdout
+    if width == 20:
+        assert "GP telephone:\n  01632 960002\n" in run.stdout
 
 
 def _on_a_terminal(*args: str) -> tuple[int, str, str]:

@@ -274,7 +274,8 @@ def test_every_field_at_its_longest_still_gives_at_most_64_kib(
     assert len(out.encode("utf-8")) <= 64 * 1024
     assert out.startswith("NHS Confidential:")
     if columns <= 40:
-        assert out.endswith("… the table stops here, at 64 KiB (-o json shows all)\n")
+        # One column of field: value lines: no borders, so it ends before the 64 KiB cap.
+        assert "\nMessage ID:\n" in out
 
 
 def test_json_for_a_huge_reply_stays_complete(capsys: pytest.CaptureFixture[str]) -> None:
