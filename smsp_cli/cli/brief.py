@@ -26,16 +26,22 @@ import threading
 from collections.abc import Callable
 
 
-def run(command: Callable[[], object]) -> None:
-    """Run ``command`` (a Typer app, which ends by raising SystemExit) as a brief command."""
+def run(command: Callable[[], object]) -> int:
+    """Run ``command`` (a Typer app, which ends by raising SystemExit) as a brief command.
+
+    How it ended becomes an exit status at the one error boundary
+    (:func:`smsp_cli.cli.reporting.exit_status`); the status, when the shortcut is unsafe.
+    """
+    from smsp_cli.cli.reporting import exit_status
+
     gc.disable()
-    try:
-        command()
-    except SystemExit as done:
-        if done.code is None or isinstance(done.code, int):
-            exit_now(done.code or 0)
-        raise
-    exit_now(0)
+    status = exit_status(lambda: _status(command()))
+    exit_now(status)
+    return status
+
+
+def _status(result: object) -> int:
+    return result if isinstance(result, int) else 0
 
 
 def exit_now(status: int) -> None:

@@ -79,30 +79,25 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point (also ``python -m smsp_cli``, named smsp all the same)."""
-    try:
-        _run(sys.argv[1:])
-        sys.stdout.flush()  # met here, not in the interpreter's flush at exit
-    except BrokenPipeError:
-        # The reader went away (`smsp --help | head -1`): exit as a shell reports a writer
-        # killed by SIGPIPE, on Windows too (Python raises the same error there).
-        from smsp_cli.cli.reporting import OUTPUT_CLOSED_EXIT
-        from smsp_cli.system.streams import silence_stdout
+    """Console-script entry point (also ``python -m smsp_cli``, named smsp all the same).
 
-        silence_stdout()
-        sys.exit(OUTPUT_CLOSED_EXIT)
+    Every way out, the fast paths' included, goes through the one error boundary
+    (:func:`smsp_cli.cli.reporting.exit_status`).
+    """
+    from smsp_cli.cli.reporting import exit_status
+
+    sys.exit(exit_status(lambda: _run(sys.argv[1:])))
 
 
-def _run(args: list[str]) -> None:
+def _run(args: list[str]) -> int:
     if COMPLETE_VARIABLE not in os.environ:
         if args == ["--version"]:
             sys.stdout.write(f"{PROG_NAME} {__version__}\n")
-            return
+            return 0
         if args in (["--help"], ["-h"], [], ["help"]):
             from smsp_cli.cli import roothelp
 
-            roothelp.show(asked=bool(args))
-            return
+            return roothelp.show(asked=bool(args))
 
     def run_app() -> None:
         # One name for help, errors and completion (_SMSP_COMPLETE), however it was started.
@@ -111,7 +106,6 @@ def _run(args: list[str]) -> None:
     if args and args[0] in BRIEF:
         from smsp_cli.cli import brief
 
-        brief.run(run_app)  # the app is built inside, with the collector off
-        return
+        return brief.run(run_app)  # the app is built inside, with the collector off
     run_app()
-
+    return 0

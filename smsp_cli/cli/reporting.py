@@ -15,11 +15,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-
-import typer
 
 from smsp_cli.domain.errors import ExitCode, SmspError, Unreachable, UsageError
 
@@ -39,6 +37,8 @@ def wants_json(params: Mapping[str, Any]) -> bool:
 @contextmanager
 def reported_errors(*, json_output: bool = False) -> Iterator[None]:
     """Turn SmspError into ``smsp: error: <one line>`` and its exit code; never a traceback."""
+    import typer  # here: the fast paths of main reach exit_status without Typer
+
     try:
         yield
         # Output still in the buffer is written here, inside the boundary, so a reader that has
@@ -67,6 +67,40 @@ def reported_errors(*, json_output: bool = False) -> Iterator[None]:
         )
         report(internal, json_output=json_output)
         raise typer.Exit(int(ExitCode.PROVIDER_FAILED)) from None
+
+
+def exit_status(run: Callable[[], int | None]) -> int:
+    """The process's one way out: run the command line and turn how it ended into its exit
+    status, for the fast paths of :mod:`smsp_cli.cli.main` and the Typer app alike.
+
+    A reader gone away is 141, Ctrl-C 130; an SmspError is reported as every other is; Typer's
+    Exit and a SystemExit with a number carry their status. Anything else (a bug, or a
+    SystemExit with a message) goes on to the interpreter, which shows it as it always does.
+    """
+    try:
+        status = run()
+        sys.stdout.flush()  # met here, not in the interpreter's flush at exit
+    except BrokenPipeError:
+        from smsp_cli.system.streams import silence_stdout
+
+        silence_stdout()  # the interpreter's own flush at exit would fail again
+        return OUTPUT_CLOSED_EXIT
+    except SmspError as error:
+        report(error, help_command=_command_path())
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        _line("smsp: interrupted")
+        return 130
+    except SystemExit as done:
+        if done.code is not None and not isinstance(done.code, int):
+            raise
+        return done.code or 0
+    except Exception as error:
+        typer = sys.modules.get("typer")  # only a command run through Typer raises its Exit
+        if typer is not None and isinstance(error, typer.Exit):
+            return int(error.exit_code)
+        raise
+    return status or 0
 
 
 def report(error: SmspError, *, json_output: bool = False, help_command: str | None = None,

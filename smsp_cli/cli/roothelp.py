@@ -40,15 +40,15 @@ def page() -> str:
     )
 
 
-def show(*, asked: bool) -> None:
-    """Write the page: on stdout when asked for (``--help``), else on stderr with exit code 2.
+def show(*, asked: bool) -> int:
+    """Write the page: on stdout when asked for (``--help``), else on stderr; the exit status.
 
-    As with Typer, ``smsp`` without a command is a usage error that shows the help.
+    As with Typer, ``smsp`` without a command is a usage error (exit 2) that shows the help.
     """
     if asked:
         sys.stdout.write(page())
         sys.stdout.flush()
-        return
+        return 0
     sys.stderr.write(page())
     sys.stderr.flush()
-    raise SystemExit(int(ExitCode.USAGE))
+    return int(ExitCode.USAGE)
