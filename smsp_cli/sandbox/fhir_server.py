@@ -116,6 +116,7 @@ class FhirSandboxServer:
         self.ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.ssl_context.load_cert_chain(credentials.server_cert, credentials.server_key)
         self.tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
+        self._used: set[str] = set()  # tokens a Patient call has been answered with
         self.used_jti: set[str] = set()
         self.rate_limited: set[str] = set()  # request ids already given their one 429
         self.calls: list[tuple[str, int]] = []  # (path kind, status): no patient data
@@ -276,8 +277,14 @@ class FhirSandboxServer:
                 "Unauthorised"), mirrored
         with self.lock:
             self._served += 1
+            self._used.add(token)
             if self.expire_tokens_every and self._served % self.expire_tokens_every == 0:
-                self.tokens.clear()  # this call still passes; the next with it gets a 401
+                # Every token already in use expires: this call still passes, the next with it
+                # gets a 401. A token just issued and not yet used stays valid, as a real one
+                # (about ten minutes) would: a client that signed in again is not refused again.
+                for used in self._used:
+                    self.tokens.pop(used, None)
+                self._used.clear()
         relative = path[len(FHIR_PATH):]
         if relative.startswith("/Patient/") and relative.count("/") == 2:
             return (*self._read(relative.split("/")[2], request_id), mirrored)

@@ -55,7 +55,7 @@ class BearerToken:
     def __init__(self, tokens: Tokens) -> None:
         self._tokens = tokens
         self._token = tokens.current()
-        self._renewed = False
+        self._signed_in = False  # this exchange signed in after a 401: no second chance
 
     def headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {self._token}"}
@@ -63,11 +63,12 @@ class BearerToken:
     def renew(self, error: SmspError) -> bool:
         from smsp_cli.adapters.fhir.replies import FhirRejected
 
-        if self._renewed or not (isinstance(error, FhirRejected) and error.unauthorised):
+        if self._signed_in or not (isinstance(error, FhirRejected) and error.unauthorised):
             return False
-        # A 401 with a token we held: drop it, sign in, send once more.
-        self._renewed = True
-        self._token = self._tokens.after_refusal(self._token)
+        # A 401 with a token we held: take the one another thread has just got, or sign in,
+        # and send once more. Another thread's token may have been refused meanwhile too, so
+        # only a 401 after this exchange's own sign-in is final.
+        self._token, self._signed_in = self._tokens.replacement(self._token)
         return True
 
 

@@ -77,12 +77,17 @@ class Tokens:
     def after_refusal(self, refused: str) -> str:
         """A token to try after ``refused`` got a 401: one another thread has already got, or
         a new one."""
+        return self.replacement(refused)[0]
+
+    def replacement(self, refused: str) -> tuple[str, bool]:
+        """As :meth:`after_refusal`, and whether the token is one this call signed in for
+        (False: another thread's, which may itself have been refused meanwhile)."""
         from smsp_cli.adapters.fhir import tokencache
 
         token = tokencache.cached(self.key)
         if token is not None and token.value != refused:
-            return token.value
-        return self.fresh().value
+            return token.value, False
+        return self.fresh().value, True
 
     def _ask(self) -> AccessToken:
         """One token request: a fresh JWT (a new jti every time), POSTed to the token URL."""
