@@ -96,5 +96,7 @@ def test_a_batch_makes_one_fsync_per_group_and_each_sent_record_is_on_disk_first
     assert early == []  # every request left after its `sent` record was on the disk
     # One fsync covers every row whose `sent` record was written while the last one ran: far
     # fewer than one a row (the background sync and the close add one or two). Typically 35;
-    # 55 on a loaded two-core machine, where fewer rows meet in a group; one a row is 200.
-    assert 2 <= fsyncs <= ROWS // 3, fsyncs
+    # 55 to 73 on a loaded two-core machine, where fewer rows meet in a group. The bound
+    # proves the grouping (one a row is 200), not the gain of more threads a connection (68
+    # with one thread each, on a quiet machine): benchmarks/batch.py measures that.
+    assert 2 <= fsyncs <= ROWS // 2, fsyncs
