@@ -11,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
+    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
     from smsp_cli.sandbox.server import SandboxServer
     from tests.lib.hostile import HostileProvider
 
@@ -116,6 +117,32 @@ def provider_credentials(
     from tests.lib.foreign import provider_credentials as issued
 
     return issued(credentials, tmp_path_factory.mktemp("provider"))
+
+
+@pytest.fixture(scope="module")
+def fhir_sandbox(credentials: SandboxCredentials) -> Iterator[FhirSandboxServer]:
+    """An embedded PDS FHIR sandbox for the module (a module may override it with options)."""
+    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
+
+    with FhirSandboxServer(credentials) as server:
+        yield server
+
+
+@pytest.fixture
+def fhir_env(fhir_sandbox: FhirSandboxServer, credentials: SandboxCredentials,
+             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """SMSP_* variables for the FHIR sandbox; a fresh data dir, so no token is cached yet."""
+    from smsp_cli.adapters.fhir import tokencache
+    from smsp_cli.sandbox.embedded import fhir_settings_for
+    from smsp_cli.settings.connection import KEYS
+
+    tokencache.forget_process_tokens()
+    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path / "data"))
+    values = fhir_settings_for(fhir_sandbox.url, fhir_sandbox.token_url, credentials)
+    env = {KEYS[key][1]: value for key, value in values.items()}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 @pytest.fixture(scope="session")

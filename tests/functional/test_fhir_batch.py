@@ -35,22 +35,6 @@ def fhir_sandbox(credentials: SandboxCredentials) -> Iterator[FhirSandboxServer]
         yield server
 
 
-@pytest.fixture
-def fhir_env(fhir_sandbox: FhirSandboxServer, credentials: SandboxCredentials,
-             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    from smsp_cli.adapters.fhir import tokencache
-    from smsp_cli.sandbox.embedded import fhir_settings_for
-    from smsp_cli.settings.connection import KEYS
-
-    tokencache.forget_process_tokens()
-    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path / "data"))
-    values = fhir_settings_for(fhir_sandbox.url, fhir_sandbox.token_url, credentials)
-    env = {KEYS[key][1]: value for key, value in values.items()}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
 def batch(*args: str, stdin: bytes) -> Run:
     result = CliRunner().invoke(app, ["batch", *args], input=stdin, catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr)

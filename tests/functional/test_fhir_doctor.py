@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,32 +10,7 @@ import pytest
 from tests.lib.cli import smsp
 
 if TYPE_CHECKING:
-    from smsp_cli.sandbox.certs import SandboxCredentials
     from smsp_cli.sandbox.fhir_server import FhirSandboxServer
-
-
-@pytest.fixture(scope="module")
-def fhir_sandbox(credentials: SandboxCredentials) -> Iterator[FhirSandboxServer]:
-    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
-
-    with FhirSandboxServer(credentials) as server:
-        yield server
-
-
-@pytest.fixture
-def fhir_env(fhir_sandbox: FhirSandboxServer, credentials: SandboxCredentials,
-             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    from smsp_cli.adapters.fhir import tokencache
-    from smsp_cli.sandbox.embedded import fhir_settings_for
-    from smsp_cli.settings.connection import KEYS
-
-    tokencache.forget_process_tokens()
-    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path / "data"))
-    values = fhir_settings_for(fhir_sandbox.url, fhir_sandbox.token_url, credentials)
-    env = {KEYS[key][1]: value for key, value in values.items()}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 def doctor() -> tuple[int, dict[str, Any]]:

@@ -20,7 +20,6 @@ from tests.lib.hostile_behaviours import drips, http_reply
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
-    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
 
 GET = ("get", "9991000003", "--dob", "1984-03-14")
 TIMEOUT = 1.0  # --timeout: connect 1 s and read 1 s, so each attempt has 2 s
@@ -36,34 +35,9 @@ TIMEOUT_OUTCOME = json.dumps({
 
 
 @pytest.fixture(scope="module")
-def fhir_sandbox(credentials: SandboxCredentials) -> Iterator[FhirSandboxServer]:
-    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
-
-    with FhirSandboxServer(credentials) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def fhir_hostile(credentials: SandboxCredentials) -> Iterator[HostileProvider]:
     with HostileProvider(credentials, client_certificates=False) as provider:
         yield provider
-
-
-@pytest.fixture
-def fhir_env(fhir_sandbox: FhirSandboxServer, credentials: SandboxCredentials,
-             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    """A FHIR profile whose token comes from the sandbox; a fresh data dir, no cached token."""
-    from smsp_cli.adapters.fhir import tokencache
-    from smsp_cli.sandbox.embedded import fhir_settings_for
-    from smsp_cli.settings.connection import KEYS
-
-    tokencache.forget_process_tokens()
-    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path / "data"))
-    values = fhir_settings_for(fhir_sandbox.url, fhir_sandbox.token_url, credentials)
-    env = {KEYS[key][1]: value for key, value in values.items()}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ normalisation below undoes exactly those and nothing else.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -33,14 +32,6 @@ BOTH = [
     ("invalidated", "9991000070", "1995-09-09"),
 ]
 _USES = {"H": "home", "MC": "mobile", "WP": "work", "HP": "home", "TMP": "temp"}
-
-
-@pytest.fixture(scope="module")
-def fhir_sandbox(credentials: SandboxCredentials) -> Iterator[FhirSandboxServer]:
-    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
-
-    with FhirSandboxServer(credentials) as server:
-        yield server
 
 
 @pytest.fixture

@@ -87,14 +87,6 @@ def test_a_test_profile_keeps_its_test_label(hostile: HostileProvider) -> None:
 
 
 @pytest.fixture(scope="module")
-def fhir_sandbox(credentials: SandboxCredentials) -> Iterator[FhirSandboxServer]:
-    from smsp_cli.sandbox.fhir_server import FhirSandboxServer
-
-    with FhirSandboxServer(credentials) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def fhir_pretender(provider_credentials: SandboxCredentials) -> Iterator[HostileProvider]:
     with HostileProvider(provider_credentials, client_certificates=False) as provider:
         yield provider
