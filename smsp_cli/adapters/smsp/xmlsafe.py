@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from smsp_cli.untrusted import bounds
 
@@ -179,19 +179,24 @@ def refuse_dtd_markup(data: bytes) -> None:
             raise UnsafeXml("document has a DOCTYPE or entity declaration, which smsp refuses")
 
 
+# One set of parser options for both ways of parsing, so the refusals can never drift apart:
+# no entities, no network, no DTD, no defaulted attributes, libxml2's own size limits on.
+_SAFE_PARSING: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "attribute_defaults": False,
+    "huge_tree": False,
+    "remove_comments": False,
+}
+
+
 def _parse_refusing_dtd(data: bytes) -> etree._Element:
     """The libxml2 layer of the defence; it must hold even if the byte scan were bypassed."""
     from lxml import etree
 
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        attribute_defaults=False,
-        huge_tree=False,
-        remove_comments=False,
-    )
+    parser = etree.XMLParser(**_SAFE_PARSING)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
@@ -208,16 +213,7 @@ def _parse_counting(data: bytes) -> etree._Element:
     """
     from lxml import etree
 
-    parser = etree.XMLPullParser(
-        events=("start", "start-ns", "comment", "pi"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        attribute_defaults=False,
-        huge_tree=False,
-        remove_comments=False,
-    )
+    parser = etree.XMLPullParser(events=("start", "start-ns", "comment", "pi"), **_SAFE_PARSING)
     counter = _Counter()
     try:
         for start in range(0, len(data), _SLICE):
