@@ -3,105 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jwt
 import pytest
 
 from smsp_cli import service
-from smsp_cli.adapters.fhir import tokencache
 from smsp_cli.audit import CallAudit
 from smsp_cli.domain.errors import ConfigError, ExitCode, ProviderFailed, SmspError
 from smsp_cli.domain.models import build_query
 from smsp_cli.domain.operations import GET, SEARCH, TRACE
-from smsp_cli.settings.connection import ConnectionSettings, gather, resolve
+from smsp_cli.settings.connection import ConnectionSettings
 from smsp_cli.transport.retry import RetryPolicy
+from tests.lib.fhir_provider import TOKEN_URL, NullTrail, Provider, call, fhir, record
 
-ENDPOINT = "https://pds.example.org/personal-demographics/FHIR/R4"
-TOKEN_URL = "https://id.example.org/oauth2/token"
 ERRORS = (Path(__file__).resolve().parents[4].parent / "shared" / "reference" / "pds-fhir"
           / "error-responses")
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-@pytest.fixture(scope="module")
-def signing_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp_path_factory.mktemp("keys") / "signing.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    path.chmod(0o600)
-    return path
-
-
-@pytest.fixture
-def settings(signing_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-             ) -> Iterator[ConnectionSettings]:
-    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path / "data"))
-    tokencache.forget_process_tokens()
-    yield resolve(gather({}, {}, {
-        "api": "fhir", "endpoint": ENDPOINT, "api_key": "app-key", "token_url": TOKEN_URL,
-        "signing_key": str(signing_key), "signing_key_id": "kid-7", "ods_code": "Y12345",
-        "max_attempts": "3",
-    }))
-    tokencache.forget_process_tokens()
-
-
-def record(number: str = "9991000003", birth: str = "1984-03-14", **extra: Any
-           ) -> dict[str, Any]:
-    return {"resourceType": "Patient", "id": number, "birthDate": birth,
-            "meta": {"versionId": "3", "security": [{"code": "U"}]},
-            "name": [{"use": "usual", "family": "Fairweather", "given": ["Eleanor"]}], **extra}
-
-
-def fhir(status: int, body: object, request: httpx.Request, **headers: str) -> httpx.Response:
-    return httpx.Response(status, json=body, headers={
-        "Content-Type": "application/fhir+json",
-        "X-Request-ID": request.headers.get("X-Request-ID", ""), **headers})
-
-
-class Provider:
-    """A token endpoint and a Patient endpoint; every request is kept."""
-
-    def __init__(self, patient: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.patient = patient
-        self.seen: list[httpx.Request] = []
-        self.tokens = 0
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(request)
-        if str(request.url) == TOKEN_URL:
-            self.tokens += 1
-            return httpx.Response(200, json={"access_token": f"tok{self.tokens}",
-                                             "expires_in": "599", "token_type": "Bearer"})
-        return self.patient(request)
-
-
-def call(settings: ConnectionSettings, provider: Provider, operation: Any = GET,
-         **fields: str) -> Any:
-    query = build_query(operation, **(fields or {"nhs_number": "9991000003",
-                                                 "dob": "1984-03-14"}))
-    return service.call(query, settings, transport=httpx.MockTransport(provider),
-                        policy=RetryPolicy(attempts=3, backoff=0, sleep=lambda _: None),
-                        audit=CallAudit(_NullTrail()))
-
-
-class _NullTrail:
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def append(self, fields: dict[str, Any]) -> None:
-        self.records.append(dict(fields))
-
-    def close(self) -> None:
-        return
 
 
 def test_the_jwt_is_rs512_with_kid_and_the_claims_the_identity_service_checks(
@@ -154,7 +72,7 @@ def test_a_retry_keeps_the_x_request_id_and_honours_retry_after(
     query = build_query(GET, nhs_number="9991000003", dob="1984-03-14")
     outcome = service.call(query, settings, transport=httpx.MockTransport(provider),
                            policy=RetryPolicy(attempts=3, backoff=0, sleep=waits.append),
-                           audit=CallAudit(_NullTrail()))
+                           audit=CallAudit(NullTrail()))
     ids = {request.headers["X-Request-ID"] for request in provider.seen[1:]}
     assert ids == {outcome.message_id}
     assert waits == [60.0, 2.0]  # Retry-After capped at 60 s
@@ -189,7 +107,7 @@ def test_the_token_post_is_retried_like_a_call_and_each_attempt_audited(
 ) -> None:
     answers = iter([503, 429, 200])
     waits: list[float] = []
-    trail = _NullTrail()
+    trail = NullTrail()
 
     def provider(request: httpx.Request) -> httpx.Response:
         if str(request.url) != TOKEN_URL:
@@ -224,7 +142,7 @@ def test_a_token_service_still_failing_after_the_attempts_is_exit_4(
     with pytest.raises(ProviderFailed) as failed:
         service.call(query, settings, transport=httpx.MockTransport(provider),
                      policy=RetryPolicy(attempts=2, backoff=0, sleep=lambda _: None),
-                     audit=CallAudit(_NullTrail()))
+                     audit=CallAudit(NullTrail()))
     assert failed.value.exit_code == ExitCode.PROVIDER_FAILED
     assert f"the token service at {TOKEN_URL} failed: HTTP 502" in failed.value.message
     assert asked == [TOKEN_URL, TOKEN_URL]  # no read without a token
@@ -396,6 +314,6 @@ def test_token_refusals_are_config_errors_with_their_cause(settings: ConnectionS
     with pytest.raises(ConfigError, match="audience is not this token URL") as caught:
         service.call(build_query(GET, nhs_number="9991000003", dob="1984-03-14"),
                           settings, transport=httpx.MockTransport(refuse),
-                          audit=CallAudit(_NullTrail()))
+                          audit=CallAudit(NullTrail()))
     assert caught.value.exit_code == ExitCode.CONFIG
     assert "SMSP_TOKEN_URL" in (caught.value.hint or "")
