@@ -1,4 +1,4 @@
-"""``--dry-run``: the request a lookup would send, pretty on stdout, and one line on stderr."""
+"""``--dry-run``: the request a lookup would send, on stdout, and one line on stderr."""
 
 from __future__ import annotations
 
@@ -13,25 +13,21 @@ if TYPE_CHECKING:
 
 
 def show(request: BuiltRequest, endpoint: str) -> None:
-    """The envelope, indented, on stdout; on stderr, that nothing was sent and where it would go."""
-    sys.stdout.write(_pretty(request.body))
+    """The envelope on stdout, byte for byte as a send would put it on the wire (ids and times
+    aside: a send makes its own); on stderr, that nothing was sent and where it would go."""
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stream (a test runner's): the body is UTF-8, so no change
+        sys.stdout.write(request.body.decode("utf-8"))
+    else:
+        out.write(request.body)
+        out.flush()
     sys.stdout.flush()
     # A plain line, sanitised: written directly rather than loading rich to write it as is.
     sys.stderr.write(
         f"dry run: nothing sent to {visible(endpoint)} (SOAPAction {request.soap_action})\n"
     )
     sys.stderr.flush()
-
-
-def _pretty(body: bytes) -> str:
-    from lxml import etree
-
-    from smsp_cli.adapters.smsp import xmlsafe
-
-    root = xmlsafe.parse(body)
-    etree.indent(root)
-    text = etree.tostring(root, encoding="unicode")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
 
 
 def show_http(requests: list[FhirRequest]) -> None:

@@ -84,6 +84,7 @@ class SandboxServer:
         path: str = DEFAULT_PATH,
         timeout: float = DEFAULT_TIMEOUT,
         on_request: Callable[[RecordedRequest], None] | None = None,
+        on_body: Callable[[bytes], None] | None = None,
     ) -> None:
         if patients is None:
             from smsp_cli.sandbox.builtin import BUILT_IN
@@ -95,6 +96,9 @@ class SandboxServer:
         self.path = path
         self.timeout = timeout
         self.on_request = on_request
+        # Each SOAP body exactly as it arrived, in-process only (the patients are synthetic):
+        # how a test compares what a send put on the wire with what --dry-run printed.
+        self.on_body = on_body
         self.index = PatientIndex(patients)
         # Built now, so bad credentials fail here rather than on the first connection.
         self.ssl_context = server_context(credentials)
@@ -332,6 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read(int(self.headers["Content-Length"]))
             if body is None:
                 return None
+            if sandbox.on_body is not None:
+                sandbox.on_body(body)
             return _soap_reply(sandbox.index, body, soap_action=self.headers.get("SOAPAction"),
                                client_cn=base.client_cn, base=base)
         if not self._discard_body():

@@ -74,6 +74,11 @@ def _tree(template: Template) -> etree._Element:
     if place is None:
         raise TemplateError(f"template {outer} has no {slot}")
     place.append(load(inner))
+    # The payload template's own layout starts at column 0: laid out again as one document,
+    # once per process, so the bytes sent are indented throughout (and --dry-run shows them).
+    from lxml import etree
+
+    etree.indent(root)
     return root
 
 
@@ -205,8 +210,13 @@ def remove(element: etree._Element) -> None:
     parent.remove(element)
 
 
+# The declaration as the spec's examples and the templates write it (lxml's own uses single
+# quotes); the body ends with a newline so that --dry-run, which prints these bytes, ends a line.
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
 def serialise(root: etree._Element) -> bytes:
     """UTF-8 bytes with an XML declaration, as ITK requires (ITK-WS Table 3)."""
     from lxml import etree
 
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False) + b"\n"

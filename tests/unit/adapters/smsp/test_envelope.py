@@ -677,7 +677,7 @@ def test_special_characters_in_an_attribute_round_trip_exactly() -> None:
 def test_body_is_utf8_with_an_xml_declaration() -> None:
     query = query_for(VERIFY, dob="1989-01-01", nhs_number="9434765919", family="Łukasz")
     body = build(query).body
-    assert body.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope ')
     assert "Łukasz".encode() in body
 
 
