@@ -59,7 +59,8 @@ def main() -> int:
 
 def lookups(data: Path, runs: int) -> None:
     from smsp_cli import service
-    from smsp_cli.audit import CallAudit, open_trail
+    from smsp_cli.audit.calls import CallAudit
+    from smsp_cli.audit.configured import open_trail
     from smsp_cli.domain import operations
     from smsp_cli.domain.models import build_query
     from smsp_cli.sandbox.certs import ensure_credentials
@@ -90,7 +91,9 @@ def lookups(data: Path, runs: int) -> None:
 
 
 def appends(data: Path, runs: int) -> None:
-    from smsp_cli.audit import Trail, open_trail, records
+    from smsp_cli.audit import records
+    from smsp_cli.audit.configured import open_trail
+    from smsp_cli.audit.trail import Trail
 
     fields = records.stamped("sent", {
         "username": "smsp sandbox client", "profile": "live", "environment": "live",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from smsp_cli.adapters import Adapter, Reading, Request
     from smsp_cli.adapters.fhir.requests import FhirRequest
     from smsp_cli.adapters.smsp.envelope import BuiltRequest
-    from smsp_cli.audit import CallAudit
+    from smsp_cli.audit.calls import CallAudit
     from smsp_cli.domain.correlation import Correlation
     from smsp_cli.domain.models import Query
     from smsp_cli.domain.results import Outcome, Reply
@@ -193,7 +193,7 @@ def sign_in(settings: ConnectionSettings, *, audit: CallAudit | None = None) -> 
     For doctor's token layer; the attempt is on the audit trail as a ``token`` record.
     """
     from smsp_cli.adapters.fhir.tokens import Tokens
-    from smsp_cli.audit import CallAudit
+    from smsp_cli.audit.calls import CallAudit
 
     recording = audit or CallAudit()
     try:
@@ -227,7 +227,7 @@ def call(
     the audit trail (``audit``, default the one the settings configure), with ``batch_row``
     when the call is one row of a batch.
     """
-    from smsp_cli.audit import CallAudit
+    from smsp_cli.audit.calls import CallAudit
 
     if session is not None and transport is not None:
         raise ValueError("give a session or a transport, not both")

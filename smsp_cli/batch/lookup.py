@@ -202,7 +202,8 @@ class RowLookup:
         sync: Callable[[int], None] | None = None,
     ) -> None:
         from smsp_cli import service
-        from smsp_cli.audit import CallAudit, TrailOptions, open_trail
+        from smsp_cli.audit.calls import CallAudit
+        from smsp_cli.audit.configured import TrailOptions, open_trail
         from smsp_cli.transport import retry
 
         # One TLS context and one kept-alive pool for every row; the certificate and key are

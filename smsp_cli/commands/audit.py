@@ -83,7 +83,7 @@ def search(
 ) -> None:
     """Find records by NHS number, MessageID, user, time and environment (all must match)."""
     json_lines = as_json or output is AuditFormat.json
-    from smsp_cli.audit import trail_dir
+    from smsp_cli.audit.paths import trail_dir
     from smsp_cli.audit.search import Filters, Tally, normal_message_id, parse_time, search
     from smsp_cli.domain.models import parse_nhs_number
 
@@ -135,7 +135,7 @@ def verify(output: OutputOpt = AuditFormat.table, as_json: JsonOpt = False) -> N
     Exit 0 when the trail is whole, 1 when it is not (the first bad sequence number and what is
     wrong: edited, deleted, inserted, reordered, torn or cut from the end).
     """
-    from smsp_cli.audit import trail_dir
+    from smsp_cli.audit.paths import trail_dir
     from smsp_cli.audit.verify import verify as verify_trail
 
     report = verify_trail(trail_dir())
@@ -196,11 +196,10 @@ def _print_report(report: Report) -> None:
 @app.command()
 def path(output: OutputOpt = AuditFormat.table, as_json: JsonOpt = False) -> None:
     """Print the audit trail's current file (SMSP_DATA_DIR moves it)."""
-    from smsp_cli import audit
-    from smsp_cli.audit.paths import CURRENT_NAME
+    from smsp_cli.audit.paths import CURRENT_NAME, legacy_access_record, trail_dir
 
-    current = audit.trail_dir() / CURRENT_NAME
-    legacy = audit.legacy_access_record()
+    current = trail_dir() / CURRENT_NAME
+    legacy = legacy_access_record()
     if as_json or output is AuditFormat.json:
         import json
 

@@ -52,8 +52,7 @@ def set_passphrase(
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; fail.")] = False,
 ) -> None:
     """Store the profile's passphrase in the keyring, after checking it unlocks the key."""
-    from smsp_cli.audit import config_change
-    from smsp_cli.audit.events import rejections_recorded
+    from smsp_cli.audit.events import config_change, rejections_recorded
     from smsp_cli.domain.errors import ConfigError
     from smsp_cli.settings import clientcert, config, credentials
     from smsp_cli.settings.connection import SANDBOX_PROFILE
@@ -205,7 +204,7 @@ def _write_status(lines: list[str], shown: dict[str, object], as_json: bool) -> 
 @app.command()
 def delete(profile: ProfileOpt = None) -> None:
     """Remove the profile's passphrase from the keyring."""
-    from smsp_cli.audit import config_change
+    from smsp_cli.audit.events import config_change
     from smsp_cli.domain.errors import ConfigError
     from smsp_cli.settings import config, credentials
 

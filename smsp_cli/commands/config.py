@@ -143,7 +143,7 @@ def init(
     flags: dict[str, str | None],
 ) -> None:
     """Create a profile: asks on a terminal; every answer can also be given as a flag."""
-    from smsp_cli.audit import config_change
+    from smsp_cli.audit.events import config_change
     from smsp_cli.settings import config
     from smsp_cli.settings.credentials import can_prompt
 
@@ -427,7 +427,7 @@ def set_value(
     profile: ProfileOpt = None,
 ) -> None:
     """Set one value in a profile (created if it does not exist yet)."""
-    from smsp_cli.audit import config_change
+    from smsp_cli.audit.events import config_change
     from smsp_cli.settings import config
 
     with config.locked() as loaded:
@@ -448,7 +448,7 @@ def unset(
     profile: ProfileOpt = None,
 ) -> None:
     """Remove one value from a profile, so the environment or the default applies."""
-    from smsp_cli.audit import config_change
+    from smsp_cli.audit.events import config_change
     from smsp_cli.domain.errors import ConfigError
     from smsp_cli.settings import config
 
@@ -503,7 +503,7 @@ def profiles(output: DataOutputOpt = DataFormat.table, as_json: DataJsonOpt = Fa
 @app.command()
 def use(name: ProfileArg) -> None:
     """Make NAME the default profile."""
-    from smsp_cli.audit import config_change
+    from smsp_cli.audit.events import config_change
     from smsp_cli.domain.errors import ConfigError
     from smsp_cli.settings import config
     from smsp_cli.settings.connection import SANDBOX_PROFILE

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from smsp_cli.audit import Trail, records
+from smsp_cli.audit import records
+from smsp_cli.audit.trail import Trail
 from tests.lib.cli import Run, smsp
 
 FOUND = ("9991000003", "--dob", "1984-03-14")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from smsp_cli.audit import Trail, records
+from smsp_cli.audit import records
+from smsp_cli.audit.trail import Trail
 from smsp_cli.audit.verify import verify
 from tests.lib.cli import Run, smsp
 

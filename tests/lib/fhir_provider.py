@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from smsp_cli import service
-from smsp_cli.audit import CallAudit
+from smsp_cli.audit.calls import CallAudit
 from smsp_cli.domain.models import build_query
 from smsp_cli.domain.operations import GET
 from smsp_cli.settings.connection import ConnectionSettings

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from smsp_cli.audit import Trail, checkpoint, records
+from smsp_cli.audit import checkpoint, records
 from smsp_cli.audit.checkpoint import Checkpoint
 from smsp_cli.audit.search import Filters, Tally, search
+from smsp_cli.audit.trail import Trail
 from smsp_cli.audit.verify import verify
 
 NUMBER, OTHER = "9434765919", "9991000003"

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from smsp_cli import service
-from smsp_cli.audit import CallAudit, Trail
+from smsp_cli.audit.calls import CallAudit
+from smsp_cli.audit.trail import Trail
 from smsp_cli.domain import operations
 from smsp_cli.domain.errors import ConfigError, ProviderFailed, Unreachable
 from smsp_cli.domain.models import build_query

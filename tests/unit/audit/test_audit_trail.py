@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from smsp_cli.audit import Trail, TrailUnavailable, records
+from smsp_cli.audit import records
 from smsp_cli.audit.checkpoint import Checkpoint, read
+from smsp_cli.audit.trail import Trail, TrailUnavailable
 
 CHAIN_FIELDS = ("seq", "prev")
 
@@ -139,7 +140,8 @@ def test_separate_writers_lock_each_other_out(tmp_path: Path) -> None:
 
 def test_processes_appending_at_once_never_interleave(tmp_path: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from smsp_cli.audit import Trail, records\n"
+        "import sys; from pathlib import Path; from smsp_cli.audit import records\n"
+        "from smsp_cli.audit.trail import Trail\n"
         "with Trail(Path(sys.argv[1])) as trail:\n"
         "    for n in range(40):\n"
         "        trail.append(records.stamped('sent', {'n': n, 'pad': 'x' * 700}))\n"
@@ -328,7 +330,7 @@ def test_a_symbolic_link_in_place_of_the_trail_is_refused(tmp_path: Path) -> Non
 def test_writing_a_record_loads_nothing_heavy(tmp_path: Path) -> None:
     code = (
         "import sys, json; from pathlib import Path\n"
-        "from smsp_cli.audit import open_trail, records\n"
+        "from smsp_cli.audit import records; from smsp_cli.audit.configured import open_trail\n"
         "with open_trail() as trail: trail.append(records.stamped('sent', {}))\n"
         "print(json.dumps([m for m in ('platformdirs', 'httpx', 'lxml', 'cryptography', 'rich')"
         " if m in sys.modules]))\n"
@@ -343,7 +345,7 @@ def test_writing_a_record_loads_nothing_heavy(tmp_path: Path) -> None:
 def test_syslog_gets_each_record_whole_integrity_findings_as_warnings(tmp_path: Path) -> None:
     import syslog
 
-    from smsp_cli.audit import TrailOptions, open_trail
+    from smsp_cli.audit.configured import TrailOptions, open_trail
 
     sent: list[tuple[int, str]] = []
     options = TrailOptions(syslog=True)
@@ -361,7 +363,7 @@ def test_syslog_gets_each_record_whole_integrity_findings_as_warnings(tmp_path: 
 
 
 def test_no_syslog_unless_asked(tmp_path: Path) -> None:
-    from smsp_cli.audit import open_trail
+    from smsp_cli.audit.configured import open_trail
 
     sent: list[tuple[int, str]] = []
     with open_trail(directory=tmp_path, syslog_send=lambda *m: sent.append(m)) as trail:
@@ -463,7 +465,8 @@ def test_times_never_go_backwards_against_seq(tmp_path: Path) -> None:
 _DIE_WITH_A_CALL_OPEN = """
 import os, signal, sys
 from pathlib import Path
-from smsp_cli.audit import Trail, records
+from smsp_cli.audit import records
+from smsp_cli.audit.trail import Trail
 trail = Trail(Path(sys.argv[1]))
 trail.append(records.stamped("sent", {"message_id": "OPEN", "attempt": 1, "batch_row": 7}))
 trail.append(records.stamped("sent", {"message_id": "DONE", "attempt": 1}))

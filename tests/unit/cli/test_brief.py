@@ -124,7 +124,8 @@ def test_a_trail_closed_at_exit_is_closed_with_its_records(tmp_path: Path) -> No
     done, marks = _run(
         tmp_path,
         "from pathlib import Path\n"
-        "from smsp_cli.audit import TrailUnavailable, open_trail\n"
+        "from smsp_cli.audit.configured import open_trail\n"
+        "from smsp_cli.audit.trail import TrailUnavailable\n"
         "def closed_by_now():\n"  # runs after the trail's own exit handler (last in, first out)
         "    try:\n"
         "        trail.append({'event': 'call', 'note': 'too late'})\n"

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from smsp_cli import service
-from smsp_cli.audit import CallAudit
+from smsp_cli.audit.calls import CallAudit
 from smsp_cli.domain.errors import ConfigError, ExitCode, ProviderFailed, SmspError
 from smsp_cli.domain.models import build_query
 from smsp_cli.domain.operations import GET, SEARCH, TRACE
