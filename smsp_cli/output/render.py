@@ -13,6 +13,7 @@ number, names or date of birth (:attr:`Outcome.stderr_warnings`).
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -65,15 +66,13 @@ def emit(
 
 
 def _print_table(outcome: Outcome, note: str | None) -> None:
-    import io
-
     from rich.console import Console
 
-    from smsp_cli.output.table import result_table  # only tables need it (and rich)
+    from smsp_cli.output.table import arrow_for, result_table  # only tables need them (and rich)
     from smsp_cli.untrusted.bounds import capped
 
-    screen = Console()  # the real stdout: its width, and whether it takes colour
-    rendered = io.StringIO()
+    screen = Console()  # the real stdout: its width, whether it takes colour, its encoding
+    rendered = _Rendered(screen.encoding)  # rich draws ASCII boxes for a non-UTF encoding
     # markup=False: a patient's name such as "[bold]" must print as written.
     console = Console(
         file=rendered,
@@ -86,9 +85,33 @@ def _print_table(outcome: Outcome, note: str | None) -> None:
         emoji=False,
     )
     # Fitted and wrapped between units already (output/fit.py): rich must not crop.
-    console.print(result_table(outcome, screen.width, note=note), soft_wrap=True)
+    table = result_table(outcome, screen.width, note=note, arrow=arrow_for(screen.encoding))
+    console.print(table, soft_wrap=True)
     # Each field and list is bounded already; this bounds the whole, however narrow the screen.
-    sys.stdout.write(capped(rendered.getvalue()))
+    sys.stdout.write(_writable(capped(rendered.getvalue()), screen.encoding))
+
+
+class _Rendered(io.StringIO):
+    """A string buffer that tells rich the encoding of the terminal it will be written to."""
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__()
+        self._encoding = encoding
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # io.StringIO's is always None
+        return self._encoding
+
+
+# What a terminal without Unicode (ASCII, a code page) gets for the table's own typography.
+_PLAIN = str.maketrans({"—": "-", "…": "...", "→": "->"})
+
+
+def _writable(text: str, encoding: str) -> str:
+    """The table as ``encoding`` can carry it: plain typography, escapes for the rest."""
+    if encoding.lower().replace("-", "").startswith("utf"):
+        return text
+    return text.translate(_PLAIN).encode(encoding, "backslashreplace").decode(encoding)
 
 
 def _print_notes(outcome: Outcome, note: str | None) -> None:

@@ -34,14 +34,31 @@ _LABEL_LIMIT = 24  # a provider's use code in a row label, e.g. "Address (home)"
 Row = tuple[str, str]
 
 
-def result_table(outcome: Outcome, width: int, *, note: str | None = None) -> RenderableType:
+# DEMOG-0017's row: the number typed, then the one that replaces it. An encoding that cannot
+# carry the arrow (a Windows code page, ASCII) gets its two-character form.
+ARROW = "→"
+ASCII_ARROW = "->"
+
+
+def arrow_for(encoding: str | None) -> str:
+    """The arrow that ``encoding`` (the terminal's, as Python names it) can write."""
+    try:
+        ARROW.encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return ASCII_ARROW
+    return ARROW
+
+
+def result_table(
+    outcome: Outcome, width: int, *, note: str | None = None, arrow: str = ARROW
+) -> RenderableType:
     """The whole result as a field/value table fitted to ``width`` terminal cells."""
     from smsp_cli.output.fit import Column, fitted_table
 
     title = f"{outcome.operation.name}: {bounds.cut(outcome.reply.response_code)} " + bounds.cut(
         outcome.response_text
     )
-    rows = result_rows(outcome, note=note)
+    rows = result_rows(outcome, note=note, arrow=arrow)
     table, _ = fitted_table(
         (Column("field", whole=True, style="bold", label=True), Column("value")),
         rows,
@@ -53,7 +70,7 @@ def result_table(outcome: Outcome, width: int, *, note: str | None = None) -> Re
     return table
 
 
-def result_rows(outcome: Outcome, *, note: str | None = None) -> list[Row]:
+def result_rows(outcome: Outcome, *, note: str | None = None, arrow: str = ARROW) -> list[Row]:
     """The rows of the table: the answer, then warnings, where it came from, the MessageID."""
     reply = outcome.reply
     kind = outcome.operation.reply
@@ -61,7 +78,8 @@ def result_rows(outcome: Outcome, *, note: str | None = None) -> list[Row]:
     if kind is ReplyKind.VERIFY:
         # The verdict's words: yes, no (why), unknown or not checked (smsp_cli/domain/verdict.py).
         verified = outcome.verification or ("yes" if outcome.verified else "no")
-        rows = [("Verified", verified), ("NHS number", nhs(reply.nhs_number))]
+        rows = [("Verified", verified),
+                ("NHS number", _renumbered(outcome, reply.nhs_number, arrow))]
     elif kind is ReplyKind.NHS_NUMBER:
         rows = [("NHS number", nhs(reply.nhs_number)), ("Local id", text(reply.local_identifier))]
     elif reply.patient is None:
@@ -72,6 +90,8 @@ def result_rows(outcome: Outcome, *, note: str | None = None) -> list[Row]:
         renumbered = reply.response_code == "DEMOG-0017" and (
             asked is None or reply.patient.nhs_number != asked)
         rows = patient_rows(reply.patient, superseded=renumbered)
+        if renumbered and asked is not None:
+            rows[0] = ("NHS number", _renumbered(outcome, reply.patient.nhs_number, arrow))
     rows += [("WARNING", bounds.cut(warning)) for warning in outcome.warnings]
     if note:
         rows.append(("Source", note))
@@ -98,6 +118,17 @@ def patient_rows(patient: Patient, *, superseded: bool = False) -> list[Row]:
     rows += _telecom_rows(patient, _none_shown(patient, ended.get("telecom")))
     rows += _practice_rows(patient, _none_shown(patient, ended.get("gp"), ABSENT))
     return rows
+
+
+def _renumbered(outcome: Outcome, number: str | None, arrow: str) -> str:
+    """``old → new`` when DEMOG-0017 replaced the number asked for (MSCA-DQ-03), else the number.
+
+    Both stay whole units in the table (output/fit.py), the arrow a word between them.
+    """
+    asked = outcome.superseded_nhs_number
+    if asked is None or not number or number == asked:
+        return nhs(number)
+    return f"{nhs(asked)} {arrow} {nhs(number)}"
 
 
 def _none_shown(patient: Patient, ended: str | None, otherwise: str = WITHHELD) -> str:

@@ -237,12 +237,31 @@ def test_superseded_warning_names_the_new_number_in_json_but_never_on_stderr() -
     assert "9991000054" not in run.stderr
 
 
-def test_superseded_number_is_replaced_by_the_new_one() -> None:
-    run = smsp("get", "9991000054", "--dob", "1967-05-21")
+@pytest.mark.parametrize("command", ["get", "verify"])
+def test_superseded_number_shows_the_old_one_then_the_new(command: str) -> None:
+    run = smsp(command, "9991000054", "--dob", "1967-05-21")
     assert run.exit_code == 0, run.stderr
-    assert "999 100 0062" in run.stdout
-    assert "NEW NUMBER" in run.stdout
+    row = next(line for line in run.stdout.splitlines() if line.startswith("│ NHS number"))
+    assert "999 100 0054 → 999 100 0062" in row
     assert "superseded" in run.stderr
+    assert "0054" not in run.stderr
+    assert "0062" not in run.stderr
+
+
+@pytest.mark.parametrize("command", ["get", "verify"])
+def test_superseded_number_on_an_ascii_terminal_has_an_ascii_arrow(command: str) -> None:
+    from typer.testing import CliRunner
+
+    from smsp_cli.cli.main import app
+
+    # stdout's encoding is what the terminal's would be: ASCII cannot carry the arrow.
+    result = CliRunner(charset="ascii").invoke(
+        app, [command, "9991000054", "--dob", "1967-05-21"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    # ASCII box lines too, not a crash on "│"
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| NHS number"))
+    assert "999 100 0054 -> 999 100 0062" in row
+    assert "0062" not in result.stderr
 
 
 def test_multiple_matches_exit_1_and_ask_to_refine() -> None:
