@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from smsp_cli.batch.columns import ID_COLUMN, ColumnPlan
 from smsp_cli.batch.reader import InputRow, undecodable
 from smsp_cli.domain.errors import (
+    CertificateRefused,
     ConfigError,
     ExitCode,
     ProviderRejected,
@@ -176,7 +177,7 @@ def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) 
 
 def stops_batch(error: SmspError) -> bool:
     """True for a failure every row would share, so the batch stops at once."""
-    if isinstance(error, ConfigError | UntrustedServer):
+    if isinstance(error, ConfigError | UntrustedServer | CertificateRefused):
         return True
     if error.http_status in ACCESS_REFUSED_STATUSES:
         return True

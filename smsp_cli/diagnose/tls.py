@@ -19,8 +19,9 @@ from smsp_cli.diagnose.certtext import (
 )
 from smsp_cli.diagnose.network import os_reason
 from smsp_cli.diagnose.report import Check, Layer, Status
-from smsp_cli.diagnose.tls_failure import alert_name, handshake_failure
+from smsp_cli.diagnose.tls_failure import handshake_failure
 from smsp_cli.output.tracetext import format_seconds
+from smsp_cli.transport.tls_alerts import alert_name
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -10,7 +10,9 @@ from smsp_cli.diagnose.certtext import dn, san_names, server_certificate_facts, 
 from smsp_cli.diagnose.local import read_ca_bundle
 from smsp_cli.diagnose.network import os_reason
 from smsp_cli.diagnose.report import Check, Layer, fail
+from smsp_cli.transport import tls_alerts
 from smsp_cli.transport.netaddr import hostport
+from smsp_cli.transport.tls_alerts import alert_name
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -18,66 +20,6 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from smsp_cli.diagnose.network import Target
-
-# (cause, next step) for each TLS alert a server may send; the names are OpenSSL's.
-_ALERTS: dict[str, tuple[str, str]] = {
-    "unknown ca": (
-        "the server does not trust the CA that issued your client certificate{issuer}",
-        "use the client certificate issued for this environment (Opentest, PTL and live each "
-        "have their own CA), or ask the provider to trust your CA",
-    ),
-    "bad certificate": (
-        "the server rejected your client certificate as invalid",
-        "check it was issued for this endpoint with clientAuth usage, and that its sub-CA is "
-        "sent with it (use the PKCS#12 file)",
-    ),
-    "certificate unknown": (
-        "the server could not accept your client certificate (often: not registered for this "
-        "endpoint, or its chain is incomplete)",
-        "check the endpoint registration with the provider; send the sub-CA with the certificate",
-    ),
-    "unsupported certificate": (
-        "the server cannot use your client certificate's type or key usage",
-        "ask the provider which certificate profile it needs",
-    ),
-    "certificate expired": (
-        "the server says your client certificate (or a CA in its chain) has expired",
-        "renew the endpoint certificate and configure the new one",
-    ),
-    "certificate revoked": (
-        "the server says your client certificate has been revoked",
-        "request a new endpoint certificate",
-    ),
-    "certificate required": (
-        "the server requires a client certificate and none was sent",
-        "configure --cert and --key (SMSP requires mutual TLS)",
-    ),
-    "handshake failure": (
-        "no protocol or cipher in common, or the server refused the client certificate{none}",
-        "check --cert and --key; the server must offer TLS 1.2 or later",
-    ),
-    "protocol version": (
-        "the server does not accept the TLS versions we offer (TLS 1.2 or later)",
-        "ask the provider; smsp does not go below TLS 1.2 (spec §5.8)",
-    ),
-    "access denied": (
-        "the server refuses this client",
-        "ask the provider whether your certificate is registered for this endpoint",
-    ),
-    "decrypt error": (
-        "a handshake signature did not verify",
-        "check that the key belongs to the certificate; send the output to the provider",
-    ),
-    "unrecognized name": (
-        "the server does not serve the host name we asked for (SNI)",
-        "check the host name in the endpoint",
-    ),
-    "internal error": (
-        "the server failed during the handshake",
-        "try again later; tell the provider if it persists",
-    ),
-}
-
 
 def handshake_failure(
     result: tlsprobe.Handshake,
@@ -115,14 +57,6 @@ def handshake_failure(
         "the server may refuse this client or protocol; send the output of smsp doctor and "
         "smsp -v to the provider",
     )
-
-
-def alert_name(error: BaseException | None) -> str | None:
-    """``certificate required`` from ``[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] ...``."""
-    reason = getattr(error, "reason", None)
-    if not isinstance(reason, str) or "ALERT_" not in reason:
-        return None
-    return reason.split("ALERT_", 1)[1].replace("_", " ").lower()
 
 
 # --- we refused the server ---------------------------------------------------------------
@@ -199,20 +133,17 @@ def _unverified_leaf(
 
 
 def _alert_failure(alert: str, stage: str, client: x509.Certificate | None) -> Check:
-    cause, step = _ALERTS.get(
-        alert,
-        (f"the server ended the handshake with alert '{alert}'", "send the output to the provider"),
-    )
+    shown = alert
     if client is None and alert in ("handshake failure", "bad certificate"):
-        cause, step = _ALERTS["certificate required"]
+        shown = "certificate required"
     issuer = f" ({dn(client.issuer)})" if client is not None else ""
-    cause = cause.format(issuer=issuer, none="" if client is not None else " (none was sent)")
+    none = "" if client is not None else " (none was sent)"
     when = "after the handshake, on our first request" if stage == "probe" else "in the handshake"
     return fail(
         Layer.TLS,
         f"the server sent TLS alert '{alert}'",
-        cause,
-        step,
+        tls_alerts.cause(shown, issuer=issuer, none=none),
+        tls_alerts.next_step(shown),
         (("alert", f"{alert} ({when})"),),
     )
 

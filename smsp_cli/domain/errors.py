@@ -11,7 +11,8 @@ README; a test keeps the two equal).
     │   ├── UnsafeReply       4  a reply we refuse to parse (DOCTYPE, entities, oversized)
     │   └── MismatchedReply   4  a reply that does not answer the request sent
     ├── Unreachable           5  DNS, connect, TLS handshake, certificate verification, timeout
-    │   └── UntrustedServer   5  the server's certificate failed verification
+    │   ├── UntrustedServer   5  the server's certificate failed verification
+    │   └── CertificateRefused 5 the server refused our client certificate (a TLS alert)
     └── ConfigError           6  local configuration or credentials
 """
 
@@ -54,7 +55,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ),
     ExitCode.UNREACHABLE: (
         "could not reach the provider (DNS, connect, TLS handshake, certificate verification, "
-        "timeout)"
+        "the provider refused our client certificate, timeout)"
     ),
     ExitCode.CONFIG: "local configuration or credential problem",
 }
@@ -184,6 +185,20 @@ class Unreachable(SmspError):
 
 class UntrustedServer(Unreachable):
     """The server's certificate failed verification: no retry or other request can pass."""
+
+
+class CertificateRefused(Unreachable):
+    """The server refused our client certificate with a TLS alert (unknown CA, expired...).
+
+    Never retried, and a batch stops at once: every request on this certificate would be
+    refused the same way. ``alert`` is the alert's name, as OpenSSL spells it.
+    """
+
+    reason = "client_certificate_refused"  # for its `failed` record
+
+    def __init__(self, message: str, *, alert: str) -> None:
+        super().__init__(message)
+        self.alert = alert
 
 
 class ConfigError(SmspError):

@@ -12,6 +12,8 @@ httpx errors are translated here, so nothing above this module sees them::
     ├── httpx.ConnectError      DNS, refused, TLS handshake -> Unreachable, cause named
     │                           (server certificate not verified -> UntrustedServer)
     ├── httpx.ReadError / WriteError / RemoteProtocolError  -> Unreachable / ProviderFailed
+    │   (a TLS alert refusing our certificate, in the handshake or on TLS 1.3's first
+    │    read, from any of these -> CertificateRefused)
     └── ...
 
 Timeouts, refused or reset connections and connections dropped mid-exchange are raised as
@@ -33,13 +35,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsp_cli.domain.errors import (
+    CertificateRefused,
     ConfigError,
     ProviderFailed,
     Unreachable,
     UnsafeReply,
     UntrustedServer,
 )
-from smsp_cli.transport import deadline
+from smsp_cli.transport import deadline, tls_alerts
 from smsp_cli.transport.deadline import Deadline
 from smsp_cli.transport.decoding import decoded
 from smsp_cli.untrusted.bounds import MAX_BODY_BYTES
@@ -289,11 +292,15 @@ class Session:
         except httpx.TimeoutException as exc:
             raise _too_slow(url, exc, limit, connect_timeout, read_timeout) from None
         except httpx.ConnectError as exc:
+            _raise_if_certificate_refused(url, exc)
             failure = TransientNetworkError if _transient(exc) else Unreachable
             if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
                 failure = UntrustedServer  # no row of a batch can get past it
             raise failure(_connect_failure(url, exc, self._min_tls)) from None
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            # TLS 1.3: the server judges our certificate after our handshake is done, so its
+            # refusal is the error of the first read (or write).
+            _raise_if_certificate_refused(url, exc)
             raise TransientNetworkError(
                 f"connection to {_host(url)} failed: {_reason(exc)}"
             ) from None
@@ -408,12 +415,8 @@ def _host(url: str) -> str:
     return parts.netloc or url
 
 
+# What the handshake's other failures mean (refusals of our certificate are raised before).
 _TLS_ALERTS = {
-    "unknown ca": "the server does not trust our client certificate's CA",
-    "bad certificate": "the server rejected our client certificate",
-    "certificate required": "the server requires a client certificate",
-    "certificate expired": "the server says a certificate has expired",
-    "certificate unknown": "the server rejected our client certificate",
     "handshake failure": "TLS handshake failure (no common protocol or cipher, or the server "
     "refused our certificate)",
     "wrong version number": "the server did not answer with TLS (is it plain HTTP?)",
@@ -422,6 +425,17 @@ _TLS_ALERTS = {
 }
 # With min_tls_version 1.3, "protocol version" means the server offers nothing that new.
 _NO_TLS_1_3 = "the server does not support TLS 1.3, which min_tls_version 1.3 requires"
+
+
+def _raise_if_certificate_refused(url: str, exc: Exception) -> None:
+    """CertificateRefused when ``exc`` carries a TLS alert refusing our client certificate."""
+    alert = tls_alerts.alert_name(exc)
+    if alert is not None and tls_alerts.refuses_our_certificate(alert):
+        raise CertificateRefused(
+            f"the provider at {_host(url)} refused our client certificate: "
+            f"{tls_alerts.cause(alert)} (TLS alert '{alert}')",
+            alert=alert,
+        ) from None
 
 
 def _connect_failure(url: str, exc: Exception, min_tls: str = "1.2") -> str:

@@ -38,6 +38,7 @@ _ROW_OF = {
     errors.MismatchedReply: "provider failed or answered unusably",
     errors.Unreachable: "could not reach the provider",
     errors.UntrustedServer: "could not reach the provider",
+    errors.CertificateRefused: "could not reach the provider",
     errors.ConfigError: "local configuration or credential problem",
     errors.PassphraseRejected: "local configuration or credential problem",
 }

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 import pytest
 
-from smsp_cli.domain.errors import ConfigError, ExitCode, Unreachable, UnsafeReply
+from smsp_cli.domain.errors import (
+    CertificateRefused,
+    ConfigError,
+    ExitCode,
+    Unreachable,
+    UnsafeReply,
+)
 from smsp_cli.transport import http as transport
+from smsp_cli.transport.retry import is_retryable
 
 URL = "https://provider.test/smsp/pds"
 
@@ -76,7 +85,7 @@ def test_streamed_oversized_reply_refused() -> None:
         ),
         (
             httpx.ConnectError("[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate"),
-            "rejected our client certificate",
+            "rejected your client certificate as invalid",
         ),
         (httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number"), "plain HTTP"),
         (httpx.RemoteProtocolError("Server disconnected"), "failed"),
@@ -130,3 +139,59 @@ def test_reply_dripped_slower_than_the_deadline_is_abandoned() -> None:
             transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
         )
     assert time.monotonic() - started < 3  # the deadline is 0.3 s; the whole drip takes 10
+
+
+def _ssl_error(reason: str, text: str) -> ssl.SSLError:
+    error = ssl.SSLError(1, text)
+    error.reason = reason  # as OpenSSL's errors carry it
+    return error
+
+
+@pytest.mark.parametrize("raised", [httpx.ConnectError, httpx.ReadError, httpx.WriteError])
+@pytest.mark.parametrize(
+    ("reason", "alert", "cause"),
+    [
+        ("TLSV1_ALERT_UNKNOWN_CA", "unknown ca",
+         "the server does not trust the CA that issued your client certificate"),
+        ("SSLV3_ALERT_CERTIFICATE_EXPIRED", "certificate expired",
+         "the server says your client certificate (or a CA in its chain) has expired"),
+        ("SSLV3_ALERT_CERTIFICATE_REVOKED", "certificate revoked",
+         "the server says your client certificate has been revoked"),
+        ("TLSV1_ALERT_ACCESS_DENIED", "access denied", "the server refuses this client"),
+        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "certificate required",
+         "the server requires a client certificate and none was sent"),
+    ],
+)
+def test_an_alert_refusing_our_certificate_is_its_own_failure_wherever_it_arrives(
+    raised: type[httpx.TransportError], reason: str, alert: str, cause: str
+) -> None:
+    # TLS 1.2 ends the handshake with it (ConnectError); TLS 1.3 sends it after our side of
+    # the handshake is over, so it is the error of the first read (or write).
+    def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            raise _ssl_error(reason, f"[SSL: {reason}] alert ({alert})")
+        except ssl.SSLError as exc:
+            raise raised("TLS failed") from exc
+
+    with pytest.raises(CertificateRefused) as caught:
+        _post(handler)
+    assert caught.value.alert == alert
+    assert caught.value.exit_code == ExitCode.UNREACHABLE
+    assert caught.value.one_line() == (
+        f"the provider at provider.test refused our client certificate: {cause} "
+        f"(TLS alert '{alert}')"
+    )
+    assert not is_retryable(caught.value)
+
+
+def test_other_alerts_on_a_read_stay_a_dropped_connection() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            raise _ssl_error("TLSV1_ALERT_INTERNAL_ERROR", "internal error")
+        except ssl.SSLError as exc:
+            raise httpx.ReadError("TLS failed") from exc
+
+    with pytest.raises(Unreachable) as caught:
+        _post(handler)
+    assert not isinstance(caught.value, CertificateRefused)
+    assert is_retryable(caught.value)
