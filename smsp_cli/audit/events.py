@@ -15,6 +15,7 @@ from typing import Any
 from smsp_cli.audit import records
 from smsp_cli.audit.configured import open_trail, options_for_profile
 from smsp_cli.audit.trail import Trail
+from smsp_cli.domain.notices import Notice, report
 
 
 class ChangeRecorder:
@@ -53,7 +54,7 @@ def passphrase_rejected(what: str, *, source: str, profile: str | None) -> None:
     """A passphrase did not unlock ``what`` (e.g. ``client key /x/key.pem``): a failed login.
 
     Best effort: the passphrase error itself is what the user must see, so a trail that cannot
-    be written is only noted on stderr.
+    be written is only reported as a notice.
     """
     from smsp_cli.domain.errors import SmspError
 
@@ -67,6 +68,4 @@ def passphrase_rejected(what: str, *, source: str, profile: str | None) -> None:
         with open_trail(options_for_profile(profile)) as trail:
             trail.append(fields)
     except SmspError as error:
-        import sys
-
-        sys.stderr.write(f"smsp: could not record the rejected passphrase: {error.one_line()}\n")
+        report(Notice(f"could not record the rejected passphrase: {error.one_line()}"))

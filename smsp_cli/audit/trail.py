@@ -34,7 +34,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -46,6 +45,7 @@ from smsp_cli.audit.paths import CURRENT_NAME, LOCK_NAME, TORN_SUFFIX, rotated_f
 from smsp_cli.audit.tail import read_tail
 from smsp_cli.audit.writers import WriterRegistration
 from smsp_cli.domain.errors import ConfigError
+from smsp_cli.domain.notices import Notice, report
 from smsp_cli.system.safefiles import DIR_MODE, FILE_MODE, UnsafeFile, files, write_all
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -83,7 +83,7 @@ class Trail:
         self.max_bytes = max_bytes
         self.fsync_interval = fsync_interval
         self._forward = forward
-        self._notify = notify or _note_on_stderr
+        self._notify = notify or _reported
         self._sync_file = sync or self._files.sync
         self._mutex = threading.Lock()
         self._lock_fd = -1
@@ -475,6 +475,5 @@ class Trail:
         )
 
 
-def _note_on_stderr(text: str) -> None:
-    sys.stderr.write(f"smsp: audit trail: {text}\n")
-    sys.stderr.flush()
+def _reported(text: str) -> None:
+    report(Notice(f"audit trail: {text}"))

@@ -36,7 +36,12 @@ def build_app() -> typer.Typer:
 
     from smsp_cli.cli.lazygroup import lazy_group
     from smsp_cli.cli.usage import SmspTyper
+    from smsp_cli.domain import notices
+    from smsp_cli.output.notices import show
 
+    # What the code below reports along the way (a loose key file, audit-trail trouble) is
+    # shown here, by the command line, as a line on stderr: that code never writes a stream.
+    notices.listen(show)
     app = SmspTyper(
         name=PROG_NAME,
         cls=lazy_group(COMMANDS),

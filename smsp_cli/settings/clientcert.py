@@ -25,13 +25,13 @@ import datetime as dt
 import functools
 import os
 import stat
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsp_cli.domain.errors import ConfigError, PassphraseRejected
+from smsp_cli.domain.notices import Notice, report
 
 if TYPE_CHECKING:
     import ssl
@@ -299,7 +299,7 @@ _warned: set[Path] = set()
 
 
 def warn_if_readable_by_others(path: Path, what: str) -> None:
-    """One stderr line, once per file and run, when a private key's file is not 0600-tight.
+    """A warning notice, once per file and run, when a private key's file is not 0600-tight.
 
     The lookup goes on: the key is the user's to protect, but they should know.
     """
@@ -313,11 +313,10 @@ def warn_if_readable_by_others(path: Path, what: str) -> None:
     if resolved in _warned:
         return
     _warned.add(resolved)
-    sys.stderr.write(
-        f"smsp: warning: {what} {path} is readable by group or others (mode {mode:04o}); "
-        f"run `chmod 600 {path}`\n"
-    )
-    sys.stderr.flush()
+    report(Notice(
+        f"warning: {what} {path} is readable by group or others (mode {mode:04o}); "
+        f"run `chmod 600 {path}`"
+    ))
 
 
 def _pem_certificates(path: Path, data: bytes) -> list[x509.Certificate]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from smsp_cli.domain.errors import ConfigError
+from smsp_cli.domain.notices import Notice, report
 
 if TYPE_CHECKING:
     from smsp_cli.settings.connection import ConnectionSettings
@@ -238,12 +239,6 @@ def no_input_from_environment() -> bool:
     return os.environ.get("SMSP_NO_INPUT", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def note(text: str) -> None:
-    """One line on stderr, never the passphrase."""
-    sys.stderr.write(f"smsp: {text}\n")
-    sys.stderr.flush()
-
-
 # --- where a profile's passphrase comes from ----------------------------------------------------
 
 
@@ -283,7 +278,7 @@ class PassphraseSource:
             return lookup
         if can_prompt(self.no_input):
             if lookup.kind == _UNAVAILABLE:
-                note(f"{lookup.reason}; asking for the passphrase instead")
+                report(Notice(f"{lookup.reason}; asking for the passphrase instead"))
             return self._ask(what)
         forbidden = self.no_input or no_input_from_environment()
         why = "--no-input forbids asking" if forbidden else "there is no terminal to ask on"

@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smsp_cli.domain import notices
 from smsp_cli.domain.errors import ConfigError
 from smsp_cli.settings import clientcert
 from smsp_cli.settings.certname import pem_common_name
@@ -194,12 +195,14 @@ def test_a_plain_key_readable_by_others_is_still_warned_about(
     key = tmp_path / "open-key.pem"
     key.write_bytes(credentials.client_key.read_bytes())
     key.chmod(0o644)
-    client = clientcert.for_tls(credentials.client_cert, key)
+    with notices.collected() as found:
+        client = clientcert.for_tls(credentials.client_cert, key)
     assert isinstance(client, clientcert.PemFiles)
-    assert capsys.readouterr().err == (
-        f"smsp: warning: client key {key} is readable by group or others (mode 0644); "
-        f"run `chmod 600 {key}`\n"
-    )
+    assert found == [notices.Notice(
+        f"warning: client key {key} is readable by group or others (mode 0644); "
+        f"run `chmod 600 {key}`"
+    )]
+    assert capsys.readouterr().err == ""  # reported, not written: the command line shows it
 
 
 def test_only_the_configured_ca_bundle_is_trusted(credentials: SandboxCredentials) -> None:

@@ -14,6 +14,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from keyring.errors import KeyringLocked, PasswordDeleteError
 
+from smsp_cli.domain import notices
 from smsp_cli.domain.errors import ConfigError, ExitCode
 from smsp_cli.settings import credentials
 from smsp_cli.settings.credentials import KeyringUnavailable, PassphraseSource, Secret
@@ -210,13 +211,15 @@ def test_no_backend_and_no_terminal_points_to_a_passphrase_file(
 def test_no_backend_on_a_terminal_says_so_and_asks(
     no_keyring: fail.Keyring, terminal: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    found = PassphraseSource("live")("client key /k.pem")
+    with notices.collected() as reported:
+        found = PassphraseSource("live")("client key /k.pem")
     assert found.reveal() == PASSPHRASE
     assert terminal == ["Passphrase for client key /k.pem: "]
-    err = capsys.readouterr().err
-    assert "no keyring backend is available" in err
-    assert "asking for the passphrase instead" in err
-    assert PASSPHRASE not in err
+    [notice] = reported
+    assert "no keyring backend is available" in notice.text
+    assert notice.text.endswith("; asking for the passphrase instead")
+    assert PASSPHRASE not in notice.text
+    assert PASSPHRASE not in capsys.readouterr().err
 
 
 def test_no_input_never_prompts_even_on_a_terminal(
