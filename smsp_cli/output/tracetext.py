@@ -24,12 +24,18 @@ def render(
     if trace.attempts > 1:
         lines.append(f"* attempt {trace.attempts}: the earlier attempts failed; this is the last")
     lines += _connection_notes(trace)
-    if trace.request_headers:
+    # As curl does, a request is shown once it was sent: not when the connection failed first.
+    if trace.request_headers and trace.headers_sent:
         target = urlsplit(trace.url)
         path = target.path + (f"?{target.query}" if target.query else "")
         lines.append(f"> {trace.method} {path or '/'} HTTP/1.1")
         lines += _header_lines(">", trace.request_headers, reveal)
-        lines += _body_lines(">", trace.request_body, reveal, pretty)
+        if trace.body_sent:
+            lines += _body_lines(">", trace.request_body, reveal, pretty)
+        elif trace.request_body:
+            lines.append("* the request body was not sent in full")
+    elif trace.request_headers:
+        lines.append("* request not sent")
     # What the provider sent is free text it controls: the values the user gave are hidden
     # there too (a fault may echo the patient), but not in smsp's own lines.
     provider: list[str] = []

@@ -45,6 +45,7 @@ from smsp_cli.domain.errors import (
 from smsp_cli.transport import deadline, tls_alerts
 from smsp_cli.transport.deadline import Deadline
 from smsp_cli.transport.decoding import decoded
+from smsp_cli.transport.phases import Progress
 from smsp_cli.untrusted.bounds import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
@@ -268,6 +269,8 @@ class Session:
         limit = Deadline.after(connect_timeout + read_timeout)
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=limit.seconds)
         started = time.monotonic()
+        # Every exchange notes its phase, so a timeout can say which one (as doctor does).
+        progress = Progress(trace.on_event if trace is not None else None)
         try:
             with deadline.applied(limit):
                 request = self._http.build_request(
@@ -277,7 +280,7 @@ class Session:
                     params=list(params) if params else None,
                     headers=headers,
                     timeout=timeout,
-                    extensions=trace.extensions() if trace is not None else None,
+                    extensions={"trace": progress.on_event},
                 )
                 if trace is not None:
                     trace.on_request(request, within=limit.remaining())
@@ -290,7 +293,8 @@ class Session:
                 finally:
                     response.close()
         except httpx.TimeoutException as exc:
-            raise _too_slow(url, exc, limit, connect_timeout, read_timeout) from None
+            raise _too_slow(
+                url, exc, limit, connect_timeout, read_timeout, progress.phase()) from None
         except httpx.ConnectError as exc:
             _raise_if_certificate_refused(url, exc)
             failure = TransientNetworkError if _transient(exc) else Unreachable
@@ -390,22 +394,29 @@ def _read_bounded(response: httpx.Response, max_bytes: int, limit: Deadline) -> 
 
 
 def _too_slow(
-    url: str, exc: Exception, limit: Deadline, connect_timeout: float, read_timeout: float
+    url: str, exc: Exception, limit: Deadline, connect_timeout: float, read_timeout: float,
+    phase: str | None = None,
 ) -> TransientNetworkError:
     import httpx
 
     host = _host(url)
+    hint = "check the endpoint, or raise --timeout"
+    budget = (f"deadline {limit.seconds:g}s: "
+              f"connect {connect_timeout:g}s + read {read_timeout:g}s")
     if isinstance(exc, httpx.ConnectTimeout) and not limit.expired:
-        detail = f"timed out connecting (connect timeout {connect_timeout:g}s)"
+        budget = f"connect timeout {connect_timeout:g}s"  # it covers TCP and the TLS handshake
+    if phase == "TLS handshake":
+        detail = ("timed out in the TLS handshake: TCP connected, the server never finished "
+                  f"it ({budget})")
+        hint = ("the port may not be TLS, or the server is stuck: check the port in the "
+                "endpoint, or raise --timeout")
+    elif phase in (None, "connect") and isinstance(exc, httpx.ConnectTimeout):
+        detail = f"timed out connecting ({budget})"
+    elif phase is not None and phase != "connect":
+        detail = f"timed out {phase} ({budget})"  # sending the request, waiting for the reply...
     else:
-        detail = (
-            f"timed out before its reply was complete (deadline {limit.seconds:g}s: "
-            f"connect {connect_timeout:g}s + read {read_timeout:g}s)"
-        )
-    return TransientNetworkError(
-        f"the provider at {host} was too slow: {detail}",
-        hint="check the endpoint, or raise --timeout",
-    )
+        detail = f"timed out before its reply was complete ({budget})"
+    return TransientNetworkError(f"the provider at {host} was too slow: {detail}", hint=hint)
 
 
 def _host(url: str) -> str:

@@ -143,6 +143,16 @@ class Trace:
         return found
 
     @property
+    def headers_sent(self) -> bool:
+        """The request's head went out (a reply also proves it, where no events came)."""
+        return "http11.send_request_headers.complete" in self.marks or "response" in self.marks
+
+    @property
+    def body_sent(self) -> bool:
+        """The request's body went out in full."""
+        return "http11.send_request_body.complete" in self.marks or "response" in self.marks
+
+    @property
     def total(self) -> float:
         """Seconds from the first hook to the end."""
         return self._offset(self.marks.get("end", self._now()))

@@ -11,6 +11,7 @@ import gzip
 import importlib.util
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,6 +27,9 @@ from tests.lib.hostile_behaviours import (
     huge_patient_reply,
     huge_reply,
 )
+
+if TYPE_CHECKING:
+    from smsp_cli.sandbox.certs import SandboxCredentials
 
 GET = ("get", "9991000003", "--dob", "1984-03-14")
 TIMEOUT = 1.0  # --timeout: connect 1 s and read 1 s, so each attempt has 2 s
@@ -139,6 +143,17 @@ def test_legal_reply_just_under_the_cap_is_read_within_bounded_memory(
 # --- one deadline per attempt ---------------------------------------------------------------
 
 
+# The phase each drip holds the exchange in when its time runs out, as the error names it.
+_PHASES = {
+    "tls handshake": "timed out in the TLS handshake: TCP connected",
+    "status": "timed out waiting for the reply",
+    "headers": "timed out waiting for the reply",
+    "body": "timed out reading the reply",
+    "chunk sizes": "timed out reading the reply",
+    "tls records": "timed out waiting for the reply",
+}
+
+
 @pytest.mark.parametrize("behaviour", drips(), ids=lambda b: b.name)
 def test_a_drip_at_any_phase_ends_the_attempt_at_its_deadline(
     hostile: HostileProvider, behaviour: Behaviour
@@ -150,7 +165,36 @@ def test_a_drip_at_any_phase_ends_the_attempt_at_its_deadline(
     line = _one_error_line(run)
     assert "was too slow" in line
     assert "127.0.0.1" in line
+    assert _PHASES[behaviour.name] in line
+    assert "timed out connecting" not in line  # TCP connected in every one of them
     assert TIMEOUT * 0.9 <= seconds < DEADLINE + MARGIN
+
+
+def test_a_silent_tcp_server_times_out_in_the_tls_handshake_not_connecting(
+    credentials: SandboxCredentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from smsp_cli.sandbox.embedded import variables_for
+
+    # A listening socket nobody accepts from: the kernel completes TCP, then nothing answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        url = f"https://127.0.0.1:{port}/smsp/pds"
+        for name, value in variables_for(url, credentials).items():
+            monkeypatch.setenv(name, value)
+        run, seconds = _timed(*GET, "--timeout", "2", "--max-attempts", "1", "-v")
+    assert run.exit_code == 5, run.stderr
+    line = _one_error_line(run)
+    assert (f"the provider at 127.0.0.1:{port} was too slow: timed out in the TLS handshake: "
+            "TCP connected, the server never finished it (connect timeout 2s)") in line
+    assert "the port may not be TLS" in line
+    assert f"* connected to 127.0.0.1:{port}" in run.stderr
+    assert "> POST" not in run.stderr  # never sent: the handshake did not finish
+    assert "* request not sent" in run.stderr
+    assert 1.8 <= seconds < 2 + MARGIN
 
 
 @pytest.mark.parametrize("backoff", [0.0, 0.3])

@@ -199,7 +199,9 @@ def test_verbose_report_also_when_the_call_fails(monkeypatch: pytest.MonkeyPatch
     assert "*   connect " in run.stderr
     assert "(did not finish)" in run.stderr
     assert "* failed: connection to 127.0.0.1" in run.stderr
-    assert "> POST /smsp/pds HTTP/1.1" in run.stderr
+    # As curl does: the request was never sent, so it is not shown as if it were.
+    assert "> POST" not in run.stderr
+    assert "\n* request not sent\n" in run.stderr
     assert _leaks(run.stderr) == []
     # The report comes first, then the one-line error.
     assert run.stderr.rstrip().splitlines()[-1].startswith("smsp: error:")
