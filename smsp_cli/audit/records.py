@@ -37,14 +37,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+# The event names live on the ground floor (the audit table reads them too); callers of the
+# trail keep naming them records.SENT and so on.
+from smsp_cli.domain.audit_events import CONFIG as CONFIG
+from smsp_cli.domain.audit_events import FAILED as FAILED
+from smsp_cli.domain.audit_events import INTEGRITY as INTEGRITY
+from smsp_cli.domain.audit_events import RECEIVED as RECEIVED
+from smsp_cli.domain.audit_events import SENT as SENT
+from smsp_cli.domain.audit_events import TOKEN as TOKEN
 from smsp_cli.system.account import os_user
-
-SENT = "sent"
-RECEIVED = "received"
-FAILED = "failed"
-CONFIG = "config"
-INTEGRITY = "integrity"
-TOKEN = "token"  # PDS FHIR: a token request (token URL, outcome; never the token or the JWT)
 
 # Integrity problems the writer records; verify treats every one but TORN as damage.
 TORN = "torn"  # a line cut short by a crash: set aside, nothing lost

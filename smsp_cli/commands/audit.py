@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from smsp_cli.audit.search import Tally
-    from smsp_cli.audit.verify import Report
 
 app = SmspTyper(
     help="The audit trail: who looked up which patient, when, with which message.",
@@ -111,11 +110,12 @@ def search(
 
 
 def _table_rows(record: dict[str, object], *, first: bool) -> None:
-    from smsp_cli.audit.table import HEADER, rows
+    from smsp_cli.audit.search import record_time
+    from smsp_cli.output.audit import HEADER, rows
 
     if first:
         sys.stdout.write(HEADER + "\n")
-    sys.stdout.write("\n".join(rows(record)) + "\n")
+    sys.stdout.write("\n".join(rows(record, record_time(record))) + "\n")
 
 
 def _search_notes(directory: Path, tally: Tally, found: int) -> None:
@@ -137,60 +137,17 @@ def verify(output: OutputOpt = AuditFormat.table, as_json: JsonOpt = False) -> N
     """
     from smsp_cli.audit.paths import trail_dir
     from smsp_cli.audit.verify import verify as verify_trail
+    from smsp_cli.output.audit import print_verify, verify_json
 
     report = verify_trail(trail_dir())
     if as_json or output is AuditFormat.json:
         import json
 
-        sys.stdout.write(json.dumps(_report_json(report), indent=2) + "\n")
+        sys.stdout.write(json.dumps(verify_json(report), indent=2) + "\n")
     else:
-        _print_report(report)
+        print_verify(report)
     if not report.ok:
         raise typer.Exit(1)
-
-
-def _report_json(report: Report) -> dict[str, object]:
-    problem = report.problem
-    return {
-        "ok": report.ok,
-        "directory": str(report.directory),
-        "files": report.files,
-        "records": report.records,
-        "first_seq": report.first_seq,
-        "last_seq": report.last_seq,
-        "checkpoint": None if report.checkpoint is None else {
-            "seq": report.checkpoint.seq, "hash": report.checkpoint.hash,
-        },
-        "problem": None if problem is None else {
-            "seq": problem.seq, "kind": problem.kind, "detail": problem.detail,
-            "file": problem.file, "line": problem.line,
-        },
-        "notes": report.notes,
-    }
-
-
-def _print_report(report: Report) -> None:
-    from smsp_cli.untrusted.sanitize import visible
-
-    lines = [f"trail       {visible(str(report.directory))}"]
-    if not report.files and report.checkpoint is None:
-        sys.stdout.write(lines[0] + "\nno audit trail yet: nothing to verify\n")
-        return
-    lines.append(f"files       {', '.join(report.files) or '(none)'}")
-    span = f" (sequence {report.first_seq} to {report.last_seq})" if report.records else ""
-    lines.append(f"records     {report.records}{span} checked")
-    saved = report.checkpoint
-    lines.append(f"checkpoint  {'sequence ' + str(saved.seq) if saved else '(none)'}")
-    lines += [f"note        {visible(note)}" for note in report.notes]
-    problem = report.problem
-    if problem is None:
-        lines.append("whole: every record is in sequence, linked to the one before it, and the "
-                     "trail ends where the checkpoint says")
-    else:
-        where = f" ({problem.where()})" if problem.where() else ""
-        lines.append(f"NOT WHOLE at sequence {problem.seq}: {problem.kind}: "
-                     f"{visible(problem.detail)}{where}")
-    sys.stdout.write("\n".join(lines) + "\n")
 
 
 @app.command()

@@ -17,7 +17,6 @@ from smsp_cli.output.formats import DataFormat
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.patients import SandboxPatient
-    from smsp_cli.sandbox.server import RecordedRequest
 
 app = SmspTyper(
     help="The embedded sandbox provider: real mutual TLS, synthetic patients.", no_args_is_help=True
@@ -72,59 +71,28 @@ def serve(
     if check_api(api, "--api") == "fhir":
         _serve_fhir(host, port, _patients(patients_csv), in_json)
         return
-    from smsp_cli.output.render import stderr_console
+    from smsp_cli.output.sandbox import request_log, say_listening, write_settings
     from smsp_cli.sandbox.certs import ensure_credentials
     from smsp_cli.sandbox.embedded import variables_for
     from smsp_cli.sandbox.paths import sandbox_dir
     from smsp_cli.sandbox.server import SandboxServer
-    from smsp_cli.untrusted.sanitize import visible
 
     records = _patients(patients_csv)
     credentials = ensure_credentials(sandbox_dir())
-    console = stderr_console()
-
-    import threading
-
-    log_lock = threading.Lock()
-
-    def log(request: RecordedRequest) -> None:
-        # Records carry no patient values: operation, outcome and ids only. The path and
-        # MessageID are what the client sent: shown through the one sanitiser. One plain
-        # write a line (rich's print, unstyled here, cost a tenth of a request).
-        line = visible(
-            f"{request.method} {request.path} {request.http_status} "
-            f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}"
-        )
-        with log_lock:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-
-    server = SandboxServer(credentials, host=host, port=port, patients=records, on_request=log)
+    server = SandboxServer(credentials, host=host, port=port, patients=records,
+                           on_request=request_log())
     _warn_if_every_interface(host)
     with _listening(server, host, port):
-        _write_settings("smsp", server.url, variables_for(server.url, credentials), in_json)
-        console.print(
-            f"sandbox provider listening on {server.url} with {len(records)} synthetic "
-            "patients; Ctrl-C stops it",
-            markup=False,
-            soft_wrap=True,
-        )
+        write_settings("smsp", server.url, variables_for(server.url, credentials), in_json)
+        say_listening(f"sandbox provider listening on {server.url} with {len(records)} synthetic "
+                      "patients; Ctrl-C stops it")
         server.serve_forever()
-
-
-def _write_settings(api: str, url: str, variables: dict[str, str], in_json: bool) -> None:
-    """The settings that reach the server: NAME=value lines, or one JSON line for scripts."""
-    if in_json:
-        sys.stdout.write(json.dumps({"api": api, "url": url, "variables": variables}) + "\n")
-    else:
-        sys.stdout.write("".join(f"{name}={value}\n" for name, value in variables.items()))
-    sys.stdout.flush()
 
 
 def _serve_fhir(
     host: str, port: int, records: tuple[SandboxPatient, ...], in_json: bool
 ) -> None:
-    from smsp_cli.output.render import stderr_console
+    from smsp_cli.output.sandbox import say_listening, write_settings
     from smsp_cli.sandbox.certs import ensure_credentials
     from smsp_cli.sandbox.embedded import fhir_settings_for
     from smsp_cli.sandbox.fhir_server import FhirSandboxServer
@@ -136,13 +104,11 @@ def _serve_fhir(
     _warn_if_every_interface(host)
     with _listening(server, host, port):
         values = fhir_settings_for(server.url, server.token_url, credentials)
-        _write_settings("fhir", server.url,
-                        {KEYS[key][1]: value for key, value in values.items()}, in_json)
-        stderr_console().print(
-            f"PDS FHIR sandbox listening on {server.url} (token URL {server.token_url}) with "
-            f"{len(records)} synthetic patients; Ctrl-C stops it",
-            markup=False, soft_wrap=True,
-        )
+        write_settings("fhir", server.url,
+                       {KEYS[key][1]: value for key, value in values.items()}, in_json)
+        say_listening(f"PDS FHIR sandbox listening on {server.url} (token URL "
+                      f"{server.token_url}) with {len(records)} synthetic patients; "
+                      "Ctrl-C stops it")
         server.serve_forever()
 
 
@@ -199,65 +165,7 @@ def list_patients(
     if wants_json(output, as_json):
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
-    _print_patients(rows)
-
-
-def _print_patients(rows: list[dict[str, object]]) -> None:
-    from smsp_cli.output.console import stdout_console
-    from smsp_cli.output.fit import Column, fitted_table
-    from smsp_cli.output.table import CONFIDENTIAL, nhs
-    from smsp_cli.untrusted import bounds
-
-    columns = (
-        Column("NHS number", whole=True),
-        Column("Name"),
-        Column("Gender", whole=True, gives_way=2),
-        Column("Born", whole=True, gives_way=3),
-        Column("Postcode", whole=True, gives_way=1),
-        Column("Scenario", whole=True),
-    )
-    cells = [
-        (
-            nhs(str(row.get("nhs_number") or "")),
-            _name(row),
-            bounds.cut(str(row.get("gender") or "")),
-            bounds.cut(str(row.get("birth_date") or "")),
-            bounds.cut(str(row.get("postcode") or "")),
-            bounds.cut(str(row.get("scenario") or "")),
-        )
-        for row in rows
-    ]
-    console = stdout_console(markup=False, highlight=False, emoji=False)
-    table, _ = fitted_table(
-        columns,
-        cells,
-        console.width,
-        boxed=False,
-        left_out_caption="{} left out at this width; --json shows all",
-        title=f"{CONFIDENTIAL}\nSandbox patients (synthetic)",
-        title_justify="left",
-    )
-    console.print(table, soft_wrap=True)  # wrapped between units already
+    from smsp_cli.output.sandbox import print_patients
     from smsp_cli.sandbox.patients import SCENARIO_MEANINGS
 
-    shown = dict.fromkeys(str(row.get("scenario") or "") for row in rows)
-    legend = [f"  {name}: {SCENARIO_MEANINGS[name]}" for name in shown if name in SCENARIO_MEANINGS]
-    if legend:
-        from rich.cells import cell_len
-
-        from smsp_cli.output.fit import wrap
-
-        lines = wrap("Scenarios (the response code each produces):", console.width, cell_len)
-        for entry in legend:
-            lines += wrap(entry, console.width, cell_len, indent="    ")
-        sys.stdout.write("\n".join(lines) + "\n")
-
-
-def _name(row: dict[str, object]) -> str:
-    """``FAIRWEATHER, Eleanor Mary``: the family name first, as NHS patient banners show it."""
-    from smsp_cli.untrusted import bounds
-
-    given = row.get("given_names")
-    given_text = " ".join(str(name) for name in given) if isinstance(given, list) else ""
-    family = str(row.get("family_name") or "").upper()
-    return bounds.cut(", ".join(part for part in (family, given_text) if part))
+    print_patients(rows, SCENARIO_MEANINGS)
