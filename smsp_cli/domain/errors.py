@@ -9,6 +9,7 @@ README; a test keeps the two equal).
     ├── ProviderRejected      3  the provider refused the request (fault 1000/3000, SMSP-0001...)
     ├── ProviderFailed        4  the provider failed, or answered unusably
     │   ├── UnsafeReply       4  a reply we refuse to parse (DOCTYPE, entities, oversized)
+    │   ├── MalformedHttp     4  HTTP framing broken or over its limits (never retried)
     │   └── MismatchedReply   4  a reply that does not answer the request sent
     ├── Unreachable           5  DNS, connect, TLS handshake, certificate verification, timeout
     │   ├── UntrustedServer   5  the server's certificate failed verification
@@ -51,7 +52,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.PROVIDER_FAILED: (
         "provider failed or answered unusably (SMSP-0004, SMSP-9999, DEMOG-9999, unknown code, "
         "fault 2100 or 2200, HTTP 5xx without a fault, malformed, oversized or unsafe XML, "
-        "a reply that does not answer the request sent)"
+        "malformed or oversized HTTP framing, a reply that does not answer the request sent)"
     ),
     ExitCode.UNREACHABLE: (
         "could not reach the provider (DNS, connect, TLS handshake, certificate verification, "
@@ -163,6 +164,15 @@ class ProviderFailed(SmspError):
 
 class UnsafeReply(ProviderFailed):
     """The reply was refused before parsing: DOCTYPE, entity, oversized or not XML."""
+
+
+class MalformedHttp(ProviderFailed):
+    """The reply's HTTP framing is broken or over its limits: a header line, header section,
+    chunk-size line or trailers too long, a status line that is not HTTP/1.x, an unasked-for
+    101. Never retried: the provider did answer, and would answer the same way again.
+    """
+
+    reason = "malformed_http"  # for its `failed` record
 
 
 class MismatchedReply(ProviderFailed):

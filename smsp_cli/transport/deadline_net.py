@@ -21,6 +21,11 @@ pool hands the connection out again (:class:`StrictConnection`), so that the con
 closed and never reused: h11's receive buffer (read with the reply, beyond its end), the TLS
 layer's decrypted but unread bytes (``SSLSocket.pending``), and the socket itself (``poll``).
 
+Framing: every byte a stream reads is first followed by :class:`~smsp_cli.transport.framing.
+ReplyFraming`, which refuses a head, chunk-size line or trailers over its limits, a status line
+that is not HTTP/1.x and an unasked-for 101, before h11 buffers any of it
+(:class:`FramingRefused`, which httpx passes on as a RemoteProtocolError).
+
 Only :mod:`smsp_cli.transport.http` imports this module (it imports httpx and httpcore).
 """
 
@@ -38,7 +43,12 @@ import httpcore
 import httpx
 
 from smsp_cli.transport.deadline import bounded
+from smsp_cli.transport.framing import FramingError, ReplyFraming
 from smsp_cli.transport.netaddr import resolve_within
+
+
+class FramingRefused(httpcore.RemoteProtocolError):
+    """A reply's framing broke a limit: its cause is the :class:`FramingError` saying which."""
 
 
 class DeadlineStream(httpcore.NetworkStream):
@@ -46,19 +56,26 @@ class DeadlineStream(httpcore.NetworkStream):
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._framing = ReplyFraming()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        """At most ``max_bytes``, as soon as some arrive."""
+        """At most ``max_bytes``, as soon as some arrive (and only if framed within limits)."""
         try:
             self._sock.settimeout(bounded(timeout))
-            return self._sock.recv(max_bytes)
+            data = self._sock.recv(max_bytes)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(str(exc)) from exc
         except OSError as exc:
             raise httpcore.ReadError(str(exc)) from exc
+        try:
+            self._framing.received(data)
+        except FramingError as exc:
+            raise FramingRefused(str(exc)) from exc
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         """All of ``buffer``; each ``send`` waits only for the time left."""
+        self._framing.request_sent()  # h11 writes a request whole before reading its reply
         view = memoryview(buffer)
         try:
             while view:

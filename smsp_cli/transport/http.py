@@ -11,7 +11,8 @@ httpx errors are translated here, so nothing above this module sees them::
     ├── httpx.TimeoutException (Connect/Read/Write/Pool)  -> Unreachable "too slow"
     ├── httpx.ConnectError      DNS, refused, TLS handshake -> Unreachable, cause named
     │                           (server certificate not verified -> UntrustedServer)
-    ├── httpx.ReadError / WriteError / RemoteProtocolError  -> Unreachable / ProviderFailed
+    ├── httpx.ReadError / WriteError, a connection dropped mid-reply -> Transient...
+    ├── httpx.RemoteProtocolError for broken or oversized framing -> MalformedHttp (exit 4)
     │   (a TLS alert refusing our certificate, in the handshake or on TLS 1.3's first
     │    read, from any of these -> CertificateRefused)
     └── ...
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING
 from smsp_cli.domain.errors import (
     CertificateRefused,
     ConfigError,
+    MalformedHttp,
     ProviderFailed,
     Unreachable,
     UnsafeReply,
@@ -305,6 +307,8 @@ class Session:
             # TLS 1.3: the server judges our certificate after our handshake is done, so its
             # refusal is the error of the first read (or write).
             _raise_if_certificate_refused(url, exc)
+            if isinstance(exc, httpx.RemoteProtocolError) and not _dropped(exc):
+                raise _malformed(url, exc) from None
             raise TransientNetworkError(
                 f"connection to {_host(url)} failed: {_reason(exc)}"
             ) from None
@@ -447,6 +451,27 @@ def _raise_if_certificate_refused(url: str, exc: Exception) -> None:
             f"{tls_alerts.cause(alert)} (TLS alert '{alert}')",
             alert=alert,
         ) from None
+
+
+# What httpcore and h11 say of a connection closed before its reply was whole: it may pass.
+_DROPPED = ("server disconnected", "peer closed connection")
+
+
+def _dropped(exc: Exception) -> bool:
+    return _reason(exc).lower().startswith(_DROPPED)
+
+
+def _malformed(url: str, exc: Exception) -> MalformedHttp:
+    """Broken framing, in words: ours (transport.framing) whole, h11's without reply bytes."""
+    from smsp_cli.transport.framing import FramingError
+
+    cause = _root_cause(exc)
+    if isinstance(cause, FramingError):
+        what = str(cause)
+    else:
+        # h11 says "illegal header line: bytearray(b'...')": the reply's bytes stay unshown.
+        what = f"the provider's reply is not valid HTTP/1.1 ({_reason(exc).split(':')[0]})"
+    return MalformedHttp(f"{what}, from {_host(url)}", hint="report it to the provider")
 
 
 def _connect_failure(url: str, exc: Exception, min_tls: str = "1.2") -> str:

@@ -8,7 +8,8 @@ Retried, a bounded number of times with exponential backoff and full jitter:
 * SOAP fault 2100, "Processing Error (Retryable)" (ToolkitSOAPErrorCodes).
 
 Never retried: faults 1000 (the message is wrong), 2200 (not retryable) and 3000 (access
-denied), any other HTTP status, TLS and certificate failures, and every business response code
+denied), any other HTTP status, TLS and certificate failures (a TLS alert refusing our client
+certificate included), broken or oversized HTTP framing, and every business response code
 (SMSP-0004 included: the provider already answered). The PDS operations are read-only, so a
 retry is safe; each attempt is a new message with a fresh MessageID, trackingid and timestamp
 (spec §5.9), which the caller builds.

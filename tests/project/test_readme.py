@@ -36,6 +36,7 @@ _ROW_OF = {
     errors.ProviderFailed: "provider failed or answered unusably",
     errors.UnsafeReply: "provider failed or answered unusably",
     errors.MismatchedReply: "provider failed or answered unusably",
+    errors.MalformedHttp: "provider failed or answered unusably",
     errors.Unreachable: "could not reach the provider",
     errors.UntrustedServer: "could not reach the provider",
     errors.CertificateRefused: "could not reach the provider",
