@@ -63,6 +63,13 @@ def serve(
                      help="table: NAME=value lines; json: one JSON object line."),
     ] = DataFormat.table,
     as_json: DataJsonOpt = False,
+    lenient: Annotated[
+        bool,
+        typer.Option("--lenient",
+                     help="Accept, with a warning line each, what third-party providers let "
+                          "pass: a wsse:Username other than the certificate's CN, a charset "
+                          "other than UTF-8, a SOAPAction other than wsa:Action."),
+    ] = False,
 ) -> None:
     """Serve the sandbox provider over HTTPS until interrupted (--api fhir: PDS FHIR)."""
     from smsp_cli.settings.fhir import check_api
@@ -80,7 +87,7 @@ def serve(
     records = _patients(patients_csv)
     credentials = ensure_credentials(sandbox_dir())
     server = SandboxServer(credentials, host=host, port=port, patients=records,
-                           on_request=request_log())
+                           on_request=request_log(), lenient=lenient)
     _warn_if_every_interface(host)
     with _listening(server, host, port):
         write_settings("smsp", server.url, variables_for(server.url, credentials), in_json)

@@ -30,6 +30,12 @@ class RequestShown(Protocol):
     def operation(self) -> str | None: ...
     @property
     def message_id(self) -> str | None: ...
+    @property
+    def detail(self) -> str | None: ...
+    @property
+    def rule(self) -> str | None: ...
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
 
 
 def request_log() -> Callable[[RequestShown], None]:
@@ -40,12 +46,14 @@ def request_log() -> Callable[[RequestShown], None]:
         # Records carry no patient values: operation, outcome and ids only. The path and
         # MessageID are what the client sent: shown through the one sanitiser. One plain
         # write a line (rich's print, unstyled here, cost a tenth of a request).
-        line = visible(
-            f"{request.method} {request.path} {request.http_status} "
-            f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}"
-        )
+        line = (f"{request.method} {request.path} {request.http_status} "
+                f"{request.operation or '-'} {request.outcome} {request.message_id or '-'}")
+        if request.rule is not None:  # refused: why, and the rule the request broke
+            line += f" refused: {request.detail} [{request.rule}]"
+        # A rule only recommended, or bent by --lenient: one warning line each.
+        lines = [visible(line), *(visible(f"  warning: {text}") for text in request.warnings)]
         with log_lock:
-            sys.stderr.write(line + "\n")
+            sys.stderr.write("\n".join(lines) + "\n")
             sys.stderr.flush()
 
     return log

@@ -51,6 +51,7 @@ class EnvelopeProblem:
     operation: Operation | None = None  # whatever was read before the problem
     message_id: str | None = None
     username: str | None = None
+    warnings: tuple[str, ...] = ()  # rules let pass before the refusal (see envelope_checks)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class PayloadProblem:
 
     envelope: Envelope
     reason: str
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class ValidRequest:
 
     envelope: Envelope
     criteria: Criteria
+    warnings: tuple[str, ...] = ()  # accepted, each with the rule it bent or only recommends
 
 
 CheckResult = ValidRequest | PayloadProblem | EnvelopeProblem
@@ -80,8 +83,13 @@ def check_transport(
     content_type: str | None,
     content_length: str | None,
     transfer_encoding: str | None = None,
+    lenient: bool = False,
+    warnings: list[str] | None = None,
 ) -> HttpProblem | EnvelopeProblem | None:
-    """The HTTP-level rules, checked before a byte of the body is read (spec §5.5)."""
+    """The HTTP-level rules, checked before a byte of the body is read (spec §5.5).
+
+    ``lenient`` lets a charset other than UTF-8 pass, with a line added to ``warnings``.
+    """
     if urlsplit(target).path != path:
         return HttpProblem(404, f"no SMSP service here; POST to {path}")
     if method != "POST":
@@ -109,11 +117,12 @@ def check_transport(
         return HttpProblem(415, "Content-Type must be text/xml (spec §5.5)")
     charset = _parameter(parameters, "charset")
     if charset is not None and charset.lower() not in {"utf-8", "utf8"}:
-        return EnvelopeProblem(
-            INVALID_MESSAGE,
-            f"charset {charset} is not UTF-8",
-            "ITK-WS Table 3: every ITK message is UTF-8",
-        )
+        reason = f"charset {charset[:40]} is not UTF-8"
+        rule = "ITK-WS Table 3: every ITK message is UTF-8"
+        if not lenient:
+            return EnvelopeProblem(INVALID_MESSAGE, reason, rule)
+        if warnings is not None:
+            warnings.append(f"accepted (lenient): {reason} ({rule})")
     return None
 
 
@@ -123,10 +132,14 @@ def check_request(
     soap_action: str | None,
     client_cn: str | None,
     now: dt.datetime | None = None,
+    lenient: bool = False,
 ) -> CheckResult:
-    """Check a request body against every envelope and payload rule; ``now`` is for tests."""
+    """Check a request body against every envelope and payload rule; ``now`` is for tests.
+
+    ``lenient``: the MUSTs third-party providers let pass (see envelope_checks) are warnings.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    reader = EnvelopeReader(soap_action, client_cn, now)
+    reader = EnvelopeReader(soap_action, client_cn, now, lenient=lenient)
     try:
         envelope, payload_slot = reader.read(body, max_bytes=MAX_BODY_BYTES)
     except Refused as refusal:
@@ -138,12 +151,13 @@ def check_request(
             operation=reader.seen.operation,
             message_id=reader.seen.message_id,
             username=reader.seen.username,
+            warnings=tuple(reader.warnings),
         )
     try:
         criteria = PayloadReader(envelope.operation, now.date()).read(payload_slot)
     except Invalid as invalid:
-        return PayloadProblem(envelope, invalid.reason)
-    return ValidRequest(envelope, criteria)
+        return PayloadProblem(envelope, invalid.reason, tuple(reader.warnings))
+    return ValidRequest(envelope, criteria, tuple(reader.warnings))
 
 
 def _parameter(parameters: str, name: str) -> str | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from smsp_cli.sandbox.certs import SandboxCredentials
+    from smsp_cli.sandbox.server import RecordedRequest
 
 # An ASID-shaped audit identity (all digits) for the sandbox; real ASIDs come from NHS
 # endpoint registration (spec §7.1).
@@ -22,8 +23,39 @@ def running_sandbox() -> Iterator[dict[str, str]]:
     from smsp_cli.sandbox.server import SandboxServer
 
     credentials = ensure_credentials(sandbox_dir())
-    with SandboxServer(credentials) as server:
-        yield settings_for(server.url, credentials)
+    with SandboxServer(credentials, lenient=lenient_from_environment()) as server:
+        try:
+            yield settings_for(server.url, credentials)
+        finally:
+            _report_warnings(server.requests)
+
+
+LENIENT_VARIABLE = "SMSP_SANDBOX_LENIENT"
+
+
+def lenient_from_environment() -> bool:
+    """``SMSP_SANDBOX_LENIENT=1``: the in-process sandbox bends the rules third-party providers
+    bend (``smsp sandbox serve --lenient``); unset, empty or 0, it is strict."""
+    import os
+
+    from smsp_cli.domain.errors import ConfigError
+
+    value = os.environ.get(LENIENT_VARIABLE, "").strip().lower()
+    if value in {"", "0", "false", "no"}:
+        return False
+    if value in {"1", "true", "yes"}:
+        return True
+    raise ConfigError(f"{LENIENT_VARIABLE} must be 1 (lenient) or 0 (strict), not {value[:20]!r}")
+
+
+def _report_warnings(requests: list[RecordedRequest]) -> None:
+    """The sandbox's warning lines (rules it let pass), reported once the lookup is done: the
+    command line shows each as ``smsp: sandbox: warning: ...``."""
+    from smsp_cli.domain.notices import Notice, report
+
+    for request in requests:
+        for text in request.warnings:
+            report(Notice(f"sandbox: warning: {text}"))
 
 
 def settings_for(url: str, credentials: SandboxCredentials) -> dict[str, str]:

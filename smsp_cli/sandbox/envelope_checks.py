@@ -5,12 +5,25 @@
 :data:`INVALID_MESSAGE` for anything wrong, :data:`ACCESS_DENIED` when wsse:Username is not the
 client certificate's Subject CN (ITK-WS WS-SEC-07).
 
-Timestamp policy (WS-Security, spec §5.3). Created and Expires must be xs:dateTime in UTC with a
-``Z`` (fractions of a second allowed). Expires must be after Created (WS-SEC-06), at most
-:data:`MAX_TIMESTAMP_LIFETIME` (10 minutes, WS-SEC-05) after it, and still in the future
-(WS-SEC-06: expired messages are rejected). Created may be up to :data:`ALLOWED_CLOCK_SKEW`
-(60 s) ahead of the sandbox's clock: ITK wants clocks within 250 ms of NTP (WS-SEC-04), but a
-developer laptop is allowed a little drift; more than that is a clock to fix, and refused.
+Each rule is decided as the spec decides it, and a refusal names the rule it applies:
+
+* Timestamp (WS-Security, spec §5.3). Created and Expires must be xs:dateTime in UTC with a
+  ``Z`` (fractions of a second allowed). Expires must be after Created and still in the future
+  (WS-SEC-06: expired messages are rejected). A lifetime over :data:`MAX_TIMESTAMP_LIFETIME`
+  (10 minutes) is accepted with a warning: WS-SEC-05 only recommends it, and NHS Digital's own
+  examples live a year and more. Created may be up to :data:`ALLOWED_CLOCK_SKEW` (60 s) ahead
+  of the sandbox's clock: ITK wants clocks within 250 ms of NTP (WS-SEC-04), but a developer
+  laptop is allowed a little drift; more than that is a clock to fix, and refused.
+* An audit id of the ASID type must be an ASID, digits only (spec §7.1): a placeholder such as
+  ``__AUDITIDENT`` is refused. ITK identities (``urn:nhs-uk:identity:...``, the forms
+  third-party providers use) are URIs, accepted as they are.
+* The payload's id, the manifest item's reference to it, and any wsu:Id are xs:IDs: an NCName,
+  a letter or ``_`` first (which is why the recommended form is ``uuid_`` + the UUID).
+* What the spec says MUST be refused is refused: a wsse:Username other than the client
+  certificate's CN (WS-SEC-07), a SOAPAction that is not wsa:Action (WS-ADR-04), and (in
+  :mod:`~smsp_cli.sandbox.checks`) a charset other than UTF-8. A *lenient* reader, as
+  third-party providers are for their own clients, accepts those three with a warning each,
+  routing on wsa:Action when SOAPAction differs or is missing.
 
 Deliberately tolerated, as real providers do: any order of SOAP header blocks (spec §5.3), a
 missing wsa:From (WS-ADR-05), any wsa:To text (the example's wsa:To names a different host than
@@ -29,7 +42,7 @@ from smsp_cli.adapters.smsp.xmlsafe import NS
 from smsp_cli.domain.ids import UPPER_UUID, UUID
 from smsp_cli.domain.operations import BY_SERVICE, Operation
 from smsp_cli.sandbox.xmlrules import in_order
-from smsp_cli.settings.identity import AuditId
+from smsp_cli.settings.identity import ASID_TYPE, AuditId
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -45,6 +58,10 @@ WSA_ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"
 
 # WS-ADR-01/02: MessageID is an upper-case UUID; a uuid: or urn:uuid: prefix MAY be used.
 _MESSAGE_ID = re.compile(f"^(?:urn:uuid:|uuid:)?{UUID}$")
+# xs:ID is an NCName: a letter or "_", then letters, digits, ".", "-" or "_" (no colon).
+_XS_ID = re.compile(r"^[^\W\d][\w.\-]*$")
+_ASID = re.compile(r"^\d+$")
+_WSU_ID = f"{{{xmlsafe.WSU}}}Id"
 _UTC_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 _PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
 _UNDERSTOOD_HEADERS = frozenset({xmlsafe.WSA, xmlsafe.WSSE})
@@ -102,11 +119,22 @@ def unquote_soap_action(value: str | None) -> str | None:
 class EnvelopeReader:
     """Reads the SOAP envelope and DE, raising :class:`Refused` at the first broken rule."""
 
-    def __init__(self, soap_action: str | None, client_cn: str | None, now: dt.datetime) -> None:
+    def __init__(
+        self, soap_action: str | None, client_cn: str | None, now: dt.datetime, *,
+        lenient: bool = False,
+    ) -> None:
         self.soap_action = unquote_soap_action(soap_action)
         self.client_cn = client_cn
         self.now = now
+        self.lenient = lenient
         self.seen = Seen()
+        self.warnings: list[str] = []  # rules bent or only recommended, each with its rule
+
+    def _tolerate(self, reason: str, rule: str, *, error_code: str = INVALID_MESSAGE) -> None:
+        """A MUST that a lenient provider lets pass with a warning; a strict one refuses."""
+        if not self.lenient:
+            raise Refused(reason, rule, error_code=error_code)
+        self.warnings.append(f"accepted (lenient): {reason} ({rule})")
 
     def read(self, body: bytes, *, max_bytes: int) -> tuple[Envelope, etree._Element]:
         """The envelope's parts and the ``itk:payload`` holding the HL7 query."""
@@ -120,6 +148,10 @@ class EnvelopeReader:
             )
         self._must_understand(header)
         operation, message_id = self._addressing(header)
+        for element in root.iter():
+            identifier = element.get(_WSU_ID) if isinstance(element.tag, str) else None
+            if identifier is not None:
+                _xs_id(identifier, "wsu:Id", "WS-Security utility schema: wsu:Id is an xs:ID")
         username = self._security(header)
         de = self._single_child(soap_body)
         tracking_id, audit_ids, payload_slot = self._distribution_envelope(de, operation)
@@ -163,19 +195,22 @@ class EnvelopeReader:
                 "ITK-WS WS-ADR-01/02, spec §5.3",
             )
         action = _text(header, "wsa:Action", "wsa:Action", "ITK-WS WS-ADR-04")
-        if self.soap_action is None:
-            raise Refused(
-                "the SOAPAction HTTP header is missing", "SOAP 1.1 §6.1.1, ITK-WS WS-ADR-04"
-            )
-        operation = BY_SERVICE.get(self.soap_action)
+        route = self.soap_action
+        if route is None:
+            self._tolerate("the SOAPAction HTTP header is missing",
+                           "SOAP 1.1 §6.1.1, ITK-WS WS-ADR-04")
+            route = action  # lenient: routed on wsa:Action, as such providers do
+        operation = BY_SERVICE.get(route)
         if operation is None:
-            raise Refused(f"SOAPAction {self.soap_action!r} is not an SMSP PDS service", "spec §2")
+            raise Refused(f"SOAPAction {route!r} is not an SMSP PDS service", "spec §2")
         self.seen.operation = operation
-        if action != self.soap_action:
-            raise Refused(
-                f"wsa:Action {action!r} differs from SOAPAction {self.soap_action!r}",
-                "ITK-WS WS-ADR-04, spec §2",
-            )
+        if action != route:
+            self._tolerate(f"wsa:Action {action!r} differs from SOAPAction {route!r}",
+                           "ITK-WS WS-ADR-04, spec §2")
+            operation = BY_SERVICE.get(action)
+            if operation is None:
+                raise Refused(f"wsa:Action {action!r} is not an SMSP PDS service", "spec §2")
+            self.seen.operation = operation
         _text(header, "wsa:To", "wsa:To", "ITK-WS WS-ADR-03")
         for reply_header in ("wsa:ReplyTo", "wsa:FaultTo"):
             for element in header.findall(reply_header, NS):
@@ -198,7 +233,7 @@ class EnvelopeReader:
         )
         self.seen.username = username
         if self.client_cn is not None and username != self.client_cn:
-            raise Refused(
+            self._tolerate(
                 f"wsse:Username {username!r} is not the client certificate's CN {self.client_cn!r}",
                 "ITK-WS WS-SEC-02/07",
                 error_code=ACCESS_DENIED,
@@ -210,7 +245,10 @@ class EnvelopeReader:
         if expires <= created:
             raise Refused("wsu:Expires is not after wsu:Created", rule)
         if expires - created > MAX_TIMESTAMP_LIFETIME:
-            raise Refused("the timestamp is valid for more than 10 minutes", rule)
+            # WS-SEC-05 recommends Created + 10 minutes; the spec refuses only expired messages.
+            self.warnings.append(
+                "accepted: the timestamp is valid for more than 10 minutes "
+                "(ITK-WS WS-SEC-05 recommends 10)")
         if created > self.now + ALLOWED_CLOCK_SKEW:
             raise Refused(
                 f"wsu:Created is more than {ALLOWED_CLOCK_SKEW.seconds} s in the "
@@ -264,8 +302,15 @@ def _audit_identity(header: etree._Element) -> tuple[AuditId, ...]:
     if not 1 <= len(ids) <= 4 or len(ids) != len(xmlsafe.elements(audit)):
         raise Refused("itk:auditIdentity must hold one to four itk:id", rule)
     for element in ids:
-        if not _PRINTABLE_ASCII.match(element.get("uri", "")):
+        uri = element.get("uri", "")
+        if not _PRINTABLE_ASCII.match(uri):
             raise Refused("each itk:auditIdentity/itk:id needs a printable ASCII uri", rule)
+        if element.get("type") == ASID_TYPE and not _ASID.match(uri):
+            raise Refused(
+                f"audit id {_shown(uri)} has the ASID type but is not an ASID (digits only, "
+                "as allocated at endpoint registration)",
+                "spec §7.1, AUDIT-GUIDE access method 5",
+            )
     return tuple(AuditId(uri=element.get("uri", ""), type=element.get("type")) for element in ids)
 
 
@@ -283,6 +328,8 @@ def _manifest(
     item, slot = items[0], slots[0]
     if not item.get("id") or item.get("id") != slot.get("id"):
         raise Refused("manifestitem/@id does not match payload/@id", rule)
+    _xs_id(slot.get("id", ""), "payload/@id", "distributionEnvelope-v2-0.xsd: payload/@id is an "
+           "xs:ID, manifestitem/@id its xs:IDREF")
     if item.get("mimetype") != "text/xml":
         raise Refused("manifestitem/@mimetype must be text/xml", rule)
     profile = item.get("profileid")
@@ -296,6 +343,20 @@ def _manifest(
         if item.get(flag, "false").strip() not in _FALSE:
             raise Refused(f"manifestitem/@{flag} must be false: the payload is plain XML", rule)
     return slot
+
+
+def _xs_id(value: str, what: str, rule: str) -> None:
+    if not _XS_ID.match(value):
+        raise Refused(
+            f"{what} {_shown(value)} is not an xs:ID (a letter or _ first, no colon or space; "
+            "e.g. uuid_ and the UUID)",
+            rule,
+        )
+
+
+def _shown(value: str, limit: int = 64) -> str:
+    """A client's value quoted in a refusal, bounded."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 def _refuse_de_order(reason: str) -> Exception:

@@ -60,6 +60,8 @@ class RecordedRequest:
     username: str | None = None  # wsse:Username
     client_cn: str | None = None  # Subject CN of the client's TLS certificate
     detail: str | None = None  # why a request was refused (never quotes patient values)
+    rule: str | None = None  # the rule the refused request broke (spec section, ITK rule id)
+    warnings: tuple[str, ...] = ()  # rules only recommended, or bent when lenient
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class SandboxServer:
         timeout: float = DEFAULT_TIMEOUT,
         on_request: Callable[[RecordedRequest], None] | None = None,
         on_body: Callable[[bytes], None] | None = None,
+        lenient: bool = False,
     ) -> None:
         if patients is None:
             from smsp_cli.sandbox.builtin import BUILT_IN
@@ -99,6 +102,10 @@ class SandboxServer:
         # Each SOAP body exactly as it arrived, in-process only (the patients are synthetic):
         # how a test compares what a send put on the wire with what --dry-run printed.
         self.on_body = on_body
+        # As third-party providers are for their own clients: a wsse:Username other than the
+        # CN, a charset other than UTF-8 and a SOAPAction other than wsa:Action are accepted,
+        # each with a warning in the request's record. Off by default (and in the tests).
+        self.lenient = lenient
         self.index = PatientIndex(patients)
         # Built now, so bad credentials fail here rather than on the first connection.
         self.ssl_context = server_context(credentials)
@@ -326,12 +333,15 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox.notify(reply.record)
 
     def _reply(self, sandbox: SandboxServer, base: RecordedRequest) -> _Reply | None:
+        warnings: list[str] = []
         problem = checks.check_transport(
             self.command, self.path, path=sandbox.path,
             content_type=self.headers.get("Content-Type"),
             content_length=self.headers.get("Content-Length"),
             transfer_encoding=self.headers.get("Transfer-Encoding"),
+            lenient=sandbox.lenient, warnings=warnings,
         )
+        base = _with(base, warnings=tuple(warnings))
         if problem is None:
             body = self._read(int(self.headers["Content-Length"]))
             if body is None:
@@ -339,7 +349,7 @@ class _Handler(BaseHTTPRequestHandler):
             if sandbox.on_body is not None:
                 sandbox.on_body(body)
             return _soap_reply(sandbox.index, body, soap_action=self.headers.get("SOAPAction"),
-                               client_cn=base.client_cn, base=base)
+                               client_cn=base.client_cn, base=base, lenient=sandbox.lenient)
         if not self._discard_body():
             self.close_connection = True
         if isinstance(problem, checks.HttpProblem):
@@ -393,9 +403,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _soap_reply(index: PatientIndex, body: bytes, *, soap_action: str | None,
-                client_cn: str | None, base: RecordedRequest) -> _Reply:
+                client_cn: str | None, base: RecordedRequest, lenient: bool = False) -> _Reply:
     """The reply to one POSTed SOAP message: checks, then the patient index, then responses."""
-    result = checks.check_request(body, soap_action=soap_action, client_cn=client_cn)
+    result = checks.check_request(body, soap_action=soap_action, client_cn=client_cn,
+                                  lenient=lenient)
+    base = _with(base, warnings=base.warnings + result.warnings)
     if isinstance(result, checks.EnvelopeProblem):
         return _problem_reply(base, result)
     envelope = result.envelope
@@ -434,7 +446,7 @@ def _http_reply(base: RecordedRequest, problem: checks.HttpProblem) -> _Reply:
 
 def _problem_reply(base: RecordedRequest, problem: checks.EnvelopeProblem) -> _Reply:
     base = _with(base, operation=problem.operation.name if problem.operation else None,
-                 message_id=problem.message_id, username=problem.username)
+                 message_id=problem.message_id, username=problem.username, rule=problem.rule)
     return _fault_reply(base, problem.error_code, problem.reason, diagnostic=problem.rule,
                         faultcode=problem.faultcode, relates_to=problem.message_id)
 

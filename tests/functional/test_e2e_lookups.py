@@ -508,3 +508,26 @@ def test_a_clerk_s_date_and_an_unspaced_postcode_are_taken() -> None:
     assert run.exit_code == 0
     assert "<postalCode>BO1 4QX</postalCode>" in run.stdout
     assert 'value="19840314"' in run.stdout
+
+
+def test_the_in_process_sandbox_is_strict_unless_told_to_be_lenient(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SMSP_ENDPOINT", "SMSP_CERT", "SMSP_KEY", "SMSP_CA_BUNDLE", "SMSP_AUDIT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    args = ("get", "9991000003", "--dob", "1984-03-14", "--profile", "sandbox",
+            "--username", "another system", "--json")
+    strict = smsp(*args)
+    assert strict.exit_code == 3, strict.stderr
+    assert strict.json()["error"]["fault_code"] == "3000"
+    monkeypatch.setenv("SMSP_SANDBOX_LENIENT", "1")
+    lenient = smsp(*args)
+    assert lenient.exit_code == 0, lenient.stderr
+    assert lenient.json()["patient"]["nhs_number"] == "9991000003"
+    assert ("smsp: sandbox: warning: accepted (lenient): wsse:Username 'another system' is not "
+            "the client certificate's CN 'smsp sandbox client' (ITK-WS WS-SEC-02/07)\n"
+            ) in lenient.stderr
+    monkeypatch.setenv("SMSP_SANDBOX_LENIENT", "maybe")
+    wrong = smsp(*args)
+    assert wrong.exit_code == 6, wrong.stderr
+    assert "SMSP_SANDBOX_LENIENT must be 1 (lenient) or 0 (strict)" in wrong.stderr

@@ -199,3 +199,41 @@ def test_bad_input_in_a_real_process_is_one_error_line_and_exit_2() -> None:
     error, help_line = done.stderr.splitlines()
     assert error.startswith("smsp: error: NHS number: ")
     assert help_line == "Try 'smsp get -h' for help."
+
+
+def _serve_and_look_up(*serve_flags: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """One lookup whose wsse:Username is not the certificate's CN, against ``sandbox serve``;
+    the lookup and the server's log."""
+    server = subprocess.Popen([SMSP, "sandbox", "serve", "-o", "json", *serve_flags],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=_env())
+    try:
+        assert server.stdout is not None
+        variables = json.loads(server.stdout.readline())["variables"]
+        done = subprocess.run(
+            [SMSP, "get", "9991000003", "--dob", "1984-03-14", "--username", "another system",
+             "--max-attempts", "1"],
+            capture_output=True, text=True, env=_env() | variables, timeout=60, check=False)
+    finally:
+        server.terminate()
+        _, log = server.communicate(timeout=10)
+    return done, log
+
+
+def test_sandbox_serve_is_strict_and_its_log_names_the_rule_a_request_broke() -> None:
+    done, log = _serve_and_look_up()
+    assert done.returncode == 3, done.stderr  # fault 3000, Access Denied
+    line = next(line for line in log.splitlines() if line.startswith("POST /smsp/pds 500"))
+    assert " 3000 " in line
+    assert line.endswith("refused: wsse:Username 'another system' is not the client "
+                         "certificate's CN 'smsp sandbox client' [ITK-WS WS-SEC-02/07]")
+
+
+def test_sandbox_serve_lenient_accepts_the_username_with_a_warning_line() -> None:
+    done, log = _serve_and_look_up("--lenient")
+    assert done.returncode == 0, done.stderr
+    lines = log.splitlines()
+    request = next(i for i, line in enumerate(lines) if line.startswith("POST /smsp/pds 200"))
+    assert lines[request + 1] == (
+        "  warning: accepted (lenient): wsse:Username 'another system' is not the client "
+        "certificate's CN 'smsp sandbox client' (ITK-WS WS-SEC-02/07)")

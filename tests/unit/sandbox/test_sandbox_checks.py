@@ -159,8 +159,6 @@ ENVELOPE_RULES: dict[str, Edit] = {
                                    "2024-02-30T09:30:15Z"),
     "Expires before Created": set_text(f"{HEADER}/wsse:Security/wsu:Timestamp/wsu:Expires",
                                        "2024-03-01T09:30:14Z"),
-    "timestamp valid over 10 minutes": set_text(
-        f"{HEADER}/wsse:Security/wsu:Timestamp/wsu:Expires", "2024-03-01T09:40:16Z"),
     "missing Username": drop(f"{HEADER}/wsse:Security/wsse:UsernameToken"),
     "DE service differs from Action": set_attribute(DE_HEADER, "service", VERIFY.service),
     "lower-case trackingid": set_attribute(DE_HEADER, "trackingid",
@@ -408,3 +406,121 @@ def test_a_charset_other_than_utf8_is_fault_1000() -> None:
     problem = transport(content_type="text/xml; charset=ISO-8859-1")
     assert isinstance(problem, checks.EnvelopeProblem)
     assert problem.error_code == "1000"
+
+
+# --- Each rule as the spec decides it (and the lenient provider) ----------------------------
+
+AUDIT_ID = f"{DE_HEADER}/itk:auditIdentity/itk:id"
+PAYLOAD_SLOT = f"{DE}/itk:payloads/itk:payload"
+TIMESTAMP = f"{HEADER}/wsse:Security/wsu:Timestamp"
+
+
+def test_a_timestamp_valid_for_more_than_ten_minutes_is_accepted_with_a_warning() -> None:
+    # WS-SEC-05 only recommends Created + 10 minutes; NHS Digital's examples live a year.
+    body = edit(build(), set_text(f"{TIMESTAMP}/wsu:Expires", "2025-03-01T09:30:15Z"))
+    valid = expect_valid(check(body))
+    assert valid.warnings == (
+        "accepted: the timestamp is valid for more than 10 minutes "
+        "(ITK-WS WS-SEC-05 recommends 10)",
+    )
+    assert expect_valid(check(build())).warnings == ()  # the builder's own stays within
+
+
+@pytest.mark.parametrize("uri", ["__AUDITIDENT", "ASID-868000003114", "86800000311x", " "])
+def test_an_asid_typed_audit_id_that_is_not_digits_is_refused_naming_the_rule(uri: str) -> None:
+    problem = expect_fault(check(edit(build(), set_attribute(AUDIT_ID, "uri", uri))))
+    assert problem.rule in ("spec §7.1, AUDIT-GUIDE access method 5",
+                            "SMSP-AUDIT-002/005, ITK-DE COR-DEH-03/04")
+    if uri.strip():
+        assert problem.rule == "spec §7.1, AUDIT-GUIDE access method 5"
+        assert "has the ASID type but is not an ASID" in problem.reason
+
+
+@pytest.mark.parametrize(("type_", "uri"), [
+    ("2.16.840.1.113883.2.1.3.2.4.18.27", "urn:nhs-uk:identity:ods:R59:oncology:ooh:DrJNS"),
+    ("2.16.840.1.113883.2.1.3.2.4.18.27", "urn:nhs-uk:identity:ods:rhm:team1:C"),
+    (None, "urn:nhs-uk:identity:inhealthcare:smsp2:vnn"),  # no type: the ITK default
+    (ASID_TYPE, "868000003114"),
+])
+def test_the_itk_identity_forms_providers_use_stay_accepted(type_: str | None, uri: str) -> None:
+    def identity(root: etree._Element) -> None:
+        set_attribute(AUDIT_ID, "uri", uri)(root)
+        set_attribute(AUDIT_ID, "type", type_)(root)
+    valid = expect_valid(check(edit(build(), identity)))
+    assert valid.envelope.audit_ids == (AuditId(uri, type_),)
+
+
+@pytest.mark.parametrize("identifier", [
+    "808A9678-49B2-498B-AD75-1D7A0F1262D7",  # a bare UUID may start with a digit
+    "1abc", "uuid:808A9678", "uuid 808A9678", "-x",
+])
+def test_a_payload_id_that_is_not_an_xs_id_is_refused(identifier: str) -> None:
+    def both(root: etree._Element) -> None:
+        set_attribute(ITEM, "id", identifier)(root)
+        set_attribute(PAYLOAD_SLOT, "id", identifier)(root)
+    problem = expect_fault(check(edit(build(), both)))
+    assert "is not an xs:ID" in problem.reason
+    assert problem.rule.startswith("distributionEnvelope-v2-0.xsd: payload/@id is an xs:ID")
+
+
+@pytest.mark.parametrize(("identifier", "valid"), [
+    ("D6CD5232-14CF-11DF-9423-1F9A910D4703", True),  # the NHS example's, a letter first
+    ("_ts1", True),
+    ("9D6CD5232-14CF", False),
+])
+def test_a_wsu_id_must_be_an_xs_id(identifier: str, valid: bool) -> None:
+    wsu_id = f"{{{xmlsafe.WSU}}}Id"
+    body = edit(build(), lambda root: find(root, TIMESTAMP).set(wsu_id, identifier))
+    result = check(body)
+    if valid:
+        expect_valid(result)
+    else:
+        assert "wsu:Id" in expect_fault(result).rule
+
+
+def lenient_check(body: bytes, *, soap_action: str | None, client_cn: str | None = CN,
+                  ) -> checks.CheckResult:
+    return checks.check_request(body, soap_action=soap_action, client_cn=client_cn,
+                                now=NOW + dt.timedelta(seconds=5), lenient=True)
+
+
+def test_lenient_accepts_a_username_other_than_the_cn_with_a_warning() -> None:
+    valid = expect_valid(lenient_check(build(), soap_action=GET.service,
+                                       client_cn="somebody else"))
+    assert valid.warnings == (
+        "accepted (lenient): wsse:Username 'smsp sandbox client' is not the client "
+        "certificate's CN 'somebody else' (ITK-WS WS-SEC-02/07)",
+    )
+
+
+def test_lenient_routes_on_wsa_action_when_soapaction_differs_or_is_missing() -> None:
+    differs = expect_valid(lenient_check(build(), soap_action=VERIFY.service))
+    assert differs.envelope.operation is GET  # what wsa:Action and the DE name
+    assert differs.warnings == (
+        f"accepted (lenient): wsa:Action {GET.service!r} differs from SOAPAction "
+        f"{VERIFY.service!r} (ITK-WS WS-ADR-04, spec §2)",
+    )
+    missing = expect_valid(lenient_check(build(), soap_action=None))
+    assert missing.envelope.operation is GET
+    assert missing.warnings == ("accepted (lenient): the SOAPAction HTTP header is missing "
+                                "(SOAP 1.1 §6.1.1, ITK-WS WS-ADR-04)",)
+
+
+def test_lenient_still_refuses_what_it_does_not_bend() -> None:
+    body = edit(build(), set_attribute(AUDIT_ID, "uri", "__AUDITIDENT"))
+    expect_fault(lenient_check(body, soap_action=GET.service))
+    # Strict is the default: the same three MUSTs are refused, each naming its rule.
+    assert expect_fault(check(build(), client_cn="somebody else"), "3000").rule == (
+        "ITK-WS WS-SEC-02/07")
+    assert expect_fault(check(build(), soap_action=VERIFY.service)).rule == (
+        "ITK-WS WS-ADR-04, spec §2")
+
+
+def test_lenient_accepts_a_charset_other_than_utf8_with_a_warning() -> None:
+    warnings: list[str] = []
+    problem = checks.check_transport(
+        "POST", "/smsp/pds", path="/smsp/pds", content_type="text/xml; charset=ISO-8859-1",
+        content_length="100", lenient=True, warnings=warnings)
+    assert problem is None
+    assert warnings == ["accepted (lenient): charset ISO-8859-1 is not UTF-8 "
+                        "(ITK-WS Table 3: every ITK message is UTF-8)"]

@@ -289,6 +289,39 @@ def test_each_envelope_rule_broken_is_an_http_500_fault(
     assert fault(sent) == ("soap:Client", error_code)
 
 
+def test_the_record_names_the_rule_and_keeps_the_warnings(
+    requests: Requests, sandbox: SandboxServer,
+) -> None:
+    sent = requests.send(GET, edit=set_attribute(f"{DE_HEADER}/itk:auditIdentity/itk:id", "uri",
+                                                 "__AUDITIDENT"))
+    assert fault(sent) == ("soap:Client", "1000")
+    refused = next(r for r in sandbox.requests if r.message_id == sent.message_id)
+    assert refused.rule == "spec §7.1, AUDIT-GUIDE access method 5"
+    assert refused.detail is not None
+    assert "'__AUDITIDENT' has the ASID type" in refused.detail
+
+    a_year = requests.send(GET, edit=lambda root: setattr(
+        find(root, "soap:Header/wsse:Security/wsu:Timestamp/wsu:Expires"), "text",
+        (dt.datetime.now(dt.UTC) + dt.timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    assert a_year.response.status_code == 200
+    accepted = next(r for r in sandbox.requests if r.message_id == a_year.message_id)
+    assert accepted.rule is None
+    assert accepted.warnings == ("accepted: the timestamp is valid for more than 10 minutes "
+                                 "(ITK-WS WS-SEC-05 recommends 10)",)
+
+
+def test_a_lenient_server_takes_another_charset_with_a_warning(
+    credentials: SandboxCredentials, client: httpx.Client,
+) -> None:
+    with SandboxServer(credentials, lenient=True) as lenient:
+        sent = Requests(lenient, credentials, client).send(
+            GET, content_type="text/xml; charset=ISO-8859-1")
+        assert sent.response.status_code == 200
+        assert lenient.requests[-1].warnings == (
+            "accepted (lenient): charset ISO-8859-1 is not UTF-8 "
+            "(ITK-WS Table 3: every ITK message is UTF-8)",)
+
+
 def test_a_missing_profile_id_says_so(requests: Requests) -> None:
     sent = requests.send(GET, edit=set_attribute(ITEM, "profileid", None))
     assert sent.root.findtext(".//itk:ErrorText", "", NS) == "Profile ID is missing"
