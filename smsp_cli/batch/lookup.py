@@ -11,9 +11,10 @@ where ``result`` is exactly the JSON a single lookup prints, or ``{"row", "id", 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -215,6 +216,16 @@ class RowLookup:
         # A row keeps its connection until the scheduler has judged it (release): a row that
         # stops the batch halts the session before a waiting row could take the connection.
         self._session.keep_slots()
+        # Rows take connections in input order (more threads than connections build the next
+        # rows meanwhile): a row that stops the batch never overtakes an earlier one, which
+        # is then written, and one at a time "ten unreachable rows in a row" are consecutive.
+        # Rate-limit slots are taken in input order too: a row kept waiting for one would
+        # otherwise hold back every later row at its turn for a connection, then let them all
+        # go at once, over the rate.
+        self._order = _InputOrder()
+        self._rate_order = _InputOrder() if limiter is not None else None
+        self._row = threading.local()  # .number: the row this thread is sending
+        self._session.take_turns(lambda: self._order.turn(getattr(self._row, "number", None)))
         self._settings = settings
         try:
             # An envelope built (not sent) now raises what every row's envelope would.
@@ -237,15 +248,32 @@ class RowLookup:
             sleep=self._wait_to_retry,
         )
 
+    def take(self, job: Job) -> None:
+        """The scheduler has taken ``job`` (in input order): its place on the wire is kept."""
+        if job.ready is None:
+            self._order.take(job.number)
+            if self._rate_order is not None:
+                self._rate_order.take(job.number)
+
     def __call__(self, job: Job) -> RowOutcome:
         """Send the job's query (after its rate-limit slot) and judge the answer."""
+        self._row.number = job.number
+        try:
+            return self._look_up(job)
+        finally:
+            # On the wire, or never to be: the next row may go.
+            self._order.leave(job.number)
+            if self._rate_order is not None:
+                self._rate_order.leave(job.number)
+
+    def _look_up(self, job: Job) -> RowOutcome:
         from smsp_cli import service
         from smsp_cli.transport.http import NotSent
 
         if job.ready is not None:
             return job.ready
         assert job.query is not None
-        if self._stopping.is_set() or (self._limiter is not None and not self._limiter.wait()):
+        if self._stopping.is_set() or not self._started(job.number):
             return cut_short(job)
         try:
             outcome = service.call(
@@ -277,6 +305,9 @@ class RowLookup:
         once (the last with their `sent` records closed as stopped), and nothing more is sent."""
         self._session.halt()
         self._stopping.set()
+        self._order.halt()
+        if self._rate_order is not None:
+            self._rate_order.halt()
         if self._limiter is not None:
             self._limiter.cancel()
 
@@ -303,6 +334,13 @@ class RowLookup:
         finally:
             self._trail.close()
 
+    def _started(self, number: int) -> bool:
+        """Wait for this row's rate-limit slot, after every earlier row's; False: stopped."""
+        if self._limiter is None or self._rate_order is None:
+            return True
+        with self._rate_order.turn(number):
+            return self._limiter.wait()
+
     def _wait_to_retry(self, seconds: float) -> None:
         # A retry waits out its backoff, then its own rate-limit slot; a stop ends either wait,
         # and nothing more is sent.
@@ -310,6 +348,47 @@ class RowLookup:
             self._limiter is not None and not self._limiter.wait()
         ):
             raise _Stopped("the batch stopped")
+
+
+class _InputOrder:
+    """Rows pass one at a time, in the order they were taken (input order)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._waiting: list[int] = []  # rows taken, not yet through, in input order
+        self._halted = False
+
+    def take(self, number: int) -> None:
+        with self._changed:
+            self._waiting.append(number)  # taken in input order: the list stays sorted
+
+    def leave(self, number: int) -> None:
+        with self._changed:
+            if number in self._waiting:
+                self._waiting.remove(number)
+                self._changed.notify_all()
+
+    def halt(self) -> None:
+        with self._changed:
+            self._halted = True
+            self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def turn(self, number: int | None) -> Iterator[None]:
+        """Wait until every earlier row is through; then this row alone is inside, until it
+        leaves. A halt lets every row in (to find the batch stopped)."""
+        with self._changed:
+            while (not self._halted and number in self._waiting
+                   and self._waiting[0] != number):
+                self._changed.wait(_TURN_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            if number is not None:
+                self.leave(number)
+
+
+_TURN_POLL_SECONDS = 0.25
 
 
 class _Stopped(SmspError):

@@ -124,7 +124,7 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     # never wait for the disk.
     scheduler = Scheduler(lookup, emit, concurrency=settings.concurrency,
                           threads=settings.concurrency * SENDERS_PER_CONNECTION,
-                          on_stop=lookup.stop, on_judged=lookup.release)
+                          on_stop=lookup.stop, on_judged=lookup.release, on_take=lookup.take)
     from smsp_cli.audit.calls import INTERRUPTED, OUTPUT_CLOSED, Ending
 
     stopped: Stopped | None = None

@@ -1,8 +1,11 @@
-"""Run rows on N threads and hand their outcomes back in input order, within a bounded window.
+"""Run rows on N threads and write their outcomes in input order, within a bounded window.
 
-The main thread reads jobs, gives them to the worker threads and writes outcomes; the workers
-only send (httpx is synchronous, and the wait is the network's, so threads are enough). Rows
-finish out of order; they are held until every earlier row is done. The scheduler never runs
+Each worker thread takes the next job from the input itself, sends it (httpx is synchronous,
+and the wait is the network's, so threads are enough), and writes what it can: rows finish out
+of order, and a row is held until every earlier row is written; the worker that finishes the
+oldest unwritten row writes it and every held row after it. No row is handed from thread to
+thread on its way (each hand-off is a wake-up, and with two cores they cost as much as the
+row's own work). The main thread only waits, so Ctrl-C stays prompt. No worker takes a row
 more than ``window`` rows ahead of the oldest unwritten one, so what is held stays bounded by
 the concurrency however long the input is.
 
@@ -16,17 +19,16 @@ from exactly there.
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from smsp_cli.batch.lookup import Job, RowOutcome, cut_short
+from smsp_cli.batch.lookup import Job, RowOutcome
 from smsp_cli.domain.errors import SmspError, Unreachable
 
 UNREACHABLE_LIMIT = 10
 WINDOW_PER_WORKER = 2  # rows held per thread: room to keep every thread busy past a slow row
-_POLL_SECONDS = 0.25  # how often a blocked main thread looks up (keeps Ctrl-C prompt)
+_POLL_SECONDS = 0.25  # how often the waiting main thread looks up (keeps Ctrl-C prompt)
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,15 @@ class Stopped:
 
 
 class Scheduler:
-    """Hands jobs to ``threads`` (default ``concurrency``) threads running ``lookup``; ``emit``
-    gets rows in order.
+    """Runs jobs on ``threads`` (default ``concurrency``) threads calling ``lookup``; ``emit``
+    gets rows in order, one call at a time (from whichever worker finished the row that let
+    them go).
 
     ``lookup`` may run more threads than it has connections (it keeps at most ``concurrency``
     on the wire): a thread waiting for a connection has its row's `sent` record on the disk
     already. ``on_judged`` runs in the worker once its row has been judged (the connection may
-    go to the next row); ``on_stop`` runs as soon as a row stops the batch.
+    go to the next row); ``on_stop`` runs as soon as a row stops the batch; ``on_take`` runs
+    for each job to send as it is taken, in input order.
     """
 
     def __init__(
@@ -57,111 +61,153 @@ class Scheduler:
         on_stop: Callable[[], None] | None = None,
         threads: int | None = None,
         on_judged: Callable[[], None] | None = None,
+        on_take: Callable[[Job], None] | None = None,
     ) -> None:
         self._lookup = lookup
+        self._on_take = on_take
         self._emit = emit
         self._threads = threads or concurrency
         self.window = window or self._threads * WINDOW_PER_WORKER
         self._on_stop = on_stop
         self._on_judged = on_judged
-        self._todo: queue.Queue[Job | None] = queue.Queue()
-        self._done: queue.Queue[RowOutcome] = queue.Queue()
-        self._halt = threading.Event()
+        # One lock for the input, the held rows, the counts and the output: a row is judged
+        # and written under it, so a row that makes the batch stop halts every worker before
+        # one can take another row (with one worker, row 11 is never sent after row 10 stops).
+        self._lock = threading.Lock()
+        # Waits under that lock, each woken only when it may go on (every needless wake-up
+        # costs two thread switches): the main thread, for the end; a worker, for room.
+        self._settled = threading.Condition(self._lock)
+        self._room = threading.Condition(self._lock)
+        self._waiting_for_room = 0
+        self._jobs: Iterator[Job] = iter(())
+        self._halted = False  # no worker takes another row
+        self._over = False  # run() has returned: nothing more is written
+        self._failure: BaseException | None = None  # what writing or reading raised
         self._held: dict[int, RowOutcome] = {}
         self._next: int | None = None  # the row to write next
-        self._sent: set[int] = set()  # rows with a worker, not yet back (at most the window)
+        self._sent: set[int] = set()  # rows being looked up now (at most the window)
+        self._working = 0  # workers not yet finished
         self._unreachable_run = 0
-        # The workers count the same run as the main thread, in the same order (each outcome
-        # is counted and queued under this lock), so a row that makes the batch stop halts
-        # every worker before it can take another row: with one worker, row 11 is never sent.
-        self._finish_lock = threading.Lock()
-        self._workers_unreachable_run = 0
         self.most_held = 0  # the largest number of rows held at once (for tests)
         self.stopped: Stopped | None = None
 
     def run(self, jobs: Iterable[Job]) -> Stopped | None:
         """Run every job (numbered consecutively) unless the batch stops; say why it stopped."""
+        self._jobs = iter(jobs)
         workers = [
             threading.Thread(target=self._work, name=f"smsp-batch-{n}", daemon=True)
             for n in range(self._threads)
         ]
+        self._working = len(workers)
         for worker in workers:
             worker.start()
         try:
-            self._feed(jobs)
-            while self._sent and self.stopped is None:
-                self._collect(block=True)
-            while self.stopped is not None and any(n < self.stopped.row for n in self._sent):
-                self._collect(block=True)  # earlier rows already sent: their answers count
+            with self._settled:
+                while not self._finished():
+                    self._settled.wait(_POLL_SECONDS)
+                failure = self._failure
         finally:
-            # Ctrl-C, a stop or the end: no worker takes another row, and none waits on.
-            self._halt.set()
-            if self.stopped is not None or self._sent:
-                self._stop_waiting()
-            for _ in workers:
-                self._todo.put(None)
+            # Ctrl-C, a stop or the end: no worker takes another row, none waits on, and
+            # what a worker still finishes is never written.
+            with self._lock:
+                self._over = True
+                halted_early = self.stopped is not None or bool(self._sent)
+                self._halt()
+            if halted_early and self._on_stop is not None:
+                self._on_stop()
+        if failure is not None:
+            raise failure
         return self.stopped
 
-    def _feed(self, jobs: Iterable[Job]) -> None:
-        for job in jobs:
-            if self._next is None:
-                self._next = job.number
-            while job.number >= self._next + self.window and self.stopped is None:
-                self._collect(block=True)
-            if self.stopped is not None:
-                return
-            if job.ready is not None:
-                self._arrive(job.ready)
-            else:
-                self._sent.add(job.number)
-                self._todo.put(job)
-            self._collect(block=False)
-            if self.stopped is not None:
-                return
+    def _finished(self) -> bool:
+        """Under the lock: every row is written, or the batch stopped and every row before the
+        stop that is already on its way has been answered."""
+        if self._failure is not None or self._working == 0:
+            return True
+        if self.stopped is None:
+            return False
+        return not any(n < self.stopped.row for n in self._sent)
 
     def _work(self) -> None:
-        while True:
-            job = self._todo.get()
-            if job is None:
-                return
-            if self._halt.is_set():
-                self._done.put(cut_short(job))  # every job taken is answered for
-                continue
-            try:
-                outcome = self._lookup(job)
-            except Exception as exc:  # a bug in smsp: stop the batch rather than lose the row
-                outcome = _internal_error(job, exc)
-            with self._finish_lock:
-                if self._will_stop(outcome):
-                    self._halt.set()
-                    if self._on_stop is not None:
-                        self._on_stop()  # before the next row can take this one's connection
-                self._done.put(outcome)
-            if self._on_judged is not None:
-                self._on_judged()
-
-    def _will_stop(self, outcome: RowOutcome) -> bool:
-        """Whether ``outcome`` stops the batch, judged as :meth:`_arrive` will judge it."""
-        if not outcome.completed or outcome.error is None:
-            if outcome.completed and outcome.sent:
-                self._workers_unreachable_run = 0
-            return False
-        if outcome.stops_batch:
-            return True
-        if outcome.unreachable:
-            self._workers_unreachable_run += 1
-            return self._workers_unreachable_run >= UNREACHABLE_LIMIT
-        if outcome.sent:
-            self._workers_unreachable_run = 0
-        return False
-
-    def _collect(self, *, block: bool) -> None:
         try:
-            outcome = self._done.get(timeout=_POLL_SECONDS) if block else self._done.get_nowait()
-        except queue.Empty:
-            return
-        self._sent.discard(outcome.number)
-        self._arrive(outcome)
+            while True:
+                job = self._take()
+                if job is None:
+                    return
+                try:
+                    outcome = self._lookup(job)
+                except Exception as exc:  # a bug in smsp: stop the batch rather than lose the row
+                    outcome = _internal_error(job, exc)
+                with self._lock:
+                    self._sent.discard(job.number)
+                    if not self._over:
+                        self._arrive_guarded(outcome)
+                    self._wake()
+                if self._on_judged is not None:
+                    self._on_judged()
+        finally:
+            with self._lock:
+                self._working -= 1
+                self._wake()
+
+    def _take(self) -> Job | None:
+        """The next job to send, deciding (and writing) rows that need no sending; None when
+        there is nothing more for this worker."""
+        with self._lock:
+            while not self._halted:
+                job = self._next_job()
+                if job is None:
+                    self._halt()  # the input is read to its end (or failed)
+                    return None
+                if self._next is None:
+                    self._next = job.number
+                while job.number >= self._next + self.window and not self._halted:
+                    self._waiting_for_room += 1  # the oldest unwritten row holds us up
+                    self._room.wait(_POLL_SECONDS)
+                    self._waiting_for_room -= 1
+                if self._halted:
+                    return None
+                if job.ready is not None:
+                    self._arrive_guarded(job.ready)
+                    self._wake()
+                    continue
+                self._sent.add(job.number)
+                if self._on_take is not None:
+                    self._on_take(job)
+                return job
+            return None
+
+    def _next_job(self) -> Job | None:
+        """Under the lock: the input's next job (None at its end, or when reading it failed)."""
+        try:
+            return next(self._jobs, None)
+        except BaseException as exc:
+            self._failed(exc)
+            return None
+
+    def _arrive_guarded(self, outcome: RowOutcome) -> None:
+        """Under the lock: :meth:`_arrive`, where writing the output may fail."""
+        try:
+            self._arrive(outcome)
+        except BaseException as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        # The output or the input failing stops the batch; run() raises it in the main thread.
+        if self._failure is None:
+            self._failure = exc
+        self._halt()
+
+    def _halt(self) -> None:
+        self._halted = True
+        self._room.notify_all()
+
+    def _wake(self) -> None:
+        """Under the lock, after a change: wake whoever it lets go on."""
+        if self._waiting_for_room:
+            self._room.notify_all()
+        if self._finished():
+            self._settled.notify()
 
     def _arrive(self, outcome: RowOutcome) -> None:
         if not outcome.completed:
@@ -200,12 +246,9 @@ class Scheduler:
 
     def _stop(self, error: SmspError, row: int) -> None:
         self.stopped = Stopped(error, row)
-        self._stop_waiting()
-
-    def _stop_waiting(self) -> None:
-        self._halt.set()
+        self._halt()
         if self._on_stop is not None:
-            self._on_stop()
+            self._on_stop()  # before the next row can take this one's connection
 
 
 def _internal_error(job: Job, exc: Exception) -> RowOutcome:

@@ -30,7 +30,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,6 +146,7 @@ class Session:
         self._halted = threading.Event()
         self._keeping = False
         self._held = threading.local()
+        self._turns: Callable[[], contextlib.AbstractContextManager[None]] | None = None
         # For the words of a "protocol version" alert: the oldest TLS this session offers.
         self._min_tls = "1.3" if context is not None and (
             context.minimum_version == ssl.TLSVersion.TLSv1_3) else "1.2"
@@ -178,6 +179,12 @@ class Session:
         a row that stops the batch stops it before another request can take its place."""
         self._keeping = True
 
+    def take_turns(self, turn: Callable[[], contextlib.AbstractContextManager[None]]) -> None:
+        """From now on a request waits for a free connection inside ``turn()``: a caller that
+        lets one thread in at a time, in its own order, decides the order they go on the wire
+        (a batch at concurrency 1 sends its rows in input order)."""
+        self._turns = turn
+
     def release_slot(self) -> None:
         """Free the slot this thread kept (see :meth:`keep_slots`), if it holds one."""
         if getattr(self._held, "slot", False):
@@ -189,9 +196,10 @@ class Session:
         if getattr(self._held, "slot", False):
             yield  # kept from this thread's last attempt
             return
-        while not self._slots.acquire(timeout=_SLOT_POLL_SECONDS):
-            if self._halted.is_set():
-                raise NotSent(f"not sent to {_host(url)}: the batch stopped first")
+        with self._turns() if self._turns is not None else contextlib.nullcontext():
+            while not self._slots.acquire(timeout=_SLOT_POLL_SECONDS):
+                if self._halted.is_set():
+                    raise NotSent(f"not sent to {_host(url)}: the batch stopped first")
         if self._halted.is_set():
             self._slots.release()
             raise NotSent(f"not sent to {_host(url)}: the batch stopped first")
