@@ -4,7 +4,11 @@ Each of the pack's response templates (``../shared/reference/smsp/examples/tkw-s
 is served as TKW serves it: wrapped in a SOAP envelope whose RelatesTo names the request's
 MessageID, its substitution tags filled (``__INTERNAL_TRACKING_ID__`` a fresh id), answering for
 the number asked (the template's own number where it carries one). Each is checked for its
-exit code, ``verified`` (verify) and its warnings.
+exit code, ``verified`` (verify) and its warnings. So are the operations' default templates
+(one per operation, no response code in its name) and the fault pack's nine faults, each served
+for every operation with the HTTP status and wsa:Action its ``responses.conf`` gives and its
+tags filled from the request as TKW fills them; and doctor's SMSP layer against the pack's
+SMSP-0005 and fault 3000 (fail) and its other faults (warn).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +51,25 @@ VERIFY = {
     "DEMOG-0017": (None, 4),  # the same, and no successor named
     "DEMOG-0001": (False, 1), "DEMOG-0022": (False, 1), "DEMOG-0040": (False, 1),
     "DEMOG-0042": (False, 1),
+}
+# Every warning code each response code carries (README's table), in order: written out.
+WARNING_CODES: dict[str, list[str]] = {
+    "SMSP-0000": [], "SMSP-0001": [], "SMSP-0002": ["response-invalid"], "SMSP-0003": ["cached"],
+    "SMSP-0004": ["spine-unreachable"], "SMSP-0005": ["credentials-rejected"], "SMSP-9999": [],
+    "DEMOG-0001": ["no-match"], "DEMOG-0007": ["several-matches"], "DEMOG-0017": ["superseded"],
+    "DEMOG-0022": ["invalidated"], "DEMOG-0040": ["not-verified"],
+    "DEMOG-0042": ["not-new-style"], "DEMOG-9999": [],
+}
+# Where a template's own data adds to them: verify's unknown verdicts, and the details
+# examples whose patients have died (their records carry a date of death).
+TEMPLATE_WARNING_CODES: dict[str, list[str]] = {
+    "verifyNHSNumberResponse_SMSP-0003": ["cached", "verification-unknown"],
+    "verifyNHSNumberResponse_DEMOG-0017": ["superseded", "verification-unknown"],
+    "getPatientDetailsResponse_SMSP-0000": ["deceased"],
+    "getPatientDetailsResponse_SMSP-0000-ex1": ["deceased"],
+    "getPatientDetailsResponse_SMSP-0000-ex3": ["deceased"],
+    "getPatientDetailsResponse_SMSP-0000-ex4": ["deceased"],
+    "getPatientDetailsResponse_SMSP-0000-ex5": ["deceased"],
 }
 # A warning each code must carry (a fragment of it), where it has one.
 WARNING = {
@@ -123,6 +146,7 @@ def test_every_template_exits_verifies_and_warns_as_the_tables_say(
         assert shown["verified"] is verified
     assert run.exit_code == expected_exit, run.stderr
     assert shown["response_code"] == code
+    assert shown["warning_codes"] == TEMPLATE_WARNING_CODES.get(path.stem, WARNING_CODES[code])
     warnings = " | ".join(shown["warnings"])
     if code in WARNING:
         assert WARNING[code] in warnings
@@ -154,3 +178,166 @@ def test_address_lines_keep_the_providers_positions(
         "ELM ROAD", "CLAYGATE", "", "ESHER", "SURREY"]
     table = smsp("get", carried, "--dob", DOB, "--endpoint", tkw.url)
     assert "LA SELVA, PORTSMOUTH ROAD, ESHER, KT10 9JQ" in table.stdout  # no blanks shown
+
+
+# --- the default template of each operation ------------------------------------------------
+
+# responses.conf's answer for each operation when no rule picks a response code.
+DEFAULTS = {
+    "verifyNHSNumber": "verifyNHSNumber_COMT_MT000013GB01.xml",
+    "getNHSNumber": "getNHSNumber_COMT_MT000014GB01.xml",
+    "getPatientDetailsByNHSNumber": "getPatientDetailsByNHSNumber_QUPA_MT000003GB01.xml",
+    "getPatientDetailsBySearch": "getPatientDetailsSearch_QUPA_MT000003GB01.xml",
+    "getPatientDetails": "getPatientDetailsCOMT_MT000016GB01.xml",
+}
+DEFAULT_NUMBER = "9999345201"  # what every default template carries: not a valid NHS number
+
+
+def test_every_template_of_the_pack_is_served_by_a_test_here() -> None:
+    folder = reference_path(f"{PACK}/response_templates")
+    names = {path.name for path in folder.glob("*.xml")}
+    by_code = {path.name for path in _templates()}
+    assert names == by_code | set(DEFAULTS.values())
+    faults = {path.stem for path in reference_path(f"{PACK}/fault/response_templates").glob("*")}
+    assert faults == set(FAULTS)
+
+
+@pytest.mark.parametrize("operation", sorted(DEFAULTS))
+def test_each_default_template_answers_for_the_number_asked(
+    operation: str, tkw: CannedProvider, sandbox_env: dict[str, str]
+) -> None:
+    # The default answer carries a number that fails the modulus 11 check, so nobody can ask
+    # for it: served, as TKW answers, for the number asked.
+    body, carried = _served(reference_path(f"{PACK}/response_templates/{DEFAULTS[operation]}"))
+    assert carried == DEFAULT_NUMBER
+    tkw.body = body.replace(DEFAULT_NUMBER.encode(), ASKED.encode())
+    command = [part.format(n=ASKED) for part in COMMANDS[operation]]
+    run = smsp(*command, "--json", "--endpoint", tkw.url, "--max-attempts", "1")
+    assert run.exit_code == 0, run.stderr
+    shown = run.json()
+    assert shown["response_code"] == "SMSP-0000"
+    assert shown["warning_codes"] == []
+    if operation == "verifyNHSNumber":
+        assert shown["verified"] is True
+    number = shown.get("nhs_number") or shown["patient"]["nhs_number"]
+    assert number == ASKED
+
+
+@pytest.mark.parametrize("operation", sorted(BY_NUMBER))
+def test_a_default_template_served_as_is_answers_for_another_number(
+    operation: str, tkw: CannedProvider, sandbox_env: dict[str, str]
+) -> None:
+    tkw.body, _ = _served(reference_path(f"{PACK}/response_templates/{DEFAULTS[operation]}"))
+    command = [part.format(n=ASKED) for part in COMMANDS[operation]]
+    run = smsp(*command, "--json", "--endpoint", tkw.url, "--max-attempts", "1")
+    assert run.exit_code == 4, run.stderr
+    assert "the reply carries another NHS number than the one asked for" in run.stderr
+    assert DEFAULT_NUMBER not in run.stdout + run.stderr
+    assert "verified" not in run.json()  # nothing of the reply used: not even a verdict
+
+
+# --- the fault pack -----------------------------------------------------------------------
+
+SOAP_FAULT = "http://www.w3.org/2005/08/addressing/soap/fault"
+WSA_FAULT = "http://www.w3.org/2005/08/addressing/fault"
+# fault/responses.conf: (HTTP status, wsa:Action) each template is sent with; then the
+# ErrorCode it carries and smsp's exit code for it (README's exit-code table), written out.
+FAULTS: dict[str, tuple[int, str, str, int]] = {
+    "Client-1000": (200, SOAP_FAULT, "1000", 3),
+    "Client-2200": (200, SOAP_FAULT, "2200", 4),
+    "Client-3000": (200, SOAP_FAULT, "3000", 3),
+    "Server-2100": (200, SOAP_FAULT, "2100", 4),
+    "Server-2200": (200, SOAP_FAULT, "2200", 4),
+    "Server-3000": (200, SOAP_FAULT, "3000", 3),
+    "versionMismatch-0000": (200, SOAP_FAULT, "1000", 3),
+    "mustUnderstand-0000": (200, WSA_FAULT, "1000", 3),
+    "tk_test_error": (500, SOAP_FAULT, "1000", 3),  # error_response: TKW's own validation
+}
+FAULT_NAMES = {"1000": "Invalid Message", "2100": "Processing Error (Retryable)",
+               "2200": "Processing Error (Not Retryable)", "3000": "Access Denied"}
+_TRACKING_ID = re.compile(rb'<(?:\w+:)?header[^>]* trackingid="([^"]+)"')
+
+
+def _fault_filler(name: str) -> Callable[[bytes], bytes]:
+    """The fault as TKW fills it for ``request``: a fresh ErrorID, its error texts, and (in
+    tk_test_error) the code of what failed and the request's own trackingid."""
+    text = reference_path(f"{PACK}/fault/response_templates/{name}.xml").read_text("utf-8")
+    _, action, _, _ = FAULTS[name]
+
+    def fill(request: bytes) -> bytes:
+        tracking = _TRACKING_ID.search(request)
+        assert tracking is not None  # every request carries its DE trackingid
+        filled = (text.replace("__ERRORID__", str(uuid.uuid4()).upper())
+                  .replace("__ERRORCODE__", "1000")
+                  .replace("__ERRORTEXT__", "The message failed validation")
+                  .replace("__ERRORDETAIL__", "A simulated fault")
+                  .replace("__TRACKINGID__", tracking[1].decode()))
+        assert "__" not in filled.replace("TEST_HARNESS_ID", "")  # every tag filled
+        return _ENVELOPE.format(message_id=str(uuid.uuid4()).upper(), action=action,
+                                body=filled.strip()).encode()
+
+    return fill
+
+
+@pytest.fixture
+def faults(tkw: CannedProvider) -> Iterator[CannedProvider]:
+    yield tkw
+    tkw.respond, tkw.status = None, 200
+
+
+@pytest.mark.parametrize("operation", sorted(COMMANDS))
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_every_fault_of_the_pack_for_every_operation(
+    name: str, operation: str, faults: CannedProvider, sandbox_env: dict[str, str]
+) -> None:
+    status, _, code, exit_code = FAULTS[name]
+    faults.respond, faults.status, faults.requests = _fault_filler(name), status, 0
+    command = [part.format(n=ASKED) for part in COMMANDS[operation]]
+    run = smsp(*command, "--json", "--endpoint", faults.url, "--max-attempts", "2")
+    assert run.exit_code == exit_code, run.stderr
+    assert faults.requests == (2 if code == "2100" else 1)  # only 2100 is tried again
+    shown = run.json()
+    assert shown["error"]["fault_code"] == code
+    assert shown["error"]["response_code"] is None
+    assert len(shown["message_ids"]) == faults.requests
+    # A fault is no answer: no verdict, no result, no warnings (the error line says it all).
+    assert sorted(set(shown) & {"verified", "warnings", "warning_codes", "patient"}) == []
+    [line] = run.stderr.splitlines()
+    assert line.startswith(f"smsp: error: provider fault {code} ({FAULT_NAMES[code]}): ")
+    assert line.endswith(f"(MessageID {shown['message_id']})")
+
+
+# --- doctor against the pack: SMSP-0005 and fault 3000 fail, other faults warn ---------------
+
+REGISTERED = "ASID and client certificate are registered"
+
+
+@pytest.mark.parametrize(
+    ("served", "status", "exit_code", "summary", "step"),
+    [
+        ("verifyNHSNumberResponse_SMSP-0005", "fail", 16, "answered SMSP-0005",
+         "check the audit identity"),
+        ("Client-3000", "fail", 16, "SOAP fault 3000", REGISTERED),
+        ("Server-3000", "fail", 16, "SOAP fault 3000", REGISTERED),
+        ("Client-1000", "warn", 0, "SOAP fault 1000", None),
+        ("Server-2100", "warn", 0, "SOAP fault 2100", None),
+        ("Client-2200", "warn", 0, "SOAP fault 2200", None),
+        ("mustUnderstand-0000", "warn", 0, "SOAP fault 1000", None),
+    ],
+)
+def test_doctors_smsp_layer_against_the_pack(
+    served: str, status: str, exit_code: int, summary: str, step: str | None,
+    faults: CannedProvider, sandbox_env: dict[str, str],
+) -> None:
+    if served in FAULTS:
+        faults.respond, faults.status = _fault_filler(served), FAULTS[served][0]
+    else:
+        faults.body, _ = _served(reference_path(f"{PACK}/response_templates/{served}.xml"))
+    run = smsp("doctor", "--nhs-number", ASKED, "--dob", DOB, "--endpoint", faults.url, "--json")
+    assert run.exit_code == exit_code, run.stdout + run.stderr
+    layer = next(entry for entry in run.json()["layers"] if entry["name"] == "smsp")
+    assert layer["status"] == status
+    assert summary in layer["summary"]
+    if step is not None:
+        assert step in layer["next_step"]
+        assert layer["cause"]

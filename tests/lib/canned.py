@@ -11,7 +11,7 @@ import email.utils
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,7 +37,9 @@ class CannedProvider(ThreadingHTTPServer):
     MessageID, as a provider's would.
 
     ``clock_offset`` (seconds) moves the clock its ``Date`` header tells, as a provider whose
-    clock is wrong would.
+    clock is wrong would. ``respond``, when set, makes each reply's body from the request's
+    bytes instead (a simulator filling its templates' tags from the request); it counts the
+    requests in ``requests``.
     """
 
     daemon_threads = True
@@ -47,6 +49,8 @@ class CannedProvider(ThreadingHTTPServer):
         clock_offset: float = 0.0,
     ) -> None:
         self.body = body
+        self.respond: Callable[[bytes], bytes] | None = None
+        self.requests = 0
         self.status = status
         self.clock_offset = clock_offset
         self.context = server_context(credentials)
@@ -72,7 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         request = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = answering(self.server.body, request)
+        self.server.requests += 1
+        made = self.server.respond
+        body = answering(self.server.body if made is None else made(request), request)
         self.send_response(self.server.status)
         self.send_header("Content-Type", "text/xml; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
