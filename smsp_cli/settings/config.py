@@ -1,7 +1,7 @@
 """The config file: named provider profiles and a default profile, in TOML.
 
 It lives in the platform's user config directory (``SMSP_CONFIG_DIR`` overrides it) and is
-always written whole, atomically, with mode 0600::
+always written whole, atomically, with mode 0600, keeping the comments a person wrote in it::
 
     default_profile = "opentest"
 
@@ -284,11 +284,12 @@ def layered(
     return merged
 
 
-def dumps(config: Config) -> str:
-    """The config as TOML text (tomllib reads back exactly these values)."""
+def dumps(config: Config, previous: str | None = None) -> str:
+    """The config as TOML text (tomllib reads back exactly these values): ``previous``, the
+    file as it is, edited so that the user's comments and layout survive, else a new file."""
     for name in config.profiles:
         check_profile_name(name)
-    return render(config.default_profile, config.profiles)
+    return render(config.default_profile, config.profiles, previous)
 
 
 @contextlib.contextmanager
@@ -337,10 +338,11 @@ def save(config: Config) -> None:
 
     A temporary file in the same folder is written, flushed to disk, renamed over the file and
     the folder flushed too: a reader sees the old file or the new one, never half of one, and
-    a crash leaves one of them whole. Call it inside :func:`locked`.
+    a crash leaves one of them whole. The file there is edited, not rewritten, so the user's
+    comments survive (:mod:`smsp_cli.settings.tomlwrite`). Call it inside :func:`locked`.
     """
     path = config.path
-    text = dumps(config)
+    text = dumps(config, _existing_text(path))
     layer = files()
     try:
         directory = layer.base_directory(path.parent)
@@ -349,6 +351,14 @@ def save(config: Config) -> None:
         raise ConfigError(f"cannot write config file {path}: {exc.what}") from None
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
+
+
+def _existing_text(path: Path) -> str | None:
+    """The file as it is now (None when there is none, or it cannot be read as text)."""
+    try:
+        return _read(path)
+    except (OSError, UnicodeDecodeError):
+        return None  # written afresh; a file that cannot be replaced fails in save
 
 
 def profile_to_edit(config: Config, flag: str | None, env: Mapping[str, str] | None = None) -> str:

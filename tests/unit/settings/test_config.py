@@ -485,3 +485,79 @@ def test_audit_settings_are_profile_keys_typed_in_the_file(
     assert shown["audit_syslog"][0] == "true"
     preview = smsp("config", "show", "--sources", "--audit-max-bytes", "1MiB")
     assert _sources(preview.stdout)["audit_max_bytes"] == ("1MiB", "--audit-max-bytes")
+
+
+# --- the user's own lines survive smsp's writes (tomlkit edits the file in place) -----------
+
+HAND_WRITTEN = """\
+# My NHS providers. Ask Sam before changing live.
+default_profile = "live"  # the one most lookups use
+
+# Production: spine via the HSCN.
+[profiles.live]
+kind = "live"
+endpoint = "https://live.example/smsp/pds"  # from the onboarding email
+timeout = 20
+
+[profiles.old]
+kind = "test"
+endpoint = "https://old.example/smsp/pds"
+"""
+
+
+def test_config_set_keeps_the_users_comments_and_changes_only_its_value() -> None:
+    _write(HAND_WRITTEN)
+    run = smsp("config", "set", "timeout", "30", "--profile", "live")
+    assert run.exit_code == 0, run.stderr
+    assert _config_file().read_text(encoding="utf-8") == HAND_WRITTEN.replace(
+        "timeout = 20", "timeout = 30"
+    )
+
+
+def test_config_unset_and_use_keep_every_other_line() -> None:
+    _write(HAND_WRITTEN)
+    assert smsp("config", "unset", "timeout", "--profile", "live").exit_code == 0
+    assert smsp("config", "use", "old").exit_code == 0
+    assert _config_file().read_text(encoding="utf-8") == (
+        HAND_WRITTEN.replace("timeout = 20\n", "").replace(
+            'default_profile = "live"', 'default_profile = "old"'
+        )
+    )
+
+
+def test_config_init_adds_a_profile_at_the_end_and_keeps_the_comments(
+    profile_values: dict[str, config.Value],
+) -> None:
+    _write(HAND_WRITTEN)
+    args = _init_args(profile_values)
+    args[args.index("live")] = "new"
+    run = smsp(*args)
+    assert run.exit_code == 0, run.stderr
+    text = _config_file().read_text(encoding="utf-8")
+    assert text.startswith(HAND_WRITTEN)  # the default stays the user's
+    assert text[len(HAND_WRITTEN):].startswith(f'\n[profiles.new]\nendpoint = "{ENDPOINT}"\n')
+    assert config.load().profiles["new"] == profile_values
+
+
+def test_a_new_file_starts_with_smsps_header_and_settings_in_their_order() -> None:
+    values: dict[str, config.Value] = {"timeout": 5, "endpoint": ENDPOINT, "kind": "test"}
+    written = config.dumps(config.Config(Path("x"), "b", {"b": values, "a": {"kind": "live"}}))
+    assert written == (
+        "# smsp configuration: profiles of SMSP providers (see `smsp config --help`).\n"
+        "# Written by smsp with mode 0600; passphrases are never stored here (`smsp auth set`).\n"
+        'default_profile = "b"\n'
+        "\n[profiles.a]\n"
+        'kind = "live"\n'
+        "\n[profiles.b]\n"
+        f'endpoint = "{ENDPOINT}"\n'
+        "timeout = 5\n"
+        'kind = "test"\n'
+    )
+
+
+def test_a_value_that_changes_type_only_is_written_again() -> None:
+    previous = '[profiles.p]\nsoap_action_quoted = 1  # was a number\n'
+    written = config.dumps(
+        config.Config(Path("x"), None, {"p": {"soap_action_quoted": True}}), previous
+    )
+    assert tomllib.loads(written) == {"profiles": {"p": {"soap_action_quoted": True}}}
