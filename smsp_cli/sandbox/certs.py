@@ -10,6 +10,14 @@ deliberately wrong set-ups: an expired client certificate, one from another CA, 
 certificate for the wrong host name.
 
 ``cryptography`` is imported inside the functions, so importing this module stays cheap.
+
+Written here rather than with ``trustme``, which does not fit the sandbox: every leaf trustme
+issues is for clientAuth *and* serverAuth (and codeSigning), so the sandbox's client
+certificate, whose key any lookup can read, would also pass as the sandbox's server, and the
+sandbox label (:mod:`.provenance`) rests on only the server certificate being serverAuth; its
+CA is named by O and OU with no CN, while provenance recognises the CA by its CN without
+loading cryptography; and a CA's dates are fixed (2000 to 3000), while doctor and the tests
+build expired and not-yet-valid CAs with :func:`make_ca`.
 """
 
 from __future__ import annotations
