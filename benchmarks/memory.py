@@ -1,6 +1,7 @@
 """Peak memory of smsp against hostile replies of about 10 MiB, each under the body cap.
 
     python benchmarks/memory.py [--shapes attributes,namespaces,...] [--concurrency 8,64]
+    python benchmarks/memory.py --api fhir [--shapes deep-arrays,...] [--concurrency 8]
 
 A hostile provider (tests/lib/hostile.py: real mutual TLS on 127.0.0.1) answers every request
 with one ~10 MiB reply: a real getPatientDetailsResponse whose SOAP header carries one of the
@@ -9,6 +10,11 @@ worker at each ``--concurrency``, and prints the process's own peak resident mem
 ``VmHWM``, written by benchmarks/peak/sitecustomize.py as it exits) and its exit code.
 A good reply (the sandbox's own, a few KiB) is the baseline of the same run.
 
+With ``--api fhir`` the reads go to the same hostile provider (asking for no client
+certificate, as PDS FHIR does not), signed in at an embedded FHIR sandbox's identity service,
+and each reply is a ~10 MiB ``application/fhir+json`` Patient carrying one of the JSON shapes
+(:data:`FHIR_SHAPES`): nesting, millions of tiny keys or values, huge strings.
+
 Budgets (issue: any reply within the body cap): one lookup at most 100 MiB, a batch at most
 400 MiB at --concurrency 8 and 1 GiB at 64. Exits 1 when one is missed.
 """
@@ -16,6 +22,7 @@ Budgets (issue: any reply within the body cap): one lookup at most 100 MiB, a ba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,12 +30,16 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.lib.hostile import Behaviour, HostileProvider, Part  # noqa: E402
 from tests.lib.hostile_behaviours import http_reply, patient_reply  # noqa: E402
+
+if TYPE_CHECKING:
+    from smsp_cli.sandbox.certs import SandboxCredentials
 
 SIZE = 10 * 1024 * 1024 - 64 * 1024  # under the 10 MiB cap, with room for the envelope
 ONE_LOOKUP_MIB = 100
@@ -90,6 +101,65 @@ def _legal(size: int) -> bytes:
                    else f"<e>{filler}</e>", size)
 
 
+def _json_repeat(opening: str, unit: str, closing: str, size: int) -> bytes:
+    count = max(1, (size - len(opening) - len(closing)) // (len(unit) + 1))
+    return (opening + ",".join([unit] * count) + closing).encode()
+
+
+def _json_keys(size: int) -> bytes:
+    return b"{" + _repeat(lambda n: f'"k{n}":0,', size - 16) + b'"end":0}'
+
+
+def _at_the_limit(unit: str, separators: int) -> Callable[[int], bytes]:
+    """As many ``unit`` s as the separator limit lets through, then a string to the cap: the
+    most the parser is ever given to build (refused afterwards, by the node count)."""
+
+    def shape(size: int) -> bytes:
+        structure = ("[" + ",".join(
+            [unit] * separators) + "]").encode()
+        pad = size - len(structure) - 16
+        return b'{"s":' + structure + b',"p":"' + b"x" * pad + b'"}'
+
+    return shape
+
+
+FHIR_SHAPES: dict[str, Callable[[int], bytes]] = {
+    "deep-arrays": lambda size: b"[" * (size // 2) + b"]" * (size // 2),
+    "deep-objects": lambda size: b'{"a":' * (size // 6) + b"0" + b"}" * (size // 6),
+    "tiny-keys": _json_keys,
+    "empty-objects": lambda size: _json_repeat("[", "{}", "]", size),
+    "empty-arrays": lambda size: _json_repeat("[", "[]", "]", size),
+    "short-strings": lambda size: _json_repeat("[", '"ab"', "]", size),
+    "numbers": lambda size: _json_repeat("[", "1.5", "]", size),
+    "zeros": lambda size: _json_repeat("[", "0", "]", size),
+    "huge-string": lambda size: b'"' + b"x" * (size - 2) + b'"',
+    "huge-astral-string": lambda size: ('"' + "\U0001F600"[:0] + "😀" * (size // 4 - 1)
+                                        + '"').encode(),
+    "huge-escaped-string": lambda size: b'"' + b"\\u00e9" * ((size - 2) // 6) + b'"',
+    # Just within the separator limit (4 x 50,000 minus the few the Patient itself has).
+    "empty-objects-at-limit": _at_the_limit("{}", 199_990),
+    "keys-at-limit": _at_the_limit('{"k":0}', 66_660),
+    "short-strings-at-limit": _at_the_limit('"ab"', 199_990),
+    "numbers-at-limit": _at_the_limit("1.5", 199_990),
+}
+
+
+def fhir_body(shape: str) -> bytes:
+    """A Patient with ~10 MiB of ``shape`` as the value of one of its keys."""
+    head = b'{"resourceType":"Patient","id":"9991000003","x":'
+    return head + FHIR_SHAPES[shape](SIZE - len(head) - 1) + b"}"
+
+
+def fhir_good() -> bytes:
+    """The FHIR sandbox's own record of the patient, a few KiB."""
+    import json
+
+    from smsp_cli.sandbox import fhir_records
+    from smsp_cli.sandbox.builtin import BUILT_IN
+
+    return json.dumps(fhir_records.resource(BUILT_IN[0])).encode()
+
+
 SHAPES: dict[str, Callable[[int], bytes]] = {
     "attributes": _attributes,
     "attributes-one-element": _attributes_in_one_element,
@@ -112,26 +182,37 @@ def hostile_body(shape: str) -> bytes:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--api", choices=("smsp", "fhir"), default="smsp")
+    parser.add_argument("--shapes", default=None)
     parser.add_argument("--concurrency", default="8,64")
     args = parser.parse_args()
+    fhir = args.api == "fhir"
+    args.shapes = args.shapes or ",".join(FHIR_SHAPES if fhir else SHAPES)
     smsp = shutil.which("smsp", path=str(Path(sys.executable).parent)) or "smsp"
     work = Path(tempfile.mkdtemp(prefix="smsp-memory-bench-"))
-    levels = [int(level) for level in args.concurrency.split(",")]
+    levels = [int(level) for level in args.concurrency.split(",") if level]
 
     from smsp_cli.sandbox.certs import ensure_credentials
 
     credentials = ensure_credentials(work / "sandbox")
     missed = 0
-    with HostileProvider(credentials) as provider:
+    with contextlib.ExitStack() as stack:
+        provider = stack.enter_context(HostileProvider(credentials, client_certificates=not fhir))
         env = _environment(provider, work)
+        if fhir:
+            env |= _fhir_environment(stack, provider, credentials)
         shapes = ["good", *args.shapes.split(",")]
         header = f"{'reply':24} {'bytes':>9} {'get MiB':>8} {'exit':>4}"
         header += "".join(f" {f'c{level} MiB':>8} {'exit':>4}" for level in levels)
         print(header)
         for shape in shapes:
-            body = patient_reply() if shape == "good" else hostile_body(shape)
-            provider.serve(Behaviour((Part(http_reply(body)),), name=shape))
+            if fhir:
+                body = fhir_good() if shape == "good" else fhir_body(shape)
+                reply = http_reply(body, headers=(("Content-Type", "application/fhir+json"),))
+            else:
+                body = patient_reply() if shape == "good" else hostile_body(shape)
+                reply = http_reply(body)
+            provider.serve(Behaviour((Part(reply),), name=shape))
             peak, code = _peak(env, work, [smsp, "get", "9991000003", "--dob", "1984-03-14",
                                            "--json", "--max-attempts", "1"])
             missed += peak > ONE_LOOKUP_MIB
@@ -160,6 +241,20 @@ def _environment(provider: HostileProvider, work: Path) -> dict[str, str]:
     env |= {"SMSP_DATA_DIR": str(work / "data"), "NO_COLOR": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(PEAK), env.get("PYTHONPATH")]))}
     return env
+
+
+def _fhir_environment(stack: contextlib.ExitStack, provider: HostileProvider,
+                      credentials: SandboxCredentials) -> dict[str, str]:
+    """Sign in at an embedded FHIR sandbox; read from the hostile provider (kind test)."""
+    from smsp_cli.sandbox.embedded import fhir_settings_for
+    from smsp_cli.sandbox.fhir_server import FHIR_PATH, FhirSandboxServer
+    from smsp_cli.settings.connection import KEYS
+
+    sandbox = stack.enter_context(FhirSandboxServer(credentials))
+    base = provider.url.rsplit("/smsp/pds", 1)[0]
+    values = fhir_settings_for(base + FHIR_PATH, sandbox.token_url, credentials)
+    values["kind"] = "test"
+    return {KEYS[key][1]: value for key, value in values.items()}
 
 
 def _peak(env: dict[str, str], work: Path, command: list[str]) -> tuple[float, int]:

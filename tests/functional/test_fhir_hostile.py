@@ -142,3 +142,19 @@ def test_an_encrypted_signing_key_with_the_wrong_passphrase_exits_6_and_signs_in
     assert "does not unlock" in run.stderr
     assert "wrong" not in run.stderr
     assert at_hostile.connections == 0
+
+
+def test_a_reply_of_millions_of_tiny_values_is_refused_before_it_is_parsed(
+    at_hostile: HostileProvider,
+) -> None:
+    # 10 MiB of `[{},{},...]`: 3.5 million dicts (over 500 MiB) if parsed; refused on its
+    # separators instead (benchmarks/memory.py --api fhir measures the peak).
+    body = b'{"resourceType":"Patient","x":[' + b",".join([b"{}"] * 3_400_000) + b"]}"
+    at_hostile.serve(Behaviour(parts=(Part(http_reply(
+        body, headers=(("Content-Type", "application/fhir+json"),))),)))
+    run = smsp(*GET, "--max-attempts", "1")
+    assert run.exit_code == 4, run.stderr
+    assert run.stdout == ""
+    [line] = run.stderr.splitlines()
+    assert line.startswith("smsp: error: PDS FHIR reply (HTTP 200) refused: JSON with more than "
+                           "200,000 separators (`,` `:` `[`), too many values to read")

@@ -30,6 +30,12 @@ from smsp_cli.untrusted.sanitize import mask_identifiers
 MAX_DEPTH = 32  # a Patient nests about 8 deep; anything far deeper is no PDS record
 MAX_NODES = 50_000  # values in one reply
 MAX_STRING = 64 * 1024  # characters in any one value
+# `,` `:` and `[` in the raw reply, counted before it is parsed: every JSON value but the first
+# follows one of them, and every key follows `{` or `,`, so this bounds the objects the parser
+# can build (a 10 MiB reply of `[{},{},...]` would build 3.5 million dicts, over 500 MiB).
+# A PDS Patient has a few hundred; four for each of MAX_NODES values leaves room for the
+# colons of URLs and timestamps inside strings, which are counted too.
+MAX_SEPARATORS = 4 * MAX_NODES
 _JSON_TYPES = ("application/fhir+json", "application/json")
 
 NOT_FOUND = "RESOURCE_NOT_FOUND"
@@ -140,6 +146,11 @@ def _document(status: int, headers: Mapping[str, str], body: bytes) -> dict[str,
             raise errors.UnsafeReply(f"PDS FHIR reply (HTTP {status}) refused: {shown}, not "
                                      "application/fhir+json", hint="the reply was not used")
         return None
+    separators = body.count(b",") + body.count(b":") + body.count(b"[")
+    if separators > MAX_SEPARATORS:
+        raise errors.UnsafeReply(
+            f"PDS FHIR reply (HTTP {status}) refused: JSON with more than {MAX_SEPARATORS:,} "
+            "separators (`,` `:` `[`), too many values to read", hint="the reply was not used")
     try:
         document = json.loads(body)
     except RecursionError:

@@ -226,6 +226,13 @@ def test_a_record_failing_the_verification_rule_is_demog_0040_and_withheld(
     [
         (b"[" * 100 + b"]" * 100, {}, "nested deeper than 32"),
         (b"[" * 100_000 + b"]" * 100_000, {}, "nested too deeply"),
+        # Counted on the raw bytes, before anything is parsed: a reply of millions of tiny
+        # values never becomes millions of objects.
+        (b"[" + b",".join([b"{}"] * 200_001) + b"]", {},
+         "JSON with more than 200,000 separators (`,` `:` `[`), too many values to read"),
+        (b"[" + b",".join([b'"a:b:c"'] * 70_000) + b"]", {},
+         "JSON with more than 200,000 separators"),  # colons inside strings count too
+        (b"[" + b",".join([b"0"] * 60_000) + b"]", {}, "JSON more than 50,000 values"),
         (json.dumps({"resourceType": "Patient", "x": "a" * 70_000}).encode(), {},
          "longer than 65,536 characters"),
         (b'{"resourceType": "Patient"}', {"Content-Type": "text/html"}, "not application/fhir"),
