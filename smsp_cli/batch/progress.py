@@ -1,6 +1,7 @@
-"""What the batch says on stderr: a progress bar on a terminal, a one-line summary always.
+"""What the batch counts for stderr: rows by outcome, and the one-line summary always shown.
 
-Neither ever shows patient data: only counts, rates and times.
+Neither ever shows patient data: only counts, rates and times. The bar drawn from these counts
+on a terminal is :class:`smsp_cli.output.progress.ProgressBar`.
 """
 
 from __future__ import annotations
@@ -8,12 +9,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from smsp_cli.domain.errors import ExitCode
-
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
 
 
 @dataclass
@@ -47,50 +44,3 @@ class Tally:
         elapsed = max((now if now is not None else time.monotonic()) - self.started, 1e-9)
         return (f"{self.rows} rows: {self.counts()} in {elapsed:.1f} s, "
                 f"{self.rows / elapsed:.0f}/s")
-
-
-class ProgressBar:
-    """A rich progress bar on stderr: done, rate, eta and counts by outcome.
-
-    The bar measures bytes of input read (a streamed input is never counted ahead), so the
-    eta holds for any row length; without a known size (stdin) it only counts.
-    """
-
-    def __init__(self, tally: Tally, total_bytes: int | None) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from smsp_cli.output.render import stderr_console
-
-        self._tally = tally
-        self._progress: Progress = Progress(
-            BarColumn(),
-            TextColumn("{task.fields[done]}, eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[counts]}"),
-            console=stderr_console(),
-            transient=True,  # the summary line replaces it
-            redirect_stdout=False,  # rows go to stdout as bytes, never through the display
-        )
-        self._task: TaskID = self._progress.add_task(
-            "batch", total=total_bytes, done="", counts=""
-        )
-
-    def __enter__(self) -> ProgressBar:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._progress.stop()
-
-    def update(self, offset: int) -> None:
-        """One more row written; ``offset`` bytes of input are now read."""
-        tally = self._tally
-        elapsed = max(time.monotonic() - tally.started, 1e-9)
-        self._progress.update(
-            self._task,
-            completed=offset,
-            done=f"{tally.rows} rows, {tally.rows / elapsed:.0f}/s",
-            counts=tally.counts(),
-        )
-
-

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from smsp_cli.batch import InputFormat, columns, reader
 from smsp_cli.batch.lookup import Job, RowOutcome, prepare
-from smsp_cli.batch.progress import ProgressBar, Tally
+from smsp_cli.batch.progress import Tally
 from smsp_cli.batch.sink import Earlier, FileSink, InputIdentity, StdoutSink, encode_row, open_file
 from smsp_cli.domain.errors import ConfigError, ExitCode, SmspError, UsageError
+from smsp_cli.output.progress import ProgressBar
 from smsp_cli.system.streams import is_terminal, note, silence_stdout
 from smsp_cli.untrusted.sanitize import provider_text
 
