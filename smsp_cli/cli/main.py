@@ -12,8 +12,10 @@ To add a command: write it in ``commands/`` and add one line to the registry.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from smsp_cli import __version__
@@ -21,6 +23,7 @@ from smsp_cli.cli.registry import (
     BRIEF,
     COMMANDS,
     COMPLETE_VARIABLE,
+    PLAIN_LOOKUP,
     PROG_NAME,
     ROOT_HELP,
     VERSION_HELP,
@@ -94,6 +97,33 @@ def main() -> None:
     sys.exit(exit_status(lambda: _run(sys.argv[1:])))
 
 
+def _plain_lookup(args: list[str]) -> Callable[[], int] | None:
+    """The lookup to run when its command line is plain (:mod:`smsp_cli.cli.plainargs`): read
+    without Typer, run by the command's own module (named in the registry, as commands are)."""
+    if COMPLETE_VARIABLE in os.environ:
+        return None  # completion is Typer's
+    from smsp_cli.cli import plainargs
+
+    plain = plainargs.read(args)
+    if plain is None:
+        return None
+    module, _, attribute = PLAIN_LOOKUP.partition(":")
+    run_plain = getattr(importlib.import_module(module), attribute)
+
+    def run() -> int:
+        from smsp_cli.cli.reporting import api_named, reported_errors
+
+        code = 0
+        # The boundary the Typer command runs in, told what Click's context would tell it.
+        with reported_errors(json_output=plain.wants_json,
+                             help_command=f"{PROG_NAME} {plain.command}",
+                             api=api_named(plain.conn.api), leave=SystemExit):
+            code = int(run_plain(plain))
+        return code
+
+    return run
+
+
 def _run(args: list[str]) -> int:
     if COMPLETE_VARIABLE not in os.environ:
         if args == ["--version"]:
@@ -111,6 +141,9 @@ def _run(args: list[str]) -> int:
     if args and args[0] in BRIEF:
         from smsp_cli.cli import brief
 
+        plain = _plain_lookup(args)
+        if plain is not None:
+            return brief.run(plain)
         return brief.run(run_app)  # the app is built inside, with the collector off
     run_app()
     return 0

@@ -103,3 +103,5 @@ COMMANDS: tuple[CommandEntry, ...] = (
 
 BRIEF = frozenset(entry.name for entry in COMMANDS if entry.brief)
 """The commands that answer within a moment and exit (see :mod:`smsp_cli.cli.brief`)."""
+# Runs a lookup whose command line smsp_cli.cli.plainargs read without Typer.
+PLAIN_LOOKUP = "smsp_cli.commands.lookupcall:run_plain"

@@ -35,10 +35,19 @@ def wants_json(params: Mapping[str, Any]) -> bool:
 
 
 @contextmanager
-def reported_errors(*, json_output: bool = False) -> Iterator[None]:
-    """Turn SmspError into ``smsp: error: <one line>`` and its exit code; never a traceback."""
-    import typer  # here: the fast paths of main reach exit_status without Typer
+def reported_errors(*, json_output: bool = False, help_command: str | None = None,
+                    api: str | None = None,
+                    leave: Callable[[int], BaseException] | None = None) -> Iterator[None]:
+    """Turn SmspError into ``smsp: error: <one line>`` and its exit code; never a traceback.
 
+    The command then ends by raising ``leave(code)``: Typer's Exit by default, SystemExit for
+    a lookup read without Typer (:mod:`smsp_cli.cli.plainargs`), which names its command
+    (``help_command``) and the ``--api`` it was given itself, there being no Click context.
+    """
+    if leave is None:
+        import typer  # here: the fast paths of main reach exit_status without Typer
+
+        leave = typer.Exit
     try:
         yield
         # Output still in the buffer is written here, inside the boundary, so a reader that has
@@ -48,25 +57,33 @@ def reported_errors(*, json_output: bool = False) -> Iterator[None]:
         from smsp_cli.system.streams import silence_stdout
 
         silence_stdout()  # the interpreter's own flush at exit would fail again
-        raise typer.Exit(OUTPUT_CLOSED_EXIT) from None
+        raise leave(OUTPUT_CLOSED_EXIT) from None
     except SmspError as error:
-        report(error, json_output=json_output, help_command=_command_path())
-        raise typer.Exit(int(error.exit_code)) from None
+        report(error, json_output=json_output, help_command=help_command or _command_path(),
+               api=api)
+        raise leave(int(error.exit_code)) from None
     except KeyboardInterrupt:
         _line("smsp: interrupted")
-        raise typer.Exit(130) from None
-    except (typer.Exit, typer.Abort, SystemExit):
+        raise leave(130) from None
+    except SystemExit:
         raise
     except Exception as error:
-        if os.environ.get("SMSP_DEBUG"):
+        if _typer_ending(error) or os.environ.get("SMSP_DEBUG"):
             raise
         # An unexpected failure is a bug in smsp; its text may hold patient data, so only the
         # type is shown unless the user asks for the detail.
         internal = SmspError(
             f"internal error ({type(error).__name__})", hint="set SMSP_DEBUG=1 for details"
         )
-        report(internal, json_output=json_output)
-        raise typer.Exit(int(ExitCode.PROVIDER_FAILED)) from None
+        report(internal, json_output=json_output, api=api)
+        raise leave(int(ExitCode.PROVIDER_FAILED)) from None
+
+
+def _typer_ending(error: Exception) -> bool:
+    """Whether ``error`` is Typer's Exit or Abort (only a command run through Typer raises
+    them, so Typer is imported already when one is met)."""
+    typer = sys.modules.get("typer")
+    return typer is not None and isinstance(error, (typer.Exit, typer.Abort))
 
 
 def exit_status(run: Callable[[], int | None]) -> int:
@@ -126,11 +143,16 @@ def report(error: SmspError, *, json_output: bool = False, help_command: str | N
         _line(f"Try '{help_command} -h' for help.")
 
 
+def _current_context() -> Any:
+    """Click's context of the command running now; None outside one (never imports Typer:
+    with no Click loaded there is no context)."""
+    click_globals = sys.modules.get("typer._click.globals")
+    return None if click_globals is None else click_globals.get_current_context(silent=True)
+
+
 def _command_path() -> str | None:
     """``smsp get``: the command running now, for the line that says where its help is."""
-    from typer._click.globals import get_current_context
-
-    ctx = get_current_context(silent=True)
+    ctx = _current_context()
     return ctx.command_path if ctx is not None else None
 
 
@@ -146,9 +168,7 @@ def api_named(value: object) -> str | None:
 def _asked_api() -> str | None:
     """The API --api or SMSP_API names, for an error before the settings (and the profile's
     api) are read: a usage error says ``fhir`` when the command line asked for PDS FHIR."""
-    from typer._click.globals import get_current_context
-
-    ctx = get_current_context(silent=True)
+    ctx = _current_context()
     flag = ctx.params.get("api") if ctx is not None else None
     return api_named(flag) or api_named(os.environ.get("SMSP_API"))
 

@@ -10,10 +10,10 @@ import typer
 
 from smsp_cli.cli.completion import gender_words
 from smsp_cli.cli.options import ConnectionOptions, OutputOptions, lookup_options
+from smsp_cli.commands.lookupcall import run
 from smsp_cli.domain import operations
-from smsp_cli.domain.models import Query, build_query
+from smsp_cli.domain.models import build_query
 from smsp_cli.domain.operations import Operation
-from smsp_cli.output.formats import OutputFormat
 
 PATIENT_PANEL = "Patient"
 
@@ -127,47 +127,13 @@ def lookup(operation: Operation) -> Callable[[Callable[..., None]], Callable[...
     def decorate(declaration: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(declaration)
         def command(*, conn: ConnectionOptions, out: OutputOptions, **fields: Any) -> None:
-            run(build_query(operation, **fields), conn, out)
+            code = run(build_query(operation, **fields), conn, out)
+            if code:
+                raise typer.Exit(code)
 
         return lookup_options(command)
 
     return decorate
-
-
-def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> None:
-    """Send one validated query and show the result; exit with the outcome's code."""
-    from smsp_cli import service
-
-    fhir = service.chosen_api(conn.setting_flags()) == "fhir"
-    if out.output is OutputFormat.xml and fhir:
-        from smsp_cli.domain.errors import UsageError
-
-        # Checked before anything is sent: PDS FHIR has no XML payload to show.
-        raise UsageError("-o xml has no meaning for PDS FHIR (its replies are JSON)",
-                         hint="use -o json, or the table")
-    if out.dry_run and fhir:
-        from smsp_cli.output import dryrun
-
-        dryrun.show_http(service.dry_run_fhir(query, conn.setting_flags()))
-        return
-    if out.dry_run:
-        from smsp_cli.output import dryrun
-
-        dryrun.show(*service.dry_run(query, conn.setting_flags()))
-        return
-    from smsp_cli.output import banner, render
-
-    outcome, settings = service.lookup(
-        query,
-        conn.setting_flags(),
-        verbose=out.verbose,
-        trace_file=out.trace_file,
-        reveal=out.reveal,
-    )
-    # Test and sandbox output never passes for live data: the label goes with the result.
-    render.emit(outcome, out.output, label=banner.label(outcome.environment, settings.profile))
-    if outcome.exit_code:
-        raise typer.Exit(outcome.exit_code)
 
 
 @lookup(operations.VERIFY)

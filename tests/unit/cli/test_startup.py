@@ -118,6 +118,7 @@ def test_a_dry_run_loads_no_network_crypto_renderer_or_other_command(tmp_path: P
     assert present(modules, ("httpx", "cryptography", "keyring", "platformdirs", "pydantic")) == []
     assert present(modules, ("rich", "smsp_cli.output.render", "smsp_cli.audit")) == []
     assert present(modules, (*OTHER_COMMANDS, *SANDBOX)) == []
+    assert present(modules, ("typer", "smsp_cli.commands.lookups")) == []  # a plain line
 
 
 @pytest.mark.usefixtures("sandbox_env")
@@ -131,6 +132,17 @@ def test_a_json_lookup_loads_what_it_uses_and_nothing_else(tmp_path: Path) -> No
     assert present(modules, ("cryptography", "keyring", "platformdirs", "pydantic")) == []
     assert present(modules, ("rich", "smsp_cli.transport.trace", "smsp_cli.output.tracetext")) == []
     assert present(modules, (*OTHER_COMMANDS, *SANDBOX)) == []
+    # A plain command line is read without Typer (smsp_cli.cli.plainargs)...
+    assert present(modules, ("typer", "smsp_cli.commands.lookups")) == []
+
+
+@pytest.mark.usefixtures("sandbox_env")
+def test_a_lookup_typer_must_explain_goes_through_typer(tmp_path: Path) -> None:
+    # ...and one it cannot read plainly through Typer, which reports it.
+    found = probe(tmp_path, *LOOKUP, "--json", "--dob", "1984-03-15")
+    assert found["code"] == 2
+    assert "--dob may be given only once" in found["stderr"]
+    assert {"typer", "smsp_cli.commands.lookups"} <= set(found["modules"])
 
 
 def test_the_sandbox_profile_loads_the_sandbox_and_no_other_command(tmp_path: Path) -> None:
