@@ -73,6 +73,7 @@ class RowOutcome:
     sent: bool = True  # False for a row refused before sending (invalid input)
     completed: bool = True  # False when the batch stopped before the row could finish
     environment: str | None = None  # the answer's (live, test or sandbox); None: no answer
+    attempts: int = 1  # requests sent for the row: more than one when it was retried
 
     @property
     def unreachable(self) -> bool:
@@ -151,9 +152,10 @@ def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
     code = outcome.exit_code
     head = {"row": number, "id": row_id, "exit_code": code}
     error = outcome_error(outcome)
+    attempts = max(len(outcome.message_ids), 1)
     if error is None:
         return RowOutcome(number, code, {**head, "result": outcome_json(outcome)},
-                          environment=outcome.environment)
+                          environment=outcome.environment, attempts=attempts)
     # The same error object a single lookup prints with -o json, the call named, and the
     # result kept beside it, as a single lookup's JSON keeps it.
     line = {"row": number, "id": row_id, "api": outcome.api, "exit_code": code, "error": error,
@@ -163,8 +165,8 @@ def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
     if outcome.reply.response_code == CREDENTIALS_REJECTED:
         rejected = ProviderRejected(error["message"])
         return RowOutcome(number, code, line, rejected, stops_batch=True,
-                          environment=outcome.environment)
-    return RowOutcome(number, code, line, environment=outcome.environment)
+                          environment=outcome.environment, attempts=attempts)
+    return RowOutcome(number, code, line, environment=outcome.environment, attempts=attempts)
 
 
 def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) -> RowOutcome:
@@ -173,7 +175,8 @@ def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) 
 
     shape = error_json(error)
     line = {"row": number, "id": row_id, **shape}
-    return RowOutcome(number, shape["exit_code"], line, error, stops_batch(error), sent=sent)
+    return RowOutcome(number, shape["exit_code"], line, error, stops_batch(error), sent=sent,
+                      attempts=max(len(error.message_ids), 1))
 
 
 def stops_batch(error: SmspError) -> bool:

@@ -112,11 +112,14 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     drawn = is_terminal(sys.stderr) and (
         isinstance(sink, FileSink) or not is_terminal(sys.stdout)
     )
-    bar = ProgressBar(tally, batch_input.size) if drawn else None
+    bar = ProgressBar(tally, batch_input.size, earlier=earlier.rows) if drawn else None
+    if bar is not None and not batch_input.is_stdin:
+        _count_rows_for(bar, batch_input)
 
     def emit(outcome: RowOutcome) -> None:
         _write(sink, encode_row(outcome.line))
-        tally.add(outcome.exit_code, outcome.environment)
+        tally.add(outcome.exit_code, outcome.environment, line=outcome.line,
+                  attempts=outcome.attempts)
         if bar is not None:
             bar.update(rows.offset)
 
@@ -138,7 +141,8 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
             ending = _stopped_ending(stopped)
     except KeyboardInterrupt:
         ending = INTERRUPTED
-        _finish(settings, tally, earlier, sink, tail=_slowed("interrupted", lookup.slowdowns))
+        _finish(settings, tally, earlier, sink, tail=_slowed("interrupted", lookup.slowdowns),
+                hint=_resume_hint(sink, batch_input))
         raise
     except _OutputClosed:
         # The reader of stdout went away (`| head`): stop quietly, as a shell pipeline expects.
@@ -154,9 +158,8 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
         lookup.close(ending)
     if stopped is not None:
         where = f"stopped at row {stopped.row}"
-        if isinstance(sink, FileSink) and not batch_input.is_stdin:
-            where += f"; rerun with --resume to go on from there in {sink.name}"
-        _finish(settings, tally, earlier, sink, tail=_slowed(where, lookup.slowdowns))
+        _finish(settings, tally, earlier, sink, tail=_slowed(where, lookup.slowdowns),
+                hint=_resume_hint(sink, batch_input))
         _debug(stopped)
         raise stopped.error
     if not batch_input.is_empty and tally.rows == 0 and not earlier.rows:
@@ -212,8 +215,38 @@ class _Rows:
         note(f"warning: ignoring {_names(new)}: not used by {self._operation.command}")
 
 
+def _resume_hint(sink: StdoutSink | FileSink, batch_input: BatchInput) -> str | None:
+    """How to go on after a stop or Ctrl-C: only rows written to a file can be resumed."""
+    if isinstance(sink, FileSink) and not batch_input.is_stdin:
+        return f"rerun with --resume to go on from there in {sink.name}"
+    return None
+
+
+def _count_rows_for(bar: ProgressBar, batch_input: BatchInput) -> None:
+    """Count the input file's rows in the background, so the bar can show done/total.
+
+    A second, independent read of the file, by the same reader (the same rows count); the
+    batch never waits for it, and an input that cannot be counted keeps the bar without a total.
+    """
+    import threading
+
+    def count() -> None:
+        try:
+            with contextlib.closing(reader.open_input(batch_input.name, batch_input.format,
+                                                      sys.stdin.buffer)) as again:
+                total = 0
+                for row in again.rows():
+                    total = row.number
+        except (SmspError, OSError, ValueError):
+            return
+        bar.total_rows = total
+
+    threading.Thread(target=count, name="smsp-batch-count", daemon=True).start()
+
+
 def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
-            sink: StdoutSink | FileSink, *, tail: str | None = None) -> None:
+            sink: StdoutSink | FileSink, *, tail: str | None = None,
+            hint: str | None = None) -> None:
     from smsp_cli.output import banner
     from smsp_cli.output.render import SYNTHETIC_NOTE
 
@@ -230,6 +263,8 @@ def _finish(settings: ConnectionSettings, tally: Tally, earlier: Earlier,
         line += f" (a torn last line of {earlier.cut_bytes} bytes was cut off)"
     if tail:
         line += f"; {tail}"
+    if hint:
+        line += f"; {hint}"  # last, where the eye lands: what to do next
     note(line)
 
 

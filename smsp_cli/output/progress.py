@@ -30,12 +30,15 @@ class ProgressBar:
     eta holds for any row length; without a known size (stdin) it only counts.
     """
 
-    def __init__(self, tally: Counted, total_bytes: int | None) -> None:
+    def __init__(self, tally: Counted, total_bytes: int | None, *, earlier: int = 0) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         from smsp_cli.output.render import stderr_console
 
         self._tally = tally
+        self._earlier = earlier  # rows a previous run wrote (--resume): done already
+        # The input's row count, once a count of it (a file only) has finished: done/total.
+        self.total_rows: int | None = None
         self._progress: Progress = Progress(
             BarColumn(),
             TextColumn("{task.fields[done]}, eta"),
@@ -63,8 +66,15 @@ class ProgressBar:
         self._progress.update(
             self._task,
             completed=offset,
-            done=f"{tally.rows} rows, {tally.rows / elapsed:.0f}/s",
+            done=progress_done(self._earlier + tally.rows, self.total_rows,
+                               tally.rows / elapsed),
             counts=tally.counts(),
         )
 
 
+
+
+def progress_done(done: int, total: int | None, rate: float) -> str:
+    """The progress line's count: ``120/5000 rows, 95/s`` when the total is known."""
+    count = f"{done}/{total}" if total is not None else f"{done}"
+    return f"{count} rows, {rate:.0f}/s"

@@ -97,11 +97,12 @@ def test_a_thousand_rows_with_every_outcome_come_back_in_input_order(
             assert what in (error["type"], error["response_code"], error["fault_code"])
     network_rows = sum(1 for _, _, code, _ in expected if code != 2)
     assert len(sandbox.requests) - sent_before == network_rows  # each row sent exactly once
-    codes = [code for _, _, code, _ in expected]
-    failed = sum(1 for code in codes if code > 2)
+    # Each row once, by what it is: of every 11 rows, 2 ok (1 superseded), 1 not found, 1 not
+    # verified, 1 invalidated, 2 invalid, 4 failed; 1000 rows are 90 rounds and the first 10
+    # outcomes once more (all but the invalidated one).
     assert summary(run).startswith(
-        f"smsp: 1000 rows: {codes.count(0)} ok, {codes.count(1)} not found, "
-        f"{codes.count(2)} invalid, {failed} failed in "
+        "smsp: 1000 rows: 182 ok (of which 91 superseded, 0 with warnings), 91 not found, "
+        "91 not verified, 90 invalidated, 182 invalid, 364 failed in "
     )
 
 
@@ -442,3 +443,32 @@ def test_an_input_with_no_rows_or_no_header_says_so_in_one_warning(tmp_path: Pat
     assert f"smsp: warning: {nothing} is empty: no header row and no rows" in run.stderr
     missing = batch("get", "-", stdin=b"nhs_number\n9991000003\n")
     assert missing.exit_code == 2
+
+
+# One row of every kind the summary counts, for `batch details` (columns for either form).
+KINDS_CSV = """nhs_number,dob,family,given,gender
+9991000003,1984-03-14,,,
+9991000054,1967-05-21,,,
+9991000119,1972-12-05,,,
+9991000240,1984-03-14,,,
+,1990-01-01,Twyford,Daniel,m
+9991000100,1958-04-17,,,
+9991000070,1995-09-09,,,
+9991000216,1928-02-14,,,
+123,1984-03-14,,,
+9991000135,1945-10-10,,,
+9991000151,1963-03-03,,,
+"""
+
+
+def test_the_summary_counts_each_row_once_by_what_it_is_then_the_retries() -> None:
+    run = batch("details", "-", "--retry-backoff", "0.01", stdin=KINDS_CSV.encode())
+    assert run.exit_code == 1
+    assert [row["exit_code"] for row in rows(run)] == [0, 0, 0, 1, 1, 1, 1, 1, 2, 4, 4]
+    line = summary(run)
+    assert line.startswith(
+        "smsp: 11 rows: 3 ok (of which 1 superseded, 1 with warnings), 1 not found, "
+        "1 several matches, 1 not verified, 1 invalidated, 1 not a new-style number, "
+        "1 invalid, 2 failed in ")
+    # The retryable fault was sent three times: two retries, said after the counts.
+    assert line.endswith("; 1 row retried (2 retries, each after its backoff)")

@@ -85,7 +85,10 @@ def test_ctrl_c_stops_cleanly_keeping_whole_lines(tmp_path: Path) -> None:
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert stdout == ""
-    assert "interrupted" in stderr
+    # The summary says so and ends, as a stop's does, with how to go on.
+    line = next(line for line in stderr.splitlines() if " rows: " in line)
+    assert "; interrupted; " in line
+    assert line.endswith(f"; rerun with --resume to go on from there in {out}")
     assert "Traceback" not in stderr
     data = out.read_bytes()
     assert data.endswith(b"\n")
@@ -120,7 +123,7 @@ def _on_a_terminal(command: list[str], *, stdout_too: bool) -> tuple[int, str]:
 
 
 # The bar itself, rows done, rate, eta and counts: the summary line has no "eta".
-BAR = re.compile(r"━+.* \d+ rows, \d+/s, eta .* \d+ ok, \d+ not found, ")
+BAR = re.compile(r"━+.* \d+(/\d+)? rows, \d+/s, eta .* \d+ ok, \d+ not found, ")
 
 
 def test_a_progress_bar_is_drawn_on_a_terminal(tmp_path: Path) -> None:
@@ -129,6 +132,8 @@ def test_a_progress_bar_is_drawn_on_a_terminal(tmp_path: Path) -> None:
                                 stdout_too=False)
     assert code == 0
     assert BAR.search(text)
+    # A file's rows are counted: the bar shows done/total.
+    assert re.search(r" \d+/300 rows, \d+/s, eta ", text), text[-2000:]
     assert "300 rows: 300 ok, 0 not found, 0 invalid, 0 failed in " in text
 
 
