@@ -9,14 +9,18 @@ each ``--concurrency``:
 (a) a bare httpx client keeping its connections alive, posting prebuilt `get` envelopes from
     that many threads (the baseline: no envelope building, no reply parsing, no audit);
 (c) `smsp batch get` on the same rows at the same concurrency, as a whole process, its audit
-    trail in ``--work-dir`` (refused on a RAM disk: an fsync there costs nothing).
+    trail in ``--work-dir`` (refused on a RAM disk: an fsync there costs nothing);
+(d) the same with fsync made a no-op (benchmarks/peak/sitecustomize.py, a switch only this
+    benchmark sets): what the trail's group commit (every `sent` record on the disk before its
+    request leaves) costs the batch is (c) against (d), with the fsyncs (c) made a row.
 
-(a) and (c) alternate for ``--rounds`` rounds, so a busy machine weighs on both alike; the rate
-and the CPU a row are compared round by round (medians of the paired ratios; CPU is the less
-load-sensitive figure). Then (b) a shell loop of `curl`, one process and one TLS handshake per
-lookup, on fewer rows, and the peak resident memory (VmHWM) of `smsp batch get` for each of
-``--memory-rows`` (real lookups, every one sent). Exits 1 when the batch's rate is under 1.0x
-the bare client's, or its memory grows more than 1.1x.
+(a), (c) and (d) alternate for ``--rounds`` rounds, so a busy machine weighs on all alike; the
+rate and the CPU a row are compared round by round (medians of the paired ratios; CPU is the
+less load-sensitive figure). Then (b) a shell loop of `curl`, one process and one TLS handshake
+per lookup, on fewer rows, and the peak resident memory (the child's own VmHWM) of `smsp batch
+get` for each of ``--memory-rows`` (real lookups, every one sent). Exits 1 when the batch's
+rate is under 1.0x the bare client's, group commit costs more than 10% of it, or its memory
+grows more than 1.1x.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from report import child_environment, run_child, served_sandbox
@@ -38,6 +43,8 @@ from report import child_environment, run_child, served_sandbox
 TARGET = 1.0  # batch rate / bare httpx rate, issue "Fast at scale"
 CPU_TO_WATCH = 1.2  # batch CPU a row / bare httpx CPU a row
 MEMORY_TARGET = 1.1  # peak of the largest --memory-rows / the smallest
+GROUP_COMMIT_TARGET = 0.9  # batch rate with fsync / without, issue "The audit trail holds"
+PEAK = Path(__file__).with_name("peak")
 NHS_NUMBER, DOB = "9991000003", "1984-03-14"
 
 
@@ -59,6 +66,7 @@ def main() -> int:
         raise SystemExit(f"{work} is on a RAM disk ({kind}): an fsync there costs nothing, so "
                          "the trail's group commit would go unmeasured; pass --work-dir")
     env = child_environment() | {"SMSP_DATA_DIR": str(work / "data")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PEAK), env.get("PYTHONPATH")]))
     try:
         with served_sandbox(smsp, env) as served:
             print(f"trail in {work} ({kind}); load average before: {_load()}")
@@ -88,30 +96,41 @@ def _measure(args: argparse.Namespace, smsp: str, env: dict[str, str],
     for concurrency in [int(value) for value in args.concurrency.split(",")]:
         bare: list[tuple[float, float]] = []  # (rows/s, CPU ms a row)
         mine: list[tuple[float, float]] = []
+        unsynced: list[tuple[float, float]] = []
+        fsyncs: list[int] = []
         for _ in range(args.rounds):
             bare.append(_bare_httpx(served, rows, concurrency))
-            wall, cpu, _peak = _batch(smsp, env, source, concurrency, work / "out.jsonl")
-            mine.append((rows / wall, cpu * 1000 / rows))
+            run = _batch(smsp, env, source, concurrency, work / "out.jsonl")
+            mine.append((rows / run.wall, run.cpu * 1000 / rows))
+            fsyncs.append(run.fsyncs)
+            run = _batch(smsp, env | {"SMSP_BENCH_NO_FSYNC": "1"}, source, concurrency,
+                         work / "out.jsonl")
+            unsynced.append((rows / run.wall, run.cpu * 1000 / rows))
         rate = statistics.median(m[0] / b[0] for m, b in zip(mine, bare, strict=True))
         cpu_ratio = statistics.median(m[1] / b[1] for m, b in zip(mine, bare, strict=True))
+        kept = statistics.median(m[0] / u[0] for m, u in zip(mine, unsynced, strict=True))
         print(f"\nget lookups against `smsp sandbox serve`, {rows} rows, concurrency "
               f"{concurrency}, {args.rounds} rounds alternating (a) and (c); load {_load()}")
         print(f"{'':40} {'median/s':>9} {'best/s':>8} {'CPU ms/row':>11}")
         for name, samples in (("(a) bare httpx, keep-alive, prebuilt", bare),
-                              ("(c) smsp batch get, whole process", mine)):
+                              ("(c) smsp batch get, whole process", mine),
+                              ("(d) the same, fsync a no-op", unsynced)):
             print(f"{name:40} {statistics.median(s[0] for s in samples):9.0f} "
                   f"{max(s[0] for s in samples):8.0f} "
                   f"{statistics.median(s[1] for s in samples):11.2f}")
         print(f"smsp batch / bare httpx, paired median: rate {rate:.2f}x (target {TARGET}x), "
               f"CPU a row {cpu_ratio:.2f}x (to watch: {CPU_TO_WATCH}x)")
+        print(f"group commit: (c) / (d) rate {kept:.2f}x (target at least "
+              f"{GROUP_COMMIT_TARGET}x), {statistics.median(fsyncs) / rows:.2f} fsyncs a row")
         verdicts.append(rate >= TARGET)
+        verdicts.append(kept >= GROUP_COMMIT_TARGET)
     if args.curl_rows > 0 and shutil.which("curl"):
         curl_rate = _curl_loop(served, args.curl_rows, work)
         print(f"(b) curl shell loop, {args.curl_rows} rows: {curl_rate:.0f}/s")
 
     sizes = [int(size) for size in args.memory_rows.split(",") if size.strip()]
     peaks = {size: _batch(smsp, env, _csv(work / f"m{size}.csv", size), 4,
-                          work / f"m{size}.jsonl")[2] / 1024 for size in sizes}
+                          work / f"m{size}.jsonl").peak_kib / 1024 for size in sizes}
     for size, peak in peaks.items():
         print(f"peak RSS (VmHWM) of smsp batch get, {size:>7} rows: {peak:6.1f} MiB")
     if len(peaks) > 1:
@@ -176,13 +195,31 @@ def _bare_httpx(served: dict[str, str], rows: int, concurrency: int) -> tuple[fl
         return rows / wall, cpu * 1000 / rows
 
 
+@dataclass(frozen=True)
+class BatchRun:
+    """One whole `smsp batch get` process."""
+
+    wall: float  # seconds
+    cpu: float  # seconds, user + system
+    peak_kib: int  # its own VmHWM
+    fsyncs: int
+
+
 def _batch(smsp: str, env: dict[str, str], source: Path, concurrency: int,
-           out: Path) -> tuple[float, float, int]:
-    """(c): the whole `smsp batch get` process: wall s, CPU s, peak resident KiB."""
+           out: Path) -> BatchRun:
+    """(c): the whole `smsp batch get` process."""
     for stale in (out, out.with_name(out.name + ".meta")):
         stale.unlink(missing_ok=True)
-    return run_child([smsp, "batch", "get", str(source), "--concurrency", str(concurrency),
-                      "--out", str(out)], env)
+    figures = {"vmhwm": out.with_name("vmhwm"), "fsyncs": out.with_name("fsyncs")}
+    for figure in figures.values():
+        figure.unlink(missing_ok=True)
+    wall, cpu, _ = run_child(
+        [smsp, "batch", "get", str(source), "--concurrency", str(concurrency), "--out",
+         str(out)],
+        env | {"SMSP_BENCH_VMHWM_FILE": str(figures["vmhwm"]),
+               "SMSP_BENCH_FSYNC_FILE": str(figures["fsyncs"])})
+    peak, fsyncs = (int(figures[name].read_text().split()[-1]) for name in ("vmhwm", "fsyncs"))
+    return BatchRun(wall, cpu, peak, fsyncs)
 
 
 def _curl_loop(served: dict[str, str], rows: int, work: Path) -> float:

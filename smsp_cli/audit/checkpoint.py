@@ -86,6 +86,7 @@ class CheckpointFile:
     def __init__(self, directory: Path) -> None:
         self.path = directory / CHECKPOINT_NAME
         self._fd = -1
+        self._held: tuple[int, int] | None = None  # (inode, device) of the file held open
         self._files = files()
 
     def open(self) -> None:
@@ -94,6 +95,11 @@ class CheckpointFile:
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self._fd = self._files.open_file(self.path, os.O_RDWR, create=False)
+            self._remember()
+
+    def _remember(self) -> None:
+        held = os.fstat(self._fd)
+        self._held = (held.st_ino, held.st_dev)
 
     def is_current(self) -> bool:
         """True when the file held open is still the one at the checkpoint's path."""
@@ -103,8 +109,7 @@ class CheckpointFile:
             on_disk = os.stat(self.path, follow_symlinks=False)
         except FileNotFoundError:
             return False
-        held = os.fstat(self._fd)
-        return (on_disk.st_ino, on_disk.st_dev) == (held.st_ino, held.st_dev)
+        return (on_disk.st_ino, on_disk.st_dev) == self._held
 
     def write(self, checkpoint: Checkpoint) -> None:
         """Replace the checkpoint in one write (forced to the disk by :meth:`sync`).
@@ -138,10 +143,12 @@ class CheckpointFile:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+            self._held = None
 
     def _reopen(self) -> None:
         self.close()
         self._fd = self._files.open_file(self.path, os.O_RDWR)
+        self._remember()
         if os.fstat(self._fd).st_size != SIZE:
             os.ftruncate(self._fd, SIZE)
         if os.fstat(self._fd).st_size and not any(self._files.read_at(self._fd, 1, 0)):

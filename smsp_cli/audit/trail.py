@@ -89,6 +89,8 @@ class Trail:
         self._lock_fd = -1
         self._fd = -1
         self._known: tuple[int, int] | None = None  # (inode, size) as this writer left the file
+        self._size = 0  # the current file's size, kept while this writer holds the lock
+        self._inode = 0  # the current file's inode
         self._head = Checkpoint(0, None)
         self._last_time = ""
         self._closed = False
@@ -245,20 +247,24 @@ class Trail:
     # --- under the locks ---------------------------------------------------------------------
 
     def _append_locked(self, fields: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], bytes]]:
-        self._follow_rotation()
-        head, notices = self._prepare()
+        # Two system calls look at the file (its path, and the file held open); from there on
+        # its size is kept here, not asked again: under the lock, only this writer writes it.
+        held = self._follow_rotation()
+        self._size = held.st_size
+        head, notices = self._prepare(held)
         written: list[tuple[Mapping[str, Any], bytes]] = []
         for seq, notice in [*notices, (None, fields)]:
             head, line, notice = self._write(head, notice, seq)
             written.append((notice, line))
         self._head = head
-        stat = os.fstat(self._fd)
-        self._known = (stat.st_ino, stat.st_size)
+        self._known = (self._inode, self._size)
         return written
 
     def _open_current(self) -> int:
         descriptor = self._files.open_file(self.path, os.O_RDWR | os.O_APPEND)
-        if os.fstat(descriptor).st_size == 0:
+        opened = os.fstat(descriptor)
+        self._inode, self._size = opened.st_ino, opened.st_size
+        if opened.st_size == 0:
             self._directory_dirty = True  # (probably) created just now
         return descriptor
 
@@ -267,7 +273,9 @@ class Trail:
         with contextlib.suppress(FileNotFoundError):
             self._files.check_file(keep, os.lstat(keep))
 
-    def _follow_rotation(self) -> None:
+    def _follow_rotation(self) -> os.stat_result:
+        """Hold the file now at the trail's path (another process may have rotated it); its
+        status."""
         try:
             on_disk: os.stat_result | None = os.stat(self.path, follow_symlinks=False)
         except FileNotFoundError:
@@ -278,10 +286,15 @@ class Trail:
             self._fd = -1
             self._fd = self._open_current()
             self._known = None
+            held = os.fstat(self._fd)
+        self._inode = held.st_ino
+        return held
 
-    def _prepare(self) -> tuple[Checkpoint, list[tuple[int | None, Mapping[str, Any]]]]:
-        """The head to chain from, and the integrity records to write before the new one."""
-        stat = os.fstat(self._fd)
+    def _prepare(
+        self, stat: os.stat_result
+    ) -> tuple[Checkpoint, list[tuple[int | None, Mapping[str, Any]]]]:
+        """The head to chain from, and the integrity records to write before the new one
+        (``stat``: the file held open, as it is now)."""
         if self._known == (stat.st_ino, stat.st_size) and self._checkpoint.is_current():
             return self._head, []  # both as this writer left them
         tail = read_tail(self._fd, stat.st_size)
@@ -360,6 +373,7 @@ class Trail:
             os.close(descriptor)
         self._files.sync_directory(self.directory)
         os.ftruncate(self._fd, size - len(torn))
+        self._size = size - len(torn)
         return self._notice(
             records.TORN,
             f"the trail's last line was torn by an interrupted write; its {len(torn)} bytes "
@@ -410,9 +424,10 @@ class Trail:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, os.fstat(self._fd).st_size - done)
             raise
+        self._size += done
 
     def _rotate_if_full(self, incoming: int) -> None:
-        size = os.fstat(self._fd).st_size
+        size = self._size
         if size == 0 or size + incoming <= self.max_bytes:
             return
         rotated = rotated_files(self.directory)
