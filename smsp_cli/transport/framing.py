@@ -21,6 +21,7 @@ MAX_CHUNK_LINE_BYTES = 4 * 1024  # a chunk-size line, extensions included
 MAX_TRAILER_BYTES = 16 * 1024  # every trailer line of a chunked body together
 
 _STATUS = re.compile(rb"HTTP/1\.[01] (\d{3})(?: |$)")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:[ \t;]|$)")  # as h11 reads one: no sign, no _
 _PREFIX = b"HTTP/1."
 _CRLF = b"\r\n"
 
@@ -67,7 +68,20 @@ class ReplyFraming:
     # --- line-framed parts: the head, chunk-size lines, trailers ---
 
     def _lines(self, data: bytes, at: int) -> int:
-        """Take the bytes of a line from ``data[at:]``; returns where the next part begins."""
+        """Take the bytes of a line from ``data[at:]``; returns where the next part begins.
+
+        A chunk-size line ends with CRLF; head and trailer lines, as h11 reads them, with LF
+        (a CR before it is dropped).
+        """
+        if self._state != _CHUNK_LINE:
+            found = data.find(b"\n", at)
+            self._line += data[at:] if found < 0 else data[at:found]
+            self._check_line()
+            if found < 0:
+                return len(data)
+            if self._line.endswith(b"\r"):
+                del self._line[-1]
+            return self._line_complete(found + 1)
         if self._line.endswith(b"\r") and data.startswith(b"\n", at):
             del self._line[-1]  # a CRLF split between two reads
             return self._line_complete(at + 1)
@@ -160,12 +174,11 @@ class ReplyFraming:
             self._state = _DONE  # read to the close, or refused by h11: nothing to follow
 
     def _chunk_line(self, line: bytes) -> None:
-        size = line.split(b";", 1)[0].strip()
-        try:
-            self._remaining = int(size, 16)
-        except ValueError:
+        size = _CHUNK_SIZE.match(line)
+        if size is None:
             self._state = _DONE  # not a chunk size: h11 refuses it, and says so
             return
+        self._remaining = int(size[1], 16)
         if self._remaining:
             self._state = _CHUNK_DATA
         else:

@@ -52,6 +52,10 @@ SHAPES = {
         b"\x81\x05hello",
         "the provider switched protocols (101 Switching Protocols), which smsp never asked for",
     ),
+    "negative-chunk-size": (
+        CHUNKED + b"-5\r\nhello\r\n0\r\n\r\n",
+        "the provider's reply is not valid HTTP/1.1 (illegal chunk header)",
+    ),
     "illegal-header": (
         b"HTTP/1.1 200 OK\r\nNo colon here\r\nContent-Length: 0\r\n\r\n",
         "the provider's reply is not valid HTTP/1.1 (illegal header line)",
@@ -83,6 +87,18 @@ def test_broken_framing_is_exit_4_named_and_never_retried(
     assert "patient" not in shown
     failed = [r for r in _failed_records() if r["message_id"] == shown["message_id"]]
     assert [(r["exit_code"], r["reason"]) for r in failed] == [(4, "malformed_http")]
+
+
+def test_a_head_with_bare_line_feeds_is_read_as_h11_reads_it(hostile: HostileProvider) -> None:
+    # A body over the 16 KiB line limit: were the head not followed to its end, the body would
+    # count as one long header line.
+    body = patient_reply().replace(b"</soap:Header>", b"<!--" + b"p" * 40_000 + b"-->"
+                                   b"</soap:Header>", 1)
+    head = b"HTTP/1.1 200 OK\nContent-Type: text/xml\nContent-Length: %d\n\n" % len(body)
+    hostile.serve(Behaviour((Part(head + body),)))
+    run = smsp(*GET, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["response_code"] == "SMSP-0000"
 
 
 def test_interim_replies_before_the_real_one_are_passed_over(hostile: HostileProvider) -> None:

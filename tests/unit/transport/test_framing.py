@@ -79,3 +79,21 @@ def test_bytes_after_a_whole_reply_are_left_to_the_stale_bytes_guard() -> None:
     framing = ReplyFraming()
     framing.request_sent()
     framing.received(GOOD_LENGTH + b"\x00garbage" * 10_000)  # not followed: not this reply's
+
+
+def test_a_head_with_bare_line_feeds_is_followed_as_h11_reads_it() -> None:
+    # h11 takes LF alone at the end of head and trailer lines: so does the framing, or a body
+    # after such a head would count as one endless header line.
+    body = b"y" * 100_000
+    _follow(b"HTTP/1.1 200 OK\nContent-Length: %d\n\n" % len(body) + body, 4096)
+    _follow(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n" + b"%x\r\n" % len(body) + body
+            + b"\r\n0\r\nX-T: 1\n\n", 4096)
+
+
+@pytest.mark.parametrize("size", [b"-5", b"+5", b"5_0", b"0x5", b"", b"z"])
+def test_a_chunk_size_h11_refuses_stops_the_following(size: bytes) -> None:
+    # Left to h11, which refuses it and says so; never a negative count that loops.
+    framing = ReplyFraming()
+    framing.request_sent()
+    framing.received(CHUNKED_HEAD + size + b"\r\n" + b"x" * 100_000)
+    framing.received(b"x" * 100_000)  # not followed: no hang, no refusal of ours
