@@ -32,6 +32,8 @@ from smsp_cli.cli.registry import (
 if TYPE_CHECKING:
     import typer
 
+    from smsp_cli.domain.notices import Notice
+
 
 def build_app() -> typer.Typer:
     """The Typer app: the root options here, every command behind a lazy loader."""
@@ -40,11 +42,10 @@ def build_app() -> typer.Typer:
     from smsp_cli.cli.lazygroup import lazy_group
     from smsp_cli.cli.usage import SmspTyper
     from smsp_cli.domain import notices
-    from smsp_cli.output.notices import show
 
     # What the code below reports along the way (a loose key file, audit-trail trouble) is
     # shown here, by the command line, as a line on stderr: that code never writes a stream.
-    notices.listen(show)
+    notices.listen(_show_notice)
     app = SmspTyper(
         name=PROG_NAME,
         cls=lazy_group(COMMANDS),
@@ -70,6 +71,13 @@ def build_app() -> typer.Typer:
         """Look up patients on the NHS Spine Mini Services Provider (SMSP) PDS interface."""
 
     return app
+
+
+def _show_notice(notice: Notice) -> None:
+    # The renderer is imported with the first notice: most runs have none.
+    from smsp_cli.output.notices import show
+
+    show(notice)
 
 
 _app: typer.Typer | None = None
