@@ -11,15 +11,23 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from smsp_cli.batch import InputFormat, columns, reader
 from smsp_cli.batch.lookup import Job, RowOutcome, prepare
 from smsp_cli.batch.progress import Tally
-from smsp_cli.batch.sink import Earlier, FileSink, InputIdentity, StdoutSink, encode_row, open_file
+from smsp_cli.batch.sink import (
+    Earlier,
+    FileSink,
+    InputIdentity,
+    StdoutSink,
+    encode_row,
+    open_file,
+    record_stop,
+)
 from smsp_cli.domain.errors import ConfigError, ExitCode, SmspError, UsageError
 from smsp_cli.output.progress import ProgressBar
 from smsp_cli.system.streams import is_terminal, note, silence_stdout
@@ -51,6 +59,7 @@ class BatchRequest:
     column_options: tuple[str, ...] = ()  # --column FIELD=HEADER
     out: Path | None = None
     resume: bool = False
+    skip_row: int | None = None  # --skip-row N: the row that stopped the batch, recorded failed
 
 
 def run_batch(request: BatchRequest, flags: Flags) -> int:
@@ -61,6 +70,9 @@ def run_batch(request: BatchRequest, flags: Flags) -> int:
     mapping = columns.parse_mapping(request.column_options)
     if request.resume and request.out is None:
         raise UsageError("--resume needs --out FILE: the rows already written are read there")
+    if request.skip_row is not None and not request.resume:
+        raise UsageError("--skip-row needs --resume: it passes the row that stopped the batch "
+                         "in --out FILE")
     if request.resume and request.input_name == reader.STDIN:
         raise UsageError("--resume needs INPUT to be a file: input from stdin cannot be "
                          "checked against the rows already written")
@@ -68,8 +80,10 @@ def run_batch(request: BatchRequest, flags: Flags) -> int:
     with contextlib.closing(batch_input):
         plan = _plan(request.operation, batch_input, mapping)
         sink, earlier = _open_sink(request, batch_input)
-        with contextlib.closing(sink), run_settings(flags) as settings:
-            return _run(request, settings, batch_input, plan, sink, earlier)
+        with contextlib.closing(sink):
+            skipped = _skipped_row(request, sink, earlier)  # before anything is sent
+            with run_settings(flags) as settings:
+                return _run(request, settings, batch_input, plan, sink, earlier, skipped)
 
 
 def _plan(operation: Operation, batch_input: BatchInput,
@@ -96,8 +110,31 @@ def _open_sink(request: BatchRequest,
                      resume=request.resume)
 
 
+def _skipped_row(request: BatchRequest, sink: StdoutSink | FileSink,
+                 earlier: Earlier) -> tuple[int, Mapping[str, Any]] | None:
+    """``--skip-row N``: row N and the failure to record for it, once N is known to be the row
+    that stopped the batch in FILE (and the next one to write); else exit 2, saying why."""
+    row = request.skip_row
+    if row is None:
+        return None
+    stopped, line = earlier.stopped_row, earlier.stopped_line
+    if not isinstance(sink, FileSink) or stopped is None or line is None:
+        raise UsageError(f"--skip-row {row}: no row stopped the batch in {sink.name}",
+                         hint="--skip-row passes only the row that stopped it; "
+                              "rerun with --resume alone")
+    if row != stopped or earlier.rows != stopped - 1:
+        where = (f"row {stopped} did" if earlier.rows == stopped - 1
+                 else f"its {earlier.rows} rows go past row {stopped}")
+        raise UsageError(f"--skip-row {row}: row {row} did not stop the batch in {sink.name} "
+                         f"({where})",
+                         hint=(f"pass --skip-row {stopped}" if earlier.rows == stopped - 1
+                               else "rerun with --resume alone"))
+    return row, line
+
+
 def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: BatchInput,
-         plan: ColumnPlan, sink: StdoutSink | FileSink, earlier: Earlier) -> int:
+         plan: ColumnPlan, sink: StdoutSink | FileSink, earlier: Earlier,
+         skipped: tuple[int, Mapping[str, Any]] | None = None) -> int:
     from smsp_cli.batch.lookup import RowLookup
     from smsp_cli.batch.ratelimit import RateLimiter
     from smsp_cli.batch.scheduler import Scheduler
@@ -107,7 +144,7 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
     lookup = RowLookup(settings, connections=settings.concurrency, limiter=limiter)
     tally = Tally()
-    rows = _Rows(request.operation, batch_input, plan, skip=earlier.rows)
+    rows = _Rows(request.operation, batch_input, plan, skip=earlier.rows, skipped=skipped)
     # A bar on stderr, but not over rows printed to the same terminal.
     drawn = is_terminal(sys.stderr) and (
         isinstance(sink, FileSink) or not is_terminal(sys.stdout)
@@ -157,16 +194,36 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     finally:
         lookup.close(ending)
     if stopped is not None:
+        from smsp_cli.output.jsonshape import error_json
+
         where = f"stopped at row {stopped.row}"
+        hint = _resume_hint(sink, batch_input)
+        if isinstance(sink, FileSink) and hint is not None:
+            # What --skip-row writes for the row: the failure as a row's output object.
+            record_stop(sink, stopped.row, error_json(stopped.error))
+            hint += (f" once the cause is fixed, or with --resume --skip-row {stopped.row} to "
+                     f"record row {stopped.row} as failed and go on from row {stopped.row + 1}")
         _finish(settings, tally, earlier, sink, tail=_slowed(where, lookup.slowdowns),
-                hint=_resume_hint(sink, batch_input))
+                hint=hint)
         _debug(stopped)
+        # The one error line names the row and the cause.
+        stopped.error.message = f"row {stopped.row} stopped the batch: {stopped.error.message}"
         raise stopped.error
+    if isinstance(sink, FileSink) and earlier.stopped_row is not None:
+        record_stop(sink, earlier.stopped_row, None)  # the batch went past that row
     if not batch_input.is_empty and tally.rows == 0 and not earlier.rows:
         note(f"warning: {_shown(batch_input)} has a header row but no data rows")
     _finish(settings, tally, earlier, sink, tail=_slowed(None, lookup.slowdowns))
     every = tally.exit_codes + earlier.exit_codes
     return ExitCode.OK if set(every) <= {ExitCode.OK} else ExitCode.NEGATIVE
+
+
+def _recorded_failed(job: Job, failure: Mapping[str, Any]) -> Job:
+    """Row N of --skip-row: written, unsent, with the failure that stopped the batch there."""
+    line = {"row": job.number, "id": job.id, **failure}
+    code = int(failure["exit_code"])
+    outcome = RowOutcome(job.number, code, line, sent=False)
+    return Job(job.number, job.id, ready=outcome)
 
 
 def _shown(batch_input: BatchInput) -> str:
@@ -179,11 +236,12 @@ class _Rows:
     """The jobs of the rows not yet written, read one at a time, and how far the input is read."""
 
     def __init__(self, operation: Operation, batch_input: BatchInput, plan: ColumnPlan,
-                 *, skip: int) -> None:
+                 *, skip: int, skipped: tuple[int, Mapping[str, Any]] | None = None) -> None:
         self._operation = operation
         self._input = batch_input
         self._plan = plan
         self._skip = skip
+        self._skipped = skipped  # (N, failure): --skip-row writes row N with it, unsent
         self.offset = 0
         self._named = set(plan.sources.values()) | set(plan.ignored)
         self._warned = len([column for column in plan.ignored if column])  # names said so far
@@ -194,7 +252,10 @@ class _Rows:
             if row.number <= self._skip:
                 continue  # written by an earlier run (--resume)
             self._name_new_keys(row.record)
-            yield prepare(row, self._operation, self._plan)
+            job = prepare(row, self._operation, self._plan)
+            if self._skipped is not None and row.number == self._skipped[0]:
+                job = _recorded_failed(job, self._skipped[1])
+            yield job
 
     def _name_new_keys(self, record: object) -> None:
         # JSON lines have no header: a key first seen on a later line is named once, up to

@@ -10,6 +10,7 @@ modification time), so a resume can refuse another batch's file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -58,6 +59,10 @@ class Earlier:
     rows: int = 0
     exit_codes: Counter[int] = field(default_factory=Counter)
     cut_bytes: int = 0  # a torn last line, cut off
+    # The row that stopped that run (a failure every row would share), and the output object
+    # its failure would be written as (no row number or id): what --skip-row records for it.
+    stopped_row: int | None = None
+    stopped_line: Mapping[str, Any] | None = None
 
 
 class StdoutSink:
@@ -80,7 +85,11 @@ class StdoutSink:
 class FileSink:
     """Rows appended to FILE: one write(2) per line, on a descriptor with no buffer."""
 
-    def __init__(self, path: Path, descriptor: int) -> None:
+    def __init__(self, path: Path, descriptor: int, *, operation: str = "",
+                 identity: InputIdentity | None = None) -> None:
+        self.path = path
+        self.operation = operation  # what FILE.meta records, rewritten when the batch stops
+        self.identity = identity
         self.name = str(path)
         self._descriptor = descriptor
 
@@ -100,6 +109,13 @@ class FileSink:
         os.close(self._descriptor)
 
 
+def record_stop(sink: FileSink, row: int, line: Mapping[str, Any] | None) -> None:
+    """Note in ``FILE.meta`` the row that stopped the batch and its failure (for --skip-row);
+    None: the batch went past any earlier stop, and the note goes."""
+    stopped = None if line is None else {"row": row, "line": dict(line)}
+    _write_meta(sink.path, sink.operation, sink.identity, stopped=stopped)
+
+
 def open_file(path: Path, *, operation: str, identity: InputIdentity | None,
               resume: bool) -> tuple[FileSink, Earlier]:
     """Open ``--out FILE`` for this batch, or exit 2 saying why it must not be used.
@@ -116,11 +132,16 @@ def open_file(path: Path, *, operation: str, identity: InputIdentity | None,
                 f"{path} already holds rows of a batch",
                 hint="pass --resume to go on with it, or name a new file",
             )
+        stop: dict[str, Any] | None = None
         if size:
-            _check_meta(path, operation, identity)
+            stop = _check_meta(path, operation, identity)
             earlier = _scan(path, descriptor)
-        _write_meta(path, operation, identity)  # names this process as the file's batch
-        return FileSink(path, descriptor), earlier
+            if stop is not None:
+                earlier = dataclasses.replace(earlier, stopped_row=stop["row"],
+                                              stopped_line=stop["line"])
+        # Names this process as the file's batch; the stop it records stays until it is passed.
+        _write_meta(path, operation, identity, stopped=stop)
+        return FileSink(path, descriptor, operation=operation, identity=identity), earlier
     except BaseException:
         os.close(descriptor)
         raise
@@ -170,28 +191,35 @@ def meta_path(path: Path) -> Path:
     return path.with_name(path.name + META_SUFFIX)
 
 
-def _meta(operation: str, identity: InputIdentity | None) -> dict[str, Any]:
-    return {
+def _meta(operation: str, identity: InputIdentity | None,
+          stopped: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
         "operation": operation,
         "pid": os.getpid(),
         "input": None if identity is None else {
             "path": identity.path, "size": identity.size, "mtime_ns": identity.mtime_ns,
         },
     }
+    if stopped is not None:
+        meta["stopped"] = dict(stopped)  # {"row": N, "line": the failure's output object}
+    return meta
 
 
-def _write_meta(path: Path, operation: str, identity: InputIdentity | None) -> None:
+def _write_meta(path: Path, operation: str, identity: InputIdentity | None, *,
+                stopped: Mapping[str, Any] | None = None) -> None:
     from smsp_cli.system.safefiles import files
 
     target = meta_path(path)
-    data = (json.dumps(_meta(operation, identity), indent=2) + "\n").encode("utf-8")
+    data = (json.dumps(_meta(operation, identity, stopped), indent=2) + "\n").encode("utf-8")
     try:
         files().write_atomically(target, data)  # whole or not at all
     except OSError as exc:
         raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
-def _check_meta(path: Path, operation: str, identity: InputIdentity | None) -> None:
+def _check_meta(path: Path, operation: str,
+                identity: InputIdentity | None) -> dict[str, Any] | None:
+    """Refuse FILE unless its ``.meta`` names this batch; the stop it records, if any."""
     target = meta_path(path)
     if identity is None:
         raise UsageError("--resume needs INPUT to be a file: input from stdin cannot be "
@@ -218,6 +246,20 @@ def _check_meta(path: Path, operation: str, identity: InputIdentity | None) -> N
     if (written.get("size"), written.get("mtime_ns")) != (identity.size, identity.mtime_ns):
         raise UsageError(f"the input has changed (size or modification time) since {path} "
                          "was begun", hint="name a new --out file to start again")
+    return _recorded_stop(recorded.get("stopped"))
+
+
+def _recorded_stop(stopped: object) -> dict[str, Any] | None:
+    """A stop as ``.meta`` records it, or None when there is none (or it is not one)."""
+    if not isinstance(stopped, dict):
+        return None
+    row, line = stopped.get("row"), stopped.get("line")
+    if isinstance(row, bool) or not isinstance(row, int) or row < 1 or not isinstance(line, dict):
+        return None
+    code = line.get("exit_code")
+    if isinstance(code, bool) or not isinstance(code, int):
+        return None
+    return {"row": row, "line": line}
 
 
 def _scan(path: Path, descriptor: int) -> Earlier:

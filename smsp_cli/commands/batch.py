@@ -58,6 +58,13 @@ def batch(
         typer.Option("--resume", help="Skip the rows already in --out FILE; append the rest.",
                      rich_help_panel=BATCH_PANEL),
     ] = False,
+    skip_row: Annotated[
+        int | None,
+        typer.Option("--skip-row", metavar="N", min=1,
+                     help="With --resume: record row N, the row that stopped the batch, as "
+                          "failed with that failure, and go on from row N+1.",
+                     rich_help_panel=BATCH_PANEL, show_default=False),
+    ] = None,
     concurrency: Annotated[
         str | None,
         typer.Option("--concurrency", metavar="N",
@@ -84,6 +91,7 @@ def batch(
         column_options=tuple(column or ()),
         out=out,
         resume=resume,
+        skip_row=skip_row,
     )
     # The two batch settings layer like every other: flag > variable > profile > default.
     conn = dataclasses.replace(conn, concurrency=concurrency, rate_limit=rate_limit)

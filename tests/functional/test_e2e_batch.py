@@ -277,8 +277,61 @@ def test_a_failure_every_row_would_share_stops_the_batch_at_once(
     assert "stopped at row 6; rerun with --resume" in summary(run)
     errors = [line for line in run.stderr.splitlines() if line.startswith("smsp: error:")]
     assert len(errors) == 1
-    assert message in errors[0]
+    assert errors[0].startswith(f"smsp: error: row 6 stopped the batch: {message}")
     assert len(sandbox.requests) - sent_before <= 6 + 4  # the window: nothing sent after that
+
+
+def test_a_stopping_row_can_be_skipped_and_only_that_row(tmp_path: Path) -> None:
+    lines = [",".join(FOUND)] * 2 + ["9991000186,1970-01-26"] + [",".join(FOUND)] * 3
+    source = write_csv(tmp_path / "in.csv", "id,nhs_number,dob",
+                       [f"p{n},{line}" for n, line in enumerate(lines, 1)])
+    out = tmp_path / "out.jsonl"
+    stopped = batch("get", str(source), "--out", str(out))
+    assert stopped.exit_code == 3
+    assert summary(stopped).endswith(
+        f"; stopped at row 3; rerun with --resume to go on from there in {out} once the cause "
+        "is fixed, or with --resume --skip-row 3 to record row 3 as failed and go on from row 4")
+    # The same failure again on a plain resume: nothing past row 3 without --skip-row.
+    again = batch("get", str(source), "--out", str(out), "--resume")
+    assert again.exit_code == 3
+    assert "row 3 stopped the batch: provider fault 3000" in again.stderr
+    refused = {
+        ("--skip-row", "3"): "smsp: error: --skip-row needs --resume: it passes the row that "
+                             "stopped the batch in --out FILE",
+        ("--resume", "--skip-row", "4"): f"smsp: error: --skip-row 4: row 4 did not stop the "
+                                         f"batch in {out} (row 3 did) (pass --skip-row 3)",
+    }
+    for args, line in refused.items():
+        run = batch("get", str(source), "--out", str(out), *args)
+        assert run.exit_code == 2, run.stderr
+        assert run.stderr.splitlines()[0] == line
+    skipped = batch("get", str(source), "--out", str(out), "--resume", "--skip-row", "3")
+    assert skipped.exit_code == 1  # ran to the end; row 3 did not succeed
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["row"] for row in written] == [1, 2, 3, 4, 5, 6]
+    assert [row["id"] for row in written] == ["p1", "p2", "p3", "p4", "p5", "p6"]
+    assert [row["exit_code"] for row in written] == [0, 0, 3, 0, 0, 0]
+    assert written[2]["error"]["fault_code"] == "3000"  # the failure that stopped the batch
+    assert summary(skipped).startswith("smsp: 4 rows: 3 ok, 0 not found, 0 invalid, 1 failed in ")
+    # Past it now: the stop is forgotten, and skipping it again is refused.
+    late = batch("get", str(source), "--out", str(out), "--resume", "--skip-row", "3")
+    assert late.exit_code == 2
+    assert f"--skip-row 3: no row stopped the batch in {out}" in late.stderr
+
+
+def test_once_the_cause_is_fixed_resume_goes_on(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", "nhs_number,dob", [",".join(FOUND)] * 15)
+    out = tmp_path / "out.jsonl"
+    dead = batch("get", str(source), "--out", str(out), "--concurrency", "1",
+                 "--max-attempts", "1",
+                 "--endpoint", f"https://127.0.0.1:{closed_port()}/smsp/pds")
+    assert dead.exit_code == 5
+    assert "stopped at row 10; rerun with --resume" in summary(dead)
+    fixed = batch("get", str(source), "--out", str(out), "--resume")  # the sandbox is up
+    assert fixed.exit_code == 1  # the unreachable rows written before the stop stay failed
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["row"] for row in written] == list(range(1, 16))
+    assert [row["exit_code"] for row in written][9:] == [0] * 6
 
 
 def test_an_untrusted_server_certificate_stops_before_any_row(tmp_path: Path) -> None:

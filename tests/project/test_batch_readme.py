@@ -17,7 +17,8 @@ def test_every_batch_flag_and_setting_is_in_the_readme() -> None:
     help_text = smsp("batch", "--help").stdout
     panel = help_text[help_text.index("Batch"):help_text.index("Connection")]
     flags = set(re.findall(r"--[a-z-]+", panel))
-    assert flags == {"--format", "--column", "--out", "--resume", "--concurrency", "--rate-limit"}
+    assert flags == {"--format", "--column", "--out", "--resume", "--skip-row", "--concurrency",
+                     "--rate-limit"}
     for flag in flags:
         assert f"`{flag}" in section.group(1), flag
     for variable in ("SMSP_CONCURRENCY", "SMSP_RATE_LIMIT"):
