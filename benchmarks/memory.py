@@ -111,14 +111,15 @@ def _json_keys(size: int) -> bytes:
 
 
 def _at_the_limit(unit: str, separators: int) -> Callable[[int], bytes]:
-    """As many ``unit`` s as the separator limit lets through, then a string to the cap: the
-    most the parser is ever given to build (refused afterwards, by the node count)."""
+    """As many ``unit`` s as the separator limit lets through, then strings to the cap, each
+    within the string limits: the most the parser is ever given to build (refused afterwards,
+    by the value count)."""
 
     def shape(size: int) -> bytes:
-        structure = ("[" + ",".join(
-            [unit] * separators) + "]").encode()
-        pad = size - len(structure) - 16
-        return b'{"s":' + structure + b',"p":"' + b"x" * pad + b'"}'
+        structure = ("[" + ",".join([unit] * separators) + "]").encode()
+        string = b'"' + b"x" * 65_000 + b'"'
+        strings = (size - len(structure) - 16) // (len(string) + 1)
+        return b'{"s":' + structure + b',"p":[' + b",".join([string] * strings) + b"]}"
 
     return shape
 
@@ -136,11 +137,11 @@ FHIR_SHAPES: dict[str, Callable[[int], bytes]] = {
     "huge-astral-string": lambda size: ('"' + "\U0001F600"[:0] + "😀" * (size // 4 - 1)
                                         + '"').encode(),
     "huge-escaped-string": lambda size: b'"' + b"\\u00e9" * ((size - 2) // 6) + b'"',
-    # Just within the separator limit (4 x 50,000 minus the few the Patient itself has).
-    "empty-objects-at-limit": _at_the_limit("{}", 199_990),
+    # Just within the separator and quote limits (4 x 50,000 each), less what the rest holds.
+    "empty-objects-at-limit": _at_the_limit("{}", 199_000),
     "keys-at-limit": _at_the_limit('{"k":0}', 66_660),
-    "short-strings-at-limit": _at_the_limit('"ab"', 199_990),
-    "numbers-at-limit": _at_the_limit("1.5", 199_990),
+    "short-strings-at-limit": _at_the_limit('"ab"', 99_000),
+    "numbers-at-limit": _at_the_limit("1.5", 199_000),
 }
 
 

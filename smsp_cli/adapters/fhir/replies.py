@@ -36,6 +36,13 @@ MAX_STRING = 64 * 1024  # characters in any one value
 # A PDS Patient has a few hundred; four for each of MAX_NODES values leaves room for the
 # colons of URLs and timestamps inside strings, which are counted too.
 MAX_SEPARATORS = 4 * MAX_NODES
+# Bytes between two double quotes, counted before parsing too: a string longer than
+# MAX_STRING characters spans at least that many bytes (12 for a character escaped as a
+# surrogate pair), so a longer run is a value the shape check would refuse once built.
+MAX_UNQUOTED_RUN = 12 * MAX_STRING
+# Every string is a value or a key, and each key names one of the values: so a reply within
+# MAX_NODES holds at most 2 x 2 x MAX_NODES double quotes (an escaped one in a string is rare).
+MAX_QUOTES = 4 * MAX_NODES
 _JSON_TYPES = ("application/fhir+json", "application/json")
 
 NOT_FOUND = "RESOURCE_NOT_FOUND"
@@ -151,6 +158,7 @@ def _document(status: int, headers: Mapping[str, str], body: bytes) -> dict[str,
         raise errors.UnsafeReply(
             f"PDS FHIR reply (HTTP {status}) refused: JSON with more than {MAX_SEPARATORS:,} "
             "separators (`,` `:` `[`), too many values to read", hint="the reply was not used")
+    _check_strings(body, status)
     try:
         document = json.loads(body)
     except RecursionError:
@@ -163,6 +171,26 @@ def _document(status: int, headers: Mapping[str, str], body: bytes) -> dict[str,
         return None
     _check_shape(document, status)
     return document if isinstance(document, dict) else None
+
+
+def _check_strings(body: bytes, status: int) -> None:
+    """Strings within bounds on the raw bytes, before any is built, or UnsafeReply."""
+    if body.count(b'"') > MAX_QUOTES:
+        raise errors.UnsafeReply(
+            f"PDS FHIR reply (HTTP {status}) refused: JSON with more than {MAX_QUOTES:,} double "
+            "quotes, too many strings to read", hint="the reply was not used")
+    start = 0
+    while start <= len(body):  # at most MAX_QUOTES + 1 runs
+        quote = body.find(b'"', start)
+        end = len(body) if quote < 0 else quote
+        if end - start > MAX_UNQUOTED_RUN:
+            raise errors.UnsafeReply(
+                f"PDS FHIR reply (HTTP {status}) refused: JSON with more than "
+                f"{MAX_UNQUOTED_RUN:,} bytes between two double quotes, a value too long to "
+                "read", hint="the reply was not used")
+        if quote < 0:
+            return
+        start = quote + 1
 
 
 def _check_shape(document: object, status: int) -> None:

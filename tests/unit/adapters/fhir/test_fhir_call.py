@@ -233,6 +233,10 @@ def test_a_record_failing_the_verification_rule_is_demog_0040_and_withheld(
         (b"[" + b",".join([b'"a:b:c"'] * 70_000) + b"]", {},
          "JSON with more than 200,000 separators"),  # colons inside strings count too
         (b"[" + b",".join([b"0"] * 60_000) + b"]", {}, "JSON more than 50,000 values"),
+        (b'{"resourceType": "Patient", "x": "' + b"a" * 800_000 + b'"}', {},
+         "JSON with more than 786,432 bytes between two double quotes, a value too long"),
+        (b"[" + b'""' * 100_001 + b"]", {},
+         "JSON with more than 200,000 double quotes, too many strings to read"),
         (json.dumps({"resourceType": "Patient", "x": "a" * 70_000}).encode(), {},
          "longer than 65,536 characters"),
         (b'{"resourceType": "Patient"}', {"Content-Type": "text/html"}, "not application/fhir"),
