@@ -15,6 +15,10 @@ certificate, as PDS FHIR does not), signed in at an embedded FHIR sandbox's iden
 and each reply is a ~10 MiB ``application/fhir+json`` Patient carrying one of the JSON shapes
 (:data:`FHIR_SHAPES`): nesting, millions of tiny keys or values, huge strings.
 
+``--shapes framing-header-line,...`` (:data:`FRAMING_SHAPES`, either API) sends whole raw
+replies whose HTTP framing is oversized: a 1 MiB header line, 2 MiB of headers, a 1 MiB
+chunk-size line, 2 MiB of trailers.
+
 Budgets (issue: any reply within the body cap): one lookup at most 100 MiB, a batch at most
 400 MiB at --concurrency 8 and 1 GiB at 64. Exits 1 when one is missed.
 """
@@ -174,6 +178,22 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
 }
 
 
+MIB = 1 << 20
+_CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+# Whole raw replies whose HTTP framing is oversized (`--shapes framing-...`, either API):
+# refused on the bytes as they arrive, so none should cost more than a good reply.
+FRAMING_SHAPES: dict[str, Callable[[], bytes]] = {
+    "framing-header-line": lambda: (b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * MIB
+                                    + b"\r\nContent-Length: 0\r\n\r\n"),
+    "framing-header-section": lambda: (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * (2 * MIB // 8)
+                                       + b"Content-Length: 0\r\n\r\n"),
+    "framing-chunk-size-line": lambda: _CHUNKED + b"0" * MIB + b"5\r\nhello\r\n0\r\n\r\n",
+    "framing-trailers": lambda: (_CHUNKED + b"4\r\n<x/>\r\n0\r\n"
+                                 + (b"X-T: " + b"t" * 1000 + b"\r\n") * 2100 + b"\r\n"),
+}
+
+
 def hostile_body(shape: str) -> bytes:
     """The built-in patient's reply with ~10 MiB of ``shape`` in its SOAP header."""
     body = patient_reply()
@@ -207,7 +227,9 @@ def main() -> int:
         header += "".join(f" {f'c{level} MiB':>8} {'exit':>4}" for level in levels)
         print(header)
         for shape in shapes:
-            if fhir:
+            if shape in FRAMING_SHAPES:
+                body = reply = FRAMING_SHAPES[shape]()
+            elif fhir:
                 body = fhir_good() if shape == "good" else fhir_body(shape)
                 reply = http_reply(body, headers=(("Content-Type", "application/fhir+json"),))
             else:
