@@ -32,6 +32,8 @@ from smsp_cli.domain.errors import (
     ValidationError,
 )
 from smsp_cli.domain.operations import Operation
+from smsp_cli.transport.budget import ReplyBudget
+from smsp_cli.untrusted.bounds import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     import httpx
@@ -47,6 +49,9 @@ if TYPE_CHECKING:
 ACCESS_DENIED_FAULT = "3000"  # ToolkitSOAPErrorCodes, spec §5.7
 CREDENTIALS_REJECTED = "SMSP-0005"  # audit identity or credentials rejected, spec §6.1
 ACCESS_REFUSED_STATUSES = frozenset({401, 403})
+# Bytes of large replies (each over 256 KiB) read or parsed at once, whatever the
+# concurrency: three replies at the 10 MiB cap (each costs a few times its size to parse).
+REPLY_BUDGET_BYTES = 3 * MAX_BODY_BYTES
 # How long a stopping batch lets its workers record the calls its closing cut off.
 _SETTLE_SECONDS = 2.0
 
@@ -175,6 +180,11 @@ def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) 
 
     shape = error_json(error)
     line = {"row": number, "id": row_id, **shape}
+    # A row is held until the rows before it are written: its error must not keep the frames
+    # it was raised through alive, and with them the reply they read (up to the 10 MiB cap).
+    error.__traceback__ = None
+    if error.__suppress_context__ or error.__cause__ is None:
+        error.__context__ = None
     return RowOutcome(number, shape["exit_code"], line, error, stops_batch(error), sent=sent,
                       attempts=max(len(error.message_ids), 1))
 
@@ -229,6 +239,11 @@ class RowLookup:
         self._rate_order = _InputOrder() if limiter is not None else None
         self._row = threading.local()  # .number: the row this thread is sending
         self._session.take_turns(lambda: self._order.turn(getattr(self._row, "number", None)))
+        # Large replies are read and parsed a few at a time, however many connections there
+        # are: the batch's memory stays bounded whatever a provider sends within the cap.
+        self._stopping = threading.Event()
+        self._budget = ReplyBudget(REPLY_BUDGET_BYTES, stopped=self._stopping.is_set)
+        self._session.limit_replies(self._budget)
         self._settings = settings
         try:
             # An envelope built (not sent) now raises what every row's envelope would.
@@ -244,7 +259,6 @@ class RowLookup:
             raise
         self._audit = CallAudit(self._trail)
         self._limiter = limiter
-        self._stopping = threading.Event()
         # The same retries as a single lookup; a retry waits for its own rate-limit slot.
         self._policy = retry.RetryPolicy(
             attempts=settings.max_attempts, backoff=settings.retry_backoff,
@@ -264,6 +278,7 @@ class RowLookup:
         try:
             return self._look_up(job)
         finally:
+            self._budget.release()  # the row's reply is parsed and judged
             # On the wire, or never to be: the next row may go.
             self._order.leave(job.number)
             if self._rate_order is not None:

@@ -45,6 +45,7 @@ from smsp_cli.domain.errors import (
     UntrustedServer,
 )
 from smsp_cli.transport import deadline, tls_alerts
+from smsp_cli.transport.budget import FREE_BYTES, ReplyBudget
 from smsp_cli.transport.deadline import Deadline
 from smsp_cli.transport.decoding import decoded
 from smsp_cli.transport.phases import Progress
@@ -147,6 +148,7 @@ class Session:
         self._keeping = False
         self._held = threading.local()
         self._turns: Callable[[], contextlib.AbstractContextManager[None]] | None = None
+        self._budget: ReplyBudget | None = None
         # For the words of a "protocol version" alert: the oldest TLS this session offers.
         self._min_tls = "1.3" if context is not None and (
             context.minimum_version == ssl.TLSVersion.TLSv1_3) else "1.2"
@@ -184,6 +186,11 @@ class Session:
         lets one thread in at a time, in its own order, decides the order they go on the wire
         (a batch at concurrency 1 sends its rows in input order)."""
         self._turns = turn
+
+    def limit_replies(self, budget: ReplyBudget) -> None:
+        """From now on a large reply reserves its bytes from ``budget`` before it is read
+        (see :mod:`smsp_cli.transport.budget`); the caller releases them once it is parsed."""
+        self._budget = budget
 
     def release_slot(self) -> None:
         """Free the slot this thread kept (see :meth:`keep_slots`), if it holds one."""
@@ -299,7 +306,7 @@ class Session:
                 try:
                     if trace is not None:
                         trace.on_response(response)
-                    data = _read_bounded(response, max_bytes, limit)
+                    data = _read_bounded(response, max_bytes, limit, self._budget)
                 finally:
                     response.close()
         except httpx.TimeoutException as exc:
@@ -383,26 +390,46 @@ def _server_certificate(response: httpx.Response) -> bytes | None:
     return der if isinstance(der, bytes) else None
 
 
-def _read_bounded(response: httpx.Response, max_bytes: int, limit: Deadline) -> bytes:
+def _read_bounded(response: httpx.Response, max_bytes: int, limit: Deadline,
+                  budget: ReplyBudget | None = None) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise UnsafeReply(f"reply of {declared} bytes is over the {max_bytes}-byte limit")
-    pieces: list[bytes] = []
-    chunks: Iterable[bytes]
-    if response.is_stream_consumed:
-        # A reply built in memory (httpx.MockTransport in tests): httpx has already read it.
-        chunks, encoding = [response.content], None
-    else:
-        # Raw bytes, decoded here a piece at a time so the cap holds for what they inflate to.
-        chunks, encoding = response.iter_raw(), response.headers.get("content-encoding")
-    for piece in decoded(chunks, encoding, max_bytes):
-        # Socket reads end by the deadline; this also stops a transport without sockets.
-        if limit.expired:
-            import httpx
+    with contextlib.ExitStack() as extended:
 
-            raise httpx.ReadTimeout("the deadline passed while the reply was arriving")
-        pieces.append(piece)
-    return b"".join(pieces)
+        def reserve(size: int) -> None:
+            # The time a reply waits for the budget is smsp's, not the provider's: the
+            # deadline moves on by exactly that much, and no more.
+            nonlocal limit
+            assert budget is not None
+            waited = budget.reserve(size)
+            if waited > 0:
+                limit = Deadline(limit.at + waited, limit.seconds)
+                extended.enter_context(deadline.applied(limit))
+
+        if budget is not None and declared.isdigit() and int(declared) > FREE_BYTES:
+            reserve(int(declared))  # before a byte of it is held
+        size = 0
+        pieces: list[bytes] = []
+        chunks: Iterable[bytes]
+        if response.is_stream_consumed:
+            # A reply built in memory (httpx.MockTransport in tests): httpx has already read it.
+            chunks, encoding = [response.content], None
+        else:
+            # Raw bytes, decoded here a piece at a time so the cap holds for what they inflate
+            # to.
+            chunks, encoding = response.iter_raw(), response.headers.get("content-encoding")
+        for piece in decoded(chunks, encoding, max_bytes):
+            # Socket reads end by the deadline; this also stops a transport without sockets.
+            if limit.expired:
+                import httpx
+
+                raise httpx.ReadTimeout("the deadline passed while the reply was arriving")
+            size += len(piece)
+            if budget is not None and size > max(budget.held(), FREE_BYTES):
+                reserve(max_bytes)  # no length said (or a coding inflates it): the cap
+            pieces.append(piece)
+        return b"".join(pieces)
 
 
 def _too_slow(
