@@ -329,6 +329,11 @@ class RowLookup:
         if self._limiter is not None:
             self._limiter.cancel()
 
+    def ending(self, ending: Ending) -> None:
+        """Why the batch is stopping, known before it stops: the calls it cuts off are
+        recorded ``failed`` with it."""
+        self._audit.stop_reason = ending
+
     def close(self, ending: Ending | None = None) -> None:
         """Close the pool's connections, give every call still in flight its outcome, and
         force the trail's last records to disk.

@@ -153,8 +153,16 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     if bar is not None and not batch_input.is_stdin:
         _count_rows_for(bar, batch_input)
 
+    from smsp_cli.audit.calls import INTERRUPTED, OUTPUT_CLOSED, Ending
+
     def emit(outcome: RowOutcome) -> None:
-        _write(sink, encode_row(outcome.line))
+        try:
+            _write(sink, encode_row(outcome.line))
+        except _OutputClosed:
+            # Said before the scheduler halts the rows in flight, so that each of them is
+            # recorded with this reason, not as merely not sent.
+            lookup.ending(OUTPUT_CLOSED)
+            raise
         tally.add(outcome.exit_code, outcome.environment, line=outcome.line,
                   attempts=outcome.attempts)
         if bar is not None:
@@ -166,7 +174,6 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     scheduler = Scheduler(lookup, emit, concurrency=settings.concurrency,
                           threads=settings.concurrency * SENDERS_PER_CONNECTION,
                           on_stop=lookup.stop, on_judged=lookup.release, on_take=lookup.take)
-    from smsp_cli.audit.calls import INTERRUPTED, OUTPUT_CLOSED, Ending
 
     stopped: Stopped | None = None
     # Why calls still in flight are given up, for their `failed` records (None: none should be).
