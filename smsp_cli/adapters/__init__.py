@@ -5,7 +5,8 @@ judgement) whichever API answers it; an adapter knows only its API's wire. For e
 service asks its adapter to:
 
 1. :meth:`Adapter.open_session` (one TLS context and pool, shared by many calls) and name the
-   :meth:`Adapter.sender`;
+   :meth:`Adapter.sender`; before a batch or a dry run, :meth:`Adapter.load_credentials` reads
+   what authorising will need (a passphrase asked once), so a bad key is found before any row;
 2. :meth:`Adapter.authorise` the exchange (SMSP: nothing; PDS FHIR: a bearer token, signed in
    for when none is cached), and, when the provider refuses it, :meth:`Authorisation.renew`
    it once;
