@@ -32,6 +32,7 @@ from smsp_cli.domain.errors import (
     ValidationError,
 )
 from smsp_cli.domain.operations import Operation
+from smsp_cli.system import heap
 from smsp_cli.transport.budget import ReplyBudget
 from smsp_cli.untrusted.bounds import MAX_BODY_BYTES
 
@@ -244,6 +245,9 @@ class RowLookup:
         self._stopping = threading.Event()
         self._budget = ReplyBudget(REPLY_BUDGET_BYTES, stopped=self._stopping.is_set)
         self._session.limit_replies(self._budget)
+        # And what those parses free serves the next, on whichever thread (before the
+        # workers start: a thread keeps the heap arena it was first given).
+        heap.share_arenas()
         self._settings = settings
         try:
             # An envelope built (not sent) now raises what every row's envelope would.
