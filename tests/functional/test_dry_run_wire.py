@@ -39,10 +39,13 @@ def capturing(credentials: SandboxCredentials) -> Iterator[tuple[SandboxServer, 
 
 
 @pytest.mark.parametrize("command", [
-    ("get", "9991000003", "--dob", "1984-03-14"),
+    ("verify", "9991000003", "--dob", "1984-03-14"),
+    ("get", "9991000003", "--dob", "1984-03-14", "--local-id", "MRN-42"),
     ("search", "--family", "Fairweather", "--given", "Ann", "--dob", "1984-03-14",
      "--gender", "f", "--postcode", "LS1 4HR"),
-])
+    ("trace", "--family", "Fair*", "--dob", "1984", "--gender", "f"),
+    ("details", "--dob", "1984-03-14", "--nhs-number", "9991000003"),
+], ids=lambda command: command[0])
 def test_dry_run_prints_the_bytes_a_send_puts_on_the_wire(
     capturing: tuple[SandboxServer, list[bytes]], credentials: SandboxCredentials,
     monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...],
@@ -60,5 +63,6 @@ def test_dry_run_prints_the_bytes_a_send_puts_on_the_wire(
     assert len(bodies) == 1
     wire = bodies[0]
     assert wire.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope ')
-    assert b"\n          <getPatientDetails" in wire or b"\n          <getNHSNumber" in wire
+    # The HL7 payload is indented as one document with the envelope, not from column 0.
+    assert re.search(rb"<itk:payload id=\"[^\"]+\">\n          <(verify|get)", wire)
     assert _masked(dry.stdout_bytes) == _masked(wire)
