@@ -351,10 +351,13 @@ class RowLookup:
         if ending is not None:
             self._audit.stop_reason = ending
         try:
-            self._session.close()
+            # Cut the calls in flight off without closing their sockets under the workers:
+            # a descriptor freed while a worker may still write to it can become the trail's.
+            self._session.interrupt()
             deadline = time.monotonic() + _SETTLE_SECONDS
             while self._audit.pending and time.monotonic() < deadline:
                 time.sleep(0.01)  # the workers record their own cut-off calls first
+            self._session.close()
             self._audit.settle(ending or Ending(
                 int(ExitCode.PROVIDER_FAILED), "batch_stopped",
                 "the batch ended before the reply"))

@@ -26,16 +26,26 @@ ReplyFraming`, which refuses a head, chunk-size line or trailers over its limits
 that is not HTTP/1.x and an unasked-for 101, before h11 buffers any of it
 (:class:`FramingRefused`, which httpx passes on as a RemoteProtocolError).
 
+Stopping from another thread: a batch that stops cuts off the calls still in flight. Closing
+their sockets from the stopping thread would free each descriptor number while a worker thread
+may still be about to read or write it; the next file opened (the audit trail's) takes the
+number, and that worker's TLS bytes land in the file. :meth:`DeadlineBackend.interrupt` shuts
+the sockets down instead: every wait on them ends at once and every later read or write fails,
+while each descriptor stays the socket's until the thread using it closes it.
+
 Only :mod:`smsp_cli.transport.http` imports this module (it imports httpx and httpcore).
 """
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import ssl
 import sys
+import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,9 +64,11 @@ class FramingRefused(httpcore.RemoteProtocolError):
 class DeadlineStream(httpcore.NetworkStream):
     """A TCP or TLS socket whose every wait ends by the deadline in force."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, sockets: OpenSockets) -> None:
         self._sock = sock
+        self._sockets = sockets
         self._framing = ReplyFraming()
+        sockets.add(sock)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """At most ``max_bytes``, as soon as some arrive (and only if framed within limits)."""
@@ -89,6 +101,7 @@ class DeadlineStream(httpcore.NetworkStream):
 
     def close(self) -> None:
         """Close the socket."""
+        self._sockets.discard(self._sock)
         self._sock.close()
 
     def start_tls(
@@ -107,7 +120,8 @@ class DeadlineStream(httpcore.NetworkStream):
         except OSError as exc:  # ssl.SSLError included
             self.close()
             raise httpcore.ConnectError(str(exc)) from exc
-        return DeadlineStream(wrapped)
+        self._sockets.discard(self._sock)  # detached: its descriptor is the TLS socket's now
+        return DeadlineStream(wrapped, self._sockets)
 
     def get_extra_info(self, info: str) -> Any:
         """What httpcore and the -v trace ask of a stream."""
@@ -124,8 +138,42 @@ class DeadlineStream(httpcore.NetworkStream):
         return None
 
 
+class OpenSockets:
+    """The sockets a backend has open, so that another thread can interrupt them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+
+    def discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+    def shut_down(self) -> None:
+        """End every wait on the open sockets and fail their later reads and writes, without
+        freeing a descriptor: each is closed by the thread that uses it."""
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                # The plain socket's own shutdown: SSLSocket.shutdown would also drop its TLS
+                # state under a thread that may be inside a read of it.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 class DeadlineBackend(httpcore.NetworkBackend):
     """Opens :class:`DeadlineStream` connections."""
+
+    def __init__(self) -> None:
+        self.sockets = OpenSockets()
+
+    def interrupt(self) -> None:
+        """Cut off every connection from any thread (see the module's note on stopping)."""
+        self.sockets.shut_down()
 
     def connect_tcp(
         self,
@@ -151,7 +199,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
                 for option in socket_options or ():
                     sock.setsockopt(*option)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return DeadlineStream(sock)
+                return DeadlineStream(sock, self.sockets)
             raise failure
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc)) from exc
@@ -219,6 +267,7 @@ class DeadlineTransport(httpx.HTTPTransport):
         super().__init__(verify=context, trust_env=False, limits=limits)
         # httpx offers no way to choose the network backend; its pool is rebuilt with ours,
         # configured as HTTPTransport configures it (HTTP/1.1, no proxy).
+        self._backend = DeadlineBackend()
         self._pool = _StrictPool(
             ssl_context=context,
             max_connections=limits.max_connections,
@@ -226,8 +275,12 @@ class DeadlineTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             http1=True,
             http2=False,
-            network_backend=DeadlineBackend(),
+            network_backend=self._backend,
         )
+
+    def interrupt(self) -> None:
+        """Cut off every connection in use, from any thread, without closing one under it."""
+        self._backend.interrupt()
 
 
 def _finite(timeout: float | None) -> float:

@@ -143,6 +143,7 @@ class Session:
             tls = context if context is not None else ssl.create_default_context()
             transport = DeadlineTransport(tls, max_connections=max_connections)
         self.client = client
+        self._transport = transport
         self._slots = threading.BoundedSemaphore(max_connections)
         self._halted = threading.Event()
         self._keeping = False
@@ -167,9 +168,19 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (after :meth:`interrupt`, if threads may still be
+        using some: then each is closed by its own thread)."""
         self.halt()
+        self.interrupt()
         self._http.close()
+
+    def interrupt(self) -> None:
+        """Send nothing more and cut off the requests on the wire, from any thread: each fails
+        at once in the thread that sent it, which closes its connection itself."""
+        self.halt()
+        cut_off: Callable[[], None] | None = getattr(self._transport, "interrupt", None)
+        if cut_off is not None:
+            cut_off()
 
     def halt(self) -> None:
         """Send nothing more: a request waiting for a connection fails at once, unsent."""

@@ -213,6 +213,10 @@ def test_a_reader_gone_gives_every_call_in_flight_its_outcome_and_reason(
             assert record["reason"] == "the reader of the output went away"
     times = [record["time"] for record in found]
     assert times == sorted(times)  # never backwards against seq
+    # No process was killed, so nothing may have torn the trail: a torn line here would be
+    # bytes that are not smsp's records (a cut-off connection's, written through a reused
+    # descriptor).
+    assert not (data.resolve() / "audit" / "audit.jsonl.torn").exists()
     verify = smsp("audit", "verify")
     assert verify.exit_code == 0, verify.stdout + verify.stderr
 

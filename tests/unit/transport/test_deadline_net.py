@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
+import threading
+import time
 from collections.abc import Iterator
 
 import httpcore
@@ -62,3 +66,38 @@ def test_when_every_address_times_out_the_connect_times_out(
     monkeypatch.setattr(socket, "create_connection", never)
     with pytest.raises(httpcore.ConnectTimeout):
         DeadlineBackend().connect_tcp(HOST, 9, timeout=2)
+
+
+def test_an_interrupt_ends_a_blocked_read_at_once_and_leaves_the_descriptor_to_its_owner(
+    listener: socket.socket,
+) -> None:
+    backend = DeadlineBackend()
+    stream = backend.connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=30)
+    peer, _ = listener.accept()  # a provider that never answers
+    descriptor = stream.get_extra_info("socket").fileno()
+    failed: list[BaseException] = []
+    ended = threading.Event()
+
+    def read() -> None:
+        try:
+            stream.read(1024, timeout=30)
+        except BaseException as exc:  # noqa: BLE001 - what the reading thread saw is the point
+            failed.append(exc)
+        ended.set()
+
+    worker = threading.Thread(target=read)
+    worker.start()
+    time.sleep(0.2)  # the worker is inside recv by now
+    began = time.monotonic()
+    backend.interrupt()
+    assert ended.wait(5)
+    assert time.monotonic() - began < 1.0
+    # The read ended (nothing read, or an error), and no write can go anywhere but this socket:
+    # its descriptor is still a socket, not free for the next file to take.
+    assert not failed or isinstance(failed[0], httpcore.ReadError)
+    assert stat.S_ISSOCK(os.fstat(descriptor).st_mode)
+    with pytest.raises(httpcore.WriteError):
+        stream.write(b"POST / HTTP/1.1\r\n\r\n", timeout=2)
+    stream.close()
+    peer.close()
+    worker.join()
