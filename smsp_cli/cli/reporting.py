@@ -133,6 +133,10 @@ def report(error: SmspError, *, json_output: bool = False, help_command: str | N
         # TLS, certificate and connection failures: doctor finds which layer and why.
         error.hint = f"{error.hint}; run 'smsp doctor'" if error.hint else "run 'smsp doctor'"
     shape = error_json(error, getattr(error, "api", None) or api or _asked_api())
+    if error.result is None and help_command == "smsp verify":
+        # A verify command line Typer refused: no answer, so `verified` is null (as every
+        # verify failure's is: commands/lookupcall), never missing.
+        error.result = {"api": None, "verified": None}
     if error.result is not None:
         shape = {**error.result, **shape}
     if json_output:

@@ -11,9 +11,33 @@ from typing import TYPE_CHECKING
 from smsp_cli.output.formats import OutputFormat
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from smsp_cli.cli.plainargs import PlainLookup
     from smsp_cli.cli.settingflags import ConnectionOptions, OutputOptions
     from smsp_cli.domain.models import Query
+    from smsp_cli.domain.operations import Operation
+
+
+def run_fields(operation: Operation, fields: dict[str, Any], conn: ConnectionOptions,
+               out: OutputOptions) -> int:
+    """Validate the patient fields given, then :func:`run` the query they make.
+
+    A verify that ends in an error (bad input, a fault, no connection...) still answers the
+    question scripts ask of it: its error object carries ``verified: null``, never no key, so
+    ``jq .verified`` can only be true after a verify that said so.
+    """
+    from smsp_cli.domain.errors import SmspError
+    from smsp_cli.domain.models import build_query
+    from smsp_cli.domain.operations import VERIFY
+
+    try:
+        return run(build_query(operation, **fields), conn, out)
+    except SmspError as error:
+        if operation is VERIFY and error.result is None:
+            # "api" first, as in every object; the error's own shape fills it in.
+            error.result = {"api": None, "verified": None}
+        raise
 
 
 def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> int:
@@ -54,7 +78,6 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> int:
 def run_plain(plain: PlainLookup) -> int:
     """A lookup whose command line :mod:`smsp_cli.cli.plainargs` read: the same validation,
     call and output as its Typer command (the face runs it inside the same error boundary)."""
-    from smsp_cli.domain.models import build_query
     from smsp_cli.domain.operations import BY_COMMAND
 
-    return run(build_query(BY_COMMAND[plain.command], **plain.fields), plain.conn, plain.out)
+    return run_fields(BY_COMMAND[plain.command], plain.fields, plain.conn, plain.out)

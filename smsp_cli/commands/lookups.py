@@ -10,9 +10,8 @@ import typer
 
 from smsp_cli.cli.completion import gender_words
 from smsp_cli.cli.options import ConnectionOptions, OutputOptions, lookup_options
-from smsp_cli.commands.lookupcall import run
+from smsp_cli.commands.lookupcall import run_fields
 from smsp_cli.domain import operations
-from smsp_cli.domain.models import build_query
 from smsp_cli.domain.operations import Operation
 
 PATIENT_PANEL = "Patient"
@@ -127,7 +126,7 @@ def lookup(operation: Operation) -> Callable[[Callable[..., None]], Callable[...
     def decorate(declaration: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(declaration)
         def command(*, conn: ConnectionOptions, out: OutputOptions, **fields: Any) -> None:
-            code = run(build_query(operation, **fields), conn, out)
+            code = run_fields(operation, fields, conn, out)
             if code:
                 raise typer.Exit(code)
 

@@ -63,7 +63,7 @@ def test_verify_answered_valid_for_another_number_exits_4_and_json_has_no_verdic
     assert run.exit_code == 4, run.stderr
     shown = run.json()
     assert shown["error"]["type"] == "provider_failed"
-    assert "verified" not in shown or shown["verified"] is None
+    assert shown["verified"] is None  # a failure: no verdict
     assert OTHER not in run.stdout
     failed = _failed_records()[-1]
     assert failed["reason"] == "other_nhs_number"

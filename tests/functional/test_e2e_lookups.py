@@ -531,3 +531,29 @@ def test_the_in_process_sandbox_is_strict_unless_told_to_be_lenient(
     wrong = smsp(*args)
     assert wrong.exit_code == 6, wrong.stderr
     assert "SMSP_SANDBOX_LENIENT must be 1 (lenient) or 0 (strict)" in wrong.stderr
+
+
+@pytest.mark.parametrize(("why", "arguments", "exit_code"), [
+    ("a fault", ("9991000178", "--dob", "1981-07-19"), 4),
+    ("bad input", ("999100017", "--dob", "1981-07-19"), 2),
+    ("an option given twice", ("9991000003", "--dob", "1984-03-14", "--family", "A",
+                               "--family", "B"), 2),
+    ("no connection", ("9991000003", "--dob", "1984-03-14", "--max-attempts", "1",
+                       "--endpoint", "https://127.0.0.1:{port}/smsp/pds"), 5),
+])
+def test_a_verify_that_fails_says_verified_null_never_nothing(
+    why: str, arguments: tuple[str, ...], exit_code: int
+) -> None:
+    port = closed_port()
+    run = smsp("verify", *(part.format(port=port) for part in arguments), "-o", "json")
+    assert run.exit_code == exit_code, run.stderr
+    shown = run.json()
+    assert list(shown)[:3] == ["api", "verified", "exit_code"]
+    assert shown["verified"] is None
+    assert shown["error"]["message"] in run.stderr
+
+
+def test_a_get_that_fails_has_no_verified_key() -> None:
+    run = smsp("get", "9991000178", "--dob", "1981-07-19", "-o", "json")
+    assert run.exit_code == 4
+    assert "verified" not in run.json()

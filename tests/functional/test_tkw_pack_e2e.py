@@ -233,7 +233,9 @@ def test_a_default_template_served_as_is_answers_for_another_number(
     assert run.exit_code == 4, run.stderr
     assert "the reply carries another NHS number than the one asked for" in run.stderr
     assert DEFAULT_NUMBER not in run.stdout + run.stderr
-    assert "verified" not in run.json()  # nothing of the reply used: not even a verdict
+    # Nothing of the reply is used, not even a verdict: `verified` is null, as on any failure.
+    shown = run.json()
+    assert shown.get("verified", "absent") == (None if operation == "verifyNHSNumber" else "absent")
 
 
 # --- the fault pack -----------------------------------------------------------------------
@@ -300,8 +302,10 @@ def test_every_fault_of_the_pack_for_every_operation(
     assert shown["error"]["fault_code"] == code
     assert shown["error"]["response_code"] is None
     assert len(shown["message_ids"]) == faults.requests
-    # A fault is no answer: no verdict, no result, no warnings (the error line says it all).
-    assert sorted(set(shown) & {"verified", "warnings", "warning_codes", "patient"}) == []
+    # A fault is no answer: no result, no warnings (the error line says it all).
+    assert sorted(set(shown) & {"warnings", "warning_codes", "patient"}) == []
+    # verify's verdict is null on a fault, as on any failure (README's verified table)
+    assert shown.get("verified", "absent") == (None if operation == "verifyNHSNumber" else "absent")
     [line] = run.stderr.splitlines()
     assert line.startswith(f"smsp: error: provider fault {code} ({FAULT_NAMES[code]}): ")
     assert line.endswith(f"(MessageID {shown['message_id']})")

@@ -81,7 +81,7 @@ def test_an_interrupt_ends_a_blocked_read_at_once_and_leaves_the_descriptor_to_i
     def read() -> None:
         try:
             stream.read(1024, timeout=30)
-        except BaseException as exc:  # noqa: BLE001 - what the reading thread saw is the point
+        except BaseException as exc:  # what the reading thread saw is the point
             failed.append(exc)
         ended.set()
 
