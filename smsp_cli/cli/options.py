@@ -1,7 +1,10 @@
-"""Options shared by every lookup command, declared once.
+"""The Typer options of the shared flags, built from their one declaration.
 
-``lookup_options`` appends the connection and output options to a command's signature and
-hands the command two small bundles instead of a dozen parameters.
+Each connection, provider and output flag, and each lookup's patient fields, is a row of
+:mod:`smsp_cli.cli.flagtable` (which the Typer-free reader of a plain lookup uses as well);
+here the rows become Typer options. ``lookup_options`` appends the connection and output
+options to a command's signature and hands the command two small bundles instead of a dozen
+parameters.
 """
 
 from __future__ import annotations
@@ -13,17 +16,21 @@ from typing import Annotated, Any
 
 import typer
 
-from smsp_cli.cli.completion import profile_names
+from smsp_cli.cli.completion import gender_words, profile_names
+from smsp_cli.cli.flagtable import (
+    CONNECTION_FLAGS,
+    COUNT,
+    OUTPUT_FLAGS,
+    PATIENT_PANEL,
+    SWITCH,
+    Field,
+    Flag,
+)
 
 # Declared without Typer (a plain lookup command line builds them too); named here as before.
 from smsp_cli.cli.settingflags import ConnectionOptions as ConnectionOptions
 from smsp_cli.cli.settingflags import OutputOptions as OutputOptions
 from smsp_cli.output.formats import DataFormat, OutputFormat
-
-CONNECTION_PANEL = "Connection"
-TUNING_PANEL = "Provider tuning"
-OUTPUT_PANEL = "Output"
-
 
 # The profile a config or auth command works on, and a profile named as an argument: both
 # complete to the profiles in the config file.
@@ -54,245 +61,58 @@ def wants_json(output: DataFormat, as_json: bool) -> bool:
     return as_json or output is DataFormat.json
 
 
-def connection_option(
-    flag: str, variable: str, text: str, metavar: str, **extra: Any
-) -> Any:
-    """A connection flag in the Connection help panel, its variable named in its help."""
-    return typer.Option(
-        flag,
-        help=f"{text} (env {variable})",
-        metavar=metavar,
-        rich_help_panel=CONNECTION_PANEL,
-        **extra,
-    )
+_COMPLETERS = {"profile": profile_names, "gender": gender_words}
+
+
+def typer_option(flag: Flag) -> Any:
+    """``flag`` of the table as Typer declares it: ``Annotated[type, typer.Option(...)]``."""
+    spellings = list(flag.spellings)
+    extra: dict[str, Any] = {}
+    hint: Any = str | None
+    if flag.kind == SWITCH:
+        hint = bool
+        if flag.off:
+            spellings = [f"{spellings[0]}/{flag.off}"]
+            hint = bool | None
+            extra["show_default"] = False
+    elif flag.kind == COUNT:
+        hint = int
+        extra["count"] = True
+    elif flag.choices:
+        hint = flag.choices
+        extra["case_sensitive"] = False
+    if flag.metavar:
+        extra["metavar"] = flag.metavar
+    if flag.completes:
+        extra["autocompletion"] = _COMPLETERS[flag.completes]
+    return Annotated[
+        hint, typer.Option(*spellings, help=flag.help, rich_help_panel=flag.panel, **extra)
+    ]
+
+
+def field_parameter(field: Field) -> inspect.Parameter:
+    """A lookup's patient field as a parameter of its Typer command."""
+    extra: dict[str, Any] = {"metavar": field.metavar, "help": field.text}
+    if field.required:
+        extra["show_default"] = False
+    if field.completes:
+        extra["autocompletion"] = _COMPLETERS[field.completes]
+    if field.flag is None:
+        declared: Any = typer.Argument(**extra)
+    else:
+        declared = typer.Option(field.flag, rich_help_panel=PATIENT_PANEL, **extra)
+    hint = str if field.required else str | None
+    default = inspect.Parameter.empty if field.required else None
+    return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY,
+                             annotation=Annotated[hint, declared], default=default)
 
 
 _CONNECTION_PARAMETERS: dict[str, Any] = {
-    "profile": Annotated[
-        str | None,
-        connection_option(
-            "--profile",
-            "SMSP_PROFILE",
-            "Connection profile ('sandbox' = embedded provider).",
-            "NAME",
-            autocompletion=profile_names,
-        ),
-    ],
-    "endpoint": Annotated[
-        str | None,
-        connection_option("--endpoint", "SMSP_ENDPOINT", "Provider URL (https://...).", "URL")
-    ],
-    "cert": Annotated[
-        str | None,
-        connection_option(
-            "--cert", "SMSP_CERT", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE",
-        ),
-    ],
-    "key": Annotated[
-        str | None,
-        connection_option(
-            "--key", "SMSP_KEY", "Client private key (PEM); none with PKCS#12.", "FILE",
-        ),
-    ],
-    "ca_bundle": Annotated[
-        str | None,
-        connection_option(
-            "--ca-bundle", "SMSP_CA_BUNDLE", "CA certificates that sign the provider (PEM).", "FILE"
-        ),
-    ],
-    "audit_id": Annotated[
-        str | None,
-        connection_option(
-            "--audit-id",
-            "SMSP_AUDIT_ID",
-            "Audit identity: an ASID (digits) or urn:nhs-uk:identity:...",
-            "ID",
-        ),
-    ],
-    "username": Annotated[
-        str | None,
-        connection_option(
-            "--username",
-            "SMSP_USERNAME",
-            "wsse:Username (default: the client certificate's CN).",
-            "NAME",
-        ),
-    ],
-    "timeout": Annotated[
-        str | None,
-        connection_option(
-            "--timeout", "SMSP_TIMEOUT", "Connect and read timeout in seconds.", "SECONDS",
-        ),
-    ],
-    "api": Annotated[
-        str | None,
-        connection_option(
-            "--api", "SMSP_API", "smsp (SOAP, the default) or fhir (PDS FHIR).", "API"
-        ),
-    ],
-    "signing_key": Annotated[
-        str | None,
-        connection_option(
-            "--signing-key", "SMSP_SIGNING_KEY", "PDS FHIR: RSA private key that signs (PEM).",
-            "FILE",
-        ),
-    ],
-    "signing_key_id": Annotated[
-        str | None,
-        connection_option(
-            "--signing-key-id", "SMSP_SIGNING_KEY_ID", "PDS FHIR: the key's id (JWT kid).", "KID"
-        ),
-    ],
-    "passphrase_file": Annotated[
-        str | None,
-        typer.Option(
-            "--passphrase-file",
-            metavar="FILE",
-            help="Read the key or PKCS#12 passphrase from this file (never from argv).",
-            rich_help_panel=CONNECTION_PANEL,
-        ),
-    ],
-    "no_input": Annotated[
-        bool,
-        typer.Option(
-            "--no-input", help="Never prompt; fail instead.", rich_help_panel=CONNECTION_PANEL
-        ),
-    ],
+    flag.name: typer_option(flag) for flag in CONNECTION_FLAGS
 }
-
-
-def _tuning(flag: str, variable: str, text: str, metavar: str) -> Any:
-    return typer.Option(
-        flag, help=f"{text} (env {variable})", metavar=metavar, rich_help_panel=TUNING_PANEL
-    )
-
-
-_CONNECTION_PARAMETERS.update(
-    {
-        "kind": Annotated[
-            str | None,
-            _tuning(
-                "--kind", "SMSP_KIND", "live, test or sandbox: how results are labelled.", "KIND"
-            ),
-        ],
-        "sender_address": Annotated[
-            str | None,
-            _tuning("--from", "SMSP_FROM", "wsa:From address to send (optional).", "ADDRESS"),
-        ],
-        "soap_action_quoted": Annotated[
-            bool | None,
-            typer.Option(
-                "--soap-action-quoted/--no-soap-action-quoted",
-                help="Quote SOAPAction (default unquoted). (env SMSP_SOAP_ACTION_QUOTED)",
-                rich_help_panel=TUNING_PANEL,
-                show_default=False,
-            ),
-        ],
-        "connect_timeout": Annotated[
-            str | None,
-            _tuning(
-                "--connect-timeout",
-                "SMSP_CONNECT_TIMEOUT",
-                "Connect timeout in seconds.",
-                "SECONDS",
-            ),
-        ],
-        "read_timeout": Annotated[
-            str | None,
-            _tuning("--read-timeout", "SMSP_READ_TIMEOUT", "Read timeout in seconds.", "SECONDS"),
-        ],
-        "min_tls_version": Annotated[
-            str | None,
-            _tuning(
-                "--min-tls-version",
-                "SMSP_MIN_TLS_VERSION",
-                "Lowest TLS version: 1.2 or 1.3.",
-                "VER",
-            ),
-        ],
-        "max_attempts": Annotated[
-            str | None,
-            _tuning("--max-attempts", "SMSP_MAX_ATTEMPTS", "Attempts for retryable failures.", "N"),
-        ],
-        "retry_backoff": Annotated[
-            str | None,
-            _tuning(
-                "--retry-backoff", "SMSP_RETRY_BACKOFF", "First retry delay in seconds.", "SECONDS"
-            ),
-        ],
-        "token_url": Annotated[
-            str | None,
-            _tuning("--token-url", "SMSP_TOKEN_URL", "PDS FHIR: token URL (default by endpoint).",
-                    "URL"),
-        ],
-        "ods_code": Annotated[
-            str | None,
-            _tuning("--ods-code", "SMSP_ODS_CODE", "PDS FHIR: your organisation's ODS code.",
-                    "CODE"),
-        ],
-    }
-)
-_CONNECTION_DEFAULTS: dict[str, Any] = dict.fromkeys(_CONNECTION_PARAMETERS)
-_CONNECTION_DEFAULTS["no_input"] = False
-
-_OUTPUT_PARAMETERS: dict[str, Any] = {
-    "output": Annotated[
-        OutputFormat,
-        typer.Option(
-            "--output",
-            "-o",
-            help="table for people, json or xml for scripts.",
-            rich_help_panel=OUTPUT_PANEL,
-            case_sensitive=False,
-        ),
-    ],
-    "as_json": Annotated[
-        bool, typer.Option("--json", help="Same as --output json.", rich_help_panel=OUTPUT_PANEL)
-    ],
-    "dry_run": Annotated[
-        bool,
-        typer.Option(
-            "--dry-run",
-            help="Print the envelope that would be sent; send nothing.",
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ],
-    "verbose": Annotated[
-        int,
-        typer.Option(
-            "--verbose",
-            "-v",
-            count=True,
-            help="Show phase timings, headers and redacted envelopes on stderr.",
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ],
-    "trace_file": Annotated[
-        str | None,
-        typer.Option(
-            "--trace-file",
-            metavar="FILE",
-            help="Write the full exchange to FILE (mode 0600).",
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ],
-    "reveal": Annotated[
-        bool,
-        typer.Option(
-            "--reveal",
-            help="Do not redact patient data in -v output and traces.",
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ],
-}
-_OUTPUT_DEFAULTS: dict[str, Any] = {
-    "output": OutputFormat.table,
-    "as_json": False,
-    "dry_run": False,
-    "verbose": 0,
-    "trace_file": None,
-    "reveal": False,
-}
+_CONNECTION_DEFAULTS: dict[str, Any] = {flag.name: flag.default for flag in CONNECTION_FLAGS}
+_OUTPUT_PARAMETERS: dict[str, Any] = {flag.name: typer_option(flag) for flag in OUTPUT_FLAGS}
+_OUTPUT_DEFAULTS: dict[str, Any] = {flag.name: flag.default for flag in OUTPUT_FLAGS}
 
 
 def _keyword_parameters(

@@ -9,9 +9,9 @@ bundles the Typer command gets, and the lookup runs exactly as it would there.
 Anything else goes to Typer, which explains it: help, an unknown or repeated option, a missing
 value or a required option left out, a value that starts with ``-``, ``--``, short options run
 together (``-vv``), an output format it would have to fold the case of. So this reader never
-reports an error: it only says "plain" (and what was given) or "not mine". The tables below
-are the lookups' declarations in :mod:`smsp_cli.commands.lookups` and
-:mod:`smsp_cli.cli.options`; a test holds them equal to what Typer builds from those.
+reports an error: it only says "plain" (and what was given) or "not mine". It reads the
+flags off the one table Typer's options are built from too (:mod:`smsp_cli.cli.flagtable`), so
+a flag added there is read here as well; a test holds what it reads equal to what Typer builds.
 """
 
 from __future__ import annotations
@@ -19,78 +19,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from smsp_cli.cli.flagtable import (
+    CONNECTION_FLAGS,
+    COUNT,
+    LOOKUP_FIELDS,
+    OUTPUT_FLAGS,
+    SWITCH,
+    VALUE,
+    Field,
+)
 from smsp_cli.cli.settingflags import ConnectionOptions, OutputOptions
 from smsp_cli.output.formats import OutputFormat
 
-# Options that take one value: the flag, and the parameter of ConnectionOptions it sets.
-CONNECTION_VALUES = {
-    "--profile": "profile",
-    "--endpoint": "endpoint",
-    "--cert": "cert",
-    "--key": "key",
-    "--ca-bundle": "ca_bundle",
-    "--audit-id": "audit_id",
-    "--username": "username",
-    "--timeout": "timeout",
-    "--api": "api",
-    "--signing-key": "signing_key",
-    "--signing-key-id": "signing_key_id",
-    "--passphrase-file": "passphrase_file",
-    "--kind": "kind",
-    "--from": "sender_address",
-    "--connect-timeout": "connect_timeout",
-    "--read-timeout": "read_timeout",
-    "--min-tls-version": "min_tls_version",
-    "--max-attempts": "max_attempts",
-    "--retry-backoff": "retry_backoff",
-    "--token-url": "token_url",
-    "--ods-code": "ods_code",
-}
+# The tables below are read off the flag table (cli/flagtable), as Typer's options are.
+_FLAGS = (*CONNECTION_FLAGS, *OUTPUT_FLAGS)
+# Options that take one value: the flag, and the parameter of ConnectionOptions it sets...
+CONNECTION_VALUES = {spelling: flag.name for flag in CONNECTION_FLAGS if flag.kind == VALUE
+                     for spelling in flag.spellings}
+# ... or of OutputOptions.
+OUTPUT_VALUES = {spelling: flag.name for flag in OUTPUT_FLAGS if flag.kind == VALUE
+                 for spelling in flag.spellings}
 # Switches: the flag, its parameter and the value it gives.
 SWITCHES = {
-    "--no-input": ("no_input", True),
-    "--soap-action-quoted": ("soap_action_quoted", True),
-    "--no-soap-action-quoted": ("soap_action_quoted", False),
-    "--json": ("as_json", True),
-    "--dry-run": ("dry_run", True),
-    "--reveal": ("reveal", True),
+    **{spelling: (flag.name, True) for flag in _FLAGS if flag.kind == SWITCH
+       for spelling in flag.spellings},
+    **{flag.off: (flag.name, False) for flag in _FLAGS if flag.kind == SWITCH and flag.off},
 }
-OUTPUT_VALUES = {"--output": "output", "-o": "output", "--trace-file": "trace_file"}
-VERBOSE = ("--verbose", "-v")
-
-# Each lookup's own options (flag: parameter), which of them are required, and its arguments.
-_FIELDS = {
-    "--nhs-number": "nhs_number",
-    "--dob": "dob",
-    "--family": "family",
-    "--given": "given",
-    "--gender": "gender",
-    "--postcode": "postcode",
-    "--local-id": "local_id",
-}
+_OUTPUT_SWITCHES = frozenset(flag.name for flag in OUTPUT_FLAGS if flag.kind == SWITCH)
+VERBOSE = next(flag.spellings for flag in OUTPUT_FLAGS if flag.kind == COUNT)
 
 
 class Lookup:
-    """One lookup command's own options, as its declaration in commands/lookups has them."""
+    """One lookup command's own options, arguments and which of them are required."""
 
     __slots__ = ("arguments", "options", "required")
 
-    def __init__(self, options: Sequence[str], required: Sequence[str],
-                 arguments: Sequence[str] = ()) -> None:
-        self.options = {flag: _FIELDS[flag] for flag in options}
-        self.required = frozenset(_FIELDS[flag] for flag in required)
-        self.arguments = tuple(arguments)  # parameter names of the positional arguments
+    def __init__(self, fields: tuple[Field, ...]) -> None:
+        self.options = {field.flag: field.name for field in fields if field.flag}
+        self.required = frozenset(field.name for field in fields
+                                  if field.flag and field.required)
+        # parameter names of the positional arguments
+        self.arguments = tuple(field.name for field in fields if not field.flag)
 
 
-_DEMOGRAPHICS = ("--family", "--dob", "--gender", "--given", "--postcode", "--local-id")
-LOOKUPS = {
-    "verify": Lookup(("--dob", "--family", "--given"), ("--dob",), ("nhs_number",)),
-    "get": Lookup(("--dob", "--family", "--given", "--local-id"), ("--dob",), ("nhs_number",)),
-    "search": Lookup(_DEMOGRAPHICS, ("--family", "--dob", "--gender")),
-    "trace": Lookup(_DEMOGRAPHICS, ("--family", "--dob", "--gender")),
-    "details": Lookup(("--dob", "--nhs-number", "--family", "--given", "--gender", "--postcode",
-                       "--local-id"), ("--dob",)),
-}
+LOOKUPS = {command: Lookup(fields) for command, fields in LOOKUP_FIELDS.items()}
 _FORMATS = {member.value: member for member in OutputFormat}
 
 
@@ -134,13 +106,13 @@ def read(args: Sequence[str]) -> PlainLookup | None:
             name, value = SWITCHES[word]
             if name in connection or name in shown:
                 return None  # given twice, or both ways: Typer's to explain
-            (shown if name in ("as_json", "dry_run", "reveal") else connection)[name] = value
+            (shown if name in _OUTPUT_SWITCHES else connection)[name] = value
             continue
         flag, equals, given = word.partition("=")
         if not equals:
             given = next(words, "")
-        if not given or given.startswith("-") or (equals and flag == "-o"):
-            return None  # a missing value, or one Typer would read otherwise
+        if not given or given.startswith("-") or (equals and not flag.startswith("--")):
+            return None  # a missing value, or one Typer would read otherwise (-o=json: "=json")
         if flag in lookup.options:
             target, name = fields, lookup.options[flag]
         elif flag in CONNECTION_VALUES:
