@@ -20,6 +20,7 @@ CONNECTION_PANEL = "Connection"
 TUNING_PANEL = "Provider tuning"
 OUTPUT_PANEL = "Output"
 PATIENT_PANEL = "Patient"
+BATCH_PANEL = "Batch"
 
 VALUE = "value"  # takes one value: --endpoint URL, --endpoint=URL
 SWITCH = "switch"  # takes none: --json; with an ``off`` spelling it is on, off or not given
@@ -40,6 +41,14 @@ class Flag:
     off: str | None = None  # a switch's other spelling, which gives False: --no-soap-action-quoted
     choices: type[StrEnum] | None = None  # the values it takes, in any case
     completes: str | None = None  # what the shell completes its value to (cli/completion)
+    # How `smsp config` describes the profile key a setting's flag sets (its defaults, ranges),
+    # when that differs from the text above.
+    profile_text: str = ""
+
+    @property
+    def profile_help(self) -> str:
+        """The text `smsp config init` and `smsp config show` give the flag."""
+        return self.profile_text or self.text
 
     @property
     def help(self) -> str:
@@ -59,12 +68,16 @@ class Flag:
 
 
 def _setting(name: str, text: str, metavar: str | None, panel: str, *, kind: str = VALUE,
-             named: bool = True, completes: str | None = None) -> Flag:
-    """The flag of the setting ``name``; its spelling and variable are those of KEYS."""
+             named: bool = True, completes: str | None = None, profile: str = "") -> Flag:
+    """The flag of the setting ``name``; its spelling and variable are those of KEYS.
+
+    ``named``: its help names its variable (and a switch has a --no- spelling, so that a flag
+    can turn off what the profile turns on).
+    """
     flag, variable = KEYS[name]
     off = flag.replace("--", "--no-", 1) if kind == SWITCH and named else None
     return Flag(name, (flag,), text, panel, metavar, variable if named else None, kind, off,
-                completes=completes)
+                completes=completes, profile_text=profile)
 
 
 # The connection and provider flags of every command that reaches the provider (the lookups,
@@ -73,37 +86,72 @@ CONNECTION_FLAGS: tuple[Flag, ...] = (
     _setting("profile", "Connection profile ('sandbox' = embedded provider).", "NAME",
              CONNECTION_PANEL, completes="profile"),
     _setting("endpoint", "Provider URL (https://...).", "URL", CONNECTION_PANEL),
-    _setting("cert", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE", CONNECTION_PANEL),
-    _setting("key", "Client private key (PEM); none with PKCS#12.", "FILE", CONNECTION_PANEL),
+    _setting("cert", "Client certificate: PEM, or PKCS#12 (.p12/.pfx).", "FILE", CONNECTION_PANEL,
+             profile="Client certificate: PEM, or PKCS#12 (.p12/.pfx) as NHS issues it."),
+    _setting("key", "Client private key (PEM); none with PKCS#12.", "FILE", CONNECTION_PANEL,
+             profile="Client private key (PEM, plain or encrypted); not needed with PKCS#12."),
     _setting("ca_bundle", "CA certificates that sign the provider (PEM).", "FILE",
              CONNECTION_PANEL),
     _setting("audit_id", "Audit identity: an ASID (digits) or urn:nhs-uk:identity:...", "ID",
-             CONNECTION_PANEL),
+             CONNECTION_PANEL, profile="ASID, urn:nhs-uk:identity:..., or "
+             "urp=..,user=..,role=..,org=.. (smartcard)."),
     _setting("username", "wsse:Username (default: the client certificate's CN).", "NAME",
              CONNECTION_PANEL),
     _setting("timeout", "Connect and read timeout in seconds.", "SECONDS", CONNECTION_PANEL),
-    _setting("api", "smsp (SOAP, the default) or fhir (PDS FHIR).", "API", CONNECTION_PANEL),
+    _setting("api", "smsp (SOAP, the default) or fhir (PDS FHIR).", "API", CONNECTION_PANEL,
+             profile="smsp (SOAP/ITK, the default) or fhir (PDS FHIR)."),
     _setting("signing_key", "PDS FHIR: RSA private key that signs (PEM).", "FILE",
-             CONNECTION_PANEL),
-    _setting("signing_key_id", "PDS FHIR: the key's id (JWT kid).", "KID", CONNECTION_PANEL),
+             CONNECTION_PANEL, profile="PDS FHIR: the RSA private key that signs the JWT (PEM)."),
+    _setting("signing_key_id", "PDS FHIR: the key's id (JWT kid).", "KID", CONNECTION_PANEL,
+             profile="PDS FHIR: the kid its public key is published under."),
     # The two credential-handling settings: their help names no variable.
     _setting("passphrase_file",
              "Read the key or PKCS#12 passphrase from this file (never from argv).", "FILE",
-             CONNECTION_PANEL, named=False),
+             CONNECTION_PANEL, named=False,
+             profile="File holding the key or PKCS#12 passphrase (mode 0600)."),
     _setting("no_input", "Never prompt; fail instead.", None, CONNECTION_PANEL, kind=SWITCH,
              named=False),
-    _setting("kind", "live, test or sandbox: how results are labelled.", "KIND", TUNING_PANEL),
-    _setting("sender_address", "wsa:From address to send (optional).", "ADDRESS", TUNING_PANEL),
+    _setting("kind", "live, test or sandbox: how results are labelled.", "KIND", TUNING_PANEL,
+             profile="live, test or sandbox: banner and labels follow it."),
+    _setting("sender_address", "wsa:From address to send (optional).", "ADDRESS", TUNING_PANEL,
+             profile="wsa:From address (optional)."),
     _setting("soap_action_quoted", "Quote SOAPAction (default unquoted).", None, TUNING_PANEL,
-             kind=SWITCH),
-    _setting("connect_timeout", "Connect timeout in seconds.", "SECONDS", TUNING_PANEL),
-    _setting("read_timeout", "Read timeout in seconds.", "SECONDS", TUNING_PANEL),
-    _setting("min_tls_version", "Lowest TLS version: 1.2 or 1.3.", "VER", TUNING_PANEL),
-    _setting("max_attempts", "Attempts for retryable failures.", "N", TUNING_PANEL),
-    _setting("retry_backoff", "First retry delay in seconds.", "SECONDS", TUNING_PANEL),
-    _setting("token_url", "PDS FHIR: token URL (default by endpoint).", "URL", TUNING_PANEL),
-    _setting("ods_code", "PDS FHIR: your organisation's ODS code.", "CODE", TUNING_PANEL),
+             kind=SWITCH, profile="Send SOAPAction in quotes (default: unquoted)."),
+    _setting("connect_timeout", "Connect timeout in seconds.", "SECONDS", TUNING_PANEL,
+             profile="Connect timeout in seconds (default 10)."),
+    _setting("read_timeout", "Read timeout in seconds.", "SECONDS", TUNING_PANEL,
+             profile="Read timeout in seconds (default 30)."),
+    _setting("min_tls_version", "Lowest TLS version: 1.2 or 1.3.", "VER", TUNING_PANEL,
+             profile="Minimum TLS version: 1.2 (default) or 1.3."),
+    _setting("max_attempts", "Attempts for retryable failures.", "N", TUNING_PANEL,
+             profile="Attempts for a transient failure, 1-10 (default 3)."),
+    _setting("retry_backoff", "First retry delay in seconds.", "SECONDS", TUNING_PANEL,
+             profile="Seconds before the first retry; doubles, with jitter (default 0.5)."),
+    _setting("token_url", "PDS FHIR: token URL (default by endpoint).", "URL", TUNING_PANEL,
+             profile="PDS FHIR: the token URL (default: the endpoint's environment's)."),
+    _setting("ods_code", "PDS FHIR: your organisation's ODS code.", "CODE", TUNING_PANEL,
+             profile="PDS FHIR: sent as NHSD-End-User-Organisation-ODS."),
 )
+
+# The settings only `smsp batch` takes as flags (it takes the connection flags too)...
+BATCH_FLAGS: tuple[Flag, ...] = (
+    _setting("concurrency", "Lookups in flight at once, 1-64 (default 4).", "N", BATCH_PANEL,
+             profile="smsp batch: lookups in flight at once, 1-64 (default 4)."),
+    _setting("rate_limit", "At most R lookups a second (default: no limit).", "R", BATCH_PANEL,
+             profile="smsp batch: at most this many lookups a second (default: no limit; "
+             "PDS FHIR 5)."),
+)
+# ... and those only `smsp config` does (the audit trail's, set once per profile).
+PROFILE_ONLY_FLAGS: tuple[Flag, ...] = (
+    _setting("audit_max_bytes", "Audit trail file size before it rotates (default 64MiB).",
+             None, ""),
+    _setting("audit_syslog", "Also send every audit record to the system log.", None, "",
+             kind=SWITCH),
+)
+# Every setting that has a flag, by setting name (`smsp config` lists them in KEYS' order).
+SETTING_FLAGS: dict[str, Flag] = {
+    flag.name: flag for flag in (*CONNECTION_FLAGS, *BATCH_FLAGS, *PROFILE_ONLY_FLAGS)
+}
 
 # How a lookup shows its result (OutputOptions; --json sets its output to json).
 OUTPUT_FLAGS: tuple[Flag, ...] = (

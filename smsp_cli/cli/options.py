@@ -18,6 +18,7 @@ import typer
 
 from smsp_cli.cli.completion import gender_words, profile_names
 from smsp_cli.cli.flagtable import (
+    BATCH_FLAGS,
     CONNECTION_FLAGS,
     COUNT,
     OUTPUT_FLAGS,
@@ -111,6 +112,8 @@ _CONNECTION_PARAMETERS: dict[str, Any] = {
     flag.name: typer_option(flag) for flag in CONNECTION_FLAGS
 }
 _CONNECTION_DEFAULTS: dict[str, Any] = {flag.name: flag.default for flag in CONNECTION_FLAGS}
+_BATCH_PARAMETERS: dict[str, Any] = {flag.name: typer_option(flag) for flag in BATCH_FLAGS}
+_BATCH_DEFAULTS: dict[str, Any] = {flag.name: flag.default for flag in BATCH_FLAGS}
 _OUTPUT_PARAMETERS: dict[str, Any] = {flag.name: typer_option(flag) for flag in OUTPUT_FLAGS}
 _OUTPUT_DEFAULTS: dict[str, Any] = {flag.name: flag.default for flag in OUTPUT_FLAGS}
 
@@ -173,13 +176,26 @@ def lookup_options(
 
 def connection_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give a command ``conn: ConnectionOptions`` from the shared connection flags alone."""
+    return _with_connection(command, _CONNECTION_PARAMETERS, _CONNECTION_DEFAULTS)
+
+
+def batch_options(command: Callable[..., None]) -> Callable[..., None]:
+    """As :func:`connection_options`, with the batch's own settings (--concurrency and
+    --rate-limit) in ``conn`` too: they layer like every other setting."""
+    return _with_connection(command, {**_CONNECTION_PARAMETERS, **_BATCH_PARAMETERS},
+                            {**_CONNECTION_DEFAULTS, **_BATCH_DEFAULTS})
+
+
+def _with_connection(
+    command: Callable[..., None], hints: dict[str, Any], defaults: dict[str, Any]
+) -> Callable[..., None]:
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name != "conn"]
-    extra = _keyword_parameters(_CONNECTION_PARAMETERS, _CONNECTION_DEFAULTS)
+    extra = _keyword_parameters(hints, defaults)
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        conn = ConnectionOptions(**{name: kwargs.pop(name) for name in _CONNECTION_PARAMETERS})
+        conn = ConnectionOptions(**{name: kwargs.pop(name) for name in hints})
         command(*args, conn=conn, **kwargs)
 
     return with_parameters(wrapper, signature, own, extra)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -10,9 +9,8 @@ from typing import Annotated
 import typer
 
 from smsp_cli.batch import InputFormat
-from smsp_cli.cli.options import ConnectionOptions, connection_options
-
-BATCH_PANEL = "Batch"
+from smsp_cli.cli.flagtable import BATCH_PANEL
+from smsp_cli.cli.options import ConnectionOptions, batch_options
 
 
 class LookupName(StrEnum):
@@ -25,7 +23,7 @@ class LookupName(StrEnum):
     details = "details"
 
 
-@connection_options
+@batch_options
 def batch(
     operation: Annotated[
         LookupName,
@@ -65,18 +63,6 @@ def batch(
                           "failed with that failure, and go on from row N+1.",
                      rich_help_panel=BATCH_PANEL, show_default=False),
     ] = None,
-    concurrency: Annotated[
-        str | None,
-        typer.Option("--concurrency", metavar="N",
-                     help="Lookups in flight at once, 1-64 (default 4). (env SMSP_CONCURRENCY)",
-                     rich_help_panel=BATCH_PANEL, show_default=False),
-    ] = None,
-    rate_limit: Annotated[
-        str | None,
-        typer.Option("--rate-limit", metavar="R",
-                     help="At most R lookups a second (default: no limit). (env SMSP_RATE_LIMIT)",
-                     rich_help_panel=BATCH_PANEL, show_default=False),
-    ] = None,
     *,
     conn: ConnectionOptions,
 ) -> None:
@@ -93,8 +79,7 @@ def batch(
         resume=resume,
         skip_row=skip_row,
     )
-    # The two batch settings layer like every other: flag > variable > profile > default.
-    conn = dataclasses.replace(conn, concurrency=concurrency, rate_limit=rate_limit)
+    # --concurrency and --rate-limit are in conn: they layer like every other setting.
     code = run_batch(request, conn.setting_flags())
     if code:
         raise typer.Exit(code)

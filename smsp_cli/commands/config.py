@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from smsp_cli.cli.flagtable import SETTING_FLAGS
 from smsp_cli.cli.options import (
     DataJsonOpt,
     DataOutputOpt,
@@ -29,7 +30,9 @@ app = SmspTyper(
     no_args_is_help=True,
 )
 
-NoInputOpt = Annotated[bool, typer.Option("--no-input", help="Never prompt; fail instead.")]
+NoInputOpt = Annotated[
+    bool, typer.Option(*SETTING_FLAGS["no_input"].spellings, help=SETTING_FLAGS["no_input"].text)
+]
 
 # `config init` asks for these on a terminal (and needs them as flags without one).
 _REQUIRED = ("kind", "endpoint", "cert", "key", "ca_bundle", "audit_id")
@@ -48,37 +51,6 @@ _QUESTIONS = {
 # ... and these for a PDS FHIR profile (`config init --api fhir`); the token URL follows from
 # an NHS England endpoint, so it is asked only when the endpoint has no default.
 _FHIR_REQUIRED = ("kind", "endpoint", "api_key", "signing_key", "signing_key_id")
-_BOOLEAN_SETTINGS = ("soap_action_quoted", "no_input", "audit_syslog")
-_HELP = {
-    "endpoint": "Provider URL (https://...).",
-    "cert": "Client certificate: PEM, or PKCS#12 (.p12/.pfx) as NHS issues it.",
-    "key": "Client private key (PEM, plain or encrypted); not needed with PKCS#12.",
-    "ca_bundle": "CA certificates that sign the provider (PEM).",
-    "audit_id": "ASID, urn:nhs-uk:identity:..., or urp=..,user=..,role=..,org=.. (smartcard).",
-    "username": "wsse:Username (default: the client certificate's CN).",
-    "timeout": "Connect and read timeout in seconds.",
-    "kind": "live, test or sandbox: banner and labels follow it.",
-    "sender_address": "wsa:From address (optional).",
-    "soap_action_quoted": "Send SOAPAction in quotes (default: unquoted).",
-    "connect_timeout": "Connect timeout in seconds (default 10).",
-    "read_timeout": "Read timeout in seconds (default 30).",
-    "min_tls_version": "Minimum TLS version: 1.2 (default) or 1.3.",
-    "max_attempts": "Attempts for a transient failure, 1-10 (default 3).",
-    "retry_backoff": "Seconds before the first retry; doubles, with jitter (default 0.5).",
-    "passphrase_file": "File holding the key or PKCS#12 passphrase (mode 0600).",
-    "audit_max_bytes": "Audit trail file size before it rotates (default 64MiB).",
-    "audit_syslog": "Also send every audit record to the system log.",
-    "concurrency": "smsp batch: lookups in flight at once, 1-64 (default 4).",
-    "rate_limit": "smsp batch: at most this many lookups a second (default: no limit; "
-    "PDS FHIR 5).",
-    "api": "smsp (SOAP/ITK, the default) or fhir (PDS FHIR).",
-    "signing_key": "PDS FHIR: the RSA private key that signs the JWT (PEM).",
-    "signing_key_id": "PDS FHIR: the kid its public key is published under.",
-    "token_url": "PDS FHIR: the token URL (default: the endpoint's environment's).",
-    "ods_code": "PDS FHIR: sent as NHSD-End-User-Organisation-ODS.",
-}
-
-
 
 
 def _with_setting_flags(
@@ -97,20 +69,18 @@ def _add_setting_flags(command: Callable[..., None], *, layered: bool) -> Callab
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name != "flags"]
     extra = []
-    for key, (flag, variable) in KEYS.items():
-        if key in ("profile", "no_input") or not flag:
+    for key in KEYS:
+        if key in ("profile", "no_input") or not KEYS[key][0]:
             continue  # declared by the command itself, or kept out of argv (api_key)
-        text = f"{_HELP.get(key, '')} (env {variable})" if layered else _HELP.get(key, "")
-        if key in _BOOLEAN_SETTINGS:
+        flag = SETTING_FLAGS[key]  # every setting with a flag has its row
+        text = f"{flag.profile_help} (env {KEYS[key][1]})" if layered else flag.profile_help
+        if flag.off:  # a switch: on, off (over the profile) or not given
             hint: Any = Annotated[
                 bool | None,
-                typer.Option(f"{flag}/{flag.replace('--', '--no-', 1)}",
-                             help=text, show_default=False),
+                typer.Option(f"{flag.spellings[0]}/{flag.off}", help=text, show_default=False),
             ]
         else:
-            hint = Annotated[
-                str | None, typer.Option(flag, help=text)
-            ]
+            hint = Annotated[str | None, typer.Option(*flag.spellings, help=text)]
         extra.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
                                        default=None))
 
