@@ -381,36 +381,57 @@ class RowLookup:
 
 
 class _InputOrder:
-    """Rows pass one at a time, in the order they were taken (input order)."""
+    """Rows pass one at a time, in the order they were taken (input order).
+
+    A row that must wait sleeps on its own event, which only the row before it sets as it
+    leaves: one wake-up a row, not one for every waiting thread.
+    """
 
     def __init__(self) -> None:
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: list[int] = []  # rows taken, not yet through, in input order
+        self._sleeping: dict[int, threading.Event] = {}  # rows waiting for their turn
         self._halted = False
 
     def take(self, number: int) -> None:
-        with self._changed:
+        with self._lock:
             self._waiting.append(number)  # taken in input order: the list stays sorted
 
     def leave(self, number: int) -> None:
-        with self._changed:
-            if number in self._waiting:
-                self._waiting.remove(number)
-                self._changed.notify_all()
+        with self._lock:
+            if number not in self._waiting:
+                return
+            self._waiting.remove(number)
+            if self._waiting:
+                woken = self._sleeping.get(self._waiting[0])
+                if woken is not None:
+                    woken.set()
 
     def halt(self) -> None:
-        with self._changed:
+        with self._lock:
             self._halted = True
-            self._changed.notify_all()
+            for event in self._sleeping.values():
+                event.set()
+
+    def _my_turn(self, number: int | None) -> bool:
+        return (self._halted or number not in self._waiting
+                or self._waiting[0] == number)
 
     @contextlib.contextmanager
     def turn(self, number: int | None) -> Iterator[None]:
         """Wait until every earlier row is through; then this row alone is inside, until it
         leaves. A halt lets every row in (to find the batch stopped)."""
-        with self._changed:
-            while (not self._halted and number in self._waiting
-                   and self._waiting[0] != number):
-                self._changed.wait(_TURN_POLL_SECONDS)
+        with self._lock:
+            ready = self._my_turn(number)
+            if not ready and number is not None:
+                event = self._sleeping[number] = threading.Event()
+        while not ready:
+            event.wait(_TURN_POLL_SECONDS)
+            with self._lock:
+                event.clear()
+                ready = self._my_turn(number)
+                if ready and number is not None:
+                    del self._sleeping[number]
         try:
             yield
         finally:
