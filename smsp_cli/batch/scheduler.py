@@ -81,6 +81,7 @@ class Scheduler:
         self._waiting_for_room = 0
         self._jobs: Iterator[Job] = iter(())
         self._halted = False  # no worker takes another row
+        self._exhausted = False  # the input is read to its end
         self._over = False  # run() has returned: nothing more is written
         self._failure: BaseException | None = None  # what writing or reading raised
         self._held: dict[int, RowOutcome] = {}
@@ -154,10 +155,12 @@ class Scheduler:
         """The next job to send, deciding (and writing) rows that need no sending; None when
         there is nothing more for this worker."""
         with self._lock:
-            while not self._halted:
+            while not self._halted and not self._exhausted:
                 job = self._next_job()
                 if job is None:
-                    self._halt()  # the input is read to its end (or failed)
+                    # The input is read to its end (a failure to read it halts the batch):
+                    # the rows other workers have taken still go on.
+                    self._exhausted = True
                     return None
                 if self._next is None:
                     self._next = job.number
