@@ -322,3 +322,17 @@ def test_a_429_halves_the_rate_for_30_seconds_without_compounding() -> None:
     now[0] = 130.5  # the window has passed: the agreed rate is back
     assert limiter.try_start() == 0.0
     assert limiter.interval == pytest.approx(0.1)
+
+
+def test_rows_waiting_for_room_at_the_end_of_the_input_are_still_sent() -> None:
+    # Row 1 is slow; rows 2 and 3 are taken meanwhile and row 3 waits for room in the window.
+    # A worker that then finds the input at its end must not halt the one holding row 3.
+    def look_up(job: Job) -> RowOutcome:
+        if job.number == 1:
+            time.sleep(0.3)
+        return RowOutcome(job.number, 0, {"row": job.number})
+
+    written: list[RowOutcome] = []
+    scheduler = Scheduler(look_up, written.append, concurrency=3, window=2)
+    assert scheduler.run(Job(n, None) for n in range(1, 4)) is None
+    assert [outcome.number for outcome in written] == [1, 2, 3]
