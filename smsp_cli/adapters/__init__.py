@@ -29,8 +29,10 @@ Nothing here imports an adapter's wire code, so choosing one costs nothing until
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     import datetime as dt

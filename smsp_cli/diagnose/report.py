@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
+
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     from smsp_cli.transport.trace import Phase

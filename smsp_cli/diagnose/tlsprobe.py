@@ -24,8 +24,9 @@ import select
 import socket
 import ssl
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from smsp_cli.records import dataclass
 from smsp_cli.transport.deadline import Deadline
 from smsp_cli.transport.netaddr import is_ip
 

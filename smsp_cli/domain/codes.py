@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smsp_cli.domain import warning_codes as wc
 from smsp_cli.domain.errors import ExitCode
 from smsp_cli.domain.wording import listed
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     from smsp_cli.domain.models import Query

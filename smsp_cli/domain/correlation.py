@@ -27,10 +27,10 @@ short word the audit trail's ``failed`` record carries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smsp_cli.domain.errors import MismatchedReply
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     from smsp_cli.domain.models import Query

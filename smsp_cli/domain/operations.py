@@ -6,8 +6,9 @@ read this table instead of carrying five copies of the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+from smsp_cli.records import dataclass
 
 SERVICE_PREFIX = "urn:nhs-itk:services:201005:"
 PROFILE_PREFIX = "urn:nhs-en:profile:"

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
+
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     from smsp_cli.domain.operations import Operation

@@ -10,9 +10,9 @@ every name the record holds, as SMSP compares against all name types.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from smsp_cli.domain.models import PartialDate
+from smsp_cli.records import dataclass
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

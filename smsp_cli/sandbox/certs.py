@@ -28,11 +28,11 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Where the set's names live; named here too, where the set is made.
+from smsp_cli.records import dataclass
 from smsp_cli.sandbox.paths import CA_CERT_FILE as CA_CERT_FILE
 from smsp_cli.sandbox.paths import CA_CN as CA_CN
 from smsp_cli.sandbox.paths import SERVER_CERT_FILE as SERVER_CERT_FILE

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from smsp_cli.domain.models import PartialDate
 from smsp_cli.domain.results import Patient
 from smsp_cli.output import jsonshape
+from smsp_cli.records import dataclass
 
 
 class Forced(NamedTuple):

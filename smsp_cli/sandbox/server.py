@@ -21,11 +21,12 @@ import re
 import ssl
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli.domain.codes import FAULT_CODES
+from smsp_cli.records import dataclass
 from smsp_cli.sandbox import checks, responses
 from smsp_cli.sandbox.matching import Answer, PatientIndex
 from smsp_cli.sandbox.tls_http import TlsHttpServer

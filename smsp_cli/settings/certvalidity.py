@@ -8,9 +8,9 @@ doctor's layer 2 fails on the same facts with the same words.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from smsp_cli.domain.errors import ConfigError
+from smsp_cli.records import dataclass
 
 DOCTOR_STEP = "run 'smsp doctor'"
 

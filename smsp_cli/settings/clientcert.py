@@ -26,12 +26,12 @@ import functools
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsp_cli.domain.errors import ConfigError, PassphraseRejected
 from smsp_cli.domain.notices import Notice, report
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     import ssl

@@ -25,10 +25,11 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from smsp_cli.domain.errors import ConfigError
+from smsp_cli.records import dataclass
 from smsp_cli.settings import tomlwrite
 from smsp_cli.settings.connection import (
     PROFILE_KEYS,

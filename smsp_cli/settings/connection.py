@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from smsp_cli.domain.errors import ConfigError, UsageError
 from smsp_cli.domain.wording import listed
+from smsp_cli.records import dataclass
 from smsp_cli.settings.fhir import API_FHIR, FhirSettings
 
 _T = TypeVar("_T")

@@ -22,12 +22,12 @@ import stat
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from smsp_cli.domain.errors import ConfigError
 from smsp_cli.domain.notices import Notice, report
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     from smsp_cli.settings.connection import ConnectionSettings

@@ -8,12 +8,12 @@ from the endpoint for NHS England's two environments; any other endpoint must na
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from smsp_cli.domain.errors import ConfigError
 from smsp_cli.domain.wording import listed
+from smsp_cli.records import dataclass
 
 API_SMSP = "smsp"
 API_FHIR = "fhir"

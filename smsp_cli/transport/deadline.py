@@ -16,7 +16,8 @@ import contextlib
 import contextvars
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from smsp_cli.records import dataclass
 
 
 @dataclass(frozen=True)

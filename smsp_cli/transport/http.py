@@ -31,7 +31,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +43,7 @@ from smsp_cli.domain.errors import (
     UnsafeReply,
     UntrustedServer,
 )
+from smsp_cli.records import dataclass
 from smsp_cli.transport import deadline, tls_alerts
 from smsp_cli.transport.budget import FREE_BYTES, ReplyBudget
 from smsp_cli.transport.deadline import Deadline

@@ -20,9 +20,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from smsp_cli.domain.errors import SmspError
+from smsp_cli.records import dataclass
 
 RETRYABLE_HTTP_STATUSES = frozenset({502, 503, 504})
 RETRYABLE_FAULT_CODES = frozenset({"2100"})

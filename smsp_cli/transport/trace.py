@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli.domain.errors import SmspError
+from smsp_cli.records import dataclass
 from smsp_cli.transport.netaddr import hostport, is_ip, resolve_within
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ codes and audit trail are the same. What it reads an answer as:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from smsp_cli.adapters import Reading
@@ -31,6 +31,7 @@ from smsp_cli.domain.models import is_valid_nhs_number
 from smsp_cli.domain.operations import DETAILS, GET, TRACE, VERIFY, Operation
 from smsp_cli.domain.results import FhirExchange, Patient, Reply
 from smsp_cli.domain.verification import verifies
+from smsp_cli.records import dataclass
 
 if TYPE_CHECKING:
     import datetime as dt

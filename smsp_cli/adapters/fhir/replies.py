@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from smsp_cli.domain import errors
+from smsp_cli.records import dataclass
 from smsp_cli.untrusted.bounds import escaped_within
 from smsp_cli.untrusted.sanitize import mask_identifiers
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import calendar
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from smsp_cli.domain.models import Gender, PartialDate, Query
+from smsp_cli.records import dataclass
 
 ACCEPT = "application/fhir+json"
 ODS_HEADER = "NHSD-End-User-Organisation-ODS"
