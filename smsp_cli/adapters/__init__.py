@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -9,8 +9,8 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from smsp_cli.diagnose.report import Check, Layer, Status, fail
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.output.tracetext import format_seconds
-from smsp_cli.records import dataclass
 from smsp_cli.transport.deadline import Deadline
 from smsp_cli.transport.netaddr import hostport, is_ip, resolve_within
 

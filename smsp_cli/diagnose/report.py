@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 if TYPE_CHECKING:
     from smsp_cli.transport.trace import Phase

@@ -26,7 +26,7 @@ import ssl
 import time
 from dataclasses import replace
 
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.transport.deadline import Deadline
 from smsp_cli.transport.netaddr import is_ip
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from smsp_cli.domain import warning_codes as wc
 from smsp_cli.domain.errors import ExitCode
 from smsp_cli.domain.wording import listed
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 if TYPE_CHECKING:
     from smsp_cli.domain.models import Query

@@ -15,7 +15,7 @@ from typing import TypeVar
 from smsp_cli.domain.errors import ValidationError, column_name
 from smsp_cli.domain.operations import DETAILS, DobResolution, Operation
 from smsp_cli.domain.wording import listed
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 NHS_NUMBER_OID = "2.16.840.1.113883.2.1.4.1"
 LOCAL_PERSON_ID_OID = "2.16.840.1.113883.2.1.3.2.4.18.24"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 SERVICE_PREFIX = "urn:nhs-itk:services:201005:"
 PROFILE_PREFIX = "urn:nhs-en:profile:"

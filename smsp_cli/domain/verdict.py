@@ -16,7 +16,7 @@ the answer is unknown or contradicts itself. Plain values, the same for every pr
 from __future__ import annotations
 
 from smsp_cli.domain.errors import ExitCode
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 # The codes that say the call succeeded, so validIdentifier decides.
 SUCCESS_CODES = frozenset({"SMSP-0000", "SMSP-0003", "DEMOG-0017"})

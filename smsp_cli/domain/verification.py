@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smsp_cli.domain.models import PartialDate
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Where the set's names live; named here too, where the set is made.
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.sandbox.paths import CA_CERT_FILE as CA_CERT_FILE
 from smsp_cli.sandbox.paths import CA_CN as CA_CN
 from smsp_cli.sandbox.paths import SERVER_CERT_FILE as SERVER_CERT_FILE

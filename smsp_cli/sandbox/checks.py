@@ -23,7 +23,7 @@ import datetime as dt
 from urllib.parse import urlsplit
 
 from smsp_cli.domain.operations import Operation
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.sandbox.envelope_checks import INVALID_MESSAGE, Envelope, EnvelopeReader, Refused
 from smsp_cli.sandbox.matching import Criteria
 from smsp_cli.sandbox.payload_checks import Invalid, PayloadReader

@@ -40,7 +40,7 @@ from smsp_cli.adapters.smsp import xmlsafe
 from smsp_cli.adapters.smsp.xmlsafe import NS
 from smsp_cli.domain.ids import UPPER_UUID, UUID
 from smsp_cli.domain.operations import BY_SERVICE, Operation
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.sandbox.xmlrules import in_order
 from smsp_cli.settings.identity import ASID_TYPE, AuditId
 

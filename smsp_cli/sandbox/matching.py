@@ -24,7 +24,7 @@ from functools import lru_cache
 from smsp_cli.domain.models import Gender, PartialDate
 from smsp_cli.domain.operations import DETAILS, GET, VERIFY, Operation
 from smsp_cli.domain.results import Patient
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.sandbox.patients import SandboxPatient, read_hl7_date, read_iso_date
 
 SUCCESS = "SMSP-0000"

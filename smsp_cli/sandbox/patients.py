@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 from smsp_cli.domain.models import PartialDate
 from smsp_cli.domain.results import Patient
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.output import jsonshape
-from smsp_cli.records import dataclass
 
 
 class Forced(NamedTuple):

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli.domain.codes import FAULT_CODES
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.sandbox import checks, responses
 from smsp_cli.sandbox.matching import Answer, PatientIndex
 from smsp_cli.sandbox.tls_http import TlsHttpServer

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from smsp_cli.domain.errors import ConfigError
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 DOCTOR_STEP = "run 'smsp doctor'"
 

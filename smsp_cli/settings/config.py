@@ -29,7 +29,7 @@ from dataclasses import field
 from pathlib import Path
 
 from smsp_cli.domain.errors import ConfigError
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.settings import tomlwrite
 from smsp_cli.settings.connection import (
     PROFILE_KEYS,

@@ -14,7 +14,7 @@ from typing import NoReturn, TypeVar
 
 from smsp_cli.domain.errors import ConfigError, UsageError
 from smsp_cli.domain.wording import listed
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.settings.fhir import API_FHIR, FhirSettings
 
 _T = TypeVar("_T")

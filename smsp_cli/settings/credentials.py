@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from smsp_cli.domain.errors import ConfigError
 from smsp_cli.domain.notices import Notice, report
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 if TYPE_CHECKING:
     from smsp_cli.settings.connection import ConnectionSettings

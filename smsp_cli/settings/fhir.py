@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from smsp_cli.domain.errors import ConfigError
 from smsp_cli.domain.wording import listed
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 API_SMSP = "smsp"
 API_FHIR = "fhir"

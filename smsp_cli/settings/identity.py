@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from smsp_cli.domain.errors import ValidationError
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 # itk:id/@type OIDs (spec §4 and §7.1, AUDIT-GUIDE).
 ASID_TYPE = "1.2.826.0.1285.0.2.0.107"  # Accredited System ID (access method 5)

@@ -17,7 +17,7 @@ import contextvars
 import time
 from collections.abc import Iterator
 
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 
 @dataclass(frozen=True)

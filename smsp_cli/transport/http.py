@@ -43,7 +43,7 @@ from smsp_cli.domain.errors import (
     UnsafeReply,
     UntrustedServer,
 )
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.transport import deadline, tls_alerts
 from smsp_cli.transport.budget import FREE_BYTES, ReplyBudget
 from smsp_cli.transport.deadline import Deadline

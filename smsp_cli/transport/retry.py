@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import field
 
 from smsp_cli.domain.errors import SmspError
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 RETRYABLE_HTTP_STATUSES = frozenset({502, 503, 504})
 RETRYABLE_FAULT_CODES = frozenset({"2100"})

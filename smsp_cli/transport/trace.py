@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli.domain.errors import SmspError
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.transport.netaddr import hostport, is_ip, resolve_within
 
 if TYPE_CHECKING:

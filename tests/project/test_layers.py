@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("transport",),  # what the adapters share: TLS, deadline, decoding, retry, trace
     ("settings",),  # flag > env > profile > default; credentials; client certificates
     ("domain", "untrusted", "system", "root"),  # the domain's words, the gate, files/streams
-    ("records",),  # dataclass, with frozen classes made cheaply: what every layer's types use
+    ("fastclasses",),  # dataclass, with frozen classes made cheaply: what every layer's types use
 )
 # Top-level modules that belong to a unit of another name.
 UNIT_OF = {"service": "orchestrator", "__init__": "root"}

@@ -31,7 +31,7 @@ from smsp_cli.domain.models import is_valid_nhs_number
 from smsp_cli.domain.operations import DETAILS, GET, TRACE, VERIFY, Operation
 from smsp_cli.domain.results import FhirExchange, Patient, Reply
 from smsp_cli.domain.verification import verifies
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 if TYPE_CHECKING:
     import datetime as dt

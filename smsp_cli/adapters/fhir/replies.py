@@ -24,7 +24,7 @@ from dataclasses import field
 from typing import Any
 
 from smsp_cli.domain import errors
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.untrusted.bounds import escaped_within
 from smsp_cli.untrusted.sanitize import mask_identifiers
 

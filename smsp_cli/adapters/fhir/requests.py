@@ -12,7 +12,7 @@ import uuid
 from dataclasses import field
 
 from smsp_cli.domain.models import Gender, PartialDate, Query
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 ACCEPT = "application/fhir+json"
 ODS_HEADER = "NHSD-End-User-Organisation-ODS"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from smsp_cli.domain.errors import ConfigError, ProviderFailed
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey

@@ -20,7 +20,7 @@ from smsp_cli.adapters.smsp.xmlsafe import clark
 from smsp_cli.domain.errors import ValidationError
 from smsp_cli.domain.ids import UPPER_UUID
 from smsp_cli.domain.ids import new_uuid as random_uuid
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.settings.identity import ITK_IDENTITY_TYPE, MAX_AUDIT_IDS, AuditId
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from smsp_cli.records import dataclass
+from smsp_cli.fastclasses import dataclass
 
 
 @dataclass(frozen=True)
