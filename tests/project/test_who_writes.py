@@ -13,7 +13,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "smsp_cli"
 # The command line and its renderers write; system/streams is the helper they write with.
-# batch/ runs a whole file for its command and writes its rows and its notes itself (for now).
+# batch/ is its command's output as it goes: it writes each row, and its notes on the input, itself.
 WRITERS = ("cli", "commands", "output", "batch", "system/streams.py", "__main__.py")
 WRITING_HELPERS = {"note", "silence_stdout", "stderr_console", "stdout_console"}
 
