@@ -130,7 +130,8 @@ def prepare(row: InputRow, operation: Operation, plan: ColumnPlan) -> Job:
             raise ValidationError.combined(problems)
         query = query_for(dob)
     except UsageError as error:
-        return Job(row.number, row_id, ready=failed(row.number, row_id, error, sent=False))
+        return Job(row.number, row_id, ready=failed(row.number, row_id, error, sent=False,
+                                                    operation=operation))
     return Job(row.number, row_id, query=query)
 
 
@@ -175,11 +176,18 @@ def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
     return RowOutcome(number, code, line, environment=outcome.environment, attempts=attempts)
 
 
-def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True) -> RowOutcome:
-    """The output of a row that ended in an error, and whether the batch must stop for it."""
+def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True,
+           operation: Operation | None = None) -> RowOutcome:
+    """The output of a row that ended in an error, and whether the batch must stop for it.
+
+    A verify row's error, like a single verify's, says ``verified: null``: no answer.
+    """
+    from smsp_cli.domain.operations import VERIFY
     from smsp_cli.output.jsonshape import error_json
 
     shape = error_json(error)
+    if operation is VERIFY:
+        shape = {"api": shape["api"], "verified": None, **shape}
     line = {"row": number, "id": row_id, **shape}
     # A row is held until the rows before it are written: its error must not keep the frames
     # it was raised through alive, and with them the reply they read (up to the 10 MiB cap).
@@ -305,7 +313,7 @@ class RowLookup:
         except (_Stopped, NotSent):
             return cut_short(job)  # given up unsent: never written, --resume sends it
         except SmspError as error:
-            return failed(job.number, job.id, error)
+            return failed(job.number, job.id, error, operation=job.query.operation)
         return answered(job.number, job.id, outcome)
 
     def _observe(self, event: AttemptEvent) -> None:

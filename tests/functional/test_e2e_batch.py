@@ -134,6 +134,17 @@ def test_an_error_row_carries_the_line_a_single_lookup_shows() -> None:
     assert f"smsp: error: {same} (MessageID " in single.stderr
 
 
+def test_a_verify_row_that_fails_says_verified_null_as_a_single_verify_does() -> None:
+    source = b"nhs_number,dob\n9991000178,1981-07-19\n999100017,1981-07-19\n"
+    run = batch("verify", "-", stdin=source)
+    fault, invalid = rows(run)
+    for row, exit_code in ((fault, 4), (invalid, 2)):
+        assert list(row)[:5] == ["row", "id", "api", "verified", "exit_code"]
+        assert (row["verified"], row["exit_code"]) == (None, exit_code)
+    single = smsp("verify", "9991000178", "--dob", "1981-07-19", "-o", "json")
+    assert single.json()["verified"] is None
+
+
 def test_jsonl_from_stdin_with_numbers_and_a_late_unknown_key() -> None:
     lines = [
         {"id": 1, "nhs_number": 9991000003, "dob": "1984-03-14"},
