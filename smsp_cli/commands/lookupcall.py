@@ -44,7 +44,10 @@ def run(query: Query, conn: ConnectionOptions, out: OutputOptions) -> int:
     """Send one validated query and show the result; the exit code its outcome gives."""
     from smsp_cli import service
 
-    fhir = service.chosen_api(conn.setting_flags()) == "fhir"
+    # Only -o xml and --dry-run depend on the API before the call; the call itself reads the
+    # configuration once more, so the plain path does not read it twice.
+    fhir = (out.output is OutputFormat.xml or out.dry_run) and (
+        service.chosen_api(conn.setting_flags()) == "fhir")
     if out.output is OutputFormat.xml and fhir:
         from smsp_cli.domain.errors import UsageError
 

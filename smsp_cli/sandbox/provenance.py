@@ -22,6 +22,7 @@ Each file is read once per process (again if it changes), each certificate judge
 
 from __future__ import annotations
 
+import functools
 import ssl
 import threading
 from pathlib import Path
@@ -85,6 +86,7 @@ def _file(path: Path) -> tuple[_FileId, bytes] | None:
     return identity, data
 
 
+@functools.lru_cache(maxsize=4)  # the same server.pem for every reply of a batch
 def _der(pem: bytes) -> bytes | None:
     try:
         return ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))
