@@ -254,9 +254,11 @@ def _reply_strings(body: bytes) -> tuple[set[str], list[str]]:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=True)
     root = etree.fromstring(body, parser)
-    # Each as written, and trimmed and with its whitespace collapsed, as a reader may keep it.
+    # Each as written, trimmed, and trimmed with its whitespace collapsed, as a reader may keep
+    # it (Python's whitespace includes U+0085, which a fuzzed value may end with).
     attributes = {value for element in root.iter() for value in element.attrib.values()}
-    attributes |= {" ".join(value.split()) for value in attributes}
+    attributes |= {value.strip() for value in attributes} | {
+        " ".join(value.split()) for value in attributes}
     texts = [" ".join(text.split()) for text in root.itertext()]
     return attributes, texts
 
