@@ -8,9 +8,9 @@ the ODS header when set. Application-restricted access allows ``_max-results=1``
 from __future__ import annotations
 
 import calendar
-import uuid
 from dataclasses import field
 
+from smsp_cli.domain.ids import random_uuid
 from smsp_cli.domain.models import Gender, PartialDate, Query
 from smsp_cli.fastclasses import dataclass
 
@@ -54,7 +54,7 @@ class FhirRequest:
 
 def new_request_id() -> str:
     """A fresh X-Request-ID."""
-    return str(uuid.uuid4())
+    return random_uuid()
 
 
 def read(endpoint: str, nhs_number: str, *, ods_code: str | None = None,

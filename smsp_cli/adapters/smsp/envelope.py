@@ -99,7 +99,7 @@ def build_request(
 ) -> BuiltRequest:
     """Build the SOAP request for a validated query; ``now`` and ``new_uuid`` are for tests."""
     created = _created_at(now)
-    ids = _fresh_ids(new_uuid or random_uuid)
+    ids = _fresh_ids(random_uuid) if new_uuid is None else _fresh_ids(_checked(new_uuid))
     values = _envelope_values(query.operation, settings, ids, created)
     values.update(_payload_values(query, ids.request_id))
     # The operation's payload template sits in itk:payload of the envelope template, so one
@@ -124,18 +124,23 @@ def _fresh_ids(new_uuid: Callable[[], str]) -> _Ids:
     # WS-ADR-01/02, COR-DEH-02: every id is new per message and none is reused for another,
     # so a retry built again gets all new ids (spec §5.9).
     return _Ids(
-        message_id=_upper_uuid(new_uuid),
-        tracking_id=_upper_uuid(new_uuid),
-        payload_id=_PAYLOAD_ID_PREFIX + _upper_uuid(new_uuid),
-        request_id=_upper_uuid(new_uuid),
+        message_id=new_uuid(),
+        tracking_id=new_uuid(),
+        payload_id=_PAYLOAD_ID_PREFIX + new_uuid(),
+        request_id=new_uuid(),
     )
 
 
-def _upper_uuid(new_uuid: Callable[[], str]) -> str:
-    value = new_uuid().strip().upper()
-    if not UPPER_UUID.match(value):
-        raise ValueError(f"new_uuid returned {value!r}, which is not a UUID")
-    return value
+def _checked(new_uuid: Callable[[], str]) -> Callable[[], str]:
+    """A test's ``new_uuid``, its values put in the form ITK requires (ours already are)."""
+
+    def upper_uuid() -> str:
+        value = new_uuid().strip().upper()
+        if not UPPER_UUID.match(value):
+            raise ValueError(f"new_uuid returned {value!r}, which is not a UUID")
+        return value
+
+    return upper_uuid
 
 
 def _created_at(now: dt.datetime | None) -> dt.datetime:
