@@ -122,16 +122,20 @@ class CheckpointFile:
             self._reopen()
         self._files.write_at(self._fd, checkpoint.encode(), 0)
 
-    def advance(self, checkpoint: Checkpoint) -> None:
-        """Write ``checkpoint`` unless the file already names that record or a later one."""
-        if not self.is_current():
+    def advance(self, checkpoint: Checkpoint, *, checked: bool = False) -> None:
+        """Write ``checkpoint`` unless the file already names that record or a later one.
+
+        ``checked``: the caller found :meth:`is_current` true under the lock it still holds,
+        so the file is not looked at again.
+        """
+        if not (checked and self._fd >= 0) and not self.is_current():
             self._reopen()
         try:
             saved: Checkpoint | None = decode(self._files.read_at(self._fd, SIZE, 0))
         except CheckpointUnreadable:
             saved = None
         if saved is None or saved.seq < checkpoint.seq:
-            self.write(checkpoint)
+            self._files.write_at(self._fd, checkpoint.encode(), 0)
 
     def sync(self) -> None:
         """Force the checkpoint to the disk."""

@@ -16,7 +16,13 @@ lock outlives a rotation), and under it:
 5. writes the line in one ``write`` (flushed to the operating system: a SIGKILL after it loses
    nothing), stamping its ``time`` there, never earlier than the record before it;
 6. rewrites the checkpoint (one write in place: see :mod:`.checkpoint`), but only to name
-   records already on the disk.
+   records already on the disk: a single lookup's right after each record's fsync, a batch's
+   under the lock its next record takes anyway (or at the next background sync).
+
+On the hot path an append makes five system calls: a look at the trail's path (while it names
+the file held open, that is also the held file's size), a look at the checkpoint's path, the
+lock taken and let go, and the write; a batch's append after a group's fsync adds the read and
+the rewrite of the checkpoint.
 
 Group commit: a ``sent`` record (and with ``fsync_interval`` 0, every record) is on the disk
 before ``append`` returns. The writer waits for an fsync of the trail (and of its directory when
@@ -90,7 +96,7 @@ class Trail:
         self._fd = -1
         self._known: tuple[int, int] | None = None  # (inode, size) as this writer left the file
         self._size = 0  # the current file's size, kept while this writer holds the lock
-        self._inode = 0  # the current file's inode
+        self._held: tuple[int, int] = (0, 0)  # the (inode, device) of the file held open
         self._head = Checkpoint(0, None)
         self._last_time = ""
         self._closed = False
@@ -98,6 +104,13 @@ class Trail:
         self._written = 0
         self._on_disk = 0
         self._directory_dirty = False  # a file was created: its directory entry needs a sync
+        # The descriptor a sync is using now: one a rotation lets go of meanwhile is closed by
+        # the sync when it ends, so its number is never reused under the sync.
+        self._syncing = -1
+        self._retired: list[int] = []
+        # A head on the disk that the checkpoint does not name yet: written by the next append
+        # under its lock (a batch's groups), or by the next sync.
+        self._checkpoint_due: Checkpoint | None = None
         self._commit = threading.Condition()
         self._committing = False
         self._wake = threading.Event()
@@ -109,7 +122,7 @@ class Trail:
             self._checkpoint = CheckpointFile(self.directory)
             self._lock_fd = self._files.open_file(self.directory / LOCK_NAME, os.O_RDWR)
             with self._locked():
-                self._fd = self._open_current()
+                self._open_current()
                 self._checkpoint.open()
                 self._check_torn_file()
             self._writer = WriterRegistration(self.directory)
@@ -147,7 +160,9 @@ class Trail:
             if not self.durable:
                 self._start_flusher()
         if self.durable or fields.get("event") == records.SENT:
-            self._commit_through(generation)
+            # A batch's checkpoint moves with its next record, under the lock that record
+            # takes anyway; a single lookup's moves at once.
+            self._commit_through(generation, advance=self.durable)
         if self._forward is not None:
             for record_fields, line in written:
                 self._forward(record_fields, line.decode("utf-8").rstrip("\n"))
@@ -157,7 +172,8 @@ class Trail:
         """Force every record written so far to the disk (and move the checkpoint to it)."""
         with self._mutex:
             generation = self._written
-        self._commit_through(generation)
+        self._commit_through(generation, advance=True)
+        self._advance_checkpoint(None)  # a head synced earlier, still waiting for a record
 
     def close(self) -> None:
         """Force the rest to the disk and release the files; the trail takes no more records."""
@@ -188,11 +204,12 @@ class Trail:
 
     # --- group commit ------------------------------------------------------------------------
 
-    def _commit_through(self, generation: int) -> None:
+    def _commit_through(self, generation: int, *, advance: bool) -> None:
         """Return once record ``generation`` of this writer is on the disk.
 
         One thread at a time leads: it syncs everything written when its sync began, and every
-        thread whose record that covers returns with it; the rest wait for the next sync.
+        thread whose record that covers returns with it; the rest wait for the next sync. The
+        head it synced is then checkpointed (``advance``), or left due for the next append.
         """
         with self._commit:
             while self._on_disk < generation:
@@ -212,9 +229,15 @@ class Trail:
                 self._committing = False
                 self._on_disk = max(self._on_disk, covered)
                 self._commit.notify_all()
-        if head is not None:
+        if head is None:
+            return
+        if advance:
             # After the waiters are let go: moving the checkpoint is no request's business.
             self._advance_checkpoint(head)
+            return
+        with self._mutex:
+            if self._checkpoint_due is None or self._checkpoint_due.seq < head.seq:
+                self._checkpoint_due = head
 
     def _sync_once(self) -> tuple[int, Checkpoint | None]:
         """One fsync of the trail file for every record written so far: the records covered,
@@ -223,20 +246,28 @@ class Trail:
             if self._fd < 0 or self._written <= self._on_disk:
                 return self._written, None
             covered, head = self._written, self._head
-            descriptor = os.dup(self._fd)  # a rotation may close the original meanwhile
+            descriptor = self._syncing = self._fd  # a rotation now retires it, not closes it
             directory_dirty, self._directory_dirty = self._directory_dirty, False
         try:
             self._sync_file(descriptor)
         finally:
-            os.close(descriptor)
+            with self._mutex:
+                self._syncing = -1
+                retired, self._retired = self._retired, []
+            for old in retired:
+                os.close(old)
         if directory_dirty:
             self._files.sync_directory(self.directory)
         return covered, head
 
-    def _advance_checkpoint(self, head: Checkpoint) -> None:
+    def _advance_checkpoint(self, head: Checkpoint | None) -> None:
+        """Checkpoint ``head`` (records on the disk), or the head still due if that is later."""
         try:
             with self._mutex:
-                if self._lock_fd >= 0:
+                due, self._checkpoint_due = self._checkpoint_due, None
+                if head is None or (due is not None and due.seq > head.seq):
+                    head = due
+                if head is not None and self._lock_fd >= 0:
                     with self._locked():
                         # The records are on the disk, so the checkpoint may name them now; it
                         # only moves forward (another writer may have moved it past them).
@@ -247,26 +278,49 @@ class Trail:
     # --- under the locks ---------------------------------------------------------------------
 
     def _append_locked(self, fields: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], bytes]]:
-        # Two system calls look at the file (its path, and the file held open); from there on
-        # its size is kept here, not asked again: under the lock, only this writer writes it.
+        # One system call looks at the trail file and one at the checkpoint; from there on the
+        # file's size is kept here, not asked again: under the lock, only this writer writes it.
         held = self._follow_rotation()
         self._size = held.st_size
-        head, notices = self._prepare(held)
+        due, self._checkpoint_due = self._checkpoint_due, None
+        notices: list[tuple[int | None, Mapping[str, Any]]]
+        if self._known == (held.st_ino, held.st_size) and self._checkpoint.is_current():
+            head, notices = self._head, []  # both as this writer left them
+            if due is not None:
+                # Synced since this writer's last record, and nobody has written since: the
+                # checkpoint may name it now, under this lock (the file is checked already).
+                self._checkpoint.advance(due, checked=True)
+        else:
+            # Another writer (or a cut, a torn line, a replaced checkpoint) came between: a
+            # head this writer synced earlier may no longer end the trail; the next one will.
+            head, notices = self._prepare(held)
         written: list[tuple[Mapping[str, Any], bytes]] = []
         for seq, notice in [*notices, (None, fields)]:
             head, line, notice = self._write(head, notice, seq)
             written.append((notice, line))
         self._head = head
-        self._known = (self._inode, self._size)
+        self._known = (self._held[0], self._size)
         return written
 
-    def _open_current(self) -> int:
-        descriptor = self._files.open_file(self.path, os.O_RDWR | os.O_APPEND)
-        opened = os.fstat(descriptor)
-        self._inode, self._size = opened.st_ino, opened.st_size
+    def _open_current(self) -> os.stat_result:
+        """Hold the file at the trail's path open (as ``_fd``); its status."""
+        self._fd = self._files.open_file(self.path, os.O_RDWR | os.O_APPEND)
+        opened = os.fstat(self._fd)
+        self._held, self._size = (opened.st_ino, opened.st_dev), opened.st_size
         if opened.st_size == 0:
             self._directory_dirty = True  # (probably) created just now
-        return descriptor
+        return opened
+
+    def _let_go(self) -> None:
+        """Close the trail file held open (the caller holds the mutex), or leave it to the sync
+        using it now."""
+        descriptor, self._fd = self._fd, -1
+        if descriptor < 0:
+            return
+        if descriptor == self._syncing:
+            self._retired.append(descriptor)
+        else:
+            os.close(descriptor)
 
     def _check_torn_file(self) -> None:
         keep = self.path.with_name(self.path.name + TORN_SUFFIX)
@@ -275,28 +329,26 @@ class Trail:
 
     def _follow_rotation(self) -> os.stat_result:
         """Hold the file now at the trail's path (another process may have rotated it); its
-        status."""
+        status.
+
+        One look at the path: while it names the file held open (the same inode, which cannot
+        be reused while it is held), its status is that file's, size included.
+        """
         try:
             on_disk: os.stat_result | None = os.stat(self.path, follow_symlinks=False)
         except FileNotFoundError:
             on_disk = None
-        held = os.fstat(self._fd)
-        if on_disk is None or (on_disk.st_ino, on_disk.st_dev) != (held.st_ino, held.st_dev):
-            os.close(self._fd)
-            self._fd = -1
-            self._fd = self._open_current()
-            self._known = None
-            held = os.fstat(self._fd)
-        self._inode = held.st_ino
-        return held
+        if on_disk is not None and (on_disk.st_ino, on_disk.st_dev) == self._held:
+            return on_disk
+        self._let_go()
+        self._known = None
+        return self._open_current()
 
     def _prepare(
         self, stat: os.stat_result
     ) -> tuple[Checkpoint, list[tuple[int | None, Mapping[str, Any]]]]:
         """The head to chain from, and the integrity records to write before the new one
-        (``stat``: the file held open, as it is now)."""
-        if self._known == (stat.st_ino, stat.st_size) and self._checkpoint.is_current():
-            return self._head, []  # both as this writer left them
+        (``stat``: the file held open, as it is now, not as this writer left it)."""
         tail = read_tail(self._fd, stat.st_size)
         torn = self._set_aside(tail.torn, stat.st_size) if tail.torn else None
         line = tail.last_line if tail.last_line is not None else self._last_rotated_line()
@@ -434,9 +486,8 @@ class Trail:
         number = rotated[-1][0] + 1 if rotated else 1
         self._sync_file(self._fd)  # a finished file is history: on the disk before it is renamed
         os.rename(self.path, self.directory / rotated_name(number))
-        os.close(self._fd)
-        self._fd = -1
-        self._fd = self._open_current()
+        self._let_go()
+        self._open_current()
         self._files.sync_directory(self.directory)
         self._directory_dirty = False
 
@@ -471,11 +522,12 @@ class Trail:
         if checkpoint_file is not None:
             with contextlib.suppress(OSError):
                 checkpoint_file.close()
-        for descriptor in (self._fd, self._lock_fd):
-            if descriptor >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(descriptor)
-        self._fd = self._lock_fd = -1
+        with contextlib.suppress(OSError):
+            self._let_go()
+        if self._lock_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+        self._lock_fd = -1
 
     def _unavailable(self, exc: OSError) -> TrailUnavailable:
         if isinstance(exc, UnsafeFile):
