@@ -86,7 +86,7 @@ class Filters:
             needle = Needle.caseless(self.message_id)
             return (needle, True) if needle else None
         if self.user is not None:
-            needle = Needle.caseless(self.user.casefold())
+            needle = Needle.user(self.user.casefold())
             return (needle, True) if needle else None
         return None
 

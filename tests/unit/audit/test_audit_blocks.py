@@ -117,3 +117,61 @@ def test_verify_of_a_large_trail_keeps_a_torn_line_note_and_finds_a_broken_last_
     assert (report.problem.seq, report.problem.kind) == (3002, "edited")
     assert report.problem.detail == "sequence 3002 was edited: its line is not an audit record"
     capsys.readouterr()
+
+
+def _users(rows: int) -> list[dict[str, Any]]:
+    # The host named, so that every line has the same length here as on any machine.
+    return [{"event": "sent", "user": "clinician", "host": "ward-pc-17",
+             "username": "smsp client", "nhs_numbers": [OTHER]} for _ in range(rows)]
+
+
+def test_a_user_is_found_in_any_case_only_as_user_or_username_over_rotated_files(
+    tmp_path: Path,
+) -> None:
+    rows = _users(3000)
+    rows[5]["user"] = "AUDITOR"
+    rows[1114]["username"] = "Auditor"  # the last line of the first 1 MiB block
+    rows[1115]["user"] = "auditor"  # the first line of the second
+    rows[1200]["host"] = "auditor"  # only inside other fields: never found
+    rows[1201]["user"] = "auditors"
+    rows[1202]["os_user"] = "auditor"
+    rows[1203]["pad_note"] = '"user":"auditor"'  # in a value, its quotes escaped
+    rows[1204]["username"] = "audit or"
+    _write(tmp_path, rows[:1500])
+    lengths = [len(line) for line in (tmp_path / "audit.jsonl").read_bytes().splitlines(True)]
+    assert sum(lengths[:1115]) <= 2**20 < sum(lengths[:1116])
+    (tmp_path / "audit.jsonl").rename(tmp_path / "audit.000001.jsonl")  # rotated
+    _write(tmp_path, rows[1500:])
+    rows_later = _users(2)
+    rows_later[1]["user"] = "aUdItOr"
+    _write(tmp_path, rows_later)
+    with open(tmp_path / "audit.jsonl", "ab") as handle:  # a torn last line naming the user
+        handle.write(b'{"seq":3003,"prev":null,"user":"auditor"')
+    tally = Tally()
+    assert _seqs(tmp_path, Filters(user="Auditor"), tally) == [6, 1115, 1116, 3002]
+    assert (tally.records, tally.skipped) == (3002, 1)
+    assert _seqs(tmp_path, Filters(user="audit or")) == [1205]
+    assert _seqs(tmp_path, Filters(user="audit")) == []
+
+
+def test_a_user_written_with_a_sign_that_folds_to_ascii_is_found_line_by_line(
+    tmp_path: Path,
+) -> None:
+    rows = _users(1200)
+    rows[700]["user"] = "\u212aate"  # KELVIN SIGN, which casefolds to k
+    rows[1100]["username"] = "KATE"
+    _write(tmp_path, rows)
+    assert _seqs(tmp_path, Filters(user="kate")) == [701, 1101]
+
+
+def test_a_value_found_by_its_needle_only_inside_another_field_is_not_a_match(
+    tmp_path: Path,
+) -> None:
+    rows = [row for n in range(1500) for row in _call(n, OTHER)]
+    rows[10]["tracking_id"] = "000003E8-7425-40DE-944B-E07FC1F90AE7"  # call 1000's MessageID
+    rows[11]["pad_note"] = NUMBER  # the number, but not as one the call named
+    _write(tmp_path, rows)
+    assert _seqs(tmp_path, Filters(message_id="000003e8-7425-40de-944b-e07fc1f90ae7")) == [
+        2001, 2002,
+    ]
+    assert _seqs(tmp_path, Filters(nhs_number=NUMBER)) == []
