@@ -1,17 +1,23 @@
-"""The deadline backend connects as socket.create_connection does: address after address."""
+"""The deadline backend: it connects as socket.create_connection does (address after address),
+costs no system call per operation beyond the one it needs, and never reuses a connection that
+went stale while idle."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import stat
 import threading
 import time
 from collections.abc import Iterator
+from typing import ClassVar
 
 import httpcore
+import httpx
 import pytest
 
+from smsp_cli.transport import http as transport
 from smsp_cli.transport.deadline_net import DeadlineBackend
 
 HOST = "provider.test"
@@ -101,3 +107,163 @@ def test_an_interrupt_ends_a_blocked_read_at_once_and_leaves_the_descriptor_to_i
     stream.close()
     peer.close()
     worker.join()
+
+
+class _Provider:
+    """A plain-HTTP loopback provider: each request answered ``ok`` on a kept-alive
+    connection; after its first reply, the first connection also sends ``late`` bytes."""
+
+    REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def __init__(self, late: bytes = b"", *, hang_up: bool = False) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/smsp"
+        self.late = late
+        self.hang_up = hang_up  # the first connection is closed after its first reply
+        self.received: list[bytes] = []  # each request's bytes, as they came off the wire
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                peer, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(peer, self.connections == 1),
+                             daemon=True).start()
+
+    def _answer(self, peer: socket.socket, first: bool) -> None:
+        with peer, contextlib.suppress(OSError):  # a client may reset a retired connection
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    more = peer.recv(65536)
+                    if not more:
+                        return
+                    data += more
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), b"0"))
+                while len(rest) < length:
+                    rest += peer.recv(65536)
+                self.received.append(head + b"\r\n\r\n" + rest[:length])
+                data = rest[length:]
+                peer.sendall(self.REPLY)
+                if first and self.hang_up:
+                    return
+                if first and self.late:
+                    time.sleep(0.1)  # after the client has read the whole reply
+                    peer.sendall(self.late)
+                first = False
+
+    def close(self) -> None:
+        self.server.close()
+
+
+class _CountingSocket(socket.socket):
+    """A TCP socket that notes its sends and timeout changes (the system calls in question)."""
+
+    made: ClassVar[list[_CountingSocket]] = []
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.sends: list[bytes] = []
+        self.timeouts: list[float | None] = []
+        _CountingSocket.made.append(self)
+
+    def send(self, data: object, *args: object) -> int:  # type: ignore[override]
+        sent = super().send(data, *args)  # type: ignore[arg-type]
+        self.sends.append(bytes(data)[:sent])  # type: ignore[call-overload]
+        return sent
+
+    def settimeout(self, value: float | None) -> None:
+        self.timeouts.append(value)
+        super().settimeout(value)
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[_CountingSocket]:
+    def create_connection(address: tuple[str, int], timeout: float | None = None,
+                          source_address: object = None) -> socket.socket:
+        sock = _CountingSocket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(address)
+        return sock
+
+    _CountingSocket.made = []
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return _CountingSocket.made
+
+
+def _post(session: transport.Session, url: str, body: bytes) -> transport.HttpReply:
+    return session.post(url, body, soap_action="urn:test", connect_timeout=5, read_timeout=5)
+
+
+def test_a_request_goes_out_in_one_send_and_no_socket_timeout_is_set_per_operation(
+    counted: list[_CountingSocket],
+) -> None:
+    provider = _Provider()
+    body = b"<Envelope>" + b"x" * 3000 + b"</Envelope>"
+    try:
+        with transport.Session(None, max_connections=1) as session:
+            replies = [_post(session, provider.url, body) for _ in range(3)]
+        (sock,) = counted
+        sends = list(sock.sends)
+        # ...and exactly the bytes httpx's own transport sends for the same request.
+        with httpx.Client(trust_env=False, headers={"Accept-Encoding": "identity"}) as plain:
+            plain.post(provider.url, content=body, headers={
+                "Content-Type": "text/xml; charset=utf-8", "SOAPAction": "urn:test"})
+    finally:
+        provider.close()
+    assert [reply.body for reply in replies] == [b"ok"] * 3
+    # Head and body, written apart by httpcore, left in one send each request...
+    assert sends == provider.received[:3]
+    assert provider.received[0] == provider.received[3]
+    assert provider.received[0].endswith(b"Content-Length: 3021\r\n\r\n" + body)
+    # The connect's own timeout, then non-blocking for good: none per read or write.
+    assert sock.timeouts == [5.0, 0.0]
+
+
+def test_a_request_without_a_body_goes_out_in_one_send(counted: list[_CountingSocket]) -> None:
+    provider = _Provider()
+    try:
+        with transport.Session(None, max_connections=1) as session:
+            reply = session.send("GET", provider.url, headers={"Accept": "text/plain"},
+                                 connect_timeout=5, read_timeout=5)
+    finally:
+        provider.close()
+    assert reply.body == b"ok"
+    assert [len(sent) for sent in counted[0].sends] == [len(provider.received[0])]
+    assert provider.received[0].startswith(b"GET /smsp HTTP/1.1\r\n")
+    assert provider.received[0].endswith(b"\r\n\r\n")
+
+
+def test_bytes_arriving_on_an_idle_connection_after_its_reply_retire_it() -> None:
+    # Read whole and in time, the reply leaves nothing behind in h11 or TLS: the late bytes
+    # reach only the socket, where the connection's next request must look before using it.
+    provider = _Provider(late=b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+    try:
+        with transport.Session(None, max_connections=1) as session:
+            first = _post(session, provider.url, b"<one/>")
+            time.sleep(0.4)  # the late bytes are there by now
+            second = _post(session, provider.url, b"<two/>")
+    finally:
+        provider.close()
+    assert (first.body, second.body) == (b"ok", b"ok")
+    assert provider.connections == 2
+    assert [request.endswith(b"<two/>") for request in provider.received] == [False, True]
+
+
+def test_a_connection_the_provider_closed_while_idle_is_replaced_without_a_failure() -> None:
+    provider = _Provider(hang_up=True)
+    try:
+        with transport.Session(None, max_connections=1) as session:
+            first = _post(session, provider.url, b"<one/>")
+            time.sleep(0.4)  # the provider has closed its end by now
+            second = _post(session, provider.url, b"<two/>")
+    finally:
+        provider.close()
+    assert (first.body, second.body) == (b"ok", b"ok")
+    assert provider.connections == 2
