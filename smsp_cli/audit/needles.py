@@ -10,9 +10,9 @@ of whole lines (:class:`~smsp_cli.audit.reader.Block`) is tested with a few C-sp
 * a needle, a piece of the value sought that a matching line holds byte for byte: the NHS
   number itself (digits: no case, never escaped in JSON), or for a MessageID or user, which
   compare without case, the longest run of the value's characters that have no case and that
-  JSON never escapes (``-7425-40``); without one, the block is lowercased first. Case-free
-  matching counts only in a block that is all ASCII (``K``, the Kelvin sign, lowers to ``k``):
-  any other block is searched line by line;
+  JSON never escapes (``-7425-40``); without one, the block is lowercased first. Matching
+  letters without case counts only in a block that is all ASCII (``K``, the Kelvin sign,
+  lowers to ``k``): any other block is searched line by line;
 * for a user, a pattern anchored on the keys a matching line names it under:
   ``user":"`` or ``username":"`` (or any key ending so: only more lines decoded), then the
   value in any case, then its closing quote (so ``clin`` does not decode every line of
@@ -86,6 +86,14 @@ class Needle:
     text: bytes
     lowered: bool
     pattern: re.Pattern[bytes] | None = None
+
+    @property
+    def ascii_only(self) -> bool:
+        """True when finding it counts only in an all-ASCII block: a lowered needle or a user's
+        pattern folds ASCII case alone (``K``, the Kelvin sign, lowers to ``k``). A needle of
+        characters without case needs none: no other character lowers or casefolds to any
+        of them, so a matching line holds it as it is, whatever else the block holds."""
+        return self.lowered or self.pattern is not None
 
     @classmethod
     def exact(cls, value: str) -> Needle:

@@ -74,20 +74,18 @@ class Filters:
         return calls is not None and message_id in calls
 
 
-    def needles(self) -> tuple[Needle, bool] | None:
-        """A needle every matching line holds, and whether finding it needs case folded.
+    def needles(self) -> Needle | None:
+        """A needle every matching line holds.
 
         None when no filter gives one (time and environment alone), or when it cannot be
         found byte for byte: then every line is decoded.
         """
         if self.nhs_number is not None:
-            return Needle.exact(self.nhs_number), False
+            return Needle.exact(self.nhs_number)
         if self.message_id is not None:
-            needle = Needle.caseless(self.message_id)
-            return (needle, True) if needle else None
+            return Needle.caseless(self.message_id)
         if self.user is not None:
-            needle = Needle.user(self.user.casefold())
-            return (needle, True) if needle else None
+            return Needle.user(self.user.casefold())
         return None
 
 
@@ -117,7 +115,7 @@ def search(directory: Path, filters: Filters, tally: Tally | None = None) -> Ite
             for line in taken.lines():
                 yield from _judged(line, filters, calls, tally)
             return
-        needle, caseless = wanted
+        needle = wanted
         open_calls: dict[str, Needle | None] = {}  # found by number, not yet ended
         for piece in taken.pieces():
             if isinstance(piece, Line):
@@ -125,7 +123,8 @@ def search(directory: Path, filters: Filters, tally: Tally | None = None) -> Ite
                 continue
             count = record_shaped(piece)
             finder = Finder(piece)
-            if count is None or ((caseless or open_calls) and not finder.ascii()):
+            # The calls' needles may be lowered, and their MessageIDs are read as ASCII.
+            if count is None or ((needle.ascii_only or open_calls) and not finder.ascii()):
                 for raw in piece.lines():
                     yield from _judged(Line(piece.file, 0, raw, True), filters, calls, tally)
                 continue

@@ -175,3 +175,18 @@ def test_a_value_found_by_its_needle_only_inside_another_field_is_not_a_match(
         2001, 2002,
     ]
     assert _seqs(tmp_path, Filters(nhs_number=NUMBER)) == []
+
+
+def test_a_message_id_is_found_by_its_needle_in_a_block_that_is_not_all_ascii(
+    tmp_path: Path,
+) -> None:
+    rows = [row for n in range(1500) for row in _call(n, OTHER)]
+    rows[100]["host"] = "Zoë's desk"  # not ASCII: the block holding calls 0 to 500 or so
+    rows[400]["message_id"] = "uuid:\u212aABC-7425-40DE-944B-E07FC1F90AE7"  # KELVIN SIGN
+    rows[401]["reply_message_id"] = " kabc-7425-40de-944b-e07fc1f90ae7 "
+    _write(tmp_path, rows)
+    assert _seqs(tmp_path, Filters(message_id="kabc-7425-40de-944b-e07fc1f90ae7")) == [401, 402]
+    # Call 200's request now carries the other MessageID; its reply keeps call 200's.
+    assert _seqs(tmp_path, Filters(message_id="000000c8-7425-40de-944b-e07fc1f90ae7")) == [
+        402,
+    ]
