@@ -190,3 +190,10 @@ def test_a_message_id_is_found_by_its_needle_in_a_block_that_is_not_all_ascii(
     assert _seqs(tmp_path, Filters(message_id="000000c8-7425-40de-944b-e07fc1f90ae7")) == [
         402,
     ]
+
+
+def test_no_other_character_lowers_or_casefolds_to_one_a_case_free_needle_is_made_of() -> None:
+    # Why a needle such as "-7425-40" is looked for in blocks that are not all ASCII.
+    case_free = set("0123456789 !#$%&'()*+,-./:;<=>?@[]^_`{|}~")
+    assert [code for code in range(128, 0x110000)
+            if not case_free.isdisjoint(chr(code).lower() + chr(code).casefold())] == []
