@@ -97,6 +97,21 @@ class CheckpointFile:
             self._fd = self._files.open_file(self.path, os.O_RDWR, create=False)
             self._remember()
 
+    def reload(self) -> Checkpoint | None:
+        """The checkpoint now at the path, which is held open from here on (None: there is
+        none); CheckpointUnreadable if damaged, UnsafeFile for a FIFO, device or link there."""
+        try:
+            if not self.is_current():
+                self.open()
+            if self._fd < 0:
+                return None
+            data = self._files.read_at(self._fd, SIZE * 4, 0)
+        except UnsafeFile:
+            raise
+        except OSError as exc:
+            raise CheckpointUnreadable(exc.strerror or str(exc)) from None
+        return decode(data)
+
     def _remember(self) -> None:
         held = os.fstat(self._fd)
         self._held = (held.st_ino, held.st_dev)
@@ -122,8 +137,9 @@ class CheckpointFile:
             self._reopen()
         self._files.write_at(self._fd, checkpoint.encode(), 0)
 
-    def advance(self, checkpoint: Checkpoint, *, checked: bool = False) -> None:
-        """Write ``checkpoint`` unless the file already names that record or a later one.
+    def advance(self, checkpoint: Checkpoint, *, checked: bool = False) -> int:
+        """Write ``checkpoint`` unless the file already names that record or a later one;
+        return the sequence number the file names now.
 
         ``checked``: the caller found :meth:`is_current` true under the lock it still holds,
         so the file is not looked at again.
@@ -134,8 +150,15 @@ class CheckpointFile:
             saved: Checkpoint | None = decode(self._files.read_at(self._fd, SIZE, 0))
         except CheckpointUnreadable:
             saved = None
-        if saved is None or saved.seq < checkpoint.seq:
-            self._files.write_at(self._fd, checkpoint.encode(), 0)
+        if saved is not None and saved.seq >= checkpoint.seq:
+            return saved.seq
+        self._files.write_at(self._fd, checkpoint.encode(), 0)
+        return checkpoint.seq
+
+    def put(self, checkpoint: Checkpoint) -> None:
+        """Write ``checkpoint`` without reading the file first: the caller knows, under the lock
+        it holds, that the file names an earlier record (and found :meth:`is_current` true)."""
+        self._files.write_at(self._fd, checkpoint.encode(), 0)
 
     def sync(self) -> None:
         """Force the checkpoint to the disk."""

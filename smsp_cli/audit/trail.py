@@ -21,8 +21,10 @@ lock outlives a rotation), and under it:
 
 On the hot path an append makes five system calls: a look at the trail's path (while it names
 the file held open, that is also the held file's size), a look at the checkpoint's path, the
-lock taken and let go, and the write; a batch's append after a group's fsync adds the read and
-the rewrite of the checkpoint.
+lock taken and let go, and the write; a batch's append after a group's fsync adds the rewrite
+of the checkpoint (read first only when another writer came between: it may have moved it on).
+A checkpoint found missing or unreadable is said so once, and recreated at 0 (behind the trail,
+as after a crash) until this writer's next synced record moves it on.
 
 Group commit: a ``sent`` record (and with ``fsync_interval`` 0, every record) is on the disk
 before ``append`` returns. The writer waits for an fsync of the trail (and of its directory when
@@ -45,7 +47,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from smsp_cli.audit import checkpoint, records, writers
+from smsp_cli.audit import records, writers
 from smsp_cli.audit.checkpoint import Checkpoint, CheckpointFile, CheckpointUnreadable
 from smsp_cli.audit.paths import CURRENT_NAME, LOCK_NAME, TORN_SUFFIX, rotated_files, rotated_name
 from smsp_cli.audit.tail import read_tail
@@ -111,6 +113,10 @@ class Trail:
         # A head on the disk that the checkpoint does not name yet: written by the next append
         # under its lock (a batch's groups), or by the next sync.
         self._checkpoint_due: Checkpoint | None = None
+        # The highest sequence number the checkpoint may name without this writer having read
+        # or written it: records of other writers it has seen (they may checkpoint them at any
+        # time), and what it read or wrote there itself. A head past it is written unread.
+        self._checkpoint_floor = 0
         self._commit = threading.Condition()
         self._committing = False
         self._wake = threading.Event()
@@ -271,7 +277,7 @@ class Trail:
                     with self._locked():
                         # The records are on the disk, so the checkpoint may name them now; it
                         # only moves forward (another writer may have moved it past them).
-                        self._checkpoint.advance(head)
+                        self._note_checkpoint(self._checkpoint.advance(head))
         except OSError as exc:
             raise self._unavailable(exc) from None
 
@@ -287,13 +293,21 @@ class Trail:
         if self._known == (held.st_ino, held.st_size) and self._checkpoint.is_current():
             head, notices = self._head, []  # both as this writer left them
             if due is not None:
-                # Synced since this writer's last record, and nobody has written since: the
-                # checkpoint may name it now, under this lock (the file is checked already).
-                self._checkpoint.advance(due, checked=True)
+                # Synced since this writer's last record: the checkpoint may name it now,
+                # under this lock (the file is checked already).
+                if due.seq > self._checkpoint_floor:
+                    # Nobody has written since this writer's last record, and no writer can
+                    # have checkpointed a record past ``due``: no need to read the file.
+                    self._checkpoint.put(due)
+                    self._note_checkpoint(due.seq)
+                else:
+                    self._note_checkpoint(self._checkpoint.advance(due, checked=True))
         else:
-            # Another writer (or a cut, a torn line, a replaced checkpoint) came between: a
-            # head this writer synced earlier may no longer end the trail; the next one will.
+            # Another writer (or a cut, a torn line, a replaced checkpoint) came between.
             head, notices = self._prepare(held)
+            if due is not None and due.seq <= head.seq:
+                # Still within the trail (not cut away): moved to, if no writer moved it past.
+                self._note_checkpoint(self._checkpoint.advance(due, checked=True))
         written: list[tuple[Mapping[str, Any], bytes]] = []
         for seq, notice in [*notices, (None, fields)]:
             head, line, notice = self._write(head, notice, seq)
@@ -301,6 +315,9 @@ class Trail:
         self._head = head
         self._known = (self._held[0], self._size)
         return written
+
+    def _note_checkpoint(self, seq: int) -> None:
+        self._checkpoint_floor = max(self._checkpoint_floor, seq)
 
     def _open_current(self) -> os.stat_result:
         """Hold the file at the trail's path open (as ``_fd``); its status."""
@@ -356,7 +373,7 @@ class Trail:
         if record is not None and isinstance(record.get("time"), str):
             self._last_time = max(self._last_time, record["time"])
         try:
-            saved: Checkpoint | None = checkpoint.read(self.directory)
+            saved: Checkpoint | None = self._checkpoint.reload()
             unreadable = False
         except CheckpointUnreadable:
             saved, unreadable = None, True
@@ -374,6 +391,8 @@ class Trail:
             notices = self._compare(head, saved, unreadable)
         if torn is not None:
             notices.append((None, torn))  # after a cut's notice, which takes its own number
+        # Every record up to here may be checkpointed by its writer without this one knowing.
+        self._note_checkpoint(max(head.seq, saved.seq if saved else 0))
         return head, notices
 
     def _compare(
@@ -382,6 +401,9 @@ class Trail:
         """Integrity records for a checkpoint that does not match the head of the trail."""
         if unreadable or (saved is None and head.seq > 0):
             state = "unreadable" if unreadable else "missing"
+            # Said once: a checkpoint at 0 reads as behind the trail (as after a crash) until
+            # this writer's next synced record moves it on.
+            self._checkpoint.write(Checkpoint(0, None))
             return [(None, self._notice(
                 records.CHECKPOINT_MISSING,
                 f"the checkpoint was {state}: records cut from the end before sequence "
