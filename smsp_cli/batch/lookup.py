@@ -100,8 +100,9 @@ class Job:
 _STAND_IN_DOB = "2000-01-01"
 
 
-def prepare(row: InputRow, operation: Operation, plan: ColumnPlan) -> Job:
-    """Validate one row for ``operation``; an invalid row is decided here, with exit code 2."""
+def prepare(row: InputRow, operation: Operation, plan: ColumnPlan, *, api: str) -> Job:
+    """Validate one row for ``operation``; an invalid row is decided here, with exit code 2
+    (its error names ``api``, the API the batch calls, as a single lookup's does)."""
     from smsp_cli.domain.models import build_query
 
     record = plan.fields(row.record)
@@ -131,7 +132,7 @@ def prepare(row: InputRow, operation: Operation, plan: ColumnPlan) -> Job:
         query = query_for(dob)
     except UsageError as error:
         return Job(row.number, row_id, ready=failed(row.number, row_id, error, sent=False,
-                                                    operation=operation))
+                                                    operation=operation, api=api))
     return Job(row.number, row_id, query=query)
 
 
@@ -177,15 +178,16 @@ def answered(number: int, row_id: object, outcome: Outcome) -> RowOutcome:
 
 
 def failed(number: int, row_id: object, error: SmspError, *, sent: bool = True,
-           operation: Operation | None = None) -> RowOutcome:
+           operation: Operation | None = None, api: str | None = None) -> RowOutcome:
     """The output of a row that ended in an error, and whether the batch must stop for it.
 
-    A verify row's error, like a single verify's, says ``verified: null``: no answer.
+    ``api`` is the API the batch calls (its JSON's ``api``). A verify row's error, like a
+    single verify's, says ``verified: null``: no answer.
     """
     from smsp_cli.domain.operations import VERIFY
     from smsp_cli.output.jsonshape import error_json
 
-    shape = error_json(error)
+    shape = error_json(error, api)
     if operation is VERIFY:
         shape = {"api": shape["api"], "verified": None, **shape}
     line = {"row": number, "id": row_id, **shape}
@@ -313,7 +315,8 @@ class RowLookup:
         except (_Stopped, NotSent):
             return cut_short(job)  # given up unsent: never written, --resume sends it
         except SmspError as error:
-            return failed(job.number, job.id, error, operation=job.query.operation)
+            return failed(job.number, job.id, error, operation=job.query.operation,
+                          api=self._settings.api)
         return answered(job.number, job.id, outcome)
 
     def _observe(self, event: AttemptEvent) -> None:

@@ -144,7 +144,8 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
     limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
     lookup = RowLookup(settings, connections=settings.concurrency, limiter=limiter)
     tally = Tally()
-    rows = _Rows(request.operation, batch_input, plan, skip=earlier.rows, skipped=skipped)
+    rows = _Rows(request.operation, batch_input, plan, skip=earlier.rows, skipped=skipped,
+                 api=settings.api)
     # A bar on stderr, but not over rows printed to the same terminal.
     drawn = is_terminal(sys.stderr) and (
         isinstance(sink, FileSink) or not is_terminal(sys.stdout)
@@ -207,7 +208,7 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
         hint = _resume_hint(sink, batch_input)
         if isinstance(sink, FileSink) and hint is not None:
             # What --skip-row writes for the row: the failure as a row's output object.
-            record_stop(sink, stopped.row, error_json(stopped.error))
+            record_stop(sink, stopped.row, error_json(stopped.error, settings.api))
             hint += (f" once the cause is fixed, or with --resume --skip-row {stopped.row} to "
                      f"record row {stopped.row} as failed and go on from row {stopped.row + 1}")
         _finish(settings, tally, earlier, sink, tail=_slowed(where, lookup.slowdowns),
@@ -243,8 +244,10 @@ class _Rows:
     """The jobs of the rows not yet written, read one at a time, and how far the input is read."""
 
     def __init__(self, operation: Operation, batch_input: BatchInput, plan: ColumnPlan,
-                 *, skip: int, skipped: tuple[int, Mapping[str, Any]] | None = None) -> None:
+                 *, skip: int, skipped: tuple[int, Mapping[str, Any]] | None = None,
+                 api: str) -> None:
         self._operation = operation
+        self._api = api
         self._input = batch_input
         self._plan = plan
         self._skip = skip
@@ -259,7 +262,7 @@ class _Rows:
             if row.number <= self._skip:
                 continue  # written by an earlier run (--resume)
             self._name_new_keys(row.record)
-            job = prepare(row, self._operation, self._plan)
+            job = prepare(row, self._operation, self._plan, api=self._api)
             if self._skipped is not None and row.number == self._skipped[0]:
                 job = _recorded_failed(job, self._skipped[1])
             yield job

@@ -62,6 +62,22 @@ def test_a_token_expiring_mid_batch_and_429s_fail_no_row(fhir_sandbox: FhirSandb
 
 
 @pytest.mark.usefixtures("fhir_env")
+def test_rows_that_end_in_an_error_name_the_api_the_batch_calls() -> None:
+    # An invalid row (never sent) and a row the provider fails (HTTP 500): each error row says
+    # "api": "fhir", as a single lookup's -o json does, not the SMSP default.
+    source = (b"nhs_number,dob\n123,1984-03-14\n9991000135,1945-10-10\n"
+              + FOUND.encode() + b"\n")
+    run = batch("get", "-", "--max-attempts", "1", stdin=source)
+    assert run.exit_code == 1, run.stderr
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [(row["row"], row["exit_code"]) for row in rows] == [(1, 2), (2, 4), (3, 0)]
+    assert rows[0]["api"] == "fhir"
+    assert rows[1]["api"] == "fhir"
+    assert rows[1]["fhir"]["http_status"] == 500
+    assert rows[2]["result"]["api"] == "fhir"
+
+
+@pytest.mark.usefixtures("fhir_env")
 def test_a_403_stops_the_batch_as_every_row_would_share_it() -> None:
     source = b"nhs_number,dob\n9991000186,1970-01-26\n" + (FOUND + "\n").encode() * 20
     run = batch("get", "-", stdin=source)

@@ -80,7 +80,7 @@ def test_a_batch_makes_one_fsync_per_group_and_each_sent_record_is_on_disk_first
     columns = plan(operations.GET, ("nhs_number", "dob"), {})
     numbers = list(OPENTEST)
     jobs = (prepare(InputRow(n, {"nhs_number": numbers[n % len(numbers)], "dob": "1984-03-14"},
-                             0), operations.GET, columns) for n in range(1, ROWS + 1))
+                             0), operations.GET, columns, api="smsp") for n in range(1, ROWS + 1))
     written: list[RowOutcome] = []
     scheduler = Scheduler(lookup, written.append, concurrency=CONCURRENCY,
                           threads=CONCURRENCY * SENDERS_PER_CONNECTION,

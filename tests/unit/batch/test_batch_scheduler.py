@@ -81,7 +81,7 @@ def _jobs(count: int, *, invalid: frozenset[int] = frozenset()) -> Iterator[Job]
     for number in range(1, count + 1):
         nhs = "123" if number in invalid else NUMBERS[number - 1]
         row = InputRow(number, {"nhs_number": nhs, "dob": DOB, "id": f"r{number}"}, 0)
-        yield prepare(row, operations.GET, columns)
+        yield prepare(row, operations.GET, columns, api="smsp")
 
 
 def _run(lookup: RowLookup, jobs: Iterator[Job], *, concurrency: int = 4,
