@@ -253,6 +253,11 @@ def sender_name(settings: ConnectionSettings, session: Session) -> str:
         return adapters.for_settings(settings).sender(settings, session)
 
 
+# Fresh tokens one exchange may take after a 401 (each is also bounded by the adapter: a 401
+# after the exchange's own sign-in is final).
+_MAX_RENEWALS = 3
+
+
 class _Call:
     """One call: its exchanges (a PDS FHIR search may ask for a read), each with its retries."""
 
@@ -310,6 +315,7 @@ class _Call:
             on_token=lambda fields: self.audit.token(self.settings, fields),
         )
         attempt = 0
+        renewals = 0  # attempts that only replaced a refused token: no retry spent on them
         sent: list[str] = []  # every attempt's id, for the failure that ends the call
         while True:
             attempt += 1
@@ -328,10 +334,13 @@ class _Call:
                 correlation = correlate(self.query, reading.reply, reading.message_id)
             except SmspError as error:
                 self.recorder.failed(request, error, status)
-                if authorisation.renew(error):
+                if renewals < _MAX_RENEWALS and authorisation.renew(error):
+                    # A token that expired (or another thread's, refused meanwhile) is not the
+                    # provider failing: sending again with a fresh one costs no retry.
+                    renewals += 1
                     self._observe(attempt, request, error.one_line(), 0.0, None)
                     continue
-                wait = self.adapter.retry_wait(error, attempt, status, self.policy)
+                wait = self.adapter.retry_wait(error, attempt - renewals, status, self.policy)
                 self._observe(attempt, request, error.one_line(), wait, status)
                 if wait is None:
                     if attempt > 1:

@@ -102,6 +102,29 @@ def test_a_401_drops_the_token_signs_in_again_and_sends_once_more(
     assert reads[0].headers["X-Request-ID"] == reads[1].headers["X-Request-ID"]
 
 
+def test_a_401_between_two_429s_costs_no_retry(settings: ConnectionSettings) -> None:
+    # A batch's token can expire while a row waits out a 429: replacing the token is not the
+    # provider failing, so the row still has its retries (3 attempts: 429, 429, then 200).
+    answers = iter([429, 401, 429, 200])
+
+    def patient(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        if status == 200:
+            return fhir(200, record(), request)
+        return fhir(status, {"resourceType": "OperationOutcome", "issue": []}, request)
+
+    provider = Provider(patient)
+    query = build_query(GET, nhs_number="9991000003", dob="1984-03-14")
+    outcome = service.call(query, settings, transport=httpx.MockTransport(provider),
+                           policy=RetryPolicy(attempts=3, backoff=0, sleep=lambda _: None),
+                           audit=CallAudit(NullTrail()))
+    assert outcome.exit_code == 0
+    reads = [r for r in provider.seen if str(r.url) != TOKEN_URL]
+    assert [r.headers["Authorization"] for r in reads] == [
+        "Bearer tok1", "Bearer tok1", "Bearer tok2", "Bearer tok2"]
+    assert provider.tokens == 2
+
+
 def test_the_token_post_is_retried_like_a_call_and_each_attempt_audited(
     settings: ConnectionSettings
 ) -> None:
