@@ -5,7 +5,8 @@
 (a) One verify lookup in-process against the embedded sandbox, with the trail's writes
 skipped (the baseline), recorded the default way (each record forced to the disk before the
 request leaves), and through a batch-style trail (flushed per record, synced once a second).
-(b) Appending records: per record forced to the disk, and a batch writer's.
+(b) Appending records: per record forced to the disk, and a batch writer's; and a batch's rows
+(a `sent` and a `received` record each, from 4 threads, with group commit): CPU a row.
 (c) over a trail of N records (default 1,000,000, rotated at 64 MiB), in rounds: `smsp audit
 search` by NHS number, MessageID and user, each against `grep -c` of the same value over the
 same files, and `smsp audit verify` against `sha256sum` of the files; whole processes, wall time
@@ -117,6 +118,54 @@ def appends(data: Path, runs: int) -> None:
     print("\none record                                       median us    best us")
     for name, timings in rows.items():
         print(f"{name:48} {statistics.median(timings) * 1e6:10.0f} {min(timings) * 1e6:10.0f}")
+    batch_rows(data, fields, runs)
+
+
+def batch_rows(data: Path, sent: dict[str, Any], runs: int, rows: int = 2000,
+               threads: int = 4) -> None:
+    """A batch's records alone: ``threads`` workers each writing a row's `sent` (waiting for
+    its group's fsync) and then its `received`, as a batch does around each request; the
+    process's CPU a row (every thread's, the sync's included), median of ``runs`` // 4 rounds."""
+    from smsp_cli.audit import records
+    from smsp_cli.audit.trail import Trail
+
+    received = records.stamped("received", {
+        **{key: sent[key] for key in ("username", "profile", "environment", "endpoint",
+                                      "operation", "message_id", "attempt")},
+        "reply_message_id": "2B5D7A4C-93E1-4F0B-8C6D-1E2F3A4B5C6D", "http_status": 200,
+        "response_code": "SMSP-0000", "nhs_numbers": ["9434765919"],
+    })
+    per_row = []
+    for round_number in range(max(1, runs // 4)):
+        with Trail(data / f"batch-rows-{round_number}", fsync_interval=1.0) as trail:
+            per_row.append(_batch_round(trail, [sent, received], rows, threads))
+    name = f"a batch row's two records, {threads} threads (CPU)"
+    print(f"{name:48} {statistics.median(per_row) * 1e6:10.0f} {min(per_row) * 1e6:10.0f}"
+          f"  ({machine_load()})")
+
+
+def _batch_round(trail: Any, row: list[dict[str, Any]], rows: int, threads: int) -> float:
+    """CPU seconds a row of ``threads`` workers appending ``row``'s records ``rows`` times."""
+    import threading
+
+    left = iter(range(rows))
+    taking = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with taking:
+                if next(left, None) is None:
+                    return
+            for fields in row:
+                trail.append(fields)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    started = time.process_time()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return (time.process_time() - started) / rows
 
 
 def large_trail(data: Path, count: int, runs: int) -> int:
