@@ -26,6 +26,7 @@ DNS, TLS and certificate failures are not, because sending again cannot fix them
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import ssl
 import threading
@@ -144,7 +145,7 @@ class Session:
             transport = DeadlineTransport(tls, max_connections=max_connections)
         self.client = client
         self._transport = transport
-        self._slots = threading.BoundedSemaphore(max_connections)
+        self._slots = _Slots(max_connections)
         self._halted = threading.Event()
         self._keeping = False
         self._held = threading.local()
@@ -160,6 +161,8 @@ class Session:
             # Replies are wanted as sent; anything encoded anyway is decoded here, bounded.
             headers={"Accept-Encoding": "identity"},
         )
+        _extract_only_set_cookies(self._http)
+        self._urls = _Urls()
 
     def __enter__(self) -> Session:
         return self
@@ -207,7 +210,7 @@ class Session:
         """Free the slot this thread kept (see :meth:`keep_slots`), if it holds one."""
         if getattr(self._held, "slot", False):
             self._held.slot = False
-            self._slots.release()
+            self._slots.give_back()
 
     @contextlib.contextmanager
     def _slot(self, url: str) -> Iterator[None]:
@@ -215,11 +218,11 @@ class Session:
             yield  # kept from this thread's last attempt
             return
         with self._turns() if self._turns is not None else contextlib.nullcontext():
-            while not self._slots.acquire(timeout=_SLOT_POLL_SECONDS):
+            while not self._slots.take(timeout=_SLOT_POLL_SECONDS):
                 if self._halted.is_set():
                     raise NotSent(f"not sent to {_host(url)}: the batch stopped first")
         if self._halted.is_set():
-            self._slots.release()
+            self._slots.give_back()
             raise NotSent(f"not sent to {_host(url)}: the batch stopped first")
         if self._keeping:
             self._held.slot = True
@@ -228,7 +231,7 @@ class Session:
         try:
             yield
         finally:
-            self._slots.release()
+            self._slots.give_back()
 
 
     def post(
@@ -303,7 +306,7 @@ class Session:
             with deadline.applied(limit):
                 request = self._http.build_request(
                     method,
-                    url,
+                    self._urls.parsed(url),
                     content=content,
                     params=list(params) if params else None,
                     headers=headers,
@@ -353,6 +356,77 @@ class Session:
             elapsed=time.monotonic() - started,
             server_certificate=presented,
         )
+
+
+class _Slots:
+    """At most ``count`` taken at once: a semaphore, as a queue of tokens.
+
+    threading's semaphores are written in Python over a Condition (a lock made for every
+    wait, a notify for every release); a batch takes and gives back a slot for every row, from
+    threads that contend for them. ``queue.SimpleQueue`` does the same in C.
+    """
+
+    def __init__(self, count: int) -> None:
+        self._free: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(count):
+            self._free.put(None)
+
+    def take(self, *, timeout: float) -> bool:
+        """One slot, waiting at most ``timeout`` seconds for it; False if none came free."""
+        try:
+            self._free.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        return True
+
+    def give_back(self) -> None:
+        """Free a slot taken with :meth:`take` (each exactly once: the caller keeps count)."""
+        self._free.put(None)
+
+
+class _Urls:
+    """Each endpoint URL parsed once, not for every request (httpx parses a string each time:
+    tens of microseconds a row). A handful are remembered: a batch posts to one endpoint,
+    while a PDS FHIR read's URL names its patient, so those are parsed afresh."""
+
+    _MOST = 8
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, httpx.URL] = {}
+
+    def parsed(self, url: str) -> httpx.URL | str:
+        known = self._parsed.get(url)
+        if known is not None:
+            return known
+        import httpx
+
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            return url  # httpx raises it again where its message is turned into ours
+        if len(self._parsed) < self._MOST:
+            self._parsed[url] = parsed
+        return parsed
+
+
+def _extract_only_set_cookies(client: httpx.Client) -> None:
+    """Keep httpx's cookie handling, without its cost for a reply that sets no cookie.
+
+    httpx builds urllib request and response wrappers for every reply to look for cookies in
+    (about as long as building the request); a reply without ``Set-Cookie`` has none to give.
+    A reply with one is handled by httpx exactly as before.
+    """
+    import httpx
+
+    class SetCookiesOnly(httpx.Cookies):
+        def extract_cookies(self, response: httpx.Response) -> None:
+            headers = response.headers
+            if "set-cookie" in headers or "set-cookie2" in headers:
+                super().extract_cookies(response)
+
+    jar = getattr(client, "_cookies", None)
+    if type(jar) is httpx.Cookies:  # as httpx 0.2x keeps it; otherwise left as it is
+        client._cookies = SetCookiesOnly(jar.jar)
 
 
 class NotSent(Unreachable):

@@ -115,7 +115,8 @@ class _Provider:
 
     REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
-    def __init__(self, late: bytes = b"", *, hang_up: bool = False) -> None:
+    def __init__(self, late: bytes = b"", *, hang_up: bool = False, reply: bytes = REPLY) -> None:
+        self.reply = reply
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/smsp"
         self.late = late
@@ -150,7 +151,7 @@ class _Provider:
                     rest += peer.recv(65536)
                 self.received.append(head + b"\r\n\r\n" + rest[:length])
                 data = rest[length:]
-                peer.sendall(self.REPLY)
+                peer.sendall(self.reply)
                 if first and self.hang_up:
                     return
                 if first and self.late:
@@ -267,3 +268,17 @@ def test_a_connection_the_provider_closed_while_idle_is_replaced_without_a_failu
         provider.close()
     assert (first.body, second.body) == (b"ok", b"ok")
     assert provider.connections == 2
+
+
+def test_a_cookie_the_provider_sets_is_sent_back_as_httpx_sends_it() -> None:
+    # A load balancer's affinity cookie: httpx's own handling, kept.
+    provider = _Provider(reply=b"HTTP/1.1 200 OK\r\nSet-Cookie: lb=one; Path=/\r\n"
+                              b"Content-Length: 2\r\n\r\nok")
+    try:
+        with transport.Session(None, max_connections=1) as session:
+            _post(session, provider.url, b"<one/>")
+            _post(session, provider.url, b"<two/>")
+    finally:
+        provider.close()
+    assert b"\r\ncookie:" not in provider.received[0].lower()
+    assert b"\r\nCookie: lb=one\r\n" in provider.received[1]
