@@ -66,33 +66,49 @@ def _frozen(cls: type) -> type:
     missing = dataclasses.MISSING
     setter = object.__setattr__
 
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    # (name, taken by __init__, default, default factory) in field order; a class whose fields
+    # are all taken and given positionally in full (the common call) skips every check.
+    plan = tuple((field.name, field.init, field.default, field.default_factory)
+                 for field in fields)
+    all_taken = len(takes) == len(fields)
+    taken = frozenset(takes)
+
+    def given_values(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if len(args) > len(takes):
             raise TypeError(f"{qualname}.__init__() takes {len(takes) + 1} positional arguments "
                             f"but {len(args) + 1} were given")
+        if not args and taken.issuperset(kwargs):
+            return kwargs
         given = dict(zip(takes, args, strict=False))  # fewer args than fields is fine
         for name, value in kwargs.items():
-            if name not in takes:
+            if name not in taken:
                 raise TypeError(f"{qualname}.__init__() got an unexpected keyword argument "
                                 f"{name!r}")
             if name in given:
                 raise TypeError(f"{qualname}.__init__() got multiple values for argument "
                                 f"{name!r}")
             given[name] = value
-        for field in fields:
-            name = field.name
-            if field.init and name in given:
-                value = given[name]
-            elif field.default_factory is not missing:
-                value = field.default_factory()
-            elif field.init and field.default is not missing:
-                value = field.default
-            elif field.init:
-                raise TypeError(f"{qualname}.__init__() missing 1 required positional "
-                                f"argument: {name!r}")
-            else:
-                continue  # init=False without a factory: the class attribute serves
-            setter(self, name, value)
+        return given
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if all_taken and not kwargs and len(args) == len(takes):
+            for name, value in zip(takes, args, strict=True):
+                setter(self, name, value)
+        else:
+            given = given_values(args, kwargs)
+            for name, init, default, factory in plan:
+                if init and name in given:
+                    value = given[name]
+                elif factory is not missing:
+                    value = factory()
+                elif init and default is not missing:
+                    value = default
+                elif init:
+                    raise TypeError(f"{qualname}.__init__() missing 1 required positional "
+                                    f"argument: {name!r}")
+                else:
+                    continue  # init=False without a factory: the class attribute serves
+                setter(self, name, value)
         if post_init:
             self.__post_init__()
 
