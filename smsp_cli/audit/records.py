@@ -61,7 +61,9 @@ MAX_FOREIGN_TEXT = 200
 def utc_timestamp(now: dt.datetime | None = None) -> str:
     """``2025-01-04T10:11:12.123456Z``: UTC, as ITK header timestamps are (MSCA-AUD-07)."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime (which goes through the C library's): the same text, in half
+    # the time, twice a batch row.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 @functools.cache
