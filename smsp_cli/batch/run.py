@@ -45,7 +45,19 @@ if TYPE_CHECKING:
 # Names from the user's file in warnings: at most this many, each cut to this length.
 _MAX_NAMES_SHOWN = 20
 _MAX_NAME_CHARACTERS = 80
+# Threads that send rows: two a connection, so that while a row is on the wire the next one
+# builds its envelope and waits for the fsync of its `sent` record (group commit); and a few
+# more for the batch, because a record written while an fsync runs waits for the next one too
+# (two fsyncs, 8 to 16 ms on a disk), longer than a request takes at low concurrency.
 SENDERS_PER_CONNECTION = 2
+SPARE_SENDERS = 4
+
+
+def sender_threads(concurrency: int) -> int:
+    """How many threads send a batch's rows on ``concurrency`` connections."""
+    return concurrency * SENDERS_PER_CONNECTION + SPARE_SENDERS
+
+
 _EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
@@ -169,11 +181,9 @@ def _run(request: BatchRequest, settings: ConnectionSettings, batch_input: Batch
         if bar is not None:
             bar.update(rows.offset)
 
-    # Twice as many threads as connections: while a row is on the wire, the next one builds its
-    # envelope and waits for the fsync of its `sent` record (group commit), so the connections
-    # never wait for the disk.
+    # More threads than connections, so that the connections never wait for the disk.
     scheduler = Scheduler(lookup, emit, concurrency=settings.concurrency,
-                          threads=settings.concurrency * SENDERS_PER_CONNECTION,
+                          threads=sender_threads(settings.concurrency),
                           on_stop=lookup.stop, on_judged=lookup.release, on_take=lookup.take)
 
     stopped: Stopped | None = None

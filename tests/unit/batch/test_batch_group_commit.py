@@ -21,7 +21,7 @@ from smsp_cli.audit.paths import CURRENT_NAME, trail_dir
 from smsp_cli.batch.columns import plan
 from smsp_cli.batch.lookup import RowLookup, RowOutcome, prepare
 from smsp_cli.batch.reader import InputRow
-from smsp_cli.batch.run import SENDERS_PER_CONNECTION
+from smsp_cli.batch.run import sender_threads
 from smsp_cli.batch.scheduler import Scheduler
 from smsp_cli.domain import operations
 from smsp_cli.sandbox.certs import SandboxCredentials
@@ -83,7 +83,7 @@ def test_a_batch_makes_one_fsync_per_group_and_each_sent_record_is_on_disk_first
                              0), operations.GET, columns, api="smsp") for n in range(1, ROWS + 1))
     written: list[RowOutcome] = []
     scheduler = Scheduler(lookup, written.append, concurrency=CONCURRENCY,
-                          threads=CONCURRENCY * SENDERS_PER_CONNECTION,
+                          threads=sender_threads(CONCURRENCY),
                           on_stop=lookup.stop, on_judged=lookup.release)
     before = len(sync.covered)
     try:
