@@ -349,14 +349,15 @@ class Trail:
         status.
 
         One look at the path: while it names the file held open (the same inode, which cannot
-        be reused while it is held), its status is that file's, size included.
+        be reused while it is held), its status is that file's, size included (where the
+        system's look by name is current: see the file layer).
         """
         try:
             on_disk: os.stat_result | None = os.stat(self.path, follow_symlinks=False)
         except FileNotFoundError:
             on_disk = None
         if on_disk is not None and (on_disk.st_ino, on_disk.st_dev) == self._held:
-            return on_disk
+            return on_disk if self._files.path_status_is_current else os.fstat(self._fd)
         self._let_go()
         self._known = None
         return self._open_current()

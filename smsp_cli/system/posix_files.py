@@ -31,6 +31,7 @@ class PosixFiles(Files):
     """POSIX: a link is refused by the open itself, modes are real, directories sync."""
 
     name = "posix"
+    path_status_is_current = True
 
     def __init__(self, uid: int | None = None) -> None:
         self._uid = os.geteuid() if uid is None else uid

@@ -68,6 +68,11 @@ class Files(ABC):
     """What smsp needs of the file system, the same on every system it runs on."""
 
     name: str
+    # True where a look at a path gives the size a file has now, even while another process
+    # holds it open and writes it (POSIX: the inode is the one truth). Where it may not
+    # (Windows: a look by name can return what the directory entry last recorded), a writer
+    # asks the file it holds open instead.
+    path_status_is_current = False
 
     # --- checks ---------------------------------------------------------------------------
 

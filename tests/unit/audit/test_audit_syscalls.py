@@ -93,6 +93,28 @@ def test_a_batch_trail_appends_with_one_look_at_each_file_one_lock_and_one_write
         assert read(tmp_path) == Checkpoint(sent_seq, hashlib.sha256(sent_line).hexdigest())
 
 
+def test_where_a_look_by_name_may_be_stale_the_file_held_open_is_asked_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Windows: a look by name may give what the directory entry last recorded of a file that
+    # another process is appending to; the size must come from the file itself there.
+    from smsp_cli.system.posix_files import PosixFiles
+
+    monkeypatch.setattr(PosixFiles, "path_status_is_current", False)
+    calls = _Calls(monkeypatch)
+    with Trail(tmp_path, fsync_interval=3600) as trail:
+        other = Trail(tmp_path, fsync_interval=3600)
+        trail.append(_received(0))
+        other.append(_received(1))  # another writer appends: the size tells the first one
+        with calls.counting() as made:
+            seq = trail.append(_received(2))
+        other.close()
+    assert seq == 3
+    assert made["fstat"] == 1
+    assert [json.loads(line)["seq"] for line in
+            (tmp_path / "audit.jsonl").read_bytes().splitlines()] == [1, 2, 3]
+
+
 def test_a_single_lookup_trail_syncs_and_checkpoints_each_record_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
