@@ -11,8 +11,9 @@ of whole lines (:class:`~smsp_cli.audit.reader.Block`) is tested with a few C-sp
   number itself (digits: no case, never escaped in JSON), or for a MessageID or user, which
   compare without case, the longest run of the value's characters that have no case and that
   JSON never escapes (``-7425-40``); without one, the block is lowercased first. Matching
-  letters without case counts only in a block that is all ASCII (``K``, the Kelvin sign,
-  lowers to ``k``): any other block is searched line by line;
+  letters without case counts only in a block that is all ASCII when the value holds an
+  ``f``, ``k`` or ``s`` (``K``, the Kelvin sign, lowers to ``k``; ``ß`` casefolds to ``ss``):
+  any other block is then searched line by line;
 * for a user, a pattern anchored on the keys a matching line names it under:
   ``user":"`` or ``username":"`` (or any key ending so: only more lines decoded), then the
   value in any case, then its closing quote (so ``clin`` does not decode every line of
@@ -52,6 +53,8 @@ _CASELESS = re.compile(r'[0-9 !#-/:-@\[\]-`{-~]+')
 # A needle shorter than this would hold in too many lines to save anything.
 MIN_NEEDLE = 4
 ENDED_BY = ("received", "failed")
+# Every ASCII text a character beyond ASCII lowers or casefolds to holds one of these letters.
+_FOLDED_FROM_BEYOND_ASCII = (b"f", b"k", b"s")
 # ASCII letters to lower case, every other byte as it is: bytes.lower() of an ASCII block.
 _LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 MAX_OPEN_CALLS = 8
@@ -89,11 +92,18 @@ class Needle:
 
     @property
     def ascii_only(self) -> bool:
-        """True when finding it counts only in an all-ASCII block: a lowered needle or a user's
-        pattern folds ASCII case alone (``K``, the Kelvin sign, lowers to ``k``). A needle of
-        characters without case needs none: no other character lowers or casefolds to any
-        of them, so a matching line holds it as it is, whatever else the block holds."""
-        return self.lowered or self.pattern is not None
+        """True when finding it counts only in an all-ASCII block.
+
+        A lowered needle or a user's pattern folds ASCII case alone, and a few characters
+        beyond ASCII lower or casefold to ASCII letters (``K``, the Kelvin sign, to ``k``,
+        ``ß`` to ``ss``, ``ﬁ`` to ``fi``): each of those holds an ``f``, ``k`` or ``s``, so a
+        value without one cannot be written with them. A needle of characters without case
+        needs no such care: no other character lowers or casefolds to any of them. Either
+        way a matching line holds the needle as it is, whatever else the block holds.
+        """
+        if not self.lowered and self.pattern is None:
+            return False
+        return any(letter in self.text.lower() for letter in _FOLDED_FROM_BEYOND_ASCII)
 
     @classmethod
     def exact(cls, value: str) -> Needle:
