@@ -8,11 +8,11 @@ This backend does the same work, but every operation first cuts its timeout to t
 
 * DNS: ``getaddrinfo`` in a daemon thread, waited for at most the time left;
 * TCP connect: each address with the time left;
-* TLS handshake: one ``do_handshake`` call, which CPython bounds as a whole by the socket
-  timeout (however the server splits its records);
-* reads: one ``recv`` (one TLS record at most), tried at once on the non-blocking socket and,
-  while it would block, after a ``poll`` of at most the time left;
-* writes: ``send`` in a loop, likewise, each wait with the time left.
+* TLS handshake: bounded as a whole by the connect timeout (however the server splits its
+  records);
+* reads and writes: tried at once on the non-blocking socket and, while one would block,
+  again after a ``poll`` of at most the time left (:mod:`smsp_cli.transport.sockio`, which
+  also runs TLS over memory buffers: one ``recv`` a reply, not two a TLS record).
 
 No stale bytes: a kept-alive connection is reused only if nothing is waiting on it. A reply
 followed by bytes nobody asked for (a provider that sends one reply twice, or a body longer
@@ -20,7 +20,7 @@ than its Content-Length) would otherwise become the next request's answer: anoth
 patient in a batch. Such bytes sit in one of three places, and each is looked at before the
 pool hands the connection out again (:class:`StrictConnection`), so that the connection is
 closed and never reused: h11's receive buffer (read with the reply, beyond its end), the TLS
-layer's decrypted but unread bytes (``SSLSocket.pending``), and the socket itself (``poll``,
+layer's buffers (bytes received but not yet asked for), and the socket itself (``poll``,
 once, when the connection is handed to a request: not for every idle connection each time
 the pool assigns one, as httpcore would).
 
@@ -37,17 +37,15 @@ the sockets down instead: every wait on them ends at once and every later read o
 while each descriptor stays the socket's until the thread using it closes it.
 
 Only :mod:`smsp_cli.transport.http` imports this module (it imports httpx and httpcore).
+Its ``ssl_object`` (for the -v trace and the server certificate) is an ``ssl.SSLObject``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import re
-import select
 import socket
 import ssl
-import sys
 import threading
 import time
 import weakref
@@ -60,6 +58,7 @@ import httpx
 from smsp_cli.transport.deadline import bounded
 from smsp_cli.transport.framing import FramingError, ReplyFraming
 from smsp_cli.transport.netaddr import resolve_within
+from smsp_cli.transport.sockio import PlainChannel, TlsChannel, readable_now, wait
 
 
 class FramingRefused(httpcore.RemoteProtocolError):
@@ -67,29 +66,23 @@ class FramingRefused(httpcore.RemoteProtocolError):
 
 
 class DeadlineStream(httpcore.NetworkStream):
-    """A TCP or TLS socket whose every wait ends by the deadline in force.
+    """A TCP or TLS connection whose every wait ends by the deadline in force.
 
-    The socket is non-blocking once connected (and its TLS handshake done): each read or
-    write is tried at once and, only when it would block, waited for with one ``poll`` of at
-    most the time left. A socket timeout set before each operation would cost a system call
-    (``ioctl FIONBIO``) every time, and CPython polls before every send on a socket with a
-    timeout, ready or not; each system call releases the GIL, a chance for a batch's threads
-    to hand off.
-
-    A request head that declares a body is held until the body's write and sent with it, in
-    one ``send`` (httpcore writes them apart): the same bytes on the wire, one system call
-    (and one TLS record) fewer.
+    Its socket is non-blocking, each wait a ``poll`` of at most the time left
+    (:mod:`smsp_cli.transport.sockio`). A request head that declares a body is held until the
+    body's write and sent with it, in one ``send`` (httpcore writes them apart): the same
+    bytes on the wire, one system call (and one TLS record) fewer.
     """
 
-    def __init__(self, sock: socket.socket, sockets: OpenSockets) -> None:
-        sock.settimeout(0.0)  # non-blocking for good (start_tls sets the handshake's own)
-        self._sock = sock
+    def __init__(self, channel: PlainChannel, sockets: OpenSockets) -> None:
+        self._channel = channel
+        self._sock = channel.sock
         self._sockets = sockets
         self._framing = ReplyFraming()
         self._held = b""  # a request head, waiting for its body
         self._requesting = False  # a request is being written (its reply not yet read)
         self._awaiting_reply = False  # the request is out and nothing of its reply read yet
-        sockets.add(sock)
+        sockets.add(self._sock)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """At most ``max_bytes``, as soon as some arrive (and only if framed within limits)."""
@@ -97,14 +90,14 @@ class DeadlineStream(httpcore.NetworkStream):
             self._send_held(timeout)
         self._requesting = False
         try:
-            if self._awaiting_reply and not _decrypted_bytes_wait(self._sock):
+            if self._awaiting_reply and not self._channel.buffered():
                 # Just sent: the reply cannot be there yet, so wait before trying.
-                _wait(self._sock, False, bounded(timeout))
+                wait(self._sock, False, bounded(timeout))
             self._awaiting_reply = False
-            data = _receive(self._sock, max_bytes, timeout)
+            data = self._channel.receive(max_bytes, timeout)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:
+        except OSError as exc:  # ssl.SSLError included
             raise httpcore.ReadError(str(exc)) from exc
         try:
             self._framing.received(data)
@@ -126,7 +119,7 @@ class DeadlineStream(httpcore.NetworkStream):
                 return
             if self._held:
                 buffer, self._held = self._held + buffer, b""
-            _send_all(self._sock, buffer, timeout)
+            self._channel.send_all(buffer, timeout)
         except TimeoutError as exc:
             raise httpcore.WriteTimeout(str(exc) or "timed out") from exc
         except OSError as exc:
@@ -136,7 +129,7 @@ class DeadlineStream(httpcore.NetworkStream):
         """A head whose body never came (it was empty): send it alone before the read."""
         held, self._held = self._held, b""
         try:
-            _send_all(self._sock, held, timeout)
+            self._channel.send_all(held, timeout)
         except TimeoutError as exc:
             raise httpcore.WriteTimeout(str(exc) or "timed out") from exc
         except OSError as exc:
@@ -155,21 +148,19 @@ class DeadlineStream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         """The TLS handshake, bounded as a whole."""
         try:
-            self._sock.settimeout(bounded(timeout))
-            wrapped = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+            channel = TlsChannel.handshake(self._sock, ssl_context, server_hostname, timeout)
         except TimeoutError as exc:
             self.close()
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:  # ssl.SSLError included
             self.close()
             raise httpcore.ConnectError(str(exc)) from exc
-        self._sockets.discard(self._sock)  # detached: its descriptor is the TLS socket's now
-        return DeadlineStream(wrapped, self._sockets)
+        return DeadlineStream(channel, self._sockets)  # the same socket, now carrying TLS
 
     def get_extra_info(self, info: str) -> Any:
         """What httpcore and the -v trace ask of a stream."""
-        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
-            return self._sock._sslobj  # type: ignore[attr-defined]  # as httpcore's own backend
+        if info == "ssl_object":
+            return self._channel.tls if isinstance(self._channel, TlsChannel) else None
         if info == "client_addr":
             return self._sock.getsockname()
         if info == "server_addr":
@@ -180,9 +171,11 @@ class DeadlineStream(httpcore.NetworkStream):
             # httpcore asks this of every idle connection each time its pool assigns one, a
             # poll each (most of the polls a batch made): only what is known without a system
             # call is said here; StrictConnection polls the one connection it hands out.
-            return self._sock.fileno() == -1 or _decrypted_bytes_wait(self._sock)
+            return self._sock.fileno() == -1 or self._channel.buffered()
+        if info == "tls_buffered":
+            return self._channel.buffered()
         if info == "holds_bytes":
-            return _readable(self._sock)
+            return self._channel.buffered() or readable_now(self._sock)
         return None
 
 
@@ -247,7 +240,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
                 for option in socket_options or ():
                     sock.setsockopt(*option)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return DeadlineStream(sock, self.sockets)
+                return DeadlineStream(PlainChannel(sock), self.sockets)
             raise failure
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc)) from exc
@@ -308,8 +301,7 @@ def holds_unread_bytes(connection: httpcore.HTTPConnection) -> bool:
     if trailing[0]:
         return True
     stream = getattr(inner, "_network_stream", None)
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+    return stream is not None and bool(stream.get_extra_info("tls_buffered"))
 
 
 class _StrictPool(httpcore.ConnectionPool):
@@ -358,82 +350,10 @@ class DeadlineTransport(httpx.HTTPTransport):
 
 # A head of h11's, declaring a body to follow in the next write: Content-Length over zero.
 _DECLARES_A_BODY = re.compile(rb"\r\ncontent-length:[ \t]*0*[1-9]", re.IGNORECASE)
-_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-
-
 def _head_end(buffer: bytes) -> int:
     """Where the header section of ``buffer`` ends (0 when it holds no whole head)."""
     return max(buffer.find(b"\r\n\r\n"), 0)
 
 
-def _receive(sock: socket.socket, max_bytes: int, timeout: float | None) -> bytes:
-    """One ``recv``, tried at once and again after each wait it needs (each bounded)."""
-    while True:
-        bounded(timeout)  # none starts once the deadline has passed, even with bytes waiting
-        try:
-            return sock.recv(max_bytes)
-        except _WOULD_BLOCK as exc:
-            # TLS may need to write (a key update's reply) before it can read.
-            _wait(sock, isinstance(exc, ssl.SSLWantWriteError), bounded(timeout))
-
-
-def _send_all(sock: socket.socket, buffer: bytes, timeout: float | None) -> None:
-    """Every byte of ``buffer``: ``send`` in a loop, waiting (bounded) only when it would block."""
-    view = memoryview(buffer)
-    while view:
-        bounded(timeout)
-        try:
-            sent = sock.send(view)
-        except _WOULD_BLOCK as exc:
-            # Retried with the same bytes, as TLS requires after a write that would block.
-            _wait(sock, not isinstance(exc, ssl.SSLWantReadError), bounded(timeout))
-            continue
-        view = view[sent:]
-
-
-def _wait(sock: socket.socket, writing: bool, timeout: float | None) -> None:
-    """Until ``sock`` is ready to read (or write), closed or failed; TimeoutError after
-    ``timeout`` seconds (None: no limit)."""
-    descriptor = sock.fileno()
-    if descriptor == -1:
-        raise OSError("the connection was closed")
-    if sys.platform == "win32" or not hasattr(select, "poll"):
-        reading, writes = ([], [descriptor]) if writing else ([descriptor], [])
-        ready = any(select.select(reading, writes, [descriptor], timeout))
-    else:
-        poller = select.poll()
-        poller.register(descriptor, select.POLLOUT if writing else select.POLLIN)
-        # poll counts whole milliseconds: rounded up, so a wait never ends early in a loop.
-        ready = bool(poller.poll(None if timeout is None else _milliseconds(timeout)))
-    if not ready:
-        raise TimeoutError("timed out")
-
-
-def _milliseconds(timeout: float) -> int:
-    """``timeout`` as poll counts it: whole milliseconds, rounded up (so that a wait never
-    ends early and spins), at most what poll takes."""
-    return min(math.ceil(timeout * 1000), 2**31 - 1)
-
-
-def _decrypted_bytes_wait(sock: socket.socket) -> bool:
-    """True when the TLS layer holds decrypted bytes, which ``poll`` cannot see."""
-    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-
-
 def _finite(timeout: float | None) -> float:
     return 3600.0 if timeout is None else timeout
-
-
-def _readable(sock: socket.socket) -> bool:
-    """True when an idle keep-alive socket has data or was closed (so it cannot be reused)."""
-    descriptor = sock.fileno()
-    if descriptor == -1:
-        return True
-    if isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
-        return True  # decrypted bytes wait in the TLS layer, where poll cannot see them
-    if sys.platform == "win32" or not hasattr(select, "poll"):
-        ready, _, _ = select.select([descriptor], [], [], 0)
-        return bool(ready)
-    poller = select.poll()
-    poller.register(descriptor, select.POLLIN)
-    return bool(poller.poll(0))
