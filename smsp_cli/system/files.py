@@ -19,16 +19,3 @@ def data_dir() -> Path:
 
     return Path(platformdirs.user_data_dir("smsp"))
 
-
-def sync_directory(directory: Path) -> None:
-    """Force ``directory``'s entries (renames, new files) to the disk, where the OS allows it."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # some file systems cannot sync a directory; the data itself is synced
-    finally:
-        os.close(descriptor)
