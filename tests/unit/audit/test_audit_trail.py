@@ -508,3 +508,20 @@ def test_a_live_writers_open_calls_are_left_alone(tmp_path: Path) -> None:
         with Trail(tmp_path) as second:
             second.append(_outcome(2))
         assert [r["event"] for r in _records(tmp_path)] == ["sent", "received"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs are POSIX")
+@pytest.mark.parametrize("name", ["checkpoint.json", "audit.jsonl"])
+def test_a_fifo_put_in_place_of_a_file_while_a_batch_writes_is_refused_at_once(
+    tmp_path: Path, name: str,
+) -> None:
+    with Trail(tmp_path, fsync_interval=3600, notify=lambda text: None) as trail:
+        trail.append(_fields(1))
+        trail.append(_outcome(1))
+        (tmp_path / name).unlink()
+        os.mkfifo(tmp_path / name, 0o600)
+        started = time.monotonic()
+        with pytest.raises(TrailUnavailable, match=f"{name} is a FIFO, not a regular file"):
+            trail.append(_fields(2))
+        assert time.monotonic() - started < 1.0
+    assert stat.S_ISFIFO(os.lstat(tmp_path / name).st_mode)  # never written through, or replaced
