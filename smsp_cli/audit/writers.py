@@ -6,6 +6,11 @@ directory and holds its lock for as long as it lives (the lock goes with the pro
 tries each other lock file: one it can take belongs to a process that has ended. For each
 ``sent`` record of that writer with no outcome, it writes a ``failed`` record, reason "the
 process ended before the reply", then removes the file.
+
+A writer creates its file and then locks it: in between, another writer could take the lock
+of a process very much alive. So a writer, once it holds its lock, writes its process id in
+the file; an empty file is one being registered right now and is left alone (unless it has been
+empty for a minute: its process died before its first call, so there is nothing to settle).
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import contextlib
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from smsp_cli.audit import records
 from smsp_cli.audit.paths import trail_files
-from smsp_cli.system.safefiles import LockBusy, files
+from smsp_cli.system.safefiles import LockBusy, files, write_all
 
 DIRECTORY = "writers"
 ENDED = "the process ended before the reply"
@@ -28,6 +34,7 @@ ENDED = "the process ended before the reply"
 _CALL_FIELDS = ("username", "profile", "environment", "endpoint", "operation", "batch_row",
                 "message_id", "attempt")
 _SCAN_FILES = 2  # the current file and the last rotated one: where a dead writer's calls are
+_REGISTERING = 60.0  # seconds an empty lock file is taken to be one being registered
 
 
 class WriterRegistration:
@@ -47,7 +54,9 @@ class WriterRegistration:
         token = secrets.token_hex(8)
         descriptor = layer.open_file(self._directory / f"{token}.lock", os.O_RDWR)
         try:
-            layer.lock(descriptor, wait=False)
+            # Waits at most for another writer that took it first and found it empty.
+            layer.lock(descriptor)
+            write_all(descriptor, f"{os.getpid()}\n".encode("ascii"))  # registered: see above
             layer.sync(descriptor)
             layer.sync_directory(self._directory)  # after a power cut, it is still found
         except BaseException:
@@ -87,8 +96,17 @@ def ended_writers(directory: Path) -> list[tuple[str, int]]:
         except LockBusy:
             os.close(descriptor)
             continue  # alive
+        if _registering(descriptor):
+            os.close(descriptor)
+            continue
         found.append((name.removesuffix(".lock"), descriptor))
     return found
+
+
+def _registering(descriptor: int) -> bool:
+    """True for the lock file of a writer between creating and locking it."""
+    held = os.fstat(descriptor)
+    return held.st_size == 0 and time.time() - held.st_mtime < _REGISTERING
 
 
 def open_calls(directory: Path, tokens: set[str]) -> list[Mapping[str, Any]]:

@@ -502,6 +502,31 @@ def test_the_next_writer_closes_the_calls_a_killed_process_left_open(tmp_path: P
     _assert_chained(directory)
 
 
+def test_a_writer_being_registered_is_not_taken_for_one_that_ended(tmp_path: Path) -> None:
+    # A writer creates its lock file, then locks it: a writer opening the trail in between
+    # could take the lock of a live process. A registered writer's file holds its process id;
+    # an empty one is being registered, unless it has been empty for a minute.
+    directory = tmp_path / "audit"
+    died = subprocess.run([sys.executable, "-c", _DIE_WITH_A_CALL_OPEN, str(directory)],
+                          timeout=60, check=False)
+    assert died.returncode == -9
+    [registration] = list((directory / "writers").iterdir())
+    assert registration.read_text(encoding="ascii").strip().isdigit()  # its process id
+    with open(registration, "wb"):
+        pass  # as it is between being created and being locked
+    with Trail(directory, notify=lambda text: None) as trail:
+        trail.append(_outcome(1))
+    assert [r["event"] for r in _records(directory)].count("failed") == 0
+    assert registration.exists()  # left to the writer registering it
+    an_hour_ago = time.time() - 3600
+    os.utime(registration, (an_hour_ago, an_hour_ago))  # it never came back: it died there
+    with Trail(directory, notify=lambda text: None) as trail:
+        trail.append(_outcome(2))
+    assert [r["message_id"] for r in _records(directory) if r["event"] == "failed"] == ["OPEN"]
+    assert not registration.exists()
+    _assert_chained(directory)
+
+
 def test_a_live_writers_open_calls_are_left_alone(tmp_path: Path) -> None:
     with Trail(tmp_path) as first:
         first.append(_fields(1))  # in flight in this (live) writer
