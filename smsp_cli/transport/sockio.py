@@ -114,14 +114,16 @@ class TlsChannel(PlainChannel):
             return data
 
     def send_all(self, data: bytes, timeout: float | None) -> None:
-        while True:
+        view = memoryview(data)
+        while view:
             bounded(timeout)
             try:
-                self.tls.write(data)  # whole: the outgoing buffer takes every record of it
-                break
+                written = self.tls.write(view)  # as a rule whole: the buffer takes every record
             except ssl.SSLWantReadError:  # TLS 1.2 renegotiation: the peer must speak first
                 self._flush(bounded(timeout))
                 self._fill(bounded(timeout))
+                continue
+            view = view[written:]
         self._flush(bounded(timeout))
 
     def _fill(self, timeout: float | None) -> None:
