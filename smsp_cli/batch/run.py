@@ -30,6 +30,7 @@ from smsp_cli.batch.sink import (
 )
 from smsp_cli.domain.errors import ConfigError, ExitCode, SmspError, UsageError
 from smsp_cli.output.progress import ProgressBar
+from smsp_cli.system import cpus
 from smsp_cli.system.streams import is_terminal, note, silence_stdout
 from smsp_cli.untrusted.sanitize import provider_text
 
@@ -94,7 +95,7 @@ def run_batch(request: BatchRequest, flags: Flags) -> int:
         sink, earlier = _open_sink(request, batch_input)
         with contextlib.closing(sink):
             skipped = _skipped_row(request, sink, earlier)  # before anything is sent
-            with run_settings(flags) as settings:
+            with run_settings(flags) as settings, cpus.on_one_cpu():
                 return _run(request, settings, batch_input, plan, sink, earlier, skipped)
 
 

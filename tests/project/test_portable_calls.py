@@ -1,4 +1,5 @@
-"""No POSIX-only (or Windows-only) call outside the portable file layer in smsp_cli/system/."""
+"""No POSIX-only (or Windows-only) call outside the portable layer in smsp_cli/system/ (the
+file layer, and the batch's CPU choice, which runs only on Linux)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "smsp_cli"
-LAYER = {"system/safefiles.py", "system/posix_files.py", "system/windows_files.py"}
+LAYER = {"system/safefiles.py", "system/posix_files.py", "system/windows_files.py",
+         "system/cpus.py"}
 # Calls that exist on one family of systems only, and hard-coded places of one system.
 ONE_SYSTEM_ONLY = re.compile(
     r"\bimport fcntl\b|\bfcntl\.|\bimport msvcrt\b|\bmsvcrt\.|O_NOFOLLOW|O_DIRECTORY|\bfchmod\b"
