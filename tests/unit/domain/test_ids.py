@@ -50,15 +50,20 @@ def test_threads_never_get_the_same_id() -> None:
 def test_the_kernel_is_asked_once_a_block_not_once_an_id(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[int] = []
     urandom = os.urandom
+    this_thread = threading.get_ident()
 
     def counted(size: int) -> bytes:
-        asked.append(size)
+        # Only this thread's asks: a server thread another test left running may ask too.
+        if threading.get_ident() == this_thread:
+            asked.append(size)
         return urandom(size)
 
     monkeypatch.setattr(os, "urandom", counted)
     for _ in range(1000):
         ids.new_uuid()
-    assert 4 <= len(asked) <= 5  # 1000 ids of 16 bytes from blocks of 4096
+    # 1000 ids of 16 bytes from blocks of 4096: 4 or 5 asks (a few more if another thread
+    # drew from the same pool meanwhile), against 1000 for one ask an id.
+    assert 4 <= len(asked) <= 8
     assert set(asked) == {4096}
 
 
