@@ -61,9 +61,9 @@ def test_the_kernel_is_asked_once_a_block_not_once_an_id(monkeypatch: pytest.Mon
     monkeypatch.setattr(os, "urandom", counted)
     for _ in range(1000):
         ids.new_uuid()
-    # 1000 ids of 16 bytes from blocks of 4096: 4 or 5 asks (a few more if another thread
-    # drew from the same pool meanwhile), against 1000 for one ask an id.
-    assert 4 <= len(asked) <= 8
+    # 1000 ids of 16 bytes from blocks of 4096: 4 or 5 asks, against 1000 for one ask an id
+    # (fewer when another thread had just refilled the shared pool, more when it drew from it).
+    assert 1 <= len(asked) <= 8
     assert set(asked) == {4096}
 
 
