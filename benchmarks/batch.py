@@ -213,13 +213,31 @@ def _batch(smsp: str, env: dict[str, str], source: Path, concurrency: int,
     figures = {"vmhwm": out.with_name("vmhwm"), "fsyncs": out.with_name("fsyncs")}
     for figure in figures.values():
         figure.unlink(missing_ok=True)
-    wall, cpu, _ = run_child(
-        [smsp, "batch", "get", str(source), "--concurrency", str(concurrency), "--out",
-         str(out)],
-        env | {"SMSP_BENCH_VMHWM_FILE": str(figures["vmhwm"]),
-               "SMSP_BENCH_FSYNC_FILE": str(figures["fsyncs"])})
+    try:
+        wall, cpu, _ = run_child(
+            [smsp, "batch", "get", str(source), "--concurrency", str(concurrency), "--out",
+             str(out)],
+            env | {"SMSP_BENCH_VMHWM_FILE": str(figures["vmhwm"]),
+                   "SMSP_BENCH_FSYNC_FILE": str(figures["fsyncs"])})
+    except SystemExit:
+        _show_failed_rows(out)  # the work folder goes with the run: say what failed first
+        raise
     peak, fsyncs = (int(figures[name].read_text().split()[-1]) for name in ("vmhwm", "fsyncs"))
     return BatchRun(wall, cpu, peak, fsyncs)
+
+
+def _show_failed_rows(out: Path) -> None:
+    """The rows of a failed batch that did not end in exit 0: how many, and the first errors
+    (the sandbox's synthetic patients only)."""
+    import json
+
+    lines = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
+    failed = [json.loads(line) for line in lines if '"exit_code": 0,' not in line]
+    print(f"{len(lines)} rows written, {len(failed)} not exit 0", file=sys.stderr)
+    for row in failed[:5]:
+        error = row.get("error") or {}
+        print(f"  row {row.get('row')}: exit {row.get('exit_code')}, {error.get('type')}: "
+              f"{error.get('message')}", file=sys.stderr)
 
 
 def _curl_loop(served: dict[str, str], rows: int, work: Path) -> float:
