@@ -19,7 +19,7 @@ from smsp_cli.adapters.smsp import templating
 from smsp_cli.adapters.smsp.xmlsafe import clark
 from smsp_cli.domain.errors import ValidationError
 from smsp_cli.domain.ids import UPPER_UUID
-from smsp_cli.domain.ids import new_uuid as random_uuid
+from smsp_cli.domain.ids import new_uuid as fresh_upper_uuid
 from smsp_cli.fastclasses import dataclass
 from smsp_cli.settings.identity import ITK_IDENTITY_TYPE, MAX_AUDIT_IDS, AuditId
 
@@ -99,7 +99,7 @@ def build_request(
 ) -> BuiltRequest:
     """Build the SOAP request for a validated query; ``now`` and ``new_uuid`` are for tests."""
     created = _created_at(now)
-    ids = _fresh_ids(random_uuid) if new_uuid is None else _fresh_ids(_checked(new_uuid))
+    ids = _fresh_ids(fresh_upper_uuid) if new_uuid is None else _fresh_ids(_checked(new_uuid))
     values = _envelope_values(query.operation, settings, ids, created)
     values.update(_payload_values(query, ids.request_id))
     # The operation's payload template sits in itk:payload of the envelope template, so one
