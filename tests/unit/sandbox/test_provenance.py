@@ -80,3 +80,36 @@ def test_a_renewed_ca_is_read_again(sandbox_ca: certs.IssuedCert, tmp_path: Path
     renewed = certs.make_ca("smsp sandbox CA (throwaway)")
     (tmp_path / "sandbox" / "ca.pem").write_bytes(renewed.cert_pem + b"\n")  # another size
     assert from_embedded_sandbox(_der(old_server)) is False
+
+
+def test_a_renewed_server_certificate_from_the_same_ca_is_still_the_sandbox(
+    sandbox_ca: certs.IssuedCert, tmp_path: Path,
+) -> None:
+    first = (tmp_path / "sandbox" / "server.pem").read_bytes()
+    from cryptography import x509
+
+    old = x509.load_pem_x509_certificate(first).public_bytes(serialization.Encoding.DER)
+    assert from_embedded_sandbox(old) is True
+    renewed = certs.issue_cert(sandbox_ca, "localhost", server=True, sans=("127.0.0.1",))
+    (tmp_path / "sandbox" / "server.pem").write_bytes(renewed.cert_pem)
+    assert from_embedded_sandbox(_der(renewed)) is True
+    assert from_embedded_sandbox(old) is True  # still issued by the same CA
+
+
+def test_a_moved_data_directory_is_seen_at_the_next_reply(
+    sandbox_ca: certs.IssuedCert, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = certs.issue_cert(sandbox_ca, "localhost", server=True, sans=("localhost",))
+    assert from_embedded_sandbox(_der(server)) is True
+    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert from_embedded_sandbox(_der(server)) is False  # no sandbox CA there
+    monkeypatch.setenv("SMSP_DATA_DIR", str(tmp_path))
+    assert from_embedded_sandbox(_der(server)) is True
+
+
+def test_a_removed_ca_is_seen_at_the_next_reply(sandbox_ca: certs.IssuedCert,
+                                                tmp_path: Path) -> None:
+    server = certs.issue_cert(sandbox_ca, "localhost", server=True, sans=("localhost",))
+    assert from_embedded_sandbox(_der(server)) is True
+    (tmp_path / "sandbox" / "ca.pem").unlink()
+    assert from_embedded_sandbox(_der(server)) is False
