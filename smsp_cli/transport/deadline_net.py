@@ -1,10 +1,10 @@
-"""The sockets under httpx, each operation bounded by the attempt's deadline.
+"""The connections under httpx: HTTP/1.1 on sockets whose every wait ends by the deadline.
 
-httpcore's own sync backend gives every ``recv``/``send`` the full read or write timeout and
-loops ``send`` with a fresh timeout each time, so a provider that drips its status line, its
-headers, its chunk sizes or its TLS records a byte at a time keeps an attempt alive for ever.
-This backend does the same work, but every operation first cuts its timeout to the time left
-(:func:`smsp_cli.transport.deadline.bounded`) and none starts once the deadline has passed:
+:class:`DeadlineTransport` is the transport httpx's client sends each request through. It
+keeps its own pool of kept-alive connections and speaks HTTP/1.1 itself
+(:mod:`smsp_cli.transport.http11`), a request at a time on each connection: for the few shapes
+of exchange smsp makes, the general machinery of httpcore and h11 cost as much CPU a lookup as
+building the envelope and parsing the reply together. What it does, for every request:
 
 * DNS: ``getaddrinfo`` in a daemon thread, waited for at most the time left;
 * TCP connect: each address with the time left;
@@ -12,175 +12,144 @@ This backend does the same work, but every operation first cuts its timeout to t
   records);
 * reads and writes: tried at once on the non-blocking socket and, while one would block,
   again after a ``poll`` of at most the time left (:mod:`smsp_cli.transport.sockio`, which
-  also runs TLS over memory buffers: one ``recv`` a reply, not two a TLS record).
+  also runs TLS over memory buffers: one ``recv`` a reply, not two a TLS record). Every
+  operation first cuts its timeout to the attempt's deadline
+  (:func:`smsp_cli.transport.deadline.bounded`) and none starts once it has passed, so a
+  provider that drips its reply a byte at a time cannot keep an attempt alive for ever;
+* the request's head and body go out in one ``send``.
 
 No stale bytes: a kept-alive connection is reused only if nothing is waiting on it. A reply
 followed by bytes nobody asked for (a provider that sends one reply twice, or a body longer
 than its Content-Length) would otherwise become the next request's answer: another row's
 patient in a batch. Such bytes sit in one of three places, and each is looked at before the
-pool hands the connection out again (:class:`StrictConnection`), so that the connection is
-closed and never reused: h11's receive buffer (read with the reply, beyond its end), the TLS
-layer's buffers (bytes received but not yet asked for), and the socket itself (``poll``,
-once, when the connection is handed to a request: not for every idle connection each time
-the pool assigns one, as httpcore would).
+connection is handed out again: the reader's leftover (read with the reply, beyond its end),
+the TLS layer's buffers (bytes received but not yet asked for), and the socket itself
+(``poll``, once, when the connection is handed to a request).
 
-Framing: every byte a stream reads is first followed by :class:`~smsp_cli.transport.framing.
+Framing: every byte read is first followed by :class:`~smsp_cli.transport.framing.
 ReplyFraming`, which refuses a head, chunk-size line or trailers over its limits, a status line
-that is not HTTP/1.x and an unasked-for 101, before h11 buffers any of it
-(:class:`FramingRefused`, which httpx passes on as a RemoteProtocolError).
+that is not HTTP/1.x and an unasked-for 101, before any of it is parsed or kept.
+
+Errors are httpx's own (ConnectError, ReadTimeout, RemoteProtocolError...), each raised from
+its cause, so :mod:`smsp_cli.transport.http` translates them as it always has. Progress is
+reported through the request's ``trace`` extension with httpcore's event names
+(``connection.connect_tcp.started`` and so on), which the ``-v`` trace and the timeout
+messages read.
 
 Stopping from another thread: a batch that stops cuts off the calls still in flight. Closing
 their sockets from the stopping thread would free each descriptor number while a worker thread
 may still be about to read or write it; the next file opened (the audit trail's) takes the
-number, and that worker's TLS bytes land in the file. :meth:`DeadlineBackend.interrupt` shuts
+number, and that worker's TLS bytes land in the file. :meth:`DeadlineTransport.interrupt` shuts
 the sockets down instead: every wait on them ends at once and every later read or write fails,
 while each descriptor stays the socket's until the thread using it closes it.
 
-Only :mod:`smsp_cli.transport.http` imports this module (it imports httpx and httpcore).
-Its ``ssl_object`` (for the -v trace and the server certificate) is an ``ssl.SSLObject``.
+Only :mod:`smsp_cli.transport.http` imports this module (it imports httpx).
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import socket
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import httpcore
 import httpx
 
 from smsp_cli.transport.deadline import bounded
 from smsp_cli.transport.framing import FramingError, ReplyFraming
+from smsp_cli.transport.http11 import (
+    Dropped,
+    ProtocolFault,
+    ReplyHead,
+    ReplyReader,
+    RequestFault,
+    request_bytes,
+)
 from smsp_cli.transport.netaddr import resolve_within
 from smsp_cli.transport.sockio import PlainChannel, TlsChannel, readable_now, wait
 
+_RECEIVE_BYTES = 64 * 1024
+KEEPALIVE_SECONDS = 5.0  # an idle connection older than this is closed, not reused (as httpx)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-class FramingRefused(httpcore.RemoteProtocolError):
-    """A reply's framing broke a limit: its cause is the :class:`FramingError` saying which."""
+Trace = Callable[[str, Mapping[str, Any]], None]
+Origin = tuple[str, str, int]  # scheme, host, port
 
 
-class DeadlineStream(httpcore.NetworkStream):
-    """A TCP or TLS connection whose every wait ends by the deadline in force.
+class Connection:
+    """One TCP (or TLS) connection carrying one request at a time."""
 
-    Its socket is non-blocking, each wait a ``poll`` of at most the time left
-    (:mod:`smsp_cli.transport.sockio`). A request head that declares a body is held until the
-    body's write and sent with it, in one ``send`` (httpcore writes them apart): the same
-    bytes on the wire, one system call (and one TLS record) fewer.
-    """
-
-    def __init__(self, channel: PlainChannel, sockets: OpenSockets) -> None:
-        self._channel = channel
-        self._sock = channel.sock
+    def __init__(self, origin: Origin, channel: PlainChannel, sockets: OpenSockets) -> None:
+        self.origin = origin
+        self.channel = channel
+        self.sock = channel.sock
         self._sockets = sockets
         self._framing = ReplyFraming()
-        self._held = b""  # a request head, waiting for its body
-        self._requesting = False  # a request is being written (its reply not yet read)
+        self._reader = ReplyReader(self._receive)
+        self._read_timeout: float | None = None
         self._awaiting_reply = False  # the request is out and nothing of its reply read yet
-        sockets.add(self._sock)
+        self.reusable = False  # the last reply was read to its end, and keeps the connection
+        self.idle_since = 0.0
+        sockets.add(self.sock)
 
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        """At most ``max_bytes``, as soon as some arrive (and only if framed within limits)."""
-        if self._held:
-            self._send_held(timeout)
-        self._requesting = False
-        try:
-            if self._awaiting_reply and not self._channel.buffered():
-                # Just sent: the reply cannot be there yet, so wait before trying.
-                wait(self._sock, False, bounded(timeout))
-            self._awaiting_reply = False
-            data = self._channel.receive(max_bytes, timeout)
-        except TimeoutError as exc:
-            raise httpcore.ReadTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:  # ssl.SSLError included
-            raise httpcore.ReadError(str(exc)) from exc
-        try:
-            self._framing.received(data)
-        except FramingError as exc:
-            raise FramingRefused(str(exc)) from exc
-        return data
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        """All of ``buffer``; each wait for the socket lasts only for the time left."""
-        self._framing.request_sent()  # h11 writes a request whole before reading its reply
-        head = not self._requesting
-        self._requesting = self._awaiting_reply = True
-        if not buffer:
-            return
-        try:
-            if head and _DECLARES_A_BODY.search(buffer, 0, _head_end(buffer)):
-                bounded(timeout)  # the deadline may have passed already: then nothing is held
-                self._held = bytes(buffer)
-                return
-            if self._held:
-                buffer, self._held = self._held + buffer, b""
-            self._channel.send_all(buffer, timeout)
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-
-    def _send_held(self, timeout: float | None) -> None:
-        """A head whose body never came (it was empty): send it alone before the read."""
-        held, self._held = self._held, b""
-        try:
-            self._channel.send_all(held, timeout)
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-
-    def close(self) -> None:
-        """Close the socket."""
-        self._sockets.discard(self._sock)
-        self._sock.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        """The TLS handshake, bounded as a whole."""
-        try:
-            channel = TlsChannel.handshake(self._sock, ssl_context, server_hostname, timeout)
-        except TimeoutError as exc:
-            self.close()
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:  # ssl.SSLError included
-            self.close()
-            raise httpcore.ConnectError(str(exc)) from exc
-        return DeadlineStream(channel, self._sockets)  # the same socket, now carrying TLS
+    # --- what httpx and the -v trace ask of a connection ----------------------------------
 
     def get_extra_info(self, info: str) -> Any:
-        """What httpcore and the -v trace ask of a stream."""
+        """``ssl_object``, ``client_addr``, ``server_addr`` or ``socket``; None otherwise."""
         if info == "ssl_object":
-            return self._channel.tls if isinstance(self._channel, TlsChannel) else None
+            return self.channel.tls if isinstance(self.channel, TlsChannel) else None
         if info == "client_addr":
-            return self._sock.getsockname()
+            return self.sock.getsockname()
         if info == "server_addr":
-            return self._sock.getpeername()
+            return self.sock.getpeername()
         if info == "socket":
-            return self._sock
-        if info == "is_readable":
-            # httpcore asks this of every idle connection each time its pool assigns one, a
-            # poll each (most of the polls a batch made): only what is known without a system
-            # call is said here; StrictConnection polls the one connection it hands out.
-            return self._sock.fileno() == -1 or self._channel.buffered()
-        if info == "tls_buffered":
-            return self._channel.buffered()
-        if info == "holds_bytes":
-            return self._channel.buffered() or readable_now(self._sock)
+            return self.sock
         return None
+
+    def holds_bytes(self) -> bool:
+        """True when bytes nobody asked for wait on it (or its peer has closed it)."""
+        return bool(self._reader.leftover) or self.channel.buffered() or readable_now(self.sock)
+
+    def close(self) -> None:
+        self.reusable = False
+        self._sockets.discard(self.sock)
+        self.sock.close()
+
+    # --- one exchange -----------------------------------------------------------------------
+
+    def send(self, data: bytes, timeout: float | None) -> None:
+        """The whole request, in one send as a rule."""
+        self._framing.request_sent()
+        self.reusable = False
+        self._awaiting_reply = True
+        self.channel.send_all(data, timeout)
+
+    def read_head(self, method: str, timeout: float | None) -> ReplyHead:
+        self._read_timeout = timeout
+        return self._reader.head(method)
+
+    def read_body(self, head: ReplyHead) -> Iterator[bytes]:
+        yield from self._reader.body(head)
+        # Read to its end: reused only if the reply keeps the connection and left nothing.
+        self.reusable = head.keep_alive and not self._reader.leftover
+
+    def _receive(self) -> bytes:
+        timeout = self._read_timeout
+        if self._awaiting_reply and not self.channel.buffered():
+            # Just sent: the reply cannot be there yet, so wait before trying.
+            wait(self.sock, False, bounded(timeout))
+        self._awaiting_reply = False
+        data = self.channel.receive(_RECEIVE_BYTES, timeout)
+        self._framing.received(data)  # FramingError: over a limit, or not HTTP/1.x
+        return data
 
 
 class OpenSockets:
-    """The sockets a backend has open, so that another thread can interrupt them."""
+    """The sockets a transport has open, so that another thread can interrupt them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -201,158 +170,224 @@ class OpenSockets:
             sockets = list(self._sockets)
         for sock in sockets:
             with contextlib.suppress(OSError):
-                # The plain socket's own shutdown: SSLSocket.shutdown would also drop its TLS
-                # state under a thread that may be inside a read of it.
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class DeadlineBackend(httpcore.NetworkBackend):
-    """Opens :class:`DeadlineStream` connections."""
-
-    def __init__(self) -> None:
-        self.sockets = OpenSockets()
-
-    def interrupt(self) -> None:
-        """Cut off every connection from any thread (see the module's note on stopping)."""
-        self.sockets.shut_down()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        """Resolve ``host`` and connect to its addresses in turn, all within the deadline."""
-        source = None if local_address is None else (local_address, 0)
+def connect_tcp(host: str, port: int, timeout: float | None,
+                source: tuple[str, int] | None = None) -> socket.socket:
+    """Resolve ``host`` and connect to its addresses in turn, all within the deadline
+    (TimeoutError, or the last address's OSError)."""
+    addresses = resolve_within(host, port, _finite(bounded(timeout)))
+    failure: OSError = OSError(f"no address for {host}")
+    for address in addresses:
         try:
-            addresses = resolve_within(host, port, _finite(bounded(timeout)))
-            failure: OSError = OSError(f"no address for {host}")
-            for address in addresses:
-                try:
-                    sock = socket.create_connection(
-                        (address, port), timeout=bounded(timeout), source_address=source
-                    )
-                except OSError as exc:  # a timeout too: the next address may answer
-                    failure = exc
-                    continue
-                for option in socket_options or ():
-                    sock.setsockopt(*option)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return DeadlineStream(PlainChannel(sock), self.sockets)
-            raise failure
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-
-    def sleep(self, seconds: float) -> None:
-        """httpcore's retry pause (smsp sets no httpcore retries)."""
-        time.sleep(seconds)
+            sock = socket.create_connection((address, port), timeout=bounded(timeout),
+                                            source_address=source)
+        except OSError as exc:  # a timeout too: the next address may answer
+            failure = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise failure
 
 
-class StrictConnection(httpcore.HTTPConnection):
-    """An HTTP/1.1 connection that expires the moment it holds bytes nobody asked for."""
+class DeadlineTransport(httpx.BaseTransport):
+    """httpx's transport: a pool of kept-alive connections, each request under its deadline.
 
-    def has_expired(self) -> bool:
-        """Expired as httpcore decides, or idle with unread bytes after the last reply."""
-        return super().has_expired() or (self.is_idle() and holds_unread_bytes(self))
-
-    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
-        """The request on this connection, unless it went stale while idle: then closed, and
-        the pool gives the request another (``ConnectionNotAvailable`` is how it learns to)."""
-        if self._went_stale():
-            raise httpcore.ConnectionNotAvailable()
-        return super().handle_request(request)
-
-    def _went_stale(self) -> bool:
-        """Idle and holding bytes after its last reply (or closed by the server, whose end
-        reads as bytes): if so, closed here. Judged under the connection's own state lock,
-        so that no other thread can start a request on it meanwhile."""
-        inner = getattr(self, "_connection", None)
-        if inner is None:
-            return False  # not connected yet: nothing can be waiting
-        lock = getattr(inner, "_state_lock", None)
-        with lock if lock is not None else contextlib.nullcontext():
-            if not inner.is_idle():
-                return False  # another request has it (httpcore refuses this one itself)
-            stream = getattr(inner, "_network_stream", None)
-            stale = holds_unread_bytes(self) or stream is None or bool(
-                stream.get_extra_info("holds_bytes"))
-            if stale:
-                inner.close()  # unlocked in httpcore: closed before another thread can use it
-        return stale
-
-
-def holds_unread_bytes(connection: httpcore.HTTPConnection) -> bool:
-    """True when bytes beyond the last reply's end wait in h11's buffer or the TLS layer.
-
-    httpcore keeps its HTTP/1.1 state private; if a future version moves it, this answers
-    True (no reuse) rather than risk giving one request another's reply.
+    At most ``max_connections`` idle connections are kept (the session never has more
+    requests on the wire than that).
     """
-    inner = getattr(connection, "_connection", None)
-    if inner is None:
-        return False
-    state = getattr(inner, "_h11_state", None)
-    trailing = getattr(state, "trailing_data", None)
-    if not isinstance(trailing, tuple) or not trailing or not isinstance(trailing[0], bytes):
-        return True
-    if trailing[0]:
-        return True
-    stream = getattr(inner, "_network_stream", None)
-    return stream is not None and bool(stream.get_extra_info("tls_buffered"))
-
-
-class _StrictPool(httpcore.ConnectionPool):
-    """httpx's pool, its connections :class:`StrictConnection` s."""
-
-    def create_connection(self, origin: httpcore.Origin) -> httpcore.ConnectionInterface:
-        return StrictConnection(
-            origin=origin,
-            ssl_context=self._ssl_context,
-            keepalive_expiry=self._keepalive_expiry,
-            http1=self._http1,
-            http2=self._http2,
-            retries=self._retries,
-            local_address=self._local_address,
-            uds=self._uds,
-            network_backend=self._network_backend,
-            socket_options=self._socket_options,
-        )
-
-
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport, its connection pool on :class:`DeadlineBackend` sockets."""
 
     def __init__(self, context: ssl.SSLContext, *, max_connections: int) -> None:
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+        self._context = context
+        self._most_idle = max_connections
+        self._idle: list[Connection] = []  # the most recently used last
+        self._lock = threading.Lock()
+        self._closed = False
+        self.sockets = OpenSockets()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.scheme
+        if scheme not in _DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol "
+                                            f"'{scheme}://'.")
+        origin = (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
+        timeouts = request.extensions.get("timeout") or {}
+        trace: Trace | None = request.extensions.get("trace")
+        try:
+            data = request_bytes(request.method, url.raw_path, request.headers.raw,
+                                 request.read())
+        except RequestFault as exc:
+            raise httpx.LocalProtocolError(str(exc)) from exc
+        connection = self._idle_connection(origin)
+        if connection is None:
+            connection = self._connect(origin, timeouts, trace)
+        try:
+            try:
+                with _step(trace, "http11.send_request_headers", request=request):
+                    _sending(connection, data, timeouts.get("write"))
+            except httpx.WriteError:
+                # A server may close its end before reading the request and still have said
+                # why (a TLS alert refusing our certificate, an error reply): read it.
+                pass
+            with _step(trace, "http11.send_request_body", request=request):
+                pass  # sent with the head
+            with _step(trace, "http11.receive_response_headers", request=request) as step:
+                head = _receiving(connection.read_head, request.method, timeouts.get("read"))
+                step.result = (head.version, head.status, head.reason, head.headers)
+        except BaseException:
+            connection.close()
+            raise
+        return httpx.Response(
+            head.status,
+            headers=head.headers,
+            stream=_ReplyBody(self, connection, head, trace, request),
+            extensions={"http_version": head.version, "reason_phrase": head.reason,
+                        "network_stream": connection},
         )
-        super().__init__(verify=context, trust_env=False, limits=limits)
-        # httpx offers no way to choose the network backend; its pool is rebuilt with ours,
-        # configured as HTTPTransport configures it (HTTP/1.1, no proxy).
-        self._backend = DeadlineBackend()
-        self._pool = _StrictPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=self._backend,
-        )
+
+    def close(self) -> None:
+        """Close every idle connection; the ones in use close as their replies end."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
     def interrupt(self) -> None:
         """Cut off every connection in use, from any thread, without closing one under it."""
-        self._backend.interrupt()
+        self.sockets.shut_down()
+
+    # --- the pool ---------------------------------------------------------------------------
+
+    def _idle_connection(self, origin: Origin) -> Connection | None:
+        """A kept-alive connection to ``origin`` with nothing waiting on it, if there is one;
+        those gone stale on the way are closed."""
+        while True:
+            with self._lock:
+                found = next((n for n in range(len(self._idle) - 1, -1, -1)
+                              if self._idle[n].origin == origin), None)
+                if found is None:
+                    return None
+                connection = self._idle.pop(found)
+            fresh = time.monotonic() - connection.idle_since < KEEPALIVE_SECONDS
+            if fresh and not connection.holds_bytes():
+                return connection
+            connection.close()
+
+    def give_back(self, connection: Connection) -> None:
+        """A connection whose reply has ended: kept for the next request, or closed."""
+        if connection.reusable:
+            connection.idle_since = time.monotonic()
+            with self._lock:
+                if not self._closed and len(self._idle) < self._most_idle:
+                    self._idle.append(connection)
+                    return
+        connection.close()
+
+    def _connect(self, origin: Origin, timeouts: Mapping[str, float | None],
+                 trace: Trace | None) -> Connection:
+        scheme, host, port = origin
+        timeout = timeouts.get("connect")
+        with _step(trace, "connection.connect_tcp", host=host, port=port) as step:
+            try:
+                sock = connect_tcp(host, port, timeout)
+            except TimeoutError as exc:
+                raise httpx.ConnectTimeout(str(exc) or "timed out") from exc
+            except OSError as exc:
+                raise httpx.ConnectError(str(exc)) from exc
+            connection = Connection(origin, PlainChannel(sock), self.sockets)
+            step.result = connection
+        if scheme != "https":
+            return connection
+        with _step(trace, "connection.start_tls", server_hostname=host) as step:
+            try:
+                channel = TlsChannel.handshake(sock, self._context, host, timeout)
+            except TimeoutError as exc:
+                connection.close()
+                raise httpx.ConnectTimeout(str(exc) or "timed out") from exc
+            except OSError as exc:  # ssl.SSLError included
+                connection.close()
+                raise httpx.ConnectError(str(exc)) from exc
+            connection.channel = channel
+            step.result = connection
+        return connection
 
 
-# A head of h11's, declaring a body to follow in the next write: Content-Length over zero.
-_DECLARES_A_BODY = re.compile(rb"\r\ncontent-length:[ \t]*0*[1-9]", re.IGNORECASE)
-def _head_end(buffer: bytes) -> int:
-    """Where the header section of ``buffer`` ends (0 when it holds no whole head)."""
-    return max(buffer.find(b"\r\n\r\n"), 0)
+class _ReplyBody(httpx.SyncByteStream):
+    """A reply's body as it arrives; its connection goes back to the pool when it is closed."""
+
+    def __init__(self, transport: DeadlineTransport, connection: Connection, head: ReplyHead,
+                 trace: Trace | None, request: httpx.Request) -> None:
+        self._transport = transport
+        self._connection: Connection | None = connection
+        self._head = head
+        self._trace = trace
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        connection = self._connection
+        if connection is None:
+            return
+        with _step(self._trace, "http11.receive_response_body", request=self._request):
+            pieces = connection.read_body(self._head)
+            while (piece := _receiving(next, pieces, None)) is not None:
+                if piece:
+                    yield piece
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        with _step(self._trace, "http11.response_closed"):
+            self._transport.give_back(connection)
+
+
+def _sending(connection: Connection, data: bytes, timeout: float | None) -> None:
+    try:
+        connection.send(data, timeout)
+    except TimeoutError as exc:
+        raise httpx.WriteTimeout(str(exc) or "timed out") from exc
+    except OSError as exc:
+        raise httpx.WriteError(str(exc)) from exc
+
+
+def _receiving(read: Callable[..., Any], *args: Any) -> Any:
+    """``read(*args)``, its failures httpx's: a timeout, a read error, broken framing."""
+    try:
+        return read(*args)
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+    except (FramingError, ProtocolFault, Dropped) as exc:
+        raise httpx.RemoteProtocolError(str(exc)) from exc
+    except OSError as exc:  # ssl.SSLError included
+        raise httpx.ReadError(str(exc)) from exc
+
+
+class _Step:
+    """One traced step: ``result`` is what its ``.complete`` event carries."""
+
+    __slots__ = ("result",)
+
+    def __init__(self) -> None:
+        self.result: Any = None
+
+
+@contextlib.contextmanager
+def _step(trace: Trace | None, name: str, **info: Any) -> Iterator[_Step]:
+    """``name.started``, then ``name.complete`` (or ``name.failed``), as httpcore reports."""
+    step = _Step()
+    if trace is None:
+        yield step
+        return
+    trace(f"{name}.started", info)
+    try:
+        yield step
+    except BaseException as exc:
+        trace(f"{name}.failed", {"exception": exc})
+        raise
+    trace(f"{name}.complete", {"return_value": step.result})
 
 
 def _finite(timeout: float | None) -> float:

@@ -1,10 +1,10 @@
 """Limits on a reply's HTTP/1.1 framing, checked on its bytes as they arrive from the socket.
 
-h11 (under httpx) refuses a head or chunk header it cannot parse, but only says "Receive
-buffer too long" once one passes 100 KiB, whichever it was, and takes an unexpected
-``101 Switching Protocols`` for an upgrade nobody proposed. :class:`ReplyFraming` follows the
-framing of each reply (status line, header section, any 1xx heads, then a Content-Length or
-chunked body and its trailers) on the bytes the socket gives, before h11 sees them, and
+The reply reader (:mod:`smsp_cli.transport.http11`) refuses a head or chunk header it cannot
+parse, but a head that never ends would grow its buffer without bound first, and a ``101
+Switching Protocols`` is an upgrade nobody proposed. :class:`ReplyFraming` follows the framing
+of each reply (status line, header section, any 1xx heads, then a Content-Length or chunked
+body and its trailers) on the bytes the socket gives, before the reader keeps them, and
 raises :class:`FramingError` naming what broke which limit. It keeps no more than the current
 head (at most :data:`MAX_HEAD_BYTES`) or line: a hostile reply costs it no memory.
 
@@ -21,7 +21,7 @@ MAX_CHUNK_LINE_BYTES = 4 * 1024  # a chunk-size line, extensions included
 MAX_TRAILER_BYTES = 16 * 1024  # every trailer line of a chunked body together
 
 _STATUS = re.compile(rb"HTTP/1\.[01] (\d{3})(?: |$)")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:[ \t;]|$)")  # as h11 reads one: no sign, no _
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:[ \t;]|$)")  # no sign, no _
 _PREFIX = b"HTTP/1."
 _CRLF = b"\r\n"
 
@@ -70,7 +70,7 @@ class ReplyFraming:
     def _lines(self, data: bytes, at: int) -> int:
         """Take the bytes of a line from ``data[at:]``; returns where the next part begins.
 
-        A chunk-size line ends with CRLF; head and trailer lines, as h11 reads them, with LF
+        A chunk-size line ends with CRLF; head and trailer lines, as the reader reads them, with LF
         (a CR before it is dropped).
         """
         if self._state != _CHUNK_LINE:
@@ -138,7 +138,7 @@ class ReplyFraming:
 
     def _head_line(self, line: bytes) -> None:
         if not self._head and not line:
-            return  # h11 skips blank lines before a status line; so do we
+            return  # blank lines before a status line: the reader refuses them
         if line:
             self._head.append(line)
             self._head_bytes += len(line) + 2
@@ -171,12 +171,12 @@ class ReplyFraming:
             self._remaining = int(names[b"content-length"])
             self._state = _LENGTH if self._remaining else _DONE
         else:
-            self._state = _DONE  # read to the close, or refused by h11: nothing to follow
+            self._state = _DONE  # read to the close, or refused by the reader: nothing to follow
 
     def _chunk_line(self, line: bytes) -> None:
         size = _CHUNK_SIZE.match(line)
         if size is None:
-            self._state = _DONE  # not a chunk size: h11 refuses it, and says so
+            self._state = _DONE  # not a chunk size: the reader refuses it, and says so
             return
         self._remaining = int(size[1], 16)
         if self._remaining:

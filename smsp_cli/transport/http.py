@@ -573,7 +573,7 @@ def _raise_if_certificate_refused(url: str, exc: Exception) -> None:
         ) from None
 
 
-# What httpcore and h11 say of a connection closed before its reply was whole: it may pass.
+# What the transport says of a connection closed before its reply was whole: it may pass.
 _DROPPED = ("server disconnected", "peer closed connection")
 
 
@@ -582,14 +582,14 @@ def _dropped(exc: Exception) -> bool:
 
 
 def _malformed(url: str, exc: Exception) -> MalformedHttp:
-    """Broken framing, in words: ours (transport.framing) whole, h11's without reply bytes."""
+    """Broken framing, in words: the limits' (transport.framing) whole, the reader's
+    (transport.http11) up to any colon, so that no reply bytes are shown."""
     from smsp_cli.transport.framing import FramingError
 
     cause = _root_cause(exc)
     if isinstance(cause, FramingError):
         what = str(cause)
     else:
-        # h11 says "illegal header line: bytearray(b'...')": the reply's bytes stay unshown.
         what = f"the provider's reply is not valid HTTP/1.1 ({_reason(exc).split(':')[0]})"
     return MalformedHttp(f"{what}, from {_host(url)}", hint="report it to the provider")
 

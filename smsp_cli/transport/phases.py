@@ -1,6 +1,6 @@
-"""Which step of an exchange was under way when it timed out, from httpcore's trace events.
+"""Which step of an exchange was under way when it timed out, from the transport's trace events.
 
-httpx reports a TLS handshake that never ends as a *connect* timeout (httpcore's connect
+httpx reports a TLS handshake that never ends as a *connect* timeout (the transport's connect
 covers both), and a reply that never comes the same as one that stops half way. The trace
 events tell them apart, so a timeout can name its phase as doctor does: connect, TLS
 handshake, sending the request, waiting for the reply, reading the reply.
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-# httpcore's event prefix for each step, in the order an exchange goes through them.
+# The event prefix for each step (httpcore's names, which the transport keeps), in the
+# order an exchange goes through them.
 _STEPS = (
     ("connection.connect_tcp", "connect"),
     ("connection.start_tls", "TLS handshake"),
@@ -26,7 +27,7 @@ TraceHook = Callable[[str, dict[str, Any]], None]
 
 
 class Progress:
-    """The latest step an exchange started, fed by httpcore's ``trace`` extension."""
+    """The latest step an exchange started, fed by the transport through the ``trace`` extension."""
 
     __slots__ = ("_also", "_step", "replied")
 

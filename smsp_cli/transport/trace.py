@@ -1,4 +1,4 @@
-"""Collecting one exchange: the transport and httpcore's trace events feed a :class:`Trace`.
+"""Collecting one exchange: the transport and its trace events feed a :class:`Trace`.
 
 Nothing here imports httpx: the hooks only receive its objects.
 """
@@ -16,7 +16,8 @@ from smsp_cli.transport.netaddr import hostport, is_ip, resolve_within
 if TYPE_CHECKING:
     import httpx
 
-# (phase, event that starts it, event that ends it); the event names are httpcore's.
+# (phase, event that starts it, event that ends it); the event names are httpcore's, which
+# the transport keeps.
 _SPANS = (
     ("dns", "dns.started", "dns.complete"),
     ("connect", "connection.connect_tcp.started", "connection.connect_tcp.complete"),
@@ -72,7 +73,7 @@ class Trace:
     # --- hooks given to httpx ------------------------------------------------------------
 
     def extensions(self) -> dict[str, Any]:
-        """httpx request ``extensions``: httpcore's per-phase trace callback."""
+        """httpx request ``extensions``: the transport's per-phase trace callback."""
         return {"trace": self.on_event}
 
     def on_request(self, request: httpx.Request, *, within: float = 10.0) -> None:
@@ -94,7 +95,7 @@ class Trace:
         self._resolve(request.url.host, request.url.port or 443, within)
 
     def on_event(self, name: str, info: dict[str, Any]) -> None:
-        """httpcore's callback: ``connection.connect_tcp.started`` and friends."""
+        """The transport's callback: ``connection.connect_tcp.started`` and friends."""
         self.marks.setdefault(name, self._now())
         stream = info.get("return_value")
         if stream is None or not hasattr(stream, "get_extra_info"):
