@@ -100,14 +100,7 @@ class SmspAdapter:
         now: dt.datetime | None = None,
     ) -> BuiltRequest:
         """The SOAP request for this query (fresh MessageID, trackingid and timestamp)."""
-        envelope_settings = EnvelopeSettings(
-            endpoint=settings.endpoint,
-            # ITK-WS WS-SEC-02: Username carries the client certificate's Subject CN.
-            username=username,
-            audit_identity=parse_audit_identity(settings.audit_id),
-            sender_address=settings.sender_address,  # optional wsa:From (WS-ADR-05)
-        )
-        return build_request(query, envelope_settings, now=now)
+        return build_request(query, _envelope_settings(settings, username), now=now)
 
     def again(self, request: BuiltRequest, query: Query, settings: ConnectionSettings, *,
               username: str) -> BuiltRequest:
@@ -153,6 +146,27 @@ class SmspAdapter:
                    policy: RetryPolicy) -> float | None:
         """Spec §5.9: what may pass is tried again, after the policy's backoff."""
         return policy.delay(attempt) if policy.should_retry(error, attempt, http_status) else None
+
+
+# The envelope settings last made, with what they were made from: every row of a batch has
+# the same settings object and sender, so each but the first reuses them.
+_last_envelope: tuple[ConnectionSettings, str, EnvelopeSettings] | None = None
+
+
+def _envelope_settings(settings: ConnectionSettings, username: str) -> EnvelopeSettings:
+    global _last_envelope
+    last = _last_envelope
+    if last is not None and last[0] is settings and last[1] == username:
+        return last[2]  # settings are frozen: the same object gives the same envelope
+    made = EnvelopeSettings(
+        endpoint=settings.endpoint,
+        # ITK-WS WS-SEC-02: Username carries the client certificate's Subject CN.
+        username=username,
+        audit_identity=parse_audit_identity(settings.audit_id),
+        sender_address=settings.sender_address,  # optional wsa:From (WS-ADR-05)
+    )
+    _last_envelope = (settings, username, made)
+    return made
 
 
 def passphrase_source(settings: ConnectionSettings) -> PassphraseGetter:

@@ -2,10 +2,11 @@
 
 A request is the SOAP 1.1 envelope of ``envelope.xml`` (WS-Addressing, WS-Security timestamp and
 username, ITK Distribution Envelope) with the operation's HL7 payload template placed in
-``itk:payload``. Values are assigned to nodes through :mod:`smsp_cli.adapters.smsp.templating`, so
-lxml
-escapes them; optional parts are removed from the tree. lxml itself is only imported by
-templating, when a request is built, so importing this module stays cheap.
+``itk:payload``, optional parts removed from the tree. The tree is filled and serialised by lxml
+once for each shape of request (which parts are dropped, which values there are); each request
+joins its values, escaped as libxml2 escapes them, into that layout
+(:mod:`smsp_cli.adapters.smsp.templating`). lxml itself is only imported by templating, when a
+request is built, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -102,15 +103,8 @@ def build_request(
     ids = _fresh_ids(fresh_upper_uuid) if new_uuid is None else _fresh_ids(_checked(new_uuid))
     values = _envelope_values(query.operation, settings, ids, created)
     values.update(_payload_values(query, ids.request_id))
-    # The operation's payload template sits in itk:payload of the envelope template, so one
-    # copy of one tree is filled (templates are parsed and laid out once per process).
-    template = (ENVELOPE_TEMPLATE, _PAYLOAD_SLOT, query.operation.template)
-    filled = templating.load_filled(template, _xml_safe(values))
-    _drop_unused_envelope_parts(filled, settings)
-    _drop_unused_payload_parts(filled, query)
-    filled.check()
     return BuiltRequest(
-        body=templating.serialise(filled.root),
+        body=_layout(query, settings, _xml_safe(values)).render(values),
         # Spec §2: SOAPAction = wsa:Action = DE header/@service = the service URN.
         soap_action=query.operation.service,
         message_id=ids.message_id,
@@ -118,6 +112,37 @@ def build_request(
         payload_id=ids.payload_id,
         created=created,
     )
+
+
+# Layouts by the shape of request they serve (see _layout); a handful in any one run.
+_layouts: dict[tuple[object, ...], templating.Layout] = {}
+_MAX_LAYOUTS = 256
+
+
+def _layout(query: Query, settings: EnvelopeSettings, values: Mapping[str, str]
+            ) -> templating.Layout:
+    """The layout for this request: its operation's payload template in itk:payload of the
+    envelope template, with the parts it has no value for dropped.
+
+    Laid out once for each shape: what the parts dropped depend on (the query's items, a
+    given or family name left out, how many audit ids, a sender address or not) and which
+    values there are.
+    """
+    shape = (query.operation.template, frozenset(values), query.items(),
+             query.given is None, query.family is None,
+             len(settings.audit_identity), settings.sender_address is None)
+    found = _layouts.get(shape)
+    if found is None:
+        def prune(filled: templating.Filled) -> None:
+            _drop_unused_envelope_parts(filled, settings)
+            _drop_unused_payload_parts(filled, query)
+
+        template = (ENVELOPE_TEMPLATE, _PAYLOAD_SLOT, query.operation.template)
+        found = templating.laid_out(template, shape[1], prune)
+        if len(_layouts) >= _MAX_LAYOUTS:
+            _layouts.clear()
+        _layouts[shape] = found
+    return found
 
 
 def _fresh_ids(new_uuid: Callable[[], str]) -> _Ids:
@@ -213,6 +238,8 @@ def _payload_values(query: Query, request_id: str) -> dict[str, str]:
 
 
 def _xml_safe(values: Mapping[str, str]) -> Mapping[str, str]:
+    if not _NOT_XML_CHAR.search("".join(values.values())):
+        return values  # the usual request: one search over every value at once
     for name, value in values.items():
         if _NOT_XML_CHAR.search(value):
             raise ValidationError(_field_label(name), "contains a character XML cannot carry")

@@ -122,6 +122,38 @@ def test_filling_by_position_fills_what_filling_by_search_fills() -> None:
     assert etree.tostring(by_position.root) == etree.tostring(by_search)
 
 
+@pytest.mark.parametrize("name", ["envelope.xml", *(op.template for op in operations.ALL)])
+def test_a_layout_writes_the_bytes_lxml_writes_for_the_filled_tree(name: str) -> None:
+    # Every character libxml2 escapes in a text or an attribute value, and some it does not.
+    awkward = 'a&b<c>d"e\'f\tg\nh\ri]]>ÉŁ\U0001f600 $x'
+    values = {
+        placeholder: f"{placeholder} {awkward}"
+        for placeholder in templating.placeholders(templating.load(name))
+    }
+    by_search = templating.load(name)
+    templating.fill(by_search, values)
+    layout = templating.laid_out(name, values, lambda filled: None)
+    assert layout.render(values) == templating.serialise(by_search)
+    other = dict.fromkeys(values, "plain")
+    templating.fill(again := templating.load(name), other)
+    assert layout.render(other) == templating.serialise(again)  # the layout is reused
+
+
+def test_a_layout_keeps_only_what_its_pruning_left_and_refuses_a_placeholder_left_unfilled(
+) -> None:
+    names = templating.placeholders(templating.load("envelope.xml")) - {"sender_address"}
+    with pytest.raises(templating.TemplateError, match=r"\$sender_address has no value"):
+        templating.laid_out("envelope.xml", names, lambda filled: None)
+
+    def without_sender(filled: templating.Filled) -> None:
+        templating.remove(filled.at("soap:Header/wsa:From"))
+
+    layout = templating.laid_out("envelope.xml", names, without_sender)
+    body = layout.render(dict.fromkeys(names, "v"))
+    assert b"wsa:From" not in body
+    assert xmlsafe.parse(body).find(clark("soap:Header/wsa:To")).text == "v"
+
+
 def test_an_element_is_found_by_its_place_in_the_template() -> None:
     filled = templating.load_filled("envelope.xml", {})
     assert filled.at("soap:Header/wsa:To") is filled.root.find(clark("soap:Header/wsa:To"))
