@@ -68,12 +68,38 @@ def record_shaped(block: Block) -> int | None:
     data, end = block.data, block.end
     if not data.startswith(HEAD) or data[end - 2] != ord("}"):
         return None
-    joins = data.count(JOIN, 0, end)
+    joins = count_joins(data, end)
     last = data.rfind(b"\n", 0, end - 1) + 1
     first_seq, last_seq = _leading_seq(data, 0), _leading_seq(data, last)
     if first_seq is None or last_seq is None or last_seq - first_seq != joins:
         return None  # a line of another shape, or a gap in the numbers: read line by line
     return joins + 1
+
+
+def count_joins(data: bytearray, end: int) -> int:
+    """``data.count(JOIN, 0, end)``, in about half its time.
+
+    Searching for ``JOIN`` itself steps a few bytes at a time: its last bytes (``"seq":``) are
+    among the commonest in a record. So every newline is first widened by :data:`_MARKER`
+    (one ``replace`` of a single byte, which runs at memory speed), and the joins are counted
+    as ``}``, the widened newline, ``{"seq":``: a longer pattern, mostly of bytes no record
+    holds, which the search steps over many bytes at a time. The count is the same: each
+    newline of the copy starts a marker (the marker holds none), the byte before it is the
+    line's last (the marker does not end in ``}``), and ``{"seq":``, which holds no newline,
+    can only be the bytes after it. The buffer past ``end`` (the next line's start, or what an
+    earlier block left there) is widened too, so the count stops where ``end`` lands.
+    """
+    widened = data.replace(b"\n", _WIDE_NEWLINE)
+    newlines = (len(widened) - len(data)) // len(_MARKER)
+    before_end = newlines - data.count(b"\n", end)
+    return widened.count(_WIDE_JOIN, 0, end + before_end * len(_MARKER))
+
+
+# Control bytes, which JSON always escapes, so never in a line smsp writes (and the count is
+# exact whatever a line holds: see count_joins).
+_MARKER = bytes([*range(0x01, 0x03), *range(0x07, 0x09), *range(0x0B, 0x0D), *range(0x0E, 0x20)])
+_WIDE_NEWLINE = b"\n" + _MARKER
+_WIDE_JOIN = b"}" + _WIDE_NEWLINE + HEAD
 
 
 def _leading_seq(data: bytearray, start: int) -> int | None:
