@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from smsp_cli.adapters.smsp.xmlsafe import clark
@@ -51,7 +51,7 @@ def read_payload(payload: etree._Element, kind: str) -> PayloadFields:
     if reader is None:
         return PayloadFields()
     fields = reader(payload)
-    patients = list(payload.iterfind(_RECORD_PATHS[kind]))
+    patients = _records(payload, _RECORD_PATHS[kind])
     numbers = tuple(
         number
         for patient in patients
@@ -92,14 +92,24 @@ def _read_patient_details(payload: etree._Element) -> PayloadFields:
     return PayloadFields(patient=_patient(patient))
 
 
-# Where each kind of payload holds its patient records (spec §3.5-3.7).
+# Where each kind of payload holds its patient records (spec §3.5-3.7): the HL7 child
+# elements to step through, as an ElementPath of those steps finds them.
 _RECORD_PATHS = {
-    operations.ReplyKind.VERIFY.value: clark(
-        "hl7:component/hl7:validIdentifier/hl7:subject/hl7:patient"
+    operations.ReplyKind.VERIFY.value: tuple(
+        clark(f"hl7:{step}") for step in ("component", "validIdentifier", "subject", "patient")
     ),
-    operations.ReplyKind.NHS_NUMBER.value: clark("hl7:subject/hl7:patient"),
-    operations.ReplyKind.PATIENT_DETAILS.value: clark("hl7:subject/hl7:patient"),
+    operations.ReplyKind.NHS_NUMBER.value: (clark("hl7:subject"), clark("hl7:patient")),
+    operations.ReplyKind.PATIENT_DETAILS.value: (clark("hl7:subject"), clark("hl7:patient")),
 }
+
+
+def _records(payload: etree._Element, steps: tuple[str, ...]) -> list[etree._Element]:
+    """Every element at the end of ``steps`` from ``payload``, in document order (what
+    ``iterfind`` of the same path finds, without its path machinery on every reply)."""
+    found = [payload]
+    for tag in steps:
+        found = [child for parent in found for child in parent.iterchildren(tag)]
+    return found
 
 _READERS: dict[str, Callable[[etree._Element], PayloadFields]] = {
     operations.ReplyKind.VERIFY.value: _read_verify,
@@ -112,29 +122,73 @@ _READERS: dict[str, Callable[[etree._Element], PayloadFields]] = {
 
 
 def _patient(patient: etree._Element) -> results.Patient:
-    nhs_number, local_identifier = _identifiers(patient)
-    name = _child(patient, "name")
-    person = _child(patient, "patientPerson")
+    # One pass over the record's children, and one over its name's and its person's: each
+    # value is the first such child (every given name and address, every telecom, in order),
+    # as a search for each would find it.
+    ids: list[etree._Element] = []
+    name = person = None
+    addresses: list[results.Address] = []
+    telecoms: list[etree._Element] = []
+    for child in patient.iterchildren(_ID, _NAME, _ADDR, _TELECOM, _PERSON):
+        tag = child.tag
+        if tag == _ID:
+            ids.append(child)
+        elif tag == _ADDR:
+            addresses.append(_address(child))
+        elif tag == _TELECOM:
+            telecoms.append(child)
+        elif tag == _NAME:
+            name = child if name is None else name
+        elif person is None:
+            person = child
+    nhs_number, local_identifier = _identifiers_of(ids)
+    title = family = None
+    given: list[str] = []
+    if name is not None:
+        for part in name.iterchildren(_PREFIX, _GIVEN, _FAMILY):
+            tag = part.tag
+            if tag == _GIVEN:
+                given.append(text(part) or "")
+            elif tag == _PREFIX:
+                title = text(part) if title is None else title
+            elif family is None:
+                family = text(part)
+    gender = birth = death = practice = None
+    if person is not None:
+        for part in person.iterchildren(_GENDER_CODE, _BIRTH_TIME, _DECEASED_TIME, _PRACTICE):
+            tag = part.tag
+            if tag == _BIRTH_TIME:
+                birth = part if birth is None else birth
+            elif tag == _GENDER_CODE:
+                gender = part if gender is None else gender
+            elif tag == _DECEASED_TIME:
+                death = part if death is None else death
+            elif practice is None:
+                practice = part
     return results.Patient(
-        nhs_number=nhs_number,
-        local_identifier=local_identifier,
-        title=_child_text(name, "prefix"),
-        given_names=() if name is None else _texts(name, "given"),
-        family_name=_child_text(name, "family"),
-        gender=_gender(_child_attribute(person, "administrativeGenderCode", "code")),
-        birth_date=_iso_date(_child_attribute(person, "birthTime", "value")),
-        death_date=_iso_date(_child_attribute(person, "deceasedTime", "value")),
-        addresses=tuple(_address(addr) for addr in _children(patient, "addr")),
-        telecoms=_telecoms(patient),
-        gp_practice=_gp_practice(person),
+        nhs_number,
+        local_identifier,
+        title,
+        tuple(given),
+        family,
+        _gender(None if gender is None else attribute(gender, "code")),
+        _iso_date(None if birth is None else attribute(birth, "value")),
+        _iso_date(None if death is None else attribute(death, "value")),
+        tuple(addresses),
+        _telecoms_of(telecoms),
+        None if practice is None else _gp_practice(practice),
     )
 
 
 def _identifiers(patient: etree._Element) -> tuple[str | None, str | None]:
     """(NHS number, local identifier): the id with the NHS root, and the first other id."""
+    return _identifiers_of(_children(patient, "id"))
+
+
+def _identifiers_of(ids: Iterable[etree._Element]) -> tuple[str | None, str | None]:
     nhs_number: str | None = None
     local_identifier: str | None = None
-    for identifier in _children(patient, "id"):
+    for identifier in ids:
         extension = attribute(identifier, "extension")
         if attribute(identifier, "root") == NHS_NUMBER_OID:
             nhs_number = extension if nhs_number is None else nhs_number
@@ -173,35 +227,28 @@ def _address(addr: etree._Element) -> results.Address:
     use = attribute(addr, "use")
     lines: list[str] = []
     postcode: str | None = None
-    line_tag = _hl7_tag("streetAddressLine")
     # One pass over the children: a patient has up to three addresses of six parts each.
-    for part in addr.iterchildren(line_tag, _hl7_tag("postalCode")):
-        if part.tag == line_tag:
+    for part in addr.iterchildren(_LINE, _POSTCODE):
+        if part.tag == _LINE:
             lines.append(text(part) or "")
         elif postcode is None:
             postcode = text(part)
     return results.Address(
-        use=None if use is None else results.ADDRESS_USES.get(use, use),
-        lines=tuple(lines),
-        postcode=postcode,
-    )
+        None if use is None else results.ADDRESS_USES.get(use, use), tuple(lines), postcode)
 
 
-def _telecoms(patient: etree._Element) -> tuple[results.Telecom, ...]:
+def _telecoms_of(telecoms: Iterable[etree._Element]) -> tuple[results.Telecom, ...]:
     """Telecoms as PDS holds them, the use in words; one without @value is skipped."""
     found = []
-    for telecom in _children(patient, "telecom"):
+    for telecom in telecoms:
         value = telecom.get("value")
         if value is not None:
             use = results.telecom_use_words(telecom.get("use"))
-            found.append(results.Telecom(use=use, value=value))
+            found.append(results.Telecom(use, value))
     return tuple(found)
 
 
-def _gp_practice(person: etree._Element | None) -> results.GpPractice | None:
-    practice = None if person is None else _child(person, "gPPractice")
-    if practice is None:
-        return None
+def _gp_practice(practice: etree._Element) -> results.GpPractice:
     organisation = _child(practice, "locationOrganization")
     addr = _child(practice, "addr")
     # The practice code is read whatever the id root: the OID is [UNCONFIRMED] (spec §3.7).
@@ -232,10 +279,6 @@ def _child_text(parent: etree._Element | None, name: str) -> str | None:
     return None if parent is None else text(_child(parent, name))
 
 
-def _texts(parent: etree._Element, name: str) -> tuple[str, ...]:
-    return tuple(text(child) or "" for child in _children(parent, name))
-
-
 def _child(parent: etree._Element, name: str) -> etree._Element | None:
     """The first HL7 child element called ``name``, if any."""
     # iterchildren matches a tag in C: twice as fast as find() on a lookup this frequent.
@@ -252,6 +295,14 @@ def _hl7_tag(name: str) -> str:
     # Cached by name: the reader asks for these tags dozens of times a reply, and a lookup
     # here is cheaper than building "hl7:name" for clark's own cache each time.
     return clark(f"hl7:{name}")
+
+
+_ID, _NAME, _ADDR, _TELECOM, _PERSON = map(
+    _hl7_tag, ("id", "name", "addr", "telecom", "patientPerson"))
+_PREFIX, _GIVEN, _FAMILY = map(_hl7_tag, ("prefix", "given", "family"))
+_GENDER_CODE, _BIRTH_TIME, _DECEASED_TIME, _PRACTICE = map(
+    _hl7_tag, ("administrativeGenderCode", "birthTime", "deceasedTime", "gPPractice"))
+_LINE, _POSTCODE = _hl7_tag("streetAddressLine"), _hl7_tag("postalCode")
 
 
 def attribute(element: etree._Element, name: str) -> str | None:

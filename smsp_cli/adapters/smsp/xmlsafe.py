@@ -34,6 +34,7 @@ base URL, so it cannot read files either.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -192,11 +193,26 @@ _SAFE_PARSING: dict[str, Any] = {
 }
 
 
+# Each thread's parser, made once: lxml resets a parser for every document it parses, and a
+# new one costs a reply more than the options it is made from (a libxml2 context each time).
+# One a thread, as a parser serves one document at a time.
+_parsers = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        from lxml import etree
+
+        parser = _parsers.parser = etree.XMLParser(**_SAFE_PARSING)
+    return parser
+
+
 def _parse_refusing_dtd(data: bytes) -> etree._Element:
     """The libxml2 layer of the defence; it must hold even if the byte scan were bypassed."""
     from lxml import etree
 
-    parser = etree.XMLParser(**_SAFE_PARSING)
+    parser = _parser()
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:

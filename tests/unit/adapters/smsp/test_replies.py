@@ -676,6 +676,48 @@ def test_first_of_several_ids_wins() -> None:
     assert (patient.nhs_number, patient.local_identifier) == ("9434765919", "FIRST")
 
 
+def test_repeated_parts_give_the_first_and_lists_keep_every_one_in_order() -> None:
+    patient = parse_patient(
+        nhs_id()
+        + '<name><given>Ann</given><prefix>Dr</prefix><!-- note --><family>Lee</family>'
+        + "<given>May</given><prefix>Ms</prefix><family>Other</family><x:given "
+        + 'xmlns:x="urn:elsewhere">Not HL7</x:given></name>'
+        + "<name><prefix>Mr</prefix><given>Second</given></name>"
+        + '<telecom value="tel:1"/><addr use="H"><postalCode>A1 1AA</postalCode></addr>'
+        + '<telecom use="MC"/><telecom use="WP" value="tel:2"/>'
+        + '<patientPerson><birthTime value="19700102"/><administrativeGenderCode code="1"/>'
+        + '<birthTime value="19800101"/><administrativeGenderCode code="2"/>'
+        + '<deceasedTime value="2020"/><deceasedTime value="2021"/></patientPerson>'
+        + '<patientPerson><birthTime value="19990909"/></patientPerson>'
+        + '<addr use="PST"><streetAddressLine>PO Box 1</streetAddressLine></addr>'
+    )
+    assert patient == results.Patient(
+        nhs_number="9434765919",
+        title="Dr",
+        given_names=("Ann", "May"),
+        family_name="Lee",
+        gender="male",
+        birth_date="1970-01-02",
+        death_date="2020",
+        addresses=(
+            results.Address(use="home", lines=(), postcode="A1 1AA"),
+            results.Address(use="correspondence", lines=("PO Box 1",), postcode=None),
+        ),
+        telecoms=(results.Telecom(use=None, value="tel:1"),
+                  results.Telecom(use="work", value="tel:2")),
+    )
+
+
+def test_every_record_of_every_subject_is_counted_with_its_numbers() -> None:
+    reply = parse_reply(200, wrapped(hl7_reply(
+        Kind.PATIENT_DETAILS.value,
+        f'<subject><patient>{nhs_id("9434765919")}</patient><patient>{nhs_id("9999345201")}'
+        f'</patient></subject><subject><patient>{nhs_id("9876543210")}</patient></subject>',
+    )))
+    assert reply.records == 3
+    assert reply.nhs_numbers == ("9434765919", "9999345201", "9876543210")
+
+
 def test_get_nhs_number_with_echoed_local_identifier() -> None:
     reply = parse_reply(200, wrapped(TRACE), expected=Kind.NHS_NUMBER)
     assert (reply.nhs_number, reply.local_identifier, reply.patient) == (

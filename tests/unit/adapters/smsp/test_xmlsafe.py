@@ -87,6 +87,30 @@ def test_libxml2_layer_refuses_dtds_even_without_the_byte_scan(document: bytes) 
     assert time.process_time() - started < 1
 
 
+def test_a_thread_s_parser_refuses_after_a_document_it_refused_or_parsed() -> None:
+    # One parser serves a thread's every reply: what it met before changes nothing after.
+    for document in (*HOSTILE.values(), b"<r>ok</r>", b"<r>", *HOSTILE.values()):
+        if document == b"<r>ok</r>":
+            assert xmlsafe._parse_refusing_dtd(document).text == "ok"
+            continue
+        with pytest.raises(xmlsafe.UnsafeXml):
+            xmlsafe._parse_refusing_dtd(document)
+    assert xmlsafe.parse(b"<r>&amp;&#233;</r>").text == "&é"
+    with pytest.raises(xmlsafe.UnsafeXml, match=r"(?i)entity 'undeclared'"):
+        xmlsafe.parse(b"<r>&undeclared;</r>")
+
+
+def test_each_thread_parses_with_a_parser_of_its_own() -> None:
+    import threading
+
+    parsers = [xmlsafe._parser()]
+    worker = threading.Thread(target=lambda: parsers.append(xmlsafe._parser()))
+    worker.start()
+    worker.join()
+    assert parsers[0] is xmlsafe._parser()
+    assert parsers[1] is not parsers[0]
+
+
 def test_xxe_never_reads_the_file(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-MARKER")
