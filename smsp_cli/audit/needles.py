@@ -40,9 +40,9 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from smsp_cli.audit.reader import Block
+from smsp_cli.fastclasses import dataclass
 
 # A line's start and end, at every join between two record-shaped lines.
 JOIN = b'}\n{"seq":'
@@ -168,16 +168,16 @@ def _verbatim(value: str) -> bool:
     return '"' not in value and "\\" not in value and value.isprintable()
 
 
-@dataclass
 class Finder:
     """The lines of a block that hold a needle, in order; needles may be added as it goes."""
 
-    block: Block
-    _lowered: bytearray | None = None
-    _starts: list[int] = field(default_factory=list)
-    _seen: set[int] = field(default_factory=set)
-    following: set[str] = field(default_factory=set)
-    _followers: dict[int, list[tuple[str, Needle]]] = field(default_factory=dict)
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        self._lowered: bytearray | None = None
+        self._starts: list[int] = []
+        self._seen: set[int] = set()
+        self.following: set[str] = set()
+        self._followers: dict[int, list[tuple[str, Needle]]] = {}
 
     def add(self, needle: Needle, after: int = 0) -> None:
         """Queue every line holding ``needle`` that starts at or after ``after``."""

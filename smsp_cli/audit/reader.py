@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +24,7 @@ from smsp_cli.audit import checkpoint
 from smsp_cli.audit.checkpoint import Checkpoint, CheckpointUnreadable
 from smsp_cli.audit.paths import CHECKPOINT_NAME, LOCK_NAME, trail_files
 from smsp_cli.domain.errors import ConfigError
+from smsp_cli.fastclasses import dataclass
 from smsp_cli.system.safefiles import UnsafeFile, files
 
 # A record is well under a kilobyte; a longer line is not one, and is not held whole.
@@ -43,30 +43,32 @@ class Line:
     whole: bool  # False: the file ends inside this line (torn)
 
 
-@dataclass
 class Block:
     """Whole lines of one file: ``data[:end]``, each ending in a newline.
 
     ``data`` is a buffer reused for the next block: what is kept must be copied out.
     """
 
-    file: str
-    data: bytearray
-    end: int
+    __slots__ = ("data", "end", "file")
+
+    def __init__(self, file: str, data: bytearray, end: int) -> None:
+        self.file = file
+        self.data = data
+        self.end = end
 
     def lines(self) -> list[bytes]:
         """The block's lines, copied out, without their newlines."""
         return bytes(memoryview(self.data)[: self.end - 1]).split(b"\n")
 
 
-@dataclass
 class Snapshot:
     """The trail's files, sizes and checkpoint at one moment; iterate :meth:`lines`."""
 
-    directory: Path
-    files: list[tuple[str, BinaryIO, int]] = field(default_factory=list)
-    checkpoint: Checkpoint | None = None
-    checkpoint_unreadable: bool = False
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.files: list[tuple[str, BinaryIO, int]] = []
+        self.checkpoint: Checkpoint | None = None
+        self.checkpoint_unreadable = False
 
     @property
     def names(self) -> list[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from smsp_cli.audit import records
 from smsp_cli.audit.needles import ENDED_BY, MAX_OPEN_CALLS, Finder, Needle, record_shaped
 from smsp_cli.audit.reader import Block, Line, snapshot
 from smsp_cli.domain.errors import UsageError
+from smsp_cli.fastclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -89,20 +89,29 @@ class Filters:
         return None
 
 
-@dataclass
+# Plain classes, not dataclasses: the standard library compiles a dataclass's methods when it
+# is imported, a cost every search paid at start-up for methods it never calls.
 class Found:
     """A matching record and the line it was read from (the JSON output prints the line)."""
 
-    raw: bytes
-    record: dict[str, Any]
+    __slots__ = ("raw", "record")
+
+    def __init__(self, raw: bytes, record: dict[str, Any]) -> None:
+        self.raw = raw
+        self.record = record
 
 
-@dataclass
 class Tally:
     """What a search read: records, and lines that were not records (skipped)."""
 
-    records: int = 0
-    skipped: int = 0
+    __slots__ = ("records", "skipped")
+
+    def __init__(self, records: int = 0, skipped: int = 0) -> None:
+        self.records = records
+        self.skipped = skipped
+
+    def __repr__(self) -> str:
+        return f"Tally(records={self.records}, skipped={self.skipped})"
 
 
 def search(directory: Path, filters: Filters, tally: Tally | None = None) -> Iterator[Found]:
