@@ -117,8 +117,12 @@ class Trail:
         # or written it: records of other writers it has seen (they may checkpoint them at any
         # time), and what it read or wrote there itself. A head past it is written unread.
         self._checkpoint_floor = 0
-        self._commit = threading.Condition()
+        # One sync at a time (``_committing``); the threads waiting for one that begins after
+        # their record was written, each woken alone: when a sync covers it, or to lead the
+        # next one.
+        self._commit = threading.Lock()
         self._committing = False
+        self._waiting: list[_Waiter] = []
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
         try:
@@ -213,37 +217,72 @@ class Trail:
     def _commit_through(self, generation: int, *, advance: bool) -> None:
         """Return once record ``generation`` of this writer is on the disk.
 
-        One thread at a time leads: it syncs everything written when its sync began, and every
-        thread whose record that covers returns with it; the rest wait for the next sync. The
-        head it synced is then checkpointed (``advance``), or left due for the next append.
+        One thread at a time leads: it syncs everything written when its sync began. Threads
+        that come meanwhile wait, each on its own gate: when the sync ends, its leader wakes
+        those whose record it covers (and no other), then the first of the rest, to lead the
+        next sync for them all. The head it synced is then checkpointed (``advance``), or left
+        due for the next append.
         """
         with self._commit:
-            while self._on_disk < generation:
-                if not self._committing:
-                    self._committing = True
-                    break
-                self._commit.wait()
-            else:
+            if self._on_disk >= generation:
                 return
+            waiter = None
+            if self._committing:
+                waiter = _Waiter(generation)
+                self._waiting.append(waiter)
+            else:
+                self._committing = True
+        if waiter is not None:
+            waiter.gate.acquire()  # let go by the leader of a sync that covers the record
+            if waiter.error is not None:
+                raise self._unavailable(waiter.error)
+            if waiter.synced:
+                return
+            # Else this thread leads the next sync (handed on with ``_committing`` still set).
+        self._lead(advance=advance)
+
+    def _lead(self, *, advance: bool) -> None:
+        """One sync for every record written so far; wake the waiters it covers, and hand the
+        next sync to the first waiter it does not."""
+        error: OSError | None = None
         covered, head = self._on_disk, None
         try:
             covered, head = self._sync_once()
         except OSError as exc:
-            raise self._unavailable(exc) from None
-        finally:
-            with self._commit:
-                self._committing = False
-                self._on_disk = max(self._on_disk, covered)
-                self._commit.notify_all()
-        if head is None:
-            return
-        if advance:
+            error = exc
+        except BaseException:
+            self._hand_on(self._on_disk, None)  # nothing synced: the next waiter leads
+            raise
+        if head is not None and not advance:
+            # Due before any waiter goes on: a batch's checkpoint moves with its next record,
+            # under the lock that record takes anyway.
+            with self._mutex:
+                if self._checkpoint_due is None or self._checkpoint_due.seq < head.seq:
+                    self._checkpoint_due = head
+        self._hand_on(covered, error)
+        if error is not None:
+            raise self._unavailable(error) from None
+        if head is not None and advance:
             # After the waiters are let go: moving the checkpoint is no request's business.
             self._advance_checkpoint(head)
-            return
-        with self._mutex:
-            if self._checkpoint_due is None or self._checkpoint_due.seq < head.seq:
-                self._checkpoint_due = head
+
+    def _hand_on(self, covered: int, error: OSError | None) -> None:
+        """After a sync that covered records up to ``covered`` (or failed with ``error``): wake
+        the waiters it covers, and the first of the rest to lead the next sync."""
+        with self._commit:
+            self._on_disk = max(self._on_disk, covered)
+            if error is not None:  # each waiter is told: its record may not be on the disk
+                ready, self._waiting = self._waiting, []
+            else:
+                ready = [w for w in self._waiting if w.generation <= covered]
+                self._waiting = [w for w in self._waiting if w.generation > covered]
+            following = self._waiting.pop(0) if self._waiting else None
+            self._committing = following is not None
+        if following is not None:
+            following.gate.release()  # not synced: it leads the next sync, starting now
+        for waiter in ready:
+            waiter.synced, waiter.error = error is None, error
+            waiter.gate.release()
 
     def _sync_once(self) -> tuple[int, Checkpoint | None]:
         """One fsync of the trail file for every record written so far: the records covered,
@@ -563,6 +602,20 @@ class Trail:
             hint="smsp records every call and change before making it; fix the file or its "
             "directory, or set SMSP_DATA_DIR",
         )
+
+
+class _Waiter:
+    """A thread waiting for a sync: its gate is held until a sync covers its record, or until
+    it is to lead the next sync."""
+
+    __slots__ = ("error", "gate", "generation", "synced")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.gate = threading.Lock()
+        self.gate.acquire()
+        self.synced = False  # True: a sync that began after the record was written ended
+        self.error: OSError | None = None  # that sync failed
 
 
 def _reported(text: str) -> None:

@@ -454,6 +454,49 @@ def test_group_commit_syncs_once_per_record_when_records_come_one_at_a_time(
     assert len(sync.covered) == 6  # close forced the outcome too
 
 
+def test_a_failed_group_sync_fails_every_record_it_was_to_cover_and_the_next_group_syncs(
+    tmp_path: Path,
+) -> None:
+    # The first sync fails once three more `sent` records wait behind it: each of the four
+    # appends is refused (none may pass as on the disk), none hangs, and the next group syncs.
+    waiting = threading.Event()
+    syncs: list[str] = []
+
+    def failing_once(descriptor: int) -> None:
+        if not syncs:
+            syncs.append("failed")
+            waiting.wait(10)
+            time.sleep(0.05)  # the other three are queued behind this sync by now
+            raise OSError(5, "Input/output error")
+        syncs.append("synced")
+        os.fsync(descriptor)
+
+    refused: list[int] = []
+    with Trail(tmp_path, fsync_interval=3600, sync=failing_once) as trail:
+
+        def send(n: int) -> None:
+            try:
+                trail.append(_fields(n))
+            except TrailUnavailable:
+                refused.append(n)
+
+        first = threading.Thread(target=send, args=(0,))
+        first.start()
+        while not syncs:
+            time.sleep(0.001)
+        others = [threading.Thread(target=send, args=(n,)) for n in (1, 2, 3)]
+        for thread in others:
+            thread.start()
+        waiting.set()
+        for thread in [first, *others]:
+            thread.join(10)
+            assert not thread.is_alive()
+        assert sorted(refused) == [0, 1, 2, 3]
+        trail.append(_fields(4))
+    assert syncs[:2] == ["failed", "synced"]
+    _assert_chained(tmp_path)
+
+
 def test_times_never_go_backwards_against_seq(tmp_path: Path) -> None:
     early = records.stamped("sent", {"message_id": "M"}) | {"time": "2000-01-01T00:00:00.000000Z"}
     with Trail(tmp_path) as trail:
