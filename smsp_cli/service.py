@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from smsp_cli import adapters
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
     from smsp_cli.audit.calls import CallAudit
     from smsp_cli.domain.correlation import Correlation
     from smsp_cli.domain.models import Query
-    from smsp_cli.domain.results import Outcome, Reply
+    from smsp_cli.domain.results import FhirExchange, Outcome, Reply
     from smsp_cli.settings.connection import ConnectionSettings, Sourced
     from smsp_cli.transport.http import Session
     from smsp_cli.transport.retry import AttemptEvent, RetryPolicy
@@ -285,29 +284,21 @@ class _Call:
 
     def run(self) -> Outcome:
         request = self.adapter.build(self.query, self.settings, username=self.username)
-        reading, correlation = self._exchange(request, None)
+        reading, correlation, message_ids = self._exchange(request, None)
         while reading.follow_up is not None:
             # A second exchange the answer asks for (PDS FHIR: the read of a search's match).
-            reading, correlation = self._exchange(reading.follow_up, reading)
+            reading, correlation, message_ids = self._exchange(reading.follow_up, reading)
         environment = answered_environment(self.settings, reading.server_certificate)
-        outcome = judge(
+        return judge(
             self.query.operation, reading.reply, reading.message_id, environment=environment,
-            query=self.query, correlation=correlation,
-        )
-        texts = tuple(text for _, text in reading.warnings)
-        return replace(
-            outcome,
-            warnings=(*outcome.warnings, *texts),
-            stderr_warnings=(*outcome.stderr_warnings, *texts),
-            warning_codes=(*outcome.warning_codes, *(code for code, _ in reading.warnings)),
-            api=self.adapter.api,
-            fhir=reading.fhir,
-            message_ids=reading.message_ids,
+            query=self.query, correlation=correlation, api=self.adapter.api,
+            fhir=reading.fhir, message_ids=message_ids, also_warned=reading.warnings,
         )
 
     def _exchange(self, request: Request, before: Reading | None
-                  ) -> tuple[Reading, Correlation]:
-        """One request with its retries, read and checked against the question."""
+                  ) -> tuple[Reading, Correlation, tuple[str, ...]]:
+        """One request with its retries, read and checked against the question; with the
+        reading's own message ids, else every attempt's."""
         from smsp_cli.domain.correlation import correlate
 
         authorisation = self.adapter.authorise(
@@ -357,9 +348,7 @@ class _Call:
             self.recorder.received(request, reading.recorded or reading.reply, status,
                                    reading.recorded_fields)
             self._observe(attempt, request, None, None, None)
-            if not reading.message_ids:
-                reading = replace(reading, message_ids=tuple(sent))
-            return reading, correlation
+            return reading, correlation, reading.message_ids or tuple(sent)
 
     def _observe(self, attempt: int, request: Request, failure: str | None,
                  wait: float | None, status: int | None) -> None:
@@ -415,13 +404,19 @@ def judge(
     environment: str,
     query: Query | None = None,
     correlation: Correlation | None = None,
+    api: str = "smsp",
+    fhir: FhirExchange | None = None,
+    message_ids: tuple[str, ...] = (),
+    also_warned: tuple[tuple[str, str], ...] = (),
 ) -> Outcome:
     """Map the reply's response code to its text, warnings and exit code (spec §6).
 
     With the ``query`` that was sent, the advice after "no match" or "several matches" fits
     the command that ran and what it was given. ``correlation`` is what
     :func:`smsp_cli.domain.correlation.correlate` found (the successor of a superseded number);
-    without it the reply's own number stands for the successor.
+    without it the reply's own number stands for the successor. ``api``, ``fhir`` and
+    ``message_ids`` are the outcome's as the call knows them; ``also_warned`` holds the
+    (code, text) warnings the adapter read beyond the response code's, put after its own.
     """
     # The judgement's tables load here: a dry run imports this module and judges nothing.
     from smsp_cli.domain import codes
@@ -456,6 +451,10 @@ def judge(
             f"DECEASED: date of death {death}" if death.strip() else "DECEASED",
             "DECEASED: the patient is recorded as deceased (date of death in the output)",
         )
+    for code, text in also_warned:  # as the adapter gave them: on stderr as in the output
+        found.texts.append(text)
+        found.codes.append(code)
+        found.stderr.append(text)
     given = query.nhs_number if query is not None else None
     return Outcome(
         operation=operation,
@@ -471,6 +470,9 @@ def judge(
         superseded_nhs_number=given if reply.response_code == SUPERSEDED else None,
         verified=answer.verified if answer is not None else None,
         verification=answer.shown if answer is not None else "",
+        api=api,
+        fhir=fhir,
+        message_ids=message_ids,
     )
 
 

@@ -15,6 +15,7 @@ configured. It is written in one of two ways:
 
 from __future__ import annotations
 
+import functools
 import re
 
 from smsp_cli.domain.errors import ValidationError
@@ -49,6 +50,7 @@ class AuditId:
     type: str | None
 
 
+@functools.lru_cache(maxsize=16)  # every call of a batch reads the same setting (twice)
 def parse_audit_identity(text: str) -> tuple[AuditId, ...]:
     """Read one or more audit ids separated by commas or spaces: ASIDs or ITK identity URNs,
     or the ``key=value`` form of a smartcard access method."""

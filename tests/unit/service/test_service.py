@@ -143,3 +143,22 @@ def test_a_reply_of_exactly_10_mib_is_read(settings: object) -> None:
     assert len(padded) == TEN_MIB
     outcome = service.call(QUERY, settings, transport=_streamed(padded))  # type: ignore[arg-type]
     assert outcome.reply.nhs_number == "9473480032"
+
+
+def test_warnings_the_adapter_read_follow_the_response_code_s_as_given() -> None:
+    from smsp_cli.domain import results
+
+    reply = results.Reply(kind="getPatientDetailsResponse-v1-0", response_code="SMSP-0000",
+                          patient=results.Patient("9434765919", death_date="2020-01-02"))
+    outcome = service.judge(
+        operations.GET, reply, "MSG-2", environment="test", api="fhir",
+        message_ids=("MSG-1", "MSG-2"), also_warned=(("reduced_record", "record reduced"),),
+    )
+    assert outcome.warnings == ("DECEASED: date of death 2020-01-02", "record reduced")
+    assert outcome.stderr_warnings == (
+        "DECEASED: the patient is recorded as deceased (date of death in the output)",
+        "record reduced",
+    )
+    assert outcome.warning_codes == ("deceased", "reduced_record")
+    assert (outcome.api, outcome.fhir, outcome.message_ids) == ("fhir", None,
+                                                                ("MSG-1", "MSG-2"))
