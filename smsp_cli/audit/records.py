@@ -60,7 +60,7 @@ MAX_FOREIGN_TEXT = 200
 
 def utc_timestamp(now: dt.datetime | None = None) -> str:
     """``2025-01-04T10:11:12.123456Z``: UTC, as ITK header timestamps are (MSCA-AUD-07)."""
-    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    moment = dt.datetime.now(dt.UTC) if now is None else now.astimezone(dt.UTC)
     # isoformat, not strftime (which goes through the C library's): the same text, in half
     # the time, twice a batch row.
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
@@ -80,10 +80,15 @@ def stamped(event: str, fields: Mapping[str, Any]) -> dict[str, Any]:
             **fields}
 
 
+# What json.dumps(record, ensure_ascii=False, separators=(",", ":")) would build for every
+# record (options other than the defaults make it build a new encoder each call): built once.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(seq: int, prev: str | None, fields: Mapping[str, Any]) -> bytes:
     """One record as its line: compact JSON, UTF-8, ending in a newline (never inside)."""
     record = {"seq": seq, "prev": prev, **fields}
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    return (_ENCODER.encode(record) + "\n").encode("utf-8")
 
 
 def digest(line: bytes) -> str:
