@@ -147,9 +147,16 @@ def _status_error(status_code: int, what: str) -> errors.SmspError:
 
 def _find_fault(root: etree._Element) -> etree._Element | None:
     """The first ``soap:Body/soap:Fault`` anywhere, or the root itself if it is a bare Fault."""
-    if root.tag == clark("soap:Fault"):
+    if root.tag == _FAULT:
         return root
-    return root.find(clark(".//soap:Body/soap:Fault"))
+    # What find(".//soap:Body/soap:Fault") finds: the first Fault child of the first Body
+    # below the root (document order) that has one; iter() matches the tag in C.
+    for body in root.iter(_BODY):
+        if body is not root:
+            fault = next(body.iterchildren(_FAULT), None)
+            if fault is not None:
+                return fault
+    return None
 
 
 def _read_fault(fault: etree._Element) -> results.Fault:
@@ -253,13 +260,13 @@ def _locate_payload(root: etree._Element) -> etree._Element:
     Spec §5.1: ``soap:Envelope/soap:Body/itk:DistributionEnvelope/itk:payloads/itk:payload/*``.
     """
     container = root
-    if root.tag == clark("soap:Envelope"):
-        body = root.find(clark("soap:Body"))
+    if root.tag == _ENVELOPE:
+        body = next(root.iterchildren(_BODY), None)
         if body is None:
             raise errors.ProviderFailed("provider reply is a SOAP envelope without a Body")
         container = _first_element(body, "the SOAP Body is empty")
-    if container.tag == clark("itk:DistributionEnvelope"):
-        slot = container.find(clark("itk:payloads/itk:payload"))
+    if container.tag == _DISTRIBUTION_ENVELOPE:
+        slot = _first_at(container, _PAYLOAD_SLOT)
         if slot is None:
             raise errors.ProviderFailed("the Distribution Envelope carries no itk:payload")
         container = _first_element(slot, "the Distribution Envelope payload is empty")
@@ -280,7 +287,7 @@ def _first_element(parent: etree._Element, when_missing: str) -> etree._Element:
 
 def _response_code(payload: etree._Element, kind: str) -> str:
     """The business outcome is ``value/@code`` (spec §3.4); a blank code is no code."""
-    value = payload.find(clark("hl7:value"))
+    value = next(payload.iterchildren(_VALUE), None)
     code = None if value is None else reply_payloads.attribute(value, "code")
     if not code:
         raise errors.ProviderFailed(f"provider reply {_quote(kind)} has no response code")
@@ -288,17 +295,37 @@ def _response_code(payload: etree._Element, kind: str) -> str:
 
 
 def _message_id(root: etree._Element) -> str | None:
-    if root.tag != clark("soap:Envelope"):
+    if root.tag != _ENVELOPE:
         return None
-    return reply_payloads.text(root.find(clark("soap:Header/wsa:MessageID")))
+    return reply_payloads.text(_first_at(root, _MESSAGE_ID))
 
 
 def _relates_to(root: etree._Element) -> tuple[str, ...]:
     """Every wsa:RelatesTo of the SOAP header: the MessageIDs the reply says it answers."""
-    if root.tag != clark("soap:Envelope"):
+    if root.tag != _ENVELOPE:
         return ()
-    found = root.iterfind(clark("soap:Header/wsa:RelatesTo"))
+    found = (element for header in root.iterchildren(_HEADER)
+             for element in header.iterchildren(_RELATES_TO))
     return tuple(value for element in found if (value := reply_payloads.text(element)))
+
+
+def _first_at(parent: etree._Element, steps: tuple[str, str]) -> etree._Element | None:
+    """What find("a/b") finds: the first b child of the first a child that has one."""
+    outer, inner = steps
+    for step in parent.iterchildren(outer):
+        found = next(step.iterchildren(inner), None)
+        if found is not None:
+            return found
+    return None
+
+
+_ENVELOPE, _HEADER, _BODY, _FAULT = map(clark, ("soap:Envelope", "soap:Header", "soap:Body",
+                                               "soap:Fault"))
+_DISTRIBUTION_ENVELOPE = clark("itk:DistributionEnvelope")
+_PAYLOAD_SLOT = (clark("itk:payloads"), clark("itk:payload"))
+_MESSAGE_ID = (_HEADER, clark("wsa:MessageID"))
+_RELATES_TO = clark("wsa:RelatesTo")
+_VALUE = clark("hl7:value")
 
 
 def _serialise(payload: etree._Element) -> bytes:

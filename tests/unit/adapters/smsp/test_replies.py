@@ -718,6 +718,31 @@ def test_every_record_of_every_subject_is_counted_with_its_numbers() -> None:
     assert reply.nhs_numbers == ("9434765919", "9999345201", "9876543210")
 
 
+def test_a_fault_in_a_body_below_the_envelope_is_found_and_one_outside_a_body_is_not() -> None:
+    # The TKW wrappers nest a second envelope: its Body's Fault is the reply's, found whatever
+    # came before it; a Fault that is no Body's child is not one.
+    inner = soap_envelope(fault_body("3000", error_text="Denied"))
+    reply = (f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Header/><soap:Body><soap:Body/>'
+             f"<wrapper>{inner}</wrapper></soap:Body></soap:Envelope>").encode()
+    error = raised(200, reply)
+    assert isinstance(error, errors.ProviderRejected)
+    assert error.fault is not None
+    assert error.fault.error_text == "Denied"
+    stray = soap_envelope(f'<wrapper xmlns:soap="{SOAP_NS}">{fault_body("3000")}</wrapper>')
+    assert "has no HL7 payload" in raised(200, stray.encode()).message
+
+
+def test_the_header_s_first_message_id_and_every_relates_to_are_read() -> None:
+    payload = distribution_envelope(patient_reply(nhs_id()))
+    reply = parse_reply(200, (
+        f'<soap:Envelope xmlns:soap="{SOAP_NS}" xmlns:wsa="{WSA_NS}"><soap:Header>'
+        "<wsa:RelatesTo>A</wsa:RelatesTo><wsa:MessageID>FIRST</wsa:MessageID>"
+        "<wsa:MessageID>SECOND</wsa:MessageID></soap:Header><soap:Header>"
+        "<wsa:RelatesTo>B</wsa:RelatesTo></soap:Header>"
+        f"<soap:Body>{payload}</soap:Body></soap:Envelope>").encode())
+    assert (reply.message_id, reply.relates_to) == ("FIRST", ("A", "B"))
+
+
 def test_get_nhs_number_with_echoed_local_identifier() -> None:
     reply = parse_reply(200, wrapped(TRACE), expected=Kind.NHS_NUMBER)
     assert (reply.nhs_number, reply.local_identifier, reply.patient) == (
