@@ -26,9 +26,9 @@ connection is handed out again: the reader's leftover (read with the reply, beyo
 the TLS layer's buffers (bytes received but not yet asked for), and the socket itself
 (``poll``, once, when the connection is handed to a request).
 
-Framing: every byte read is first followed by :class:`~smsp_cli.transport.framing.
-ReplyFraming`, which refuses a head, chunk-size line or trailers over its limits, a status line
-that is not HTTP/1.x and an unasked-for 101, before any of it is parsed or kept.
+Framing: the reader refuses a head, chunk-size line or trailers over the limits of
+:mod:`smsp_cli.transport.framing` as soon as the bytes read show it, a reply that does not
+begin as HTTP/1.x at its first bytes, and an unasked-for 101.
 
 Errors are httpx's own (ConnectError, ReadTimeout, RemoteProtocolError...), each raised from
 its cause, so :mod:`smsp_cli.transport.http` translates them as it always has. Progress is
@@ -60,7 +60,7 @@ from typing import Any
 import httpx
 
 from smsp_cli.transport.deadline import bounded
-from smsp_cli.transport.framing import FramingError, ReplyFraming
+from smsp_cli.transport.framing import FramingError
 from smsp_cli.transport.http11 import (
     Dropped,
     ProtocolFault,
@@ -88,7 +88,6 @@ class Connection:
         self.channel = channel
         self.sock = channel.sock
         self._sockets = sockets
-        self._framing = ReplyFraming()
         self._reader = ReplyReader(self._receive)
         self._read_timeout: float | None = None
         self._awaiting_reply = False  # the request is out and nothing of its reply read yet
@@ -123,7 +122,6 @@ class Connection:
 
     def send(self, data: bytes, timeout: float | None) -> None:
         """The whole request, in one send as a rule."""
-        self._framing.request_sent()
         self.reusable = False
         self._awaiting_reply = True
         self.channel.send_all(data, timeout)
@@ -143,9 +141,7 @@ class Connection:
             # Just sent: the reply cannot be there yet, so wait before trying.
             wait(self.sock, False, bounded(timeout))
         self._awaiting_reply = False
-        data = self.channel.receive(_RECEIVE_BYTES, timeout)
-        self._framing.received(data)  # FramingError: over a limit, or not HTTP/1.x
-        return data
+        return self.channel.receive(_RECEIVE_BYTES, timeout)
 
 
 class OpenSockets:

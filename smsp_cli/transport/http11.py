@@ -5,8 +5,8 @@ so the protocol it needs is small: a request head (with its body, in one send), 
 line and header section, any interim 1xx heads passed over, and a body framed by
 Content-Length, by chunked transfer coding, or by the end of the connection. Reading follows
 the grammar strictly and refuses what it does not frame exactly, so that no reply can be taken
-for another's; the size limits on heads, chunk lines and trailers are checked before this, on
-the bytes as they arrive (:mod:`smsp_cli.transport.framing`).
+for another's; the size limits on heads, chunk lines and trailers are checked on the bytes as
+they arrive, before any more is read (:mod:`smsp_cli.transport.framing`).
 
 The errors name what was wrong in the words HTTP clients commonly use ("illegal header line",
 "peer closed connection without sending complete message body"), never a byte of the reply.
@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+
+from smsp_cli.transport import framing
+from smsp_cli.transport.framing import FramingError
 
 _TOKEN = rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+"
 # field-value: visible characters (and obs-text), spaces or tabs only between them.
@@ -108,10 +111,10 @@ class ReplyReader:
                 raise Dropped(DISCONNECTED)
             found = _STATUS_LINE.fullmatch(lines[0])
             if found is None:
-                raise ProtocolFault("illegal status line")
+                raise FramingError(framing.NOT_HTTP_1)
             status = int(found.group(2))
             if status == 101:
-                raise ProtocolFault("the provider switched protocols unasked")
+                raise FramingError(framing.SWITCHED)
             if status >= 200:
                 break
         headers = _header_fields(lines[1:])
@@ -139,19 +142,29 @@ class ReplyReader:
         self.leftover += data
         return True
 
-    def _head_lines(self) -> list[bytes] | None:
-        """The next head's lines (line ends removed); None if the connection ended first."""
+    def _head_lines(self, *, trailers: bool = False) -> list[bytes] | None:
+        """The next head's lines (line ends removed), or the trailers'; None if the
+        connection ended first. FramingError when they break the limits."""
         searched = 0
         while True:
             end = _BLANK_LINE.search(self.leftover, searched)
             if end is not None:
                 break
+            if trailers:
+                framing.check_trailers(len(self.leftover))
+            elif self.leftover:
+                framing.check_head_so_far(self.leftover)
             searched = max(len(self.leftover) - 2, 0)
             if not self._more():
                 return None
         head = bytes(self.leftover[:end.start()])
         del self.leftover[:end.end()]
-        return [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")]
+        lines = [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")]
+        if trailers:
+            framing.check_trailers(len(head))
+        else:
+            framing.check_head(lines, len(head))
+        return lines
 
     def _counted(self, length: int) -> Iterator[bytes]:
         remaining = length
@@ -192,9 +205,11 @@ class ReplyReader:
         while True:
             end = self.leftover.find(b"\r\n", searched)
             if end >= 0:
+                framing.check_chunk_line(end)
                 line = bytes(self.leftover[:end])
                 del self.leftover[:end + 2]
                 return line
+            framing.check_chunk_line(len(self.leftover) - self.leftover.endswith(b"\r"))
             searched = max(len(self.leftover) - 1, 0)
             if not self._more():
                 raise _incomplete_chunked()
@@ -229,7 +244,7 @@ class ReplyReader:
         if self.leftover.startswith(b"\n"):
             del self.leftover[:1]
             return
-        lines = self._head_lines()  # lines, then a blank line: read as a head's end is
+        lines = self._head_lines(trailers=True)  # lines, then a blank line, as a head ends
         if lines is None:
             raise _incomplete_chunked()
         _header_fields(lines)
