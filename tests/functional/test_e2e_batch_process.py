@@ -12,6 +12,7 @@ import re
 import select
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -73,11 +74,18 @@ def test_killed_at_several_points_and_resumed_every_row_appears_once(tmp_path: P
     assert all(row["exit_code"] == 0 for row in rows)
 
 
+_WITH_DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                        "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 def test_ctrl_c_stops_cleanly_keeping_whole_lines(tmp_path: Path) -> None:
     source = _source(tmp_path / "in.csv", 2000)
     out = tmp_path / "out.jsonl"
+    # As a terminal starts it, Ctrl-C at its default: a test runner's worker may be ignoring
+    # SIGINT when it starts a child, which then (as every program started so) ignores it too.
+    command = [SMSP, "batch", "get", str(source), "--out", str(out), "--rate-limit", "200"]
     process = subprocess.Popen(
-        [SMSP, "batch", "get", str(source), "--out", str(out), "--rate-limit", "200"],
+        [sys.executable, "-c", _WITH_DEFAULT_SIGINT, *command],
         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     _wait_for(lambda: _lines(out) >= 20)
