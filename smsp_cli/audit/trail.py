@@ -237,7 +237,11 @@ class Trail:
             else:
                 self._committing = True
         if waiter is not None:
-            waiter.gate.acquire()  # let go by the leader of a sync that covers the record
+            try:
+                waiter.gate.acquire()  # let go by the leader of a sync that covers the record
+            except BaseException:
+                self._give_up(waiter)  # Ctrl-C: never leave the next sync to a thread gone
+                raise
             if waiter.error is not None:
                 raise self._unavailable(waiter.error)
             if waiter.synced:
@@ -282,11 +286,23 @@ class Trail:
                 self._waiting = [w for w in self._waiting if w.generation > covered]
             following = self._waiting.pop(0) if self._waiting else None
             self._committing = following is not None
+            for waiter in ready:
+                waiter.synced, waiter.error = error is None, error
         if following is not None:
             following.gate.release()  # not synced: it leads the next sync, starting now
         for waiter in ready:
-            waiter.synced, waiter.error = error is None, error
             waiter.gate.release()
+
+    def _give_up(self, waiter: _Waiter) -> None:
+        """A waiter interrupted: out of the queue, or, if it was to lead the next sync, that
+        handed on to the next waiter."""
+        with self._commit:
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+                return
+            leading = waiter.error is None and not waiter.synced
+        if leading:
+            self._hand_on(self._on_disk, None)
 
     def _sync_once(self) -> tuple[int, Checkpoint | None]:
         """One fsync of the trail file for every record written so far: the records covered,

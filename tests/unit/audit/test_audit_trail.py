@@ -497,6 +497,46 @@ def test_a_failed_group_sync_fails_every_record_it_was_to_cover_and_the_next_gro
     _assert_chained(tmp_path)
 
 
+def test_a_waiter_interrupted_during_a_sync_leaves_the_next_sync_to_the_others(
+    tmp_path: Path,
+) -> None:
+    # The main thread waits for a sync (as a batch's close does) and is interrupted there: the
+    # sync running meanwhile must not hand the next sync to it, or every later append hangs.
+    import signal
+
+    release, syncing = threading.Event(), threading.Event()
+
+    def slow(descriptor: int) -> None:
+        syncing.set()
+        release.wait(10)
+        os.fsync(descriptor)
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(*_: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        with Trail(tmp_path, fsync_interval=3600, sync=slow) as trail:
+            leader = threading.Thread(target=trail.append, args=(_fields(0),))
+            leader.start()
+            assert syncing.wait(10)
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            with pytest.raises(Interrupted):
+                trail.append(_fields(1))  # waits behind the slow sync, then is interrupted
+            release.set()
+            leader.join(10)
+            later = threading.Thread(target=trail.append, args=(_fields(2),))
+            later.start()
+            later.join(10)
+            assert not later.is_alive()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert [record["message_id"] for record in _records(tmp_path)] == ["MSG-0", "MSG-1", "MSG-2"]
+
+
 def test_times_never_go_backwards_against_seq(tmp_path: Path) -> None:
     early = records.stamped("sent", {"message_id": "M"}) | {"time": "2000-01-01T00:00:00.000000Z"}
     with Trail(tmp_path) as trail:
