@@ -231,7 +231,7 @@ def test_a_request_goes_out_in_one_send_and_no_socket_timeout_is_set_per_operati
     finally:
         provider.close()
     assert [reply.body for reply in replies] == [b"ok"] * 3
-    # Head and body, written apart by httpcore, left in one send each request...
+    # Head and body in one send each request...
     assert sends == provider.received[:3]
     assert provider.received[0] == provider.received[3]
     assert provider.received[0].endswith(b"Content-Length: 3021\r\n\r\n" + body)
@@ -326,3 +326,27 @@ def test_over_tls_a_request_is_one_send_and_its_reply_one_recv(
     # (one more allowed, should a busy machine split a reply's segments)
     assert sock.receives - receives <= 3 + 1, sock.receives - receives
     assert sock.timeouts == [5.0, 0.0]
+
+
+def test_an_exchange_reports_its_steps_by_httpcores_event_names_in_order() -> None:
+    # What the timeout messages and the -v trace read: a fresh connection, then a kept one.
+    provider = _Provider()
+    seen: list[str] = []
+    transport = DeadlineTransport(ssl.create_default_context(), max_connections=1)
+    try:
+        for _ in range(2):
+            request = httpx.Request("POST", provider.url, content=b"<a/>", extensions={
+                "trace": lambda name, info: seen.append(name), "timeout": {"read": 5.0}})
+            response = transport.handle_request(request)
+            assert b"".join(response.stream) == b"ok"
+            response.close()
+    finally:
+        transport.close()
+        provider.close()
+    exchange = [f"{step}.{stage}" for step in (
+        "http11.send_request_headers", "http11.send_request_body",
+        "http11.receive_response_headers", "http11.receive_response_body",
+        "http11.response_closed") for stage in ("started", "complete")]
+    connect = ["connection.connect_tcp.started", "connection.connect_tcp.complete"]
+    assert seen == connect + exchange + exchange
+    assert provider.connections == 1

@@ -1,4 +1,5 @@
-"""A timeout names the phase under way, read from httpcore's trace events."""
+"""A timeout names the phase under way, read from the transport's trace events (httpcore's
+names)."""
 
 from __future__ import annotations
 
