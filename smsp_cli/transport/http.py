@@ -161,7 +161,6 @@ class Session:
             # Replies are wanted as sent; anything encoded anyway is decoded here, bounded.
             headers={"Accept-Encoding": "identity"},
         )
-        _extract_only_set_cookies(self._http)
         self._urls = _Urls()
 
     def __enter__(self) -> Session:
@@ -232,7 +231,6 @@ class Session:
             yield
         finally:
             self._slots.give_back()
-
 
     def post(
         self,
@@ -350,7 +348,6 @@ class Session:
             server_certificate=presented,
         )
 
-
     def _request(self, method: str, url: str, content: bytes | None,
                  params: Sequence[tuple[str, str]] | None, headers: Mapping[str, str],
                  timeout: httpx.Timeout, progress: Progress) -> httpx.Request:
@@ -373,7 +370,9 @@ class Session:
     def _exchange(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through the transport, as httpx's client would with no auth and
         no redirects followed, but without its layers' cost (about a tenth of a lookup's
-        CPU): the reply is bound to its request and any cookie it sets is kept."""
+        CPU): the reply is bound to its request and any cookie it sets is kept by httpx's
+        own handling. A reply without ``Set-Cookie`` is not handed to it: httpx would build
+        urllib request and response wrappers to look in it, as long as building the request."""
         response = self._transport.handle_request(request)
         response.request = request
         headers = response.headers
@@ -431,26 +430,6 @@ class _Urls:
         if len(self._parsed) < self._MOST:
             self._parsed[url] = parsed
         return parsed
-
-
-def _extract_only_set_cookies(client: httpx.Client) -> None:
-    """Keep httpx's cookie handling, without its cost for a reply that sets no cookie.
-
-    httpx builds urllib request and response wrappers for every reply to look for cookies in
-    (about as long as building the request); a reply without ``Set-Cookie`` has none to give.
-    A reply with one is handled by httpx exactly as before.
-    """
-    import httpx
-
-    class SetCookiesOnly(httpx.Cookies):
-        def extract_cookies(self, response: httpx.Response) -> None:
-            headers = response.headers
-            if "set-cookie" in headers or "set-cookie2" in headers:
-                super().extract_cookies(response)
-
-    jar = getattr(client, "_cookies", None)
-    if type(jar) is httpx.Cookies:  # as httpx 0.2x keeps it; otherwise left as it is
-        client._cookies = SetCookiesOnly(jar.jar)
 
 
 class NotSent(Unreachable):
