@@ -148,25 +148,14 @@ class SmspAdapter:
         return policy.delay(attempt) if policy.should_retry(error, attempt, http_status) else None
 
 
-# The envelope settings last made, with what they were made from: every row of a batch has
-# the same settings object and sender, so each but the first reuses them.
-_last_envelope: tuple[ConnectionSettings, str, EnvelopeSettings] | None = None
-
-
 def _envelope_settings(settings: ConnectionSettings, username: str) -> EnvelopeSettings:
-    global _last_envelope
-    last = _last_envelope
-    if last is not None and last[0] is settings and last[1] == username:
-        return last[2]  # settings are frozen: the same object gives the same envelope
-    made = EnvelopeSettings(
+    return EnvelopeSettings(
         endpoint=settings.endpoint,
         # ITK-WS WS-SEC-02: Username carries the client certificate's Subject CN.
         username=username,
-        audit_identity=parse_audit_identity(settings.audit_id),
+        audit_identity=parse_audit_identity(settings.audit_id),  # read once a run (cached)
         sender_address=settings.sender_address,  # optional wsa:From (WS-ADR-05)
     )
-    _last_envelope = (settings, username, made)
-    return made
 
 
 def passphrase_source(settings: ConnectionSettings) -> PassphraseGetter:

@@ -1,4 +1,4 @@
-"""Plain XML templates from templates/, filled by assigning to lxml nodes (no string joining).
+"""Plain XML templates from templates/, laid out by lxml once, each request's values escaped in.
 
 A placeholder is a whole text node or a whole attribute value of the form ``$name``. lxml
 escapes whatever is assigned, and a layout escapes its values as lxml would, so names such as
