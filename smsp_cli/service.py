@@ -395,6 +395,12 @@ class _Warnings:
         self.codes.append(warning_codes.known(code or warning_codes.UNKNOWN_CODE))
         self.stderr.append(text if stderr is None else stderr)
 
+    def add_as_given(self, code: str, text: str) -> None:
+        """A warning the adapter read, with its own code, shown on stderr as in the output."""
+        self.texts.append(text)
+        self.codes.append(code)
+        self.stderr.append(text)
+
 
 def judge(
     operation: Operation,
@@ -451,10 +457,8 @@ def judge(
             f"DECEASED: date of death {death}" if death.strip() else "DECEASED",
             "DECEASED: the patient is recorded as deceased (date of death in the output)",
         )
-    for code, text in also_warned:  # as the adapter gave them: on stderr as in the output
-        found.texts.append(text)
-        found.codes.append(code)
-        found.stderr.append(text)
+    for code, text in also_warned:
+        found.add_as_given(code, text)
     given = query.nhs_number if query is not None else None
     return Outcome(
         operation=operation,
